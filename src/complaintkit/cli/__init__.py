@@ -1,0 +1,28 @@
+"""The `complaintkit` command line: a thin Click door onto the core."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .config_cmd import config_group
+from .template_cmd import template_cmd
+from .validate import validate_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="complaintkit")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """complaintkit: check complaint registers (投诉登记台账), find duplicates and repeats,
+    classify, watch deadlines and follow-ups, and flag escalation risk."""
+
+
+cli.add_command(validate_cmd)
+cli.add_command(config_group)
+cli.add_command(template_cmd)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="complaintkit")

@@ -1,0 +1,206 @@
+"""What every check command shares: input and output options, error handling, rendering.
+
+Commands stay thin: parse options, call the core, render. Typed core errors become one line and
+exit code 2 here; nothing else in the CLI catches exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+from tabulate import tabulate
+
+from ..errors import ComplaintkitError, InputError, OutputError
+from ..fields import parse_manual_map
+from ..loader import LoadOptions, load_registers
+from ..normalize import parse_date
+from ..outputs import atomic_write_text, check_writable, to_csv, to_json
+from ..policy import Policy, load_policy
+from ..privacy import scrub
+from ..register import Register
+from ..sheetplan import SheetPlan
+from ..xlsx_applier import annotated_suffix, write_annotated
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+class UserError(click.ClickException):
+    """A one-line error with exit code 2 (usage or unusable input)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"complaintkit: {self.format_message()}", err=True)
+
+
+def friendly_errors(func: Callable) -> Callable:
+    """Turn core errors into one line and exit 2; ``--debug`` shows the traceback instead."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug") or (click.get_current_context().find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except ComplaintkitError as exc:
+            if debug:
+                traceback.print_exc()
+            raise UserError(scrub(str(exc))) from None
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:  # a bug or an input we did not foresee: still no traceback by default
+            if debug:
+                traceback.print_exc()
+            raise UserError(f"unexpected error: {type(exc).__name__}: {scrub(str(exc))[:300]} (run with --debug for details)") from None
+
+    return wrapper
+
+
+def parse_as_of(_ctx: Any, _param: Any, value: str | None) -> dt.date:
+    """--as-of: any date form the registers use; default today."""
+    if value is None or value == "":
+        return dt.date.today()
+    parsed = parse_date(value)
+    if parsed.value is None:
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)")
+    return parsed.value
+
+
+def input_options(func: Callable) -> Callable:
+    """PATHS..., --sheet, --map, --config."""
+    options = [
+        click.argument("paths", nargs=-1, required=True, type=str),
+        click.option("--sheet", default=None, help="Register sheet name (default: the sheet that looks like a register)."),
+        click.option("--map", "manual_map", multiple=True, metavar="'HEADER=field'", help="Map a header the aliases do not know, e.g. --map '来电人=customer_name'. Repeatable."),
+        click.option("--config", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_CONFIG", help="Policy file merged over the defaults (see `complaintkit config show`)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_options(func: Callable) -> Callable:
+    """--format, --lang, -o, --annotate, --force, --mask, --debug."""
+    options = [
+        click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None, help="Output format (default: table on a terminal, JSON otherwise)."),
+        click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True, help="Language of messages."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write an annotated copy of the workbook (one input)."),
+        click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), default=None, help="Write an annotated copy of every input into this folder."),
+        click.option("--force", is_flag=True, help="Replace output files that already exist."),
+        click.option("--mask/--no-mask", default=False, help="Mask ID numbers and phones in the output."),
+        click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def as_of_option(func: Callable) -> Callable:
+    return click.option("--as-of", "as_of", callback=parse_as_of, default=None, metavar="DATE", help="Check as of this date (default: today).")(func)
+
+
+def fail_on_option(func: Callable) -> Callable:
+    return click.option(
+        "--fail-on", type=click.Choice(["error", "warning", "none"]), default="error", show_default=True,
+        help="Exit 1 when there are findings at this level or above.",
+    )(func)
+
+
+@dataclass
+class Inputs:
+    """Registers read for a command, with the policy they were read under."""
+
+    policy: Policy
+    registers: list[Register]
+    failures: list[InputError] = field(default_factory=list)
+
+
+def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, keep_going: bool = False) -> Inputs:
+    """Load the policy and every register the paths name."""
+    policy = load_policy(config)
+    try:
+        mapping = parse_manual_map(list(manual_map))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map") from None
+    result = load_registers(tuple(paths), LoadOptions(policy, sheet, mapping), keep_going=keep_going)
+    return Inputs(policy, result.registers, result.failures)
+
+
+def resolve_format(fmt: str | None) -> str:
+    """table on a terminal, JSON for pipes and cron."""
+    if fmt:
+        return fmt
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]], summary: str = "") -> None:
+    """Print the result in the chosen format: JSON object, CSV, or a table plus a summary line."""
+    if fmt == "json":
+        click.echo(to_json(data))
+    elif fmt == "csv":
+        click.echo(to_csv(headers, rows), nl=False)
+    else:
+        if rows:
+            click.echo(tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True))
+        if summary:
+            click.echo(summary)
+
+
+def write_annotations(
+    registers: Sequence[Register],
+    plans_for: Callable[[Register], list[SheetPlan]],
+    output: str | None,
+    annotate_dir: str | None,
+    force: bool,
+) -> list[Path]:
+    """Annotated copies: ``-o FILE`` for a single register, ``--annotate DIR`` for any number."""
+    written: list[Path] = []
+    if output:
+        if len(registers) != 1:
+            raise UserError(f"-o takes one input register, got {len(registers)}: use --annotate DIR")
+        written.append(write_annotated(registers[0], plans_for(registers[0]), output, force))
+    if annotate_dir:
+        folder = Path(annotate_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
+        for reg in registers:
+            stem = Path(reg.source).stem
+            name = f"{stem}.checked{annotated_suffix(reg)}"
+            n = 2
+            while name in used:
+                name = f"{stem}-{n}.checked{annotated_suffix(reg)}"
+                n += 1
+            used.add(name)
+            written.append(write_annotated(reg, plans_for(reg), folder / name, force))
+    return written
+
+
+def write_text_output(path: str, text: str, force: bool, inputs: Sequence[str] = ()) -> None:
+    """Write a report text file (JSON, CSV) atomically, refusing to overwrite without --force."""
+    target = check_writable(path, force, inputs)
+    encoding = "utf-8-sig" if target.suffix.lower() == ".csv" else "utf-8"
+    atomic_write_text(target, text, encoding)
+
+
+def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
+    """0 when nothing is at or above --fail-on, else 1."""
+    if fail_on == "error" and errors:
+        return EXIT_FINDINGS
+    if fail_on == "warning" and (errors or warnings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+__all__ = [
+    "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "Inputs", "OutputError", "UserError",
+    "as_of_option", "emit", "exit_code_for", "fail_on_option", "friendly_errors", "input_options",
+    "output_options", "read_inputs", "resolve_format", "write_annotations", "write_text_output",
+]

@@ -1,0 +1,143 @@
+"""Canonical register fields and the matching of messy headers onto them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .policy import Policy
+
+#: Canonical fields in register order, with their Chinese names (used in messages and templates).
+FIELDS: dict[str, str] = {
+    "complaint_id": "投诉编号",
+    "received_date": "受理日期",
+    "channel": "投诉渠道",
+    "branch": "受理机构",
+    "customer_name": "客户姓名",
+    "id_number": "证件号码",
+    "phone": "联系电话",
+    "customer_tier": "客户等级",
+    "business_line": "业务类型",
+    "description": "投诉内容",
+    "demand": "客户诉求",
+    "category": "投诉类别",
+    "handler": "处理人",
+    "transfers": "流转次数",
+    "status": "处理状态",
+    "extended": "是否延期",
+    "closed_date": "办结日期",
+    "followup_date": "回访日期",
+    "followup_result": "回访结果",
+    "escalated": "是否升级",
+    "remarks": "备注",
+}
+
+FIELD_LABELS_EN: dict[str, str] = {name: name.replace("_", " ") for name in FIELDS}
+
+_BRACKETED = re.compile(r"[(\[{（【〔<《][^)\]}）】〕>》]*[)\]}）】〕>》]")
+_NOISE = re.compile(r"[\s*※★:：_\-—./、]+")
+
+
+def field_label(name: str, lang: str = "zh") -> str:
+    """The human name of a canonical field (its Chinese header, or English words)."""
+    if lang == "en":
+        return FIELD_LABELS_EN.get(name, name)
+    return FIELDS.get(name, name)
+
+
+def header_key(text: object) -> str:
+    """Fold a header for comparison: NFKC, case, bracketed notes, spaces and marks removed."""
+    if text is None:
+        return ""
+    folded = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    without_notes = _BRACKETED.sub("", folded)
+    key = _NOISE.sub("", without_notes)
+    # A header that is nothing but a bracketed note keeps its inside rather than vanishing.
+    return key or _NOISE.sub("", folded)
+
+
+@dataclass(frozen=True)
+class HeaderMatcher:
+    """Maps header texts to canonical fields using the policy's aliases and ``--map`` entries."""
+
+    exact: dict[str, str]
+    partial: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_policy(cls, policy: Policy, manual: dict[str, str] | None = None) -> "HeaderMatcher":
+        exact: dict[str, str] = {}
+        for name in FIELDS:
+            exact.setdefault(header_key(name), name)
+            exact.setdefault(header_key(FIELDS[name]), name)
+        aliases = policy.get("fields.aliases", {}) or {}
+        for name, names in aliases.items():
+            for alias in names:
+                exact.setdefault(header_key(alias), name)
+        for header, name in (manual or {}).items():
+            exact[header_key(header)] = name  # --map wins over every alias
+        # Containment is a fallback for headers like "客户联系电话（手机）": longest alias first,
+        # and only aliases long enough not to hide inside unrelated words.
+        partial = sorted(
+            ((key, name) for key, name in exact.items() if len(key) >= 3 or (len(key) >= 2 and not key.isascii())),
+            key=lambda kv: -len(kv[0]),
+        )
+        return cls(exact, tuple(partial))
+
+    def match(self, header: object) -> str | None:
+        """The canonical field for one header text, or None when it is not recognised."""
+        key = header_key(header)
+        if not key:
+            return None
+        if key in self.exact:
+            return self.exact[key]
+        if len(key) > 40:  # a long text cell is not a header
+            return None
+        for alias, name in self.partial:
+            if alias in key:
+                return name
+        return None
+
+    def map_row(self, cells: list[object]) -> dict[int, str]:
+        """Column index -> field for a candidate header row; the first column wins a field."""
+        taken: dict[str, int] = {}
+        texts = [(i, c) for i, c in enumerate(cells) if isinstance(c, str) and c.strip()]
+        # Exact names first, so "处理状态" claims status before "回访状态" could by containment.
+        for idx, cell in texts:
+            name = self.exact.get(header_key(cell))
+            if name and name not in taken:
+                taken[name] = idx
+        claimed = set(taken.values())
+        for idx, cell in texts:
+            if idx in claimed:
+                continue
+            name = self.match(cell)
+            if name and name not in taken:
+                taken[name] = idx
+        return {idx: name for name, idx in taken.items()}
+
+
+def parse_manual_map(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Parse ``--map 'HEADER=field'`` entries; the field may be canonical or its Chinese name."""
+    by_label = {label: name for name, label in FIELDS.items()}
+    out: dict[str, str] = {}
+    for entry in entries:
+        if "=" not in entry:
+            raise ValueError(f"--map expects HEADER=field, got {entry!r}")
+        header, _, target = entry.rpartition("=")
+        target = target.strip()
+        name = target if target in FIELDS else by_label.get(target)
+        if not header.strip() or name is None:
+            raise ValueError(f"--map {entry!r}: unknown field {target!r} (one of: {', '.join(FIELDS)})")
+        out[header.strip()] = name
+    return out
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

@@ -1,0 +1,77 @@
+"""Every user-facing message, in Chinese (default) and English (``--lang en``).
+
+Findings and flags store a code and parameters; the text is made here, at output time, so the
+same result can be shown in either language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+
+CATALOG: dict[str, tuple[str, str]] = {
+    # validation findings
+    "required_missing": ("必填项“{label}”为空", "required field '{label}' is empty"),
+    "required_column_missing": ("缺少必填列“{label}”（可用 --map '表头=字段' 指定）", "required column '{label}' not found (name it with --map 'HEADER=field')"),
+    "date_unreadable": ("“{label}”无法识别为日期：{value}", "'{label}' is not a readable date: {value}"),
+    "date_nonexistent": ("“{label}”是不存在的日期：{detail}", "'{label}' is a date that does not exist: {detail}"),
+    "date_future": ("“{label}”{date} 晚于检查日 {as_of}", "'{label}' {date} is after the as-of date {as_of}"),
+    "closed_before_received": ("办结日期 {closed} 早于受理日期 {received}", "closed date {closed} is before received date {received}"),
+    "followup_before_closed": ("回访日期 {followup} 早于办结日期 {closed}", "follow-up date {followup} is before closed date {closed}"),
+    "id_precision_lost": (
+        "证件号码被 Excel 存成了数字（显示为 {detail}），第15位以后的数字已丢失，无法恢复：请按原件重新录入，并把该列设为文本格式",
+        "ID number was stored by Excel as a number (shown as {detail}); digits after the 15th are lost and cannot be recovered: re-type it from the document and format the column as text",
+    ),
+    "id_length": ("证件号码位数或字符不对（应为18位，最后一位可为X）", "ID number has the wrong length or characters (18 characters, the last may be X)"),
+    "id_birth_date": ("证件号码中的出生日期 {detail} 不存在", "the birth date {detail} inside the ID number does not exist"),
+    "id_check_digit": ("证件号码校验位错误（按 GB 11643 应为 {detail}）", "ID number check digit is wrong (GB 11643 gives {detail})"),
+    "id_legacy_15": ("15位旧版身份证号码，建议更新为18位", "legacy 15-digit ID number; update to the 18-digit form"),
+    "phone_invalid": ("联系电话格式不对（手机11位以1开头，座机如 010-12345678）", "phone number is not valid (mobile: 11 digits starting 1; landline e.g. 010-12345678)"),
+    "value_not_allowed": ("“{label}”的值“{value}”不在允许范围内{hint}", "'{label}' value '{value}' is not an allowed value{hint}"),
+    "did_you_mean": ("，是否应为“{suggestion}”？", "; did you mean '{suggestion}'?"),
+    "allowed_list": ("（允许：{allowed}）", " (allowed: {allowed})"),
+    "duplicate_complaint_id": ("投诉编号 {value} 重复（另见 {other}）", "complaint ID {value} is used more than once (also {other})"),
+    "closed_without_date": ("状态为“{status}”但没有办结日期", "status is '{status}' but there is no closed date"),
+    "open_with_closed_date": ("已有办结日期 {closed}，状态却是“{status}”", "there is a closed date {closed} but the status is '{status}'"),
+    "transfers_invalid": ("流转次数应为不小于0的整数：{value}", "transfer count must be a whole number of 0 or more: {value}"),
+    "followup_without_date": ("有回访结果“{result}”但没有回访日期", "follow-up result '{result}' but no follow-up date"),
+    # summaries and plan texts
+    "summary_validate": ("共 {rows} 行：{errors} 个错误，{warnings} 个警告", "{rows} rows: {errors} errors, {warnings} warnings"),
+    "row_ref": ("第{row}行", "row {row}"),
+    "no_findings": ("未发现问题", "no findings"),
+    "col_validate": ("CK-校验问题", "CK-validation"),
+    "sheet_findings": ("CK-校验结果", "CK-findings"),
+    "hdr_code": ("代码", "code"),
+    "hdr_severity": ("级别", "severity"),
+    "hdr_file": ("文件", "file"),
+    "hdr_sheet": ("工作表", "sheet"),
+    "hdr_row": ("行", "row"),
+    "hdr_column": ("列", "column"),
+    "hdr_field": ("字段", "field"),
+    "hdr_value": ("原值", "value"),
+    "hdr_message": ("说明", "message"),
+    "hdr_id": ("投诉编号", "complaint ID"),
+    "sev_error": ("错误", "error"),
+    "sev_warning": ("警告", "warning"),
+}
+
+
+def t(code: str, lang: str = "zh", **params: Any) -> str:
+    """The message for ``code`` in ``lang``, with ``params`` filled in (unknown codes show as-is)."""
+    pair = CATALOG.get(code)
+    if pair is None:
+        return code
+    template = pair[1] if lang == "en" else pair[0]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+def register_messages(entries: dict[str, tuple[str, str]]) -> None:
+    """Let a check module add its own messages (codes must be new)."""
+    for code, pair in entries.items():
+        if code in CATALOG and CATALOG[code] != pair:
+            raise ValueError(f"message code {code!r} defined twice")
+        CATALOG[code] = pair

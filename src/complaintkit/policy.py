@@ -1,0 +1,102 @@
+"""The policy: every domain default in one TOML file, overridable by the bank's own file.
+
+The shipped defaults live in ``templates/complaintkit.toml``. A user file passed with
+``--config`` is merged over them key by key, so it only needs what it changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from .errors import PolicyError
+
+DEFAULT_POLICY_NAME = "complaintkit.toml"
+
+
+def default_policy_text() -> str:
+    """The shipped default policy file, as text (comments included)."""
+    return resources.files("complaintkit").joinpath("templates").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Deep-merge ``override`` into a copy of ``base``; tables merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass
+class Policy:
+    """The effective policy: the raw merged table plus typed accessors used by the core."""
+
+    data: dict[str, Any]
+    sources: list[str] = field(default_factory=list)
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """Look up ``a.b.c``; missing keys give ``default``."""
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A top-level table (empty dict when absent)."""
+        value = self.data.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def rule(self, code: str) -> tuple[bool, str]:
+        """(enabled, severity) of a validation rule; unknown rules are on, severity error."""
+        spec = self.get(f"rules.{code}", {}) or {}
+        return bool(spec.get("enabled", True)), str(spec.get("severity", "error"))
+
+    def with_overrides(self, override: dict[str, Any]) -> "Policy":
+        """A new policy with ``override`` merged over this one."""
+        return Policy(_merge(self.data, override), list(self.sources))
+
+
+def load_policy(config: str | Path | None = None) -> Policy:
+    """Load the default policy and merge the file ``config`` (if given) over it."""
+    data = tomllib.loads(default_policy_text())
+    sources = ["(defaults)"]
+    if config is not None:
+        path = Path(config)
+        try:
+            user = tomllib.loads(path.read_text("utf-8-sig"))
+        except FileNotFoundError:
+            raise PolicyError(f"{path}: policy file not found") from None
+        except UnicodeDecodeError:
+            raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"{path}: not valid TOML ({exc})") from None
+        data = _merge(data, user)
+        sources.append(str(path))
+    _check(data)
+    return Policy(data, sources)
+
+
+def _check(data: dict[str, Any]) -> None:
+    """Catch the policy mistakes that would otherwise surface as odd results much later."""
+    for code, spec in (data.get("rules") or {}).items():
+        if isinstance(spec, dict) and spec.get("severity", "error") not in ("error", "warning"):
+            raise PolicyError(f"rules.{code}.severity must be 'error' or 'warning', not {spec.get('severity')!r}")
+    required = data.get("fields", {}).get("required", [])
+    aliases = data.get("fields", {}).get("aliases", {})
+    unknown = [f for f in required if f not in aliases]
+    if unknown:
+        raise PolicyError(f"fields.required names unknown fields: {', '.join(unknown)}")

@@ -1,0 +1,90 @@
+"""The register model: records with canonical fields, each remembering its file, sheet and row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from .normalize import Parsed
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the source sheet: position, header text as found, canonical field (or None)."""
+
+    index: int
+    letter: str
+    header: str
+    field: str | None
+
+
+@dataclass
+class Record:
+    """One complaint row.
+
+    ``values`` holds normalised canonical values (``date`` for date fields, ``int`` for transfers,
+    ``str`` otherwise, None when blank or unusable); ``raw`` the cell as it was; ``problems`` the
+    normalisation problems by field; ``extra`` the unknown columns, passed through untouched.
+    """
+
+    source: str
+    sheet: str
+    row: int
+    values: dict[str, Any]
+    raw: dict[str, Any]
+    problems: dict[str, Parsed] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The normalised value of a canonical field."""
+        value = self.values.get(name)
+        return default if value is None else value
+
+    @property
+    def id(self) -> str:
+        """The complaint ID as text ('' when missing)."""
+        return self.values.get("complaint_id") or ""
+
+    def column_of(self, name: str) -> str:
+        """Excel column letter of a canonical field in this record's sheet ('' when absent)."""
+        return self.columns.get(name, "")
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """A key unique across a batch: (file, sheet, row)."""
+        return (self.source, self.sheet, self.row)
+
+
+@dataclass
+class Register:
+    """A register sheet as read: where it came from, its columns and its records."""
+
+    source: str
+    sheet: str
+    header_row: int
+    columns: list[Column]
+    records: list[Record]
+    file_format: str = "xlsx"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def field_columns(self) -> dict[str, str]:
+        """Canonical field -> Excel column letter."""
+        return {c.field: c.letter for c in self.columns if c.field}
+
+    @property
+    def last_column(self) -> int:
+        """0-based index of the last column that has a header."""
+        return max((c.index for c in self.columns), default=-1)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def all_records(registers: Iterable[Register]) -> list[Record]:
+    """Every record of several registers, in file order: a folder is checked as one register."""
+    return [rec for reg in registers for rec in reg.records]

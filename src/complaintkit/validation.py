@@ -1,0 +1,237 @@
+"""Row-by-row validation of a register: every finding has a code, a severity, a row, a column
+and a reason. Pure: records and policy in, a report out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from rapidfuzz import fuzz, process
+
+from .fields import field_label
+from .messages import t
+from .normalize import clean_text, phone_is_valid
+from .policy import Policy
+from .privacy import mask_id, mask_phone
+from .register import Record, Register
+from .resident_id import check_id
+from .sheetplan import AMBER, RED, CellMark, PlanColumn, PlanTable, SheetPlan
+
+SEVERITIES = ("error", "warning")
+_PERSONAL = {"id_number": mask_id, "phone": mask_phone}
+
+
+@dataclass
+class Finding:
+    """One problem in one cell (or one row, or one register when ``row`` is the header row)."""
+
+    code: str
+    severity: str
+    source: str
+    sheet: str
+    row: int
+    column: str
+    field: str
+    value: Any
+    id: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, lang: str = "zh") -> str:
+        """The reason, in ``lang``."""
+        params = dict(self.params)
+        params.setdefault("label", field_label(self.field, lang))
+        params.setdefault("value", "" if self.value is None else self.value)
+        for key in ("hint",):
+            if isinstance(params.get(key), tuple):
+                code, sub = params[key]
+                params[key] = t(code, lang, **sub)
+        params.setdefault("hint", "")
+        return t(self.code, lang, **params)
+
+    def display_value(self, mask: bool = False) -> str:
+        """The original cell value as text (ID numbers and phones masked when ``mask``)."""
+        text = "" if self.value is None else str(clean_text(self.value) or "")
+        if mask and self.field in _PERSONAL:
+            return _PERSONAL[self.field](text) or ""
+        return text
+
+    def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
+        """The JSON-contract form of this finding."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "file": self.source,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "field": self.field,
+            "id": self.id,
+            "value": self.display_value(mask),
+            "message": self.message(lang),
+        }
+
+
+@dataclass
+class ValidationReport:
+    """All findings of a batch, in file/row/column order."""
+
+    findings: list[Finding]
+    rows: int
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+    def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
+        """The JSON contract: ok, summary, findings."""
+        return {
+            "ok": self.ok,
+            "summary": {"rows": self.rows, "errors": self.errors, "warnings": self.warnings},
+            "findings": [f.to_dict(lang, mask) for f in self.findings],
+        }
+
+
+class _Collector:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.findings: list[Finding] = []
+        self._rules: dict[str, tuple[bool, str]] = {}
+
+    def add(self, code: str, rec: Record, name: str, value: Any = None, **params: Any) -> None:
+        rule = self._rules.get(code)
+        if rule is None:
+            rule = self._rules[code] = self.policy.rule(code)
+        enabled, severity = rule
+        if not enabled:
+            return
+        if value is None:
+            value = rec.raw.get(name)
+        self.findings.append(
+            Finding(code, severity, rec.source, rec.sheet, rec.row, rec.column_of(name), name, value, rec.id, params)
+        )
+
+
+def _suggest(value: str, allowed: Sequence[str]) -> tuple[str, dict[str, str]]:
+    best = process.extractOne(value, allowed, scorer=fuzz.WRatio, score_cutoff=60)
+    if best:
+        return "did_you_mean", {"suggestion": best[0]}
+    return "allowed_list", {"allowed": "、".join(allowed)}
+
+
+def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) -> list[Finding]:
+    """Findings for each record: required fields, unreadable/future/out-of-order dates, ID numbers,
+    phones, allowed values, status against closing date, transfer counts, duplicate IDs."""
+    out = _Collector(policy)
+    required = list(policy.get("fields.required", []))
+    allowed: dict[str, list[str]] = policy.get("values.allowed", {}) or {}
+    closed_statuses = set(policy.get("status.closed", ["已办结"]))
+    open_statuses = set(policy.get("status.open", ["待处理", "处理中"]))
+    first_seen: dict[str, Record] = {}
+    for rec in records:
+        v = rec.values
+        present = set(rec.columns)
+        for name in required:
+            if name in present and v.get(name) is None and name not in rec.problems:
+                out.add("required_missing", rec, name, "")
+        for name, parsed in rec.problems.items():
+            out.add(parsed.problem or "date_unreadable", rec, name, detail=parsed.detail or "")
+
+        received, closed, followup = v.get("received_date"), v.get("closed_date"), v.get("followup_date")
+        for name, day in (("received_date", received), ("closed_date", closed), ("followup_date", followup)):
+            if day is not None and day > as_of:
+                out.add("date_future", rec, name, date=day.isoformat(), as_of=as_of.isoformat())
+        if received and closed and closed < received:
+            out.add("closed_before_received", rec, "closed_date", closed=closed.isoformat(), received=received.isoformat())
+        if closed and followup and followup < closed:
+            out.add("followup_before_closed", rec, "followup_date", followup=followup.isoformat(), closed=closed.isoformat())
+
+        id_number = v.get("id_number")
+        if id_number:
+            problem = check_id(id_number, as_of)
+            if problem:
+                out.add(problem[0], rec, "id_number", detail=problem[1])
+        phone = v.get("phone")
+        if phone and not phone_is_valid(phone):
+            out.add("phone_invalid", rec, "phone")
+
+        for name, values in allowed.items():
+            value = v.get(name)
+            if value is not None and value not in values:
+                out.add("value_not_allowed", rec, name, hint=_suggest(str(value), values))
+
+        status = v.get("status")
+        if status in closed_statuses and closed is None and "closed_date" not in rec.problems:
+            out.add("closed_without_date", rec, "closed_date", "", status=status)
+        if status in open_statuses and closed is not None:
+            out.add("open_with_closed_date", rec, "status", closed=closed.isoformat(), status=status)
+        if v.get("followup_result") and followup is None and "followup_date" not in rec.problems:
+            out.add("followup_without_date", rec, "followup_date", "", result=v.get("followup_result"))
+
+        cid = rec.id
+        if cid:
+            if cid in first_seen:
+                first = first_seen[cid]
+                where = f"{first.sheet}!{first.column_of('complaint_id')}{first.row}"
+                if first.source != rec.source:
+                    where = f"{first.source} {where}"
+                out.add("duplicate_complaint_id", rec, "complaint_id", other=where)
+            else:
+                first_seen[cid] = rec
+    return out.findings
+
+
+def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> ValidationReport:
+    """Validate one or several registers as one batch (duplicate IDs are looked for across files)."""
+    out = _Collector(policy)
+    for reg in registers:
+        present = set(reg.field_columns)
+        for name in policy.get("fields.required", []):
+            if name not in present:
+                stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns=reg.field_columns)
+                out.add("required_column_missing", stub, name, "")
+    findings = out.findings + validate_records((r for reg in registers for r in reg.records), policy, as_of)
+    order = {(reg.source, reg.sheet): i for i, reg in enumerate(registers)}
+    findings.sort(key=lambda f: (order.get((f.source, f.sheet), 0), f.row, _col_key(f.column)))
+    return ValidationReport(findings, sum(len(reg.records) for reg in registers))
+
+
+def _col_key(letter: str) -> tuple[int, str]:
+    return (len(letter), letter)
+
+
+def validation_plan(report: ValidationReport, register: Register, lang: str = "zh") -> SheetPlan:
+    """The SheetPlan for one register: a problems column, filled problem cells with notes, and a
+    findings sheet whose first column links to each cell."""
+    mine = [f for f in report.findings if f.source == register.source and f.sheet == register.sheet]
+    by_row: dict[int, list[Finding]] = {}
+    for f in mine:
+        if f.row > register.header_row:
+            by_row.setdefault(f.row, []).append(f)
+    column = PlanColumn(t("col_validate", lang), {}, {}, width=48)
+    marks: list[CellMark] = []
+    for row, items in by_row.items():
+        column.values[row] = "；".join(f.message(lang) for f in items) if lang == "zh" else "; ".join(f.message(lang) for f in items)
+        column.fills[row] = RED if any(f.severity == "error" for f in items) else AMBER
+    for f in mine:
+        if f.column and f.row > register.header_row:
+            marks.append(CellMark(f.row, f.column, RED if f.severity == "error" else AMBER, f.message(lang)))
+    headers = [t(h, lang) for h in ("hdr_row", "hdr_column", "hdr_severity", "hdr_code", "hdr_field", "hdr_id", "hdr_value", "hdr_message")]
+    rows, links, fills = [], {}, {}
+    for i, f in enumerate(mine):
+        ref = f"{f.column}{f.row}" if f.column else f"A{f.row}"
+        rows.append([f"{register.sheet}!{ref}", f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.id, f.display_value(), f.message(lang)])
+        links[i] = f"{register.sheet}!{ref}"
+        fills[i] = RED if f.severity == "error" else AMBER
+    table = PlanTable(t("sheet_findings", lang), headers, rows, links, fills, [16, 6, 8, 24, 12, 16, 24, 70])
+    summary = t("summary_validate", lang, rows=len(register.records), errors=sum(f.severity == "error" for f in mine), warnings=sum(f.severity == "warning" for f in mine))
+    last = max([r.row for r in register.records], default=register.header_row)
+    return SheetPlan("validate", register.sheet, register.header_row, last, [column], marks, [table], summary)
