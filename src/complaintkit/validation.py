@@ -12,6 +12,7 @@ from rapidfuzz import fuzz, process
 from .fields import field_label
 from .messages import t
 from .normalize import clean_text, phone_is_valid
+from .operations import OpContext, OpResult, operation
 from .policy import Policy
 from .privacy import mask_id, mask_phone
 from .register import Record, Register
@@ -235,3 +236,12 @@ def validation_plan(report: ValidationReport, register: Register, lang: str = "z
     summary = t("summary_validate", lang, rows=len(register.records), errors=sum(f.severity == "error" for f in mine), warnings=sum(f.severity == "warning" for f in mine))
     last = max([r.row for r in register.records], default=register.header_row)
     return SheetPlan("validate", register.sheet, register.header_row, last, [column], marks, [table], summary)
+
+
+@operation("validate")
+def validate_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
+    """The validate operation for every door."""
+    report = validate(registers, ctx.policy, ctx.as_of)
+    plans = {(reg.source, reg.sheet): [validation_plan(report, reg, ctx.lang)] for reg in registers}
+    summary = t("summary_validate", ctx.lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
+    return OpResult("validate", report.to_dict(ctx.lang, ctx.mask), plans, summary, report.errors, report.warnings, report)

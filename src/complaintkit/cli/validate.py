@@ -6,7 +6,7 @@ import click
 
 from ..fields import field_label
 from ..messages import t
-from ..validation import validate, validation_plan
+from ..operations import OpContext, run_operation
 from .common import (
     as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options,
     output_options, read_inputs, resolve_format, write_annotations,
@@ -27,7 +27,8 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
     Exit code: 0 clean, 1 findings at --fail-on level, 2 unusable input.
     """
     inputs = read_inputs(paths, sheet, manual_map, config)
-    report = validate(inputs.registers, inputs.policy, as_of)
+    result = run_operation("validate", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
+    report = result.detail
     fmt = resolve_format(fmt)
     many = len(inputs.registers) > 1
     headers = ([t("hdr_file", lang)] if many else []) + [t(h, lang) for h in ("hdr_sheet", "hdr_row", "hdr_column", "hdr_severity", "hdr_code", "hdr_field", "hdr_value", "hdr_message")]
@@ -36,6 +37,6 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
         for f in report.findings
     ]
     summary = t("summary_validate", lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
-    emit(fmt, report.to_dict(lang, mask), headers, rows, summary)
-    write_annotations(inputs.registers, lambda reg: [validation_plan(report, reg, lang)], output, annotate_dir, force)
+    emit(fmt, result.data, headers, rows, summary)
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
     click.get_current_context().exit(exit_code_for(report.errors, report.warnings, fail_on))
