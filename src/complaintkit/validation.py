@@ -42,7 +42,7 @@ class Finding:
         """The reason, in ``lang``."""
         params = dict(self.params)
         params.setdefault("label", field_label(self.field, lang))
-        params.setdefault("value", "" if self.value is None else self.value)
+        params.setdefault("value", self.display_value())
         for key in ("hint",):
             if isinstance(params.get(key), tuple):
                 code, sub = params[key]
@@ -144,7 +144,10 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
             if name in present and v.get(name) is None and name not in rec.problems:
                 out.add("required_missing", rec, name, "")
         for name, parsed in rec.problems.items():
-            out.add(parsed.problem or "date_unreadable", rec, name, detail=parsed.detail or "")
+            code = parsed.problem or "date_unreadable"
+            # A lost-precision ID is shown as Excel shows it: its digits are not the real ones.
+            shown = parsed.detail if code == "id_precision_lost" else None
+            out.add(code, rec, name, shown, detail=parsed.detail or "")
 
         received, closed, followup = v.get("received_date"), v.get("closed_date"), v.get("followup_date")
         for name, day in (("received_date", received), ("closed_date", closed), ("followup_date", followup)):
@@ -170,11 +173,12 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
                 out.add("value_not_allowed", rec, name, hint=_suggest(str(value), values))
 
         status = v.get("status")
-        if status in closed_statuses and closed is None and "closed_date" not in rec.problems:
+        # Both rules need the date column to exist: a register without it gets one column finding, not one per row.
+        if status in closed_statuses and closed is None and "closed_date" in present and "closed_date" not in rec.problems:
             out.add("closed_without_date", rec, "closed_date", "", status=status)
         if status in open_statuses and closed is not None:
             out.add("open_with_closed_date", rec, "status", closed=closed.isoformat(), status=status)
-        if v.get("followup_result") and followup is None and "followup_date" not in rec.problems:
+        if v.get("followup_result") and followup is None and "followup_date" in present and "followup_date" not in rec.problems:
             out.add("followup_without_date", rec, "followup_date", "", result=v.get("followup_result"))
 
         cid = rec.id
