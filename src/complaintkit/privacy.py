@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_LONG_DIGITS = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8,9})([\dXx]{1,4})(?![\dA-Za-z])")
+_ID_LIKE = re.compile(r"(?<![\dA-Za-z])\d{14}(?:\d{3}[\dXx]|\d)(?![\dA-Za-z])")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
@@ -28,5 +28,5 @@ def mask_phone(value: str | None) -> str | None:
 
 def scrub(text: str) -> str:
     """Mask every ID-like and mobile-like digit run inside free text (log lines, error messages)."""
-    text = _LONG_DIGITS.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+    text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)) or "", text)
     return _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -110,7 +111,7 @@ class OpenpyxlBook:
             if target:
                 sheet, _, ref = target.rpartition("!")
                 link_cell = ws.cell(row=r, column=1)
-                link_cell.hyperlink = f"#'{sheet}'!{ref}"
+                link_cell.hyperlink = Hyperlink(ref=link_cell.coordinate, location=f"'{sheet}'!{ref}")
                 link_cell.font = Font(color="0563C1", underline="single")
             if table.fills.get(i):
                 for c in ws[r]:

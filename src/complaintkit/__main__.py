@@ -1,0 +1,5 @@
+"""`python -m complaintkit`: the same CLI as the console script."""
+
+from .cli import main
+
+main()

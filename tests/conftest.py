@@ -1,0 +1,59 @@
+"""Shared fixtures: the shipped samples, a CLI runner, and a small register-writing helper."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+AS_OF = "2026-11-20"  # the date the samples were made for
+
+HEADERS = ["投诉编号", "受理日期", "投诉渠道", "受理机构", "客户姓名", "证件号码", "联系电话", "业务类型", "投诉内容", "处理状态", "办结日期", "回访日期", "回访结果"]
+
+
+@pytest.fixture
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_xlsx(path: Path, rows: Sequence[Sequence[Any]], headers: Sequence[str] = HEADERS, title: str | None = None,
+               sheet: str = "台账") -> Path:
+    """A register workbook: optional title row, header row, data rows."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    if title:
+        ws.append([title])
+    ws.append(list(headers))
+    for row in rows:
+        ws.append(list(row))
+    wb.save(path)
+    return path
+
+
+def good_row(i: int = 1, **over: Any) -> list[Any]:
+    """A valid complaint row for HEADERS (closed, followed up)."""
+    values = {
+        "投诉编号": f"T{i:04d}", "受理日期": dt.date(2026, 3, 2), "投诉渠道": "柜面", "受理机构": "城南支行",
+        "客户姓名": "王小明", "证件号码": "11010519491231002X", "联系电话": "13800138000", "业务类型": "信用卡",
+        "投诉内容": "信用卡年费被多收", "处理状态": "已办结", "办结日期": dt.date(2026, 3, 6),
+        "回访日期": dt.date(2026, 3, 9), "回访结果": "满意",
+    }
+    values.update(over)
+    return [values[h] for h in HEADERS]

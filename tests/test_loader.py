@@ -1,0 +1,161 @@
+"""Reading real registers: header under titles, aliases, sheets, CSV encodings, merged cells."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from openpyxl import Workbook
+
+from complaintkit.errors import InputError
+from complaintkit.fields import HeaderMatcher, header_key, parse_manual_map
+from complaintkit.loader import LoadOptions, load_register, load_registers
+from complaintkit.policy import load_policy
+
+from conftest import HEADERS, good_row, write_xlsx
+
+POLICY = load_policy()
+
+
+@pytest.mark.parametrize("header, field", [
+    ("投诉编号", "complaint_id"), ("工单编号", "complaint_id"), ("受理时间", "received_date"),
+    ("来源渠道", "channel"), ("经办网点", "branch"), ("客户联系电话", "phone"), ("身份证号", "id_number"),
+    ("投诉事由", "description"), ("办理状态", "status"), ("完成日期", "closed_date"), ("回访满意度", "followup_result"),
+    ("*受理日期（YYYY-MM-DD）", "received_date"), ("  证件 号码 ", "id_number"), ("联系电话(手机)", "phone"),
+    ("ＣＯＭＰＬＡＩＮＴ　ＩＤ", "complaint_id"), ("Date received", "received_date"), ("Consumer complaint narrative", "description"),
+    ("Submitted via", "channel"), ("Company response to consumer", "status"), ("客户联系电话（必填）", "phone"),
+    ("录入人", None), ("", None),
+])
+def test_header_aliases(header, field):
+    assert HeaderMatcher.from_policy(POLICY).match(header) == field
+
+
+def test_exact_header_wins_over_containment():
+    matcher = HeaderMatcher.from_policy(POLICY)
+    mapping = matcher.map_row(["回访状态", "处理状态", "受理日期"])
+    assert mapping == {1: "status", 2: "received_date"}
+
+
+def test_header_key_folds_width_case_brackets():
+    assert header_key("【必填】投诉 编号") == header_key("投诉编号")
+    assert header_key("Complaint-ID") == "complaintid"
+
+
+def test_manual_map():
+    assert parse_manual_map(["来电人=customer_name", "网点名=受理机构"]) == {"来电人": "customer_name", "网点名": "branch"}
+    with pytest.raises(ValueError):
+        parse_manual_map(["来电人=nobody"])
+
+
+def test_header_found_under_title_and_notes(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["某某银行投诉登记台账"])
+    ws.merge_cells("A1:M1")
+    ws.append(["注：每周报送"])
+    ws.append([])
+    ws.append(HEADERS)
+    ws.append(good_row(1))
+    path = tmp_path / "r.xlsx"
+    wb.save(path)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert reg.header_row == 4
+    assert [r.row for r in reg.records] == [5]
+    rec = reg.records[0]
+    assert rec.values["received_date"] == dt.date(2026, 3, 2)
+    assert rec.column_of("phone") == "G"
+
+
+def test_register_sheet_chosen_among_several(tmp_path):
+    wb = Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["填表说明：投诉编号、受理日期、客户姓名"])
+    other = wb.create_sheet("汇总")
+    other.append(["网点", "件数"])
+    reg_ws = wb.create_sheet("2026年台账")
+    reg_ws.append(HEADERS)
+    reg_ws.append(good_row(1))
+    path = tmp_path / "multi.xlsx"
+    wb.save(path)
+    assert load_register(path, LoadOptions(POLICY)).sheet == "2026年台账"
+    with pytest.raises(InputError, match="no header row"):
+        load_register(path, LoadOptions(POLICY, sheet="汇总"))
+    with pytest.raises(InputError, match="has no sheet"):
+        load_register(path, LoadOptions(POLICY, sheet="不存在"))
+
+
+def test_unknown_columns_are_kept(tmp_path):
+    path = write_xlsx(tmp_path / "x.xlsx", [good_row(1) + ["小李"]], HEADERS + ["录入人"])
+    rec = load_register(path, LoadOptions(POLICY)).records[0]
+    assert rec.extra == {"录入人": "小李"}
+
+
+def test_merged_cells_in_data_are_filled(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", [good_row(1), good_row(2, 受理机构=None), good_row(3, 受理机构=None)])
+    from openpyxl import load_workbook
+    wb = load_workbook(path)
+    wb.active.merge_cells("D2:D4")
+    wb.save(path)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert [r.values["branch"] for r in reg.records] == ["城南支行"] * 3
+
+
+def test_footer_lines_are_not_complaints(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", [good_row(1), [], ["制表人：小李"]])
+    assert len(load_register(path, LoadOptions(POLICY)).records) == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+def test_csv_encodings(tmp_path, encoding):
+    lines = [",".join(HEADERS), "T1,2026/3/2,柜面,城南支行,张三,11010519491231002X,13800138000,信用卡,年费多收,已办结,2026-03-06,2026-03-09,满意"]
+    path = tmp_path / f"r-{encoding}.csv"
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    reg = load_register(path, LoadOptions(POLICY))
+    assert reg.file_format == "csv"
+    assert reg.records[0].values["customer_name"] == "张三"
+    assert reg.records[0].values["received_date"] == dt.date(2026, 3, 2)
+
+
+def test_semicolon_csv(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("投诉编号;受理日期;客户姓名;投诉内容\nT1;2026-03-02;张三;年费\n", encoding="utf-8")
+    assert load_register(path, LoadOptions(POLICY)).records[0].values["description"] == "年费"
+
+
+def test_folder_and_glob(tmp_path, samples):
+    result = load_registers((str(samples / "branches"),), LoadOptions(POLICY))
+    assert len(result.registers) == 4
+    assert sum(len(r) for r in result.registers) > 400
+    csv_reg = [r for r in result.registers if r.file_format == "csv"][0]
+    assert csv_reg.records[0].row == 2
+    result = load_registers((str(samples / "branches" / "*.xlsx"),), LoadOptions(POLICY))
+    assert len(result.registers) == 3
+
+
+def test_batch_keeps_going_past_a_bad_file(tmp_path):
+    write_xlsx(tmp_path / "good.xlsx", [good_row(1)])
+    (tmp_path / "bad.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    result = load_registers((str(tmp_path),), LoadOptions(POLICY), keep_going=True)
+    assert len(result.registers) == 1 and len(result.failures) == 1
+    assert "damaged" in str(result.failures[0])
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"),
+    (b"PK\x03\x04\x14\x00\x00\x00", "damaged"),
+    (b"<html><body><table><tr><td>1</td></tr></table></body></html>", "web page"),
+    (b"\x00\x01\x02\x03binary", "not a spreadsheet"),
+])
+def test_bad_files_give_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.xlsx" if content.startswith(b"PK") else tmp_path / "bad.csv"
+    if b"html" in content:
+        path = tmp_path / "bad.xls"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        load_register(path, LoadOptions(POLICY))
+
+
+def test_no_header(tmp_path):
+    path = write_xlsx(tmp_path / "n.xlsx", [[1, 2, 3]], headers=["a", "b", "c"])
+    with pytest.raises(InputError, match="no header row"):
+        load_register(path, LoadOptions(POLICY))

@@ -1,0 +1,35 @@
+"""README's examples are runnable: every `$ complaintkit ...` line runs, and its first lines are
+the two fresh-machine commands that .ci/run also uses."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from complaintkit.cli import cli
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text("utf-8")
+COMMANDS = [m.group(1) for m in re.finditer(r"^\$ complaintkit (.+)$", README, re.M)]
+
+
+def test_readme_opens_with_the_two_commands():
+    head = README.splitlines()[:12]
+    install_run = [l for l in head if "pip install ." in l and "complaintkit " in l]
+    install_test = [l for l in head if "pip install -e '.[test]'" in l and "pytest" in l]
+    assert install_run and install_test
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert install_test[0].strip().split("&& ", 1)[1] in ci
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs(command, runner, tmp_path, monkeypatch):
+    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, shlex.split(command))
+    assert result.exit_code in (0, 1), f"{command}\n{result.output}"
+    assert "Traceback" not in result.output

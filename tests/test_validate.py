@@ -1,0 +1,269 @@
+"""`complaintkit validate`: every planted finding at its cell, none on the clean register, the
+JSON contract, exit codes, languages, annotated copies, and inputs left untouched."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from complaintkit.cli import cli
+from complaintkit.loader import LoadOptions, load_register
+from complaintkit.policy import load_policy
+from complaintkit.sheetplan import RED
+from complaintkit.validation import validate
+from complaintkit.xlsx_applier import write_annotated
+
+from conftest import AS_OF, good_row, sha256, write_xlsx
+
+
+def run_json(runner, *args):
+    result = runner.invoke(cli, ["validate", *args, "--as-of", AS_OF, "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return result, json.loads(result.stdout)
+
+
+def test_messy_sample_findings_are_exactly_the_planted_ones(runner, samples):
+    expected = json.loads((samples / "messy_branch.expected.json").read_text("utf-8"))
+    result, data = run_json(runner, str(samples / "messy_branch.xlsx"))
+    got = {(f["row"], f["column"], f["code"]) for f in data["findings"]}
+    want = {(f["row"], f["column"], f["code"]) for f in expected["findings"]}
+    assert got == want
+    assert all(f["sheet"] == expected["sheet"] for f in data["findings"])
+    assert result.exit_code == 1
+    # every kind of finding the issue names is among them
+    codes = {c for _, _, c in want}
+    assert {"required_missing", "date_unreadable", "date_future", "closed_before_received", "followup_before_closed",
+            "id_precision_lost", "id_check_digit", "id_birth_date", "id_length", "phone_invalid", "value_not_allowed",
+            "duplicate_complaint_id", "closed_without_date", "open_with_closed_date", "transfers_invalid"} <= codes
+
+
+def test_clean_sample_has_no_findings(runner, samples):
+    result, data = run_json(runner, str(samples / "clean_branch.xlsx"))
+    assert result.exit_code == 0
+    assert data == {"ok": True, "summary": {"rows": 40, "errors": 0, "warnings": 0}, "findings": []}
+
+
+def test_json_contract_fields(runner, samples):
+    _, data = run_json(runner, str(samples / "messy_branch.xlsx"))
+    assert set(data) == {"ok", "summary", "findings"}
+    assert set(data["summary"]) == {"rows", "errors", "warnings"}
+    for f in data["findings"]:
+        assert {"code", "severity", "sheet", "row", "column", "field", "value", "message", "id", "file"} <= set(f)
+        assert f["severity"] in ("error", "warning")
+        assert isinstance(f["row"], int)
+
+
+def test_did_you_mean_and_lost_id_are_explained(runner, samples):
+    _, data = run_json(runner, str(samples / "messy_branch.xlsx"))
+    by_code = {}
+    for f in data["findings"]:
+        by_code.setdefault(f["code"], []).append(f)
+    assert any("处理中" in f["message"] for f in by_code["value_not_allowed"])
+    lost = by_code["id_precision_lost"]
+    assert all(f["value"] == "1.10101E+17" for f in lost)
+    assert all("15位" in f["message"] for f in lost)
+
+
+def test_english_messages(runner, samples):
+    result = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "json", "--lang", "en"])
+    data = json.loads(result.stdout)
+    messages = " ".join(f["message"] for f in data["findings"])
+    assert "did you mean '处理中'" in messages
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in data["findings"][0]["message"].replace("上周三", ""))
+
+
+def test_fail_on_levels(runner, tmp_path):
+    path = write_xlsx(tmp_path / "w.xlsx", [good_row(1, 联系电话="12345")])  # a warning only
+    assert runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json"]).exit_code == 0
+    assert runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "--fail-on", "warning"]).exit_code == 1
+    bad = write_xlsx(tmp_path / "e.xlsx", [good_row(1, 客户姓名=None)])
+    assert runner.invoke(cli, ["validate", str(bad), "--as-of", AS_OF, "--format", "json", "--fail-on", "none"]).exit_code == 0
+
+
+def test_future_dates_depend_on_as_of(runner, tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", [good_row(1)])
+    result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-03-04", "--format", "json"])
+    codes = {f["code"] for f in json.loads(result.stdout)["findings"]}
+    assert codes == {"date_future"}
+
+
+def test_csv_and_table_outputs(runner, samples):
+    result = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "csv"])
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0][:3] == ["工作表", "行", "列"] and len(rows) == 25
+    table = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "table"])
+    assert "date_unreadable" in table.stdout and "共 34 行" in table.stdout
+
+
+def test_masking_personal_data(runner, samples):
+    result = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "json", "--mask"])
+    values = [f["value"] for f in json.loads(result.stdout)["findings"] if f["field"] in ("id_number", "phone")]
+    assert values and all("*" in v or v == "1.10101E+17" for v in values)
+
+
+def test_folder_is_one_batch_with_file_column(runner, samples):
+    result = runner.invoke(cli, ["validate", str(samples / "branches"), "--as-of", AS_OF, "--format", "json"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and data["summary"]["rows"] > 400
+
+
+def test_duplicate_ids_across_files(runner, tmp_path):
+    write_xlsx(tmp_path / "a.xlsx", [good_row(1)])
+    write_xlsx(tmp_path / "b.xlsx", [good_row(1)])
+    result = runner.invoke(cli, ["validate", str(tmp_path), "--as-of", AS_OF, "--format", "json"])
+    found = json.loads(result.stdout)["findings"]
+    assert [f["code"] for f in found] == ["duplicate_complaint_id"]
+    assert "a.xlsx" in found[0]["message"]
+
+
+def test_annotated_copy(runner, samples, tmp_path):
+    src = samples / "messy_branch.xlsx"
+    before = sha256(src)
+    out = tmp_path / "out.xlsx"
+    result = runner.invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(out)])
+    assert result.exit_code == 1
+    assert sha256(src) == before
+    wb = load_workbook(out)
+    ws = wb["投诉登记台账"]
+    headers = [c.value for c in ws[3]]
+    col = headers.index("CK-校验问题") + 1
+    assert col == 19  # right after the 18 user columns
+    assert "无法识别" in ws.cell(row=9, column=col).value
+    assert ws["B9"].fill.start_color.rgb.endswith(RED)
+    assert ws["B9"].comment is not None and "上周三" in ws["B9"].comment.text
+    assert ws["B9"].value == "上周三"  # the user's value is untouched
+    findings = wb["CK-校验结果"]
+    assert findings.max_row == 25
+    assert findings["A2"].hyperlink.location == "'投诉登记台账'!B9"
+    # refusing to overwrite without --force, replacing with it
+    again = runner.invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    forced = runner.invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(out), "--force"])
+    assert forced.exit_code == 1
+
+
+def _snapshot(path):
+    wb = load_workbook(path)
+    cells = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                cells[(ws.title, c.coordinate)] = (c.value, c.fill.fill_type, c.fill.start_color.rgb if c.fill.fill_type else None,
+                                                   c.comment.text if c.comment else None)
+    return wb.sheetnames, cells
+
+
+def test_re_annotating_an_annotated_copy_changes_nothing(samples, tmp_path):
+    policy = load_policy()
+    first = tmp_path / "first.xlsx"
+    reg = load_register(samples / "messy_branch.xlsx", LoadOptions(policy))
+    from complaintkit.operations import OpContext, run_operation
+    import datetime as dt
+    result = run_operation("validate", [reg], OpContext(policy, dt.date(2026, 11, 20)))
+    write_annotated(reg, result.plans_for(reg), first)
+    reg2 = load_register(first, LoadOptions(policy))
+    assert len(reg2.records) == len(reg.records)
+    result2 = run_operation("validate", [reg2], OpContext(policy, dt.date(2026, 11, 20)))
+    second = tmp_path / "second.xlsx"
+    write_annotated(reg2, result2.plans_for(reg2), second)
+    assert _snapshot(first) == _snapshot(second)
+
+
+def test_user_fill_restored_when_problem_is_fixed(tmp_path):
+    """A mark on a user cell is undone on re-run once the problem is gone."""
+    from openpyxl.styles import PatternFill
+    import datetime as dt
+    policy = load_policy()
+    path = write_xlsx(tmp_path / "u.xlsx", [good_row(1, 联系电话="12345")])
+    wb = load_workbook(path)
+    wb.active["G2"].fill = PatternFill("solid", start_color="FF00B0F0", end_color="FF00B0F0")
+    wb.save(path)
+    reg = load_register(path, LoadOptions(policy))
+    annotated = tmp_path / "a.xlsx"
+    write_annotated(reg, [__import__("complaintkit.validation", fromlist=["x"]).validation_plan(validate([reg], policy, dt.date(2026, 11, 20)), reg)], annotated)
+    assert load_workbook(annotated).active["G2"].fill.start_color.rgb.endswith("FFEB9C")
+    # the clerk fixes the phone in the annotated copy and checks again
+    wb = load_workbook(annotated)
+    wb.active["G2"].value = "13800138000"
+    wb.save(annotated)
+    reg2 = load_register(annotated, LoadOptions(policy))
+    from complaintkit.validation import validation_plan
+    again = tmp_path / "b.xlsx"
+    write_annotated(reg2, [validation_plan(validate([reg2], policy, dt.date(2026, 11, 20)), reg2)], again)
+    ws = load_workbook(again).active
+    assert ws["G2"].fill.start_color.rgb.endswith("00B0F0")
+    headers = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=headers.index("CK-校验问题") + 1).value is None
+
+
+def test_csv_input_annotated_as_xlsx(runner, tmp_path, samples):
+    out = tmp_path / "gx.xlsx"
+    src = samples / "branches" / "高新区支行.csv"
+    result = runner.invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    ws = load_workbook(out).active
+    assert ws["A1"].value == "投诉编号" and "CK-校验问题" in [c.value for c in ws[1]]
+
+
+def test_annotate_dir_for_a_folder(runner, tmp_path, samples):
+    result = runner.invoke(cli, ["validate", str(samples / "branches"), "--as-of", AS_OF, "--format", "json", "--annotate", str(tmp_path / "out")])
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"{p.stem}.checked.xlsx" for p in (samples / "branches").iterdir())
+    many = runner.invoke(cli, ["validate", str(samples / "branches"), "--as-of", AS_OF, "-o", str(tmp_path / "x.xlsx")])
+    assert many.exit_code == 2 and "--annotate" in many.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.xlsx"], "no such file"),
+    (["--as-of", "someday", "x.xlsx"], "not a date"),
+    (["--map", "nonsense", "x.xlsx"], "HEADER=field"),
+])
+def test_usage_errors_exit_2(runner, args, message):
+    result = runner.invoke(cli, ["validate", *args])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_map_option_names_an_unknown_header(runner, tmp_path):
+    headers = ["投诉编号", "受理日期", "来电人", "投诉内容", "处理状态", "投诉渠道"]
+    path = write_xlsx(tmp_path / "m.xlsx", [["T1", "2026-03-02", "张三", "年费", "处理中", "柜面"]], headers)
+    plain = runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json"])
+    assert "required_column_missing" in plain.stdout
+    mapped = runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "--map", "来电人=客户姓名"])
+    assert mapped.exit_code == 0, mapped.output
+
+
+def test_config_override_changes_severity(runner, tmp_path):
+    cfg = tmp_path / "bank.toml"
+    cfg.write_text('[rules]\nphone_invalid = { enabled = true, severity = "error" }\n', encoding="utf-8")
+    path = write_xlsx(tmp_path / "w.xlsx", [good_row(1, 联系电话="12345")])
+    result = runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "--config", str(cfg)])
+    assert result.exit_code == 1 and json.loads(result.stdout)["findings"][0]["severity"] == "error"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[rules\n", encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(path), "--config", str(bad)])
+    assert result.exit_code == 2 and "not valid TOML" in result.output
+
+
+def test_installed_entry_point(samples, tmp_path):
+    exe = shutil.which("complaintkit") or str(Path(sys.executable).parent / "complaintkit")
+    src = samples / "messy_branch.xlsx"
+    before = sha256(src)
+    proc = subprocess.run([exe, "validate", str(src), "--as-of", AS_OF, "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["summary"]["errors"] == 20
+    assert sha256(src) == before
+    empty = tmp_path / "empty.xlsx"
+    empty.write_bytes(b"")
+    proc = subprocess.run([exe, "validate", str(empty)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "empty file" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "complaintkit", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "complaintkit" in proc.stdout
