@@ -186,15 +186,18 @@ def load_register(path: str | Path, opts: LoadOptions) -> Register:
     return build_register(open_book(path, max_mb), opts)
 
 
-def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_going: bool = False) -> LoadResult:
+def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_going: bool = False,
+                   progress: Callable[[Path], None] | None = None) -> LoadResult:
     """Read every register that ``paths`` names (files, folders, globs).
 
     With ``keep_going`` a file that cannot be used is recorded in ``failures`` and the batch goes
-    on; otherwise the first such file raises its InputError.
+    on; otherwise the first such file raises its InputError. ``progress`` is called per file.
     """
     registers: list[Register] = []
     failures: list[InputError] = []
     for path in expand_paths(paths):
+        if progress is not None:
+            progress(path)
         try:
             registers.append(load_register(path, opts))
         except InputError as exc:

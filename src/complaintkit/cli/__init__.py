@@ -6,6 +6,8 @@ import click
 
 from .. import __version__
 from .config_cmd import config_group
+from .history_cmd import history_group
+from .run import run_cmd
 from .template_cmd import template_cmd
 from .validate import validate_cmd
 
@@ -21,6 +23,8 @@ def cli(debug: bool) -> None:
 cli.add_command(validate_cmd)
 cli.add_command(config_group)
 cli.add_command(template_cmd)
+cli.add_command(run_cmd)
+cli.add_command(history_group)
 
 
 def main() -> None:

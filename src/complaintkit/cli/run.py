@@ -1,0 +1,179 @@
+"""`complaintkit run`: every check over a batch of registers, for the back-office and for cron."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from ..fields import parse_manual_map
+from ..history import HistoryStore
+from ..loader import LoadOptions, load_registers
+from ..messages import register_messages, t
+from ..operations import OpContext, available, run_pipeline
+from ..outputs import to_csv, to_json
+from ..policy import load_policy
+from ..privacy import scrub
+from ..report import build_report, cell_text, main_items, write_report
+from ..runlock import output_lock
+from ..sources import expand_paths
+from .common import (
+    EXIT_PARTIAL, UserError, as_of_option, exit_code_for, fail_on_option, friendly_errors,
+    input_options, resolve_format, write_annotations, write_text_output,
+)
+
+log = logging.getLogger("complaintkit")
+
+register_messages({
+    "run_files": ("读取 {ok} 个文件（{rows} 笔投诉），{bad} 个文件无法读取", "read {ok} files ({rows} complaints); {bad} could not be read"),
+    "run_unreadable": ("无法读取：{path}：{reason}", "unreadable: {path}: {reason}"),
+    "run_wrote": ("已写出：{path}", "wrote: {path}"),
+    "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
+})
+
+
+class _ScrubFilter(logging.Filter):
+    """Logs never carry ID numbers or phones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _setup_logging(log_file: str | None, quiet: bool) -> None:
+    log.handlers.clear()
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler: logging.Handler
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.ERROR if quiet else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_ScrubFilter())
+    log.addHandler(handler)
+
+
+@click.command("run")
+@input_options
+@as_of_option
+@fail_on_option
+@click.option("--checks", default=None, metavar="LIST", help="Comma-separated checks to run (default: all): validate,dedupe,classify,followups,risk.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Write the report workbook (.xlsx).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the JSON result to this file (stdout gets it with --format json).")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False), default=None, help="Write one CSV per check into this folder.")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), default=None, help="Write an annotated copy of every input into this folder.")
+@click.option("--history", "history_paths", multiple=True, help="Earlier registers (files or folders) that repeats and escalation look back on. Repeatable.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_STORE", help="History store (SQLite) to look back on; see `complaintkit history`.")
+@click.option("--remember", is_flag=True, help="After the run, add these registers to the history store.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Console output (default: table on a terminal, JSON otherwise).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True)
+@click.option("--mask/--no-mask", default=True, show_default=True, help="Mask ID numbers and phones in the report, JSON and CSV.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no console summary; errors only.")
+@click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None, help="Write a log (no personal data) to this file.")
+@click.option("--force", is_flag=True, help="Replace outputs that exist.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@friendly_errors
+def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_path, json_path, csv_dir, annotate_dir,
+            history_paths, store_path, remember, fmt, lang, mask, quiet, log_file, force, debug):
+    """Run every check over files, folders and globs as one batch: validate, dedupe, classify,
+    followups, risk. A file that cannot be read does not stop the batch.
+
+    Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable.
+    """
+    _setup_logging(log_file, quiet)
+    policy = load_policy(config)
+    try:
+        mapping = parse_manual_map(list(manual_map))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map") from None
+    names = [c.strip() for c in checks.split(",")] if checks else None
+    unknown = [n for n in names or [] if n not in available()]
+    if unknown:
+        raise click.BadParameter(f"unknown check(s): {', '.join(unknown)} (available: {', '.join(available())})", param_hint="--checks")
+    opts = LoadOptions(policy, sheet, mapping)
+    files = expand_paths(paths)
+    show_progress = not quiet and sys.stderr.isatty() and len(files) > 1
+    bar = click.progressbar(length=len(files), label="读取" if lang == "zh" else "reading", file=sys.stderr) if show_progress else None
+    with (bar if bar is not None else contextlib.nullcontext()):
+        loaded = load_registers(paths, opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None)
+    for failure in loaded.failures:
+        log.warning(t("run_unreadable", "en", path=failure.path, reason=failure.reason))
+    registers = loaded.registers
+    if not registers:
+        reasons = "; ".join(str(f) for f in loaded.failures[:3])
+        raise UserError(f"no register could be read ({reasons})")
+    rows = sum(len(r) for r in registers)
+    log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(loaded.failures)))
+
+    history = []
+    if history_paths:
+        history.extend(load_registers(tuple(history_paths), opts, keep_going=False).registers)
+    store = HistoryStore(store_path) if store_path else None
+    if store is not None:
+        history.extend(store.registers(exclude=registers))
+    if history:
+        log.info(t("run_history", "en", n=sum(len(h) for h in history), store=store_path or "--history"))
+
+    ctx = OpContext(policy, as_of, lang, mask, history=history)
+    results = run_pipeline(registers, ctx, names)
+    errors = sum(r.errors for r in results)
+    warnings = sum(r.warnings for r in results)
+    code = exit_code_for(errors, warnings, fail_on)
+    if loaded.failures:
+        code = EXIT_PARTIAL
+
+    data = {
+        "as_of": as_of.isoformat(),
+        "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
+        "unreadable": [{"file": f.path, "reason": scrub(f.reason)} for f in loaded.failures],
+        "summary": {r.name: r.summary for r in results},
+        **{r.name: r.data for r in results},
+        "exit_code": code,
+    }
+    inputs = [r.source for r in registers]
+    lock_target = report_path or json_path or csv_dir or annotate_dir
+    with (output_lock(lock_target) if lock_target else contextlib.nullcontext()):
+        if report_path:
+            wb = build_report(registers, results, as_of, lang, loaded.failures, mask)
+            log.info(t("run_wrote", "en", path=write_report(report_path, wb, force, inputs)))
+        if json_path:
+            write_text_output(json_path, to_json(data) + "\n", force, inputs)
+            log.info(t("run_wrote", "en", path=json_path))
+        if csv_dir:
+            folder = Path(csv_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            for result in results:
+                items = main_items(result.data)
+                keys = list(dict.fromkeys(k for item in items for k in item))
+                rows_out = [[cell_text(item.get(k)) for k in keys] for item in items]
+                write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
+        if annotate_dir:
+            by_reg = lambda reg: [p for res in results for p in res.plans_for(reg)]  # noqa: E731
+            for path in write_annotations(registers, by_reg, None, annotate_dir, force):
+                log.info(t("run_wrote", "en", path=path))
+    if remember:
+        if store is None:
+            raise UserError("--remember needs --store PATH (or COMPLAINTKIT_STORE)")
+        store.add(registers)
+    if store is not None:
+        store.close()
+
+    # --quiet silences the console unless JSON was asked for explicitly (a script reading stdout).
+    fmt = fmt or (None if quiet else resolve_format(None))
+    if fmt == "json":
+        click.echo(to_json(data))
+    elif fmt == "table":
+        click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(loaded.failures)))
+        for failure in loaded.failures:
+            click.echo("  " + t("run_unreadable", lang, path=failure.path, reason=scrub(failure.reason)))
+        click.echo(tabulate([[r.name, r.summary] for r in results], tablefmt="simple", disable_numparse=True))
+    click.get_current_context().exit(code)
+

@@ -1,0 +1,184 @@
+"""The history store: complaints from earlier registers, kept in SQLite, so that repeat and
+escalation signals see the last 12 months even when this month's file starts in January.
+
+One row per complaint, keyed by complaint ID and received date (or, without an ID, by the
+content that identifies the event): adding the same register twice, or next month's cumulative
+register, updates rows instead of duplicating them. The schema carries a version number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import ComplaintkitError
+from .register import Record, Register
+
+SCHEMA_VERSION = 1
+_DATE_FIELDS = ("received_date", "closed_date", "followup_date")
+
+
+class HistoryError(ComplaintkitError):
+    """The history store cannot be opened or is of an unknown version."""
+
+
+def default_store_path() -> Path:
+    """``$COMPLAINTKIT_STORE`` or ``~/.complaintkit/history.sqlite``."""
+    env = os.environ.get("COMPLAINTKIT_STORE")
+    return Path(env) if env else Path.home() / ".complaintkit" / "history.sqlite"
+
+
+def complaint_key(rec: Record) -> str:
+    """What makes two rows the same complaint across registers and months."""
+    v = rec.values
+    received = v.get("received_date")
+    if rec.id:
+        basis = ["id", rec.id, received.isoformat() if received else ""]
+    else:
+        basis = ["content", v.get("id_number") or v.get("phone") or "", v.get("customer_name") or "",
+                 v.get("branch") or "", received.isoformat() if received else "", v.get("description") or ""]
+    return hashlib.sha256("\x1f".join(basis).encode("utf-8")).hexdigest()[:32]
+
+
+def _encode(values: dict[str, Any]) -> str:
+    return json.dumps({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items() if v is not None},
+                      ensure_ascii=False, sort_keys=True)
+
+
+def _decode(text: str) -> dict[str, Any]:
+    values = json.loads(text)
+    for name in _DATE_FIELDS:
+        if isinstance(values.get(name), str):
+            values[name] = dt.date.fromisoformat(values[name])
+    return values
+
+
+@dataclass
+class AddResult:
+    """What ``add`` did."""
+
+    added: int
+    updated: int
+    unchanged: int
+
+
+@dataclass
+class SourceSummary:
+    """One source file's complaints in the store."""
+
+    source: str
+    complaints: int
+    first_received: str | None
+    last_received: str | None
+    added_at: str
+
+
+class HistoryStore:
+    """An SQLite file of complaints from earlier registers."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(self.path))
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except (sqlite3.Error, OSError) as exc:
+            raise HistoryError(f"{self.path}: history store cannot be opened ({exc})") from None
+        if version == 0:
+            self._create()
+        elif version > SCHEMA_VERSION:
+            raise HistoryError(f"{self.path}: history store version {version} is newer than this complaintkit ({SCHEMA_VERSION}): upgrade complaintkit")
+
+    def _create(self) -> None:
+        with self.db:
+            self.db.execute(
+                """CREATE TABLE IF NOT EXISTS complaints (
+                       key TEXT PRIMARY KEY,
+                       complaint_id TEXT,
+                       received_date TEXT,
+                       source TEXT NOT NULL,
+                       sheet TEXT NOT NULL,
+                       row INTEGER NOT NULL,
+                       "values" TEXT NOT NULL,
+                       added_at TEXT NOT NULL)"""
+            )
+            self.db.execute("CREATE INDEX IF NOT EXISTS complaints_received ON complaints(received_date)")
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "HistoryStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def add(self, registers: Iterable[Register], now: dt.datetime | None = None) -> AddResult:
+        """Add or update every complaint of ``registers``; the same rows again change nothing."""
+        stamp = (now or dt.datetime.now()).isoformat(timespec="seconds")
+        added = updated = unchanged = 0
+        with self.db:
+            for reg in registers:
+                source = Path(reg.source).name
+                for rec in reg.records:
+                    key = complaint_key(rec)
+                    encoded = _encode(rec.values)
+                    received = rec.values.get("received_date")
+                    old = self.db.execute('SELECT "values", source, row FROM complaints WHERE key = ?', (key,)).fetchone()
+                    if old is None:
+                        self.db.execute(
+                            'INSERT INTO complaints VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                            (key, rec.id or None, received.isoformat() if received else None, source, rec.sheet, rec.row, encoded, stamp),
+                        )
+                        added += 1
+                    elif tuple(old) != (encoded, source, rec.row):
+                        self.db.execute('UPDATE complaints SET "values" = ?, source = ?, sheet = ?, row = ? WHERE key = ?',
+                                        (encoded, source, rec.sheet, rec.row, key))
+                        updated += 1
+                    else:
+                        unchanged += 1
+        return AddResult(added, updated, unchanged)
+
+    def sources(self) -> list[SourceSummary]:
+        """What the store holds, by source file."""
+        rows = self.db.execute(
+            "SELECT source, COUNT(*), MIN(received_date), MAX(received_date), MAX(added_at) FROM complaints GROUP BY source ORDER BY source"
+        ).fetchall()
+        return [SourceSummary(*r) for r in rows]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM complaints").fetchone()[0]
+
+    def forget(self, before: dt.date) -> int:
+        """Delete complaints received before ``before`` (and those with no received date); returns how many."""
+        with self.db:
+            cur = self.db.execute("DELETE FROM complaints WHERE received_date IS NULL OR received_date < ?", (before.isoformat(),))
+        return cur.rowcount
+
+    def registers(self, since: dt.date | None = None, exclude: Sequence[Register] = ()) -> list[Register]:
+        """Stored complaints as Registers (one per source file), for ``OpContext.history``.
+
+        Complaints that are also in ``exclude`` (the registers being checked now) are left out,
+        so a complaint is never its own history.
+        """
+        skip = {complaint_key(rec) for reg in exclude for rec in reg.records}
+        query = 'SELECT key, source, sheet, row, "values" FROM complaints'
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            query += " WHERE received_date >= ?"
+            params = (since.isoformat(),)
+        by_source: dict[tuple[str, str], list[Record]] = defaultdict(list)
+        for key, source, sheet, row, values in self.db.execute(query + " ORDER BY received_date, source, row", params):
+            if key in skip:
+                continue
+            label = f"history:{source}"
+            by_source[(label, sheet)].append(Record(label, sheet, row, _decode(values), {}))
+        return [Register(src, sheet, 0, [], recs, "history") for (src, sheet), recs in by_source.items()]

@@ -1,0 +1,39 @@
+"""A lock so two runs (two cron jobs, or cron and a person) never write the same outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputError
+
+
+@contextlib.contextmanager
+def output_lock(target: str | Path) -> Iterator[Path]:
+    """Hold ``<target>.lock`` for the duration; a second holder gets an OutputError at once.
+
+    The OS releases the lock when the process ends, so a killed run leaves no stale lock behind.
+    The small lock file itself stays: deleting it would let a third run lock a new file while a
+    second still waits on the old one.
+    """
+    target = Path(target)
+    lock_path = target.parent / f".{target.name}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            if os.name == "nt":  # pragma: no cover - Windows branch PCs
+                import msvcrt
+
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(f"{target}: another complaintkit run is writing these outputs (lock {lock_path})") from None
+        yield lock_path
+    finally:
+        fh.close()

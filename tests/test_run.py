@@ -1,0 +1,168 @@
+"""`complaintkit run` and `complaintkit history`: one pipeline over a batch, the report workbook,
+cron behaviour (exit codes, quiet, log, lock) and the history store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from complaintkit.cli import cli
+from complaintkit.history import HistoryStore
+from complaintkit.loader import LoadOptions, load_register
+from complaintkit.policy import load_policy
+from complaintkit.runlock import output_lock
+from complaintkit.errors import OutputError
+
+from conftest import AS_OF, ROOT, good_row, sha256, write_xlsx
+
+
+@pytest.fixture
+def batch(tmp_path, samples):
+    """The branch folder plus one corrupt register."""
+    folder = tmp_path / "in"
+    shutil.copytree(samples / "branches", folder)
+    (folder / "损坏的支行.xlsx").write_bytes(b"PK\x03\x04 this zip was cut off")
+    return folder
+
+
+def test_run_on_a_batch_with_a_corrupt_file(runner, batch, tmp_path):
+    hashes = {p: sha256(p) for p in batch.iterdir()}
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["run", str(batch), "--as-of", AS_OF, "--report", str(out / "report.xlsx"), "--json", str(out / "r.json"),
+                                 "--csv", str(out / "csv"), "--annotate", str(out / "ann"), "--format", "json"])
+    assert result.exit_code == 3, result.output  # partial batch
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 3
+    assert [Path(u["file"]).name for u in data["unreadable"]] == ["损坏的支行.xlsx"]
+    assert len(data["files"]) == 4 and "validate" in data and "summary" in data
+    assert json.loads((out / "r.json").read_text("utf-8")) == data
+    assert (out / "csv" / "validate.csv").exists()
+    assert len(list((out / "ann").iterdir())) == 4
+    wb = load_workbook(out / "report.xlsx")
+    summary = wb[wb.sheetnames[0]]
+    assert summary["A1"].value == "投诉登记台账检查报告"
+    assert summary._charts, "the summary has charts"
+    assert "无法读取的文件" in wb.sheetnames
+    assert {p: sha256(p) for p in batch.iterdir()} == hashes
+
+
+def test_exit_codes(runner, tmp_path, samples):
+    clean = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--checks", "validate", "--format", "json"])
+    assert clean.exit_code == 0, clean.output
+    messy = runner.invoke(cli, ["run", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--checks", "validate", "--format", "json"])
+    assert messy.exit_code == 1
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"")
+    nothing = runner.invoke(cli, ["run", str(bad), "--as-of", AS_OF])
+    assert nothing.exit_code == 2 and "no register could be read" in nothing.output
+    unknown = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--checks", "nonsense"])
+    assert unknown.exit_code == 2
+
+
+def test_report_masks_personal_data(runner, tmp_path, samples):
+    out = tmp_path / "r.xlsx"
+    result = runner.invoke(cli, ["run", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--report", str(out), "--format", "json"])
+    assert result.exit_code == 1
+    text = " ".join(str(c.value) for ws in load_workbook(out).worksheets for row in ws.iter_rows() for c in row if c.value is not None)
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)
+    assert not re.search(r"(?<![\dA-Za-z])\d{17}[\dX](?![\dA-Za-z])", text)
+
+
+def test_quiet_and_log_have_no_personal_data(runner, tmp_path, samples):
+    log = tmp_path / "ck.log"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(samples / "clean_branch.xlsx", folder)
+    (folder / "13800138000-11010519491231002X.xlsx").write_bytes(b"junk")
+    result = runner.invoke(cli, ["run", str(folder), "--as-of", AS_OF, "--quiet", "--log", str(log), "--checks", "validate"])
+    assert result.exit_code == 3 and result.stdout == ""
+    content = log.read_text("utf-8")
+    assert "unreadable" in content and "13800138000" not in content and "11010519491231002X" not in content
+    assert "138****8000" in content
+
+
+def test_lock_refuses_a_second_writer(tmp_path):
+    target = tmp_path / "report.xlsx"
+    with output_lock(target):
+        with pytest.raises(OutputError, match="another complaintkit run"):
+            with output_lock(target):
+                pass
+    with output_lock(target):  # released when the first run ends
+        pass
+
+
+def test_history_store_add_twice_changes_nothing(tmp_path, samples):
+    policy = load_policy()
+    reg = load_register(samples / "clean_branch.xlsx", LoadOptions(policy))
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        first = store.add([reg])
+        assert (first.added, first.updated, first.unchanged) == (40, 0, 0)
+        again = store.add([reg])
+        assert (again.added, again.updated) == (0, 0) and store.count() == 40
+        history = store.registers()
+        assert sum(len(r) for r in history) == 40
+        assert history[0].records[0].values["received_date"] == reg.records[0].values["received_date"]
+        assert store.registers(exclude=[reg]) == []
+        assert store.forget(dt.date(2026, 6, 1)) == sum(1 for r in reg.records if r.values["received_date"] < dt.date(2026, 6, 1))
+
+
+def test_history_status_update_is_an_update(tmp_path):
+    policy = load_policy()
+    a = write_xlsx(tmp_path / "nov.xlsx", [good_row(1, 处理状态="处理中", 办结日期=None, 回访日期=None, 回访结果=None)])
+    b = write_xlsx(tmp_path / "dec.xlsx", [good_row(1), good_row(2)])
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.add([load_register(a, LoadOptions(policy))])
+        result = store.add([load_register(b, LoadOptions(policy))])
+        assert (result.added, result.updated) == (1, 1) and store.count() == 2
+
+
+def test_history_cli(runner, tmp_path, samples):
+    store = tmp_path / "s.sqlite"
+    added = runner.invoke(cli, ["history", "add", str(samples / "branches"), "--store", str(store)])
+    assert added.exit_code == 0 and "added 479" in added.output
+    again = runner.invoke(cli, ["history", "add", str(samples / "branches"), "--store", str(store)])
+    assert "added 0, updated 0, unchanged 479" in again.output
+    listed = runner.invoke(cli, ["history", "list", "--store", str(store), "--format", "json"])
+    data = json.loads(listed.output)
+    assert data["complaints"] == 479 and len(data["sources"]) == 4
+    forgot = runner.invoke(cli, ["history", "forget", "--before", "2026-01-01", "--store", str(store)])
+    assert forgot.exit_code == 0 and forgot.output.startswith("forgot ")
+
+
+def test_history_schema_version_guard(tmp_path):
+    import sqlite3
+    path = tmp_path / "future.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    from complaintkit.history import HistoryError
+    with pytest.raises(HistoryError, match="newer"):
+        HistoryStore(path)
+
+
+def test_readme_crontab_line_runs(tmp_path, samples):
+    """The crontab example in README's "Back-office and cron" section, run as cron would."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = re.search(r"```crontab\n(.*?)```", readme, re.S).group(1)
+    line = [l for l in block.splitlines() if l.strip() and not l.startswith("#")][0]
+    command = line.split(None, 5)[5]
+    home = tmp_path / "complaints"
+    (home / "inbox").mkdir(parents=True)
+    for p in (samples / "branches").iterdir():
+        shutil.copy(p, home / "inbox")
+    command = command.replace("/srv/complaints", str(home))
+    exe_dir = Path(sys.executable).parent
+    env = {"PATH": f"{exe_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+    reports = list((home / "reports").iterdir())
+    assert any(p.suffix == ".xlsx" for p in reports) and any(p.suffix == ".json" for p in reports)
