@@ -219,6 +219,11 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 40
     ws.freeze_panes = "A3"
+    # Printed or exported to PDF, the summary and its charts fit the page width.
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
 
     person = ["hdr_file", "hdr_sheet", "hdr_row", "hdr_id"]
 
