@@ -13,6 +13,10 @@ but do not belong to anyone):
                                and escalation scenarios; the truth is in truth/branches.json
 - cfpb_style.csv               an English register in the US CFPB export's layout (use with
                                cfpb_policy.toml)
+
+legacy_branch.xls is clean_branch.xlsx saved as Excel 97-2003 by LibreOffice
+(`soffice --headless --convert-to xls clean_branch.xlsx`); it is committed as made, since no
+Python library writes BIFF8.
 """
 
 from __future__ import annotations

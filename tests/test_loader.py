@@ -159,3 +159,10 @@ def test_no_header(tmp_path):
     path = write_xlsx(tmp_path / "n.xlsx", [[1, 2, 3]], headers=["a", "b", "c"])
     with pytest.raises(InputError, match="no header row"):
         load_register(path, LoadOptions(POLICY))
+
+
+def test_legacy_xls_is_read(samples):
+    reg = load_register(samples / "legacy_branch.xls", LoadOptions(POLICY))
+    clean = load_register(samples / "clean_branch.xlsx", LoadOptions(POLICY))
+    assert reg.file_format == "xls"
+    assert [r.values for r in reg.records] == [r.values for r in clean.records]

@@ -134,10 +134,12 @@ def _list_sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[An
                 widths: dict[int, float] | None = None) -> Worksheet:
     ws = wb.create_sheet(title[:31])
     last = _write_table(ws, 1, 1, headers, rows)
+    styles: dict[str, PatternFill] = {}
     for i, fill in enumerate(fills or []):
         if fill:
-            for c in ws[i + 2]:
-                c.fill = PatternFill("solid", start_color=fill, end_color=fill)
+            style = styles.setdefault(fill, PatternFill("solid", start_color=fill, end_color=fill))
+            for j in range(1, len(headers) + 1):
+                ws.cell(row=i + 2, column=j).fill = style
     ws.freeze_panes = "A2"
     if rows:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
