@@ -180,6 +180,17 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
     return Register(source, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 
 
+def register_from_rows(rows: list[list[Any]], sheet_name: str, opts: LoadOptions, source: str = "",
+                       merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
+                       file_format: str = "xlsx") -> Register:
+    """A Register from one sheet's cells already in memory (row 0 is Excel row 1), e.g. the values
+    the Excel add-in read from the open workbook: the same header search, mapping and normalising
+    as for a file. ``merged`` holds merged ranges, 0-based inclusive, as in RawSheet."""
+    sheet = RawSheet(sheet_name, [list(r) for r in rows], list(merged or []))
+    book = RawBook(source or sheet_name, file_format, [sheet_name], lambda _n: sheet)
+    return build_register(book, LoadOptions(opts.policy, sheet_name, opts.manual_map))
+
+
 def load_register(path: str | Path, opts: LoadOptions) -> Register:
     """Read one register file."""
     max_mb = float(opts.policy.get("register.max_file_mb", 500))
