@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from .config_cmd import config_group
 from .dedupe import dedupe_cmd
+from .followups import followups_cmd
 from .history_cmd import history_group
 from .run import run_cmd
 from .template_cmd import template_cmd
@@ -22,6 +23,7 @@ def cli(debug: bool) -> None:
 
 
 cli.add_command(validate_cmd)
+cli.add_command(followups_cmd)
 cli.add_command(dedupe_cmd)
 cli.add_command(config_group)
 cli.add_command(template_cmd)

@@ -1,0 +1,733 @@
+"""Decision deadlines (办理时限) and follow-up calls (回访) on China's working-day calendar.
+
+Pure: records, policy and an as-of date in; a ``FollowupReport`` out. Every number is a policy
+setting (``[deadlines]``); every date carries the steps that produced it, so a branch can check it
+by hand (``--explain``). ``due_date``, ``days_left`` and ``working_days_between`` are the add-in's
+worksheet functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import PolicyError
+from .fields import field_label
+from .messages import register_messages, t
+from .normalize import clean_text, value_key
+from .operations import OpContext, OpResult, operation
+from .policy import Policy, load_policy
+from .register import Record, Register
+from .sheetplan import AMBER, GREY, RED, PlanColumn, PlanTable, SheetPlan
+from .workcalendar import (
+    WORKDAY, CalendarWarning, DayInfo, WorkCalendar, as_date, warn_uncovered, working_days_between,
+)
+
+__all__ = [
+    "DeadlineRule", "DeadlineSettings", "FollowupReport", "RowDeadline", "Step", "check_deadlines",
+    "days_left", "deadline_plan", "due_date", "evaluate_record", "working_days_between",
+]
+
+STATUSES = ("overdue", "due_soon", "on_track", "closed_on_time", "closed_late", "paused", "cancelled", "unknown")
+FOLLOWUP_STATUSES = ("overdue", "pending", "done")
+#: Decision statuses whose clock is running: the row still has to be decided.
+RUNNING = ("overdue", "due_soon", "on_track")
+COUNTS = ("calendar", "working")
+OVERRIDE_FIELDS = ("customer_tier", "channel", "business_line")
+
+register_messages({
+    # statuses, short (table and CSV)
+    "dl_overdue": ("已超期", "overdue"),
+    "dl_due_soon": ("即将到期", "due soon"),
+    "dl_on_track": ("未到期", "on track"),
+    "dl_closed_on_time": ("按时办结", "closed on time"),
+    "dl_closed_late": ("超期办结", "closed late"),
+    "dl_paused": ("暂停计时", "paused"),
+    "dl_cancelled": ("已撤销", "cancelled"),
+    "dl_unknown": ("无法计算", "unknown"),
+    "fu_done": ("已回访", "done"),
+    "fu_overdue": ("回访超期", "overdue"),
+    "fu_pending": ("待回访", "pending"),
+    # statuses with their numbers (workbook cells, table)
+    "dlx_overdue": ("已超期 {n} 天", "overdue by {n} days"),
+    "dlx_due_today": ("今天到期", "due today"),
+    "dlx_due_soon": ("即将到期（剩 {n} 天）", "due soon ({n} days left)"),
+    "dlx_on_track": ("未到期（剩 {n} 天）", "on track ({n} days left)"),
+    "dlx_closed_on_time": ("按时办结", "closed on time"),
+    "dlx_closed_late": ("超期办结（晚 {n} 天）", "closed late (by {n} days)"),
+    "dlx_paused": ("暂停计时（原定时限 {due}，请人工核对）", "paused (nominal deadline {due}; check by hand)"),
+    "dlx_cancelled": ("已撤销，不计时限", "cancelled: no deadline"),
+    "dlx_unknown": ("无法计算：{reason}", "cannot compute: {reason}"),
+    "fux_done": ("已回访（{date}）", "done ({date})"),
+    "fux_overdue": ("回访超期 {n} 天", "overdue by {n} days"),
+    "fux_due_today": ("今天应回访", "due today"),
+    "fux_pending": ("待回访（剩 {n} 天）", "pending ({n} days left)"),
+    # why a deadline cannot be computed
+    "reason_no_received": ("缺少受理日期", "no received date"),
+    "reason_bad_received": ("受理日期无法识别（{value}）", "the received date is not readable ({value})"),
+    "reason_closed_no_date": ("状态为“{status}”但没有办结日期，无法判断是否按时办结", "status is '{status}' but there is no closed date, so timeliness cannot be judged"),
+    # explanation steps (--explain)
+    "ex_received": ("受理日期 {date}（{day}）", "received {date} ({day})"),
+    "ex_limit": ("时限 {total} 个{unit}（{detail}；{source}），受理当日不计", "time limit {total} {unit} ({detail}; {source}); the day of receipt is not counted"),
+    "ex_limit_plain": ("基本时限", "basic limit"),
+    "ex_limit_extended": ("已延期：基本 {days} + 延期 {ext}", "extended: basic {days} + extension {ext}"),
+    "ex_source_default": ("默认策略", "default policy"),
+    "ex_source_override": ("{label}为“{value}”的规则", "rule for {label} = {value}"),
+    "ex_rules_compared": ("适用多条规则，取最早的时限：{choices}", "several rules apply, the earliest deadline is used: {choices}"),
+    "ex_rule_choice": ("{source} → {due}", "{source} → {due}"),
+    "unit_calendar": ("自然日", "calendar days"),
+    "unit_working": ("工作日", "working days"),
+    "ex_count_calendar": ("{start} 加 {n} 天 → {end}（{day}）", "{start} + {n} days → {end} ({day})"),
+    "ex_count_working": ("{start} 之后第 {n} 个工作日 → {end}（{day}）{notes}", "working day {n} after {start} → {end} ({day}){notes}"),
+    "ex_skipped": ("；跳过 {days}", "; skipped {days}"),
+    "ex_counted": ("；计入 {days}", "; counted {days}"),
+    "ex_roll": ("{date} 不是工作日，顺延至下一个工作日 {due}（{day}）", "{date} is not a working day: moved to the next working day {due} ({day})"),
+    "ex_no_roll": ("{date} 不是工作日，但策略 roll_forward = false，不顺延", "{date} is not a working day, but the policy has roll_forward = false"),
+    "ex_workday_end": ("{date} 是{kind}，算工作日，不顺延", "{date} is a {kind}: a working day, not moved"),
+    "ex_due": ("办理时限 {due}", "decision due {due}"),
+    "ex_open_overdue": ("状态“{status}”未办结；检查日 {as_of} 已超过时限 {n} 天 → 已超期", "status '{status}' is open; as of {as_of} the deadline passed {n} days ago → overdue"),
+    "ex_open_due_soon": ("状态“{status}”未办结；检查日 {as_of} 距时限 {n} 天（提醒窗口 {window} 天）→ 即将到期", "status '{status}' is open; as of {as_of} {n} days are left (warning window {window}) → due soon"),
+    "ex_open_on_track": ("状态“{status}”未办结；检查日 {as_of} 距时限 {n} 天 → 未到期", "status '{status}' is open; as of {as_of} {n} days are left → on track"),
+    "ex_closed_on_time": ("办结日期 {closed} 不晚于时限 {due} → 按时办结", "closed {closed}, not after the deadline {due} → closed on time"),
+    "ex_closed_late": ("办结日期 {closed} 晚于时限 {due} {n} 天 → 超期办结", "closed {closed}, {n} days after the deadline {due} → closed late"),
+    "ex_paused": ("状态“{status}”在策略的暂停计时状态中（paused_statuses）：不判断超期，请人工核对暂停天数", "status '{status}' is in the policy's paused_statuses: not judged overdue; check the paused days by hand"),
+    "ex_cancelled": ("状态“{status}”：已撤销，不计时限", "status '{status}': cancelled, no deadline"),
+    "ex_status_guess": ("处理状态“{status}”不在策略的状态分组中，{guess}", "status '{status}' is in none of the policy's status groups: {guess}"),
+    "ex_status_blank": ("处理状态为空，{guess}", "the status is blank: {guess}"),
+    "ex_guess_closed": ("有办结日期，按已办结处理", "there is a closed date, so taken as closed"),
+    "ex_guess_open": ("没有办结日期，按未办结处理", "there is no closed date, so taken as open"),
+    "ex_closed_date_ignored": ("状态“{status}”表示未办结，办结日期 {closed} 不作依据", "status '{status}' means open, so the closed date {closed} is not used"),
+    "ex_unknown": ("无法计算办理时限：{reason}", "the decision deadline cannot be computed: {reason}"),
+    "ex_followup": ("回访：办结日期 {closed}（{day}），期限 {n} 个{unit}，办结当日不计", "follow-up: closed {closed} ({day}), {n} {unit} allowed, the closing day not counted"),
+    "ex_followup_due": ("回访期限 {due}", "follow-up due {due}"),
+    "ex_followup_done": ("回访日期 {date} → 已回访", "followed up on {date} → done"),
+    "ex_followup_overdue": ("没有回访日期；检查日 {as_of} 已超过回访期限 {n} 天 → 回访超期", "no follow-up date; as of {as_of} the follow-up deadline passed {n} days ago → overdue"),
+    "ex_followup_pending": ("没有回访日期；距回访期限 {n} 天 → 待回访", "no follow-up date; {n} days left → pending"),
+    "ex_followup_result_no_date": ("回访结果“{result}”已填但没有回访日期，按未回访计", "follow-up result '{result}' is filled in but there is no follow-up date: counted as not done"),
+    # workbook and summary
+    "col_dl_due": ("CK-办理时限", "CK-decision due"),
+    "col_dl_status": ("CK-时限状态", "CK-deadline status"),
+    "col_fu_due": ("CK-回访期限", "CK-follow-up due"),
+    "col_fu_status": ("CK-回访状态", "CK-follow-up status"),
+    "sheet_deadlines": ("CK-时限提醒", "CK-deadlines"),
+    "hdr_where": ("位置", "cell"),
+    "hdr_branch": ("受理机构", "branch"),
+    "hdr_handler": ("处理人", "handler"),
+    "hdr_received": ("受理日期", "received"),
+    "hdr_due": ("办理时限", "decision due"),
+    "hdr_days_left": ("剩余天数", "days left"),
+    "hdr_status": ("时限状态", "status"),
+    "hdr_fu_due": ("回访期限", "follow-up due"),
+    "hdr_fu_status": ("回访状态", "follow-up"),
+    "hdr_explain": ("计算过程", "how computed"),
+    "summary_followups": (
+        "共 {rows} 行（检查日 {as_of}）：超期 {overdue}，即将到期 {due_soon}，回访超期 {followup_overdue}，待回访 {followup_pending}，无法计算 {unknown}",
+        "{rows} rows (as of {as_of}): {overdue} overdue, {due_soon} due soon, {followup_overdue} follow-ups overdue, {followup_pending} pending, {unknown} unknown",
+    ),
+})
+
+
+# --- explanations ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an explanation: a message code and its parameters, rendered at output time so
+    the same result reads in Chinese or English."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, lang: str = "zh") -> str:
+        return t(self.code, lang, **{k: _render(v, lang) for k, v in self.params.items()})
+
+
+@dataclass(frozen=True)
+class _Label:
+    """A canonical field name, shown as its header in the output language."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A day's kind without its weekday ('调休上班日（春节）')."""
+
+    info: DayInfo
+
+
+@dataclass(frozen=True)
+class _Range:
+    """Consecutive days of one kind: '2025-01-28至2025-02-04 法定节假日（春节）'."""
+
+    first: DayInfo
+    last: DayInfo
+
+
+def _render(value: Any, lang: str) -> Any:
+    if isinstance(value, Step):
+        return value.text(lang)
+    if isinstance(value, DayInfo):
+        return value.describe(lang)
+    if isinstance(value, _Kind):
+        return value.info.kind_label(lang)
+    if isinstance(value, _Label):
+        return field_label(value.name, lang)
+    if isinstance(value, _Range):
+        what = value.first.kind_label(lang)
+        if value.first.date == value.last.date:
+            return f"{value.first.date.isoformat()} {what}"
+        joint = " to " if lang == "en" else "至"
+        return f"{value.first.date.isoformat()}{joint}{value.last.date.isoformat()} {what}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        # A tuple holds pieces of one sentence; a list is an enumeration.
+        sep = "" if isinstance(value, tuple) else (", " if lang == "en" else "、")
+        return sep.join(str(_render(v, lang)) for v in value)
+    return value
+
+
+def _ranges(days: Iterable[DayInfo]) -> list[_Range]:
+    out: list[_Range] = []
+    for info in days:
+        last = out[-1].last if out else None
+        if last and (info.date - last.date).days == 1 and (info.kind, info.name, info.covered) == (last.kind, last.name, last.covered):
+            out[-1] = _Range(out[-1].first, info)
+        else:
+            out.append(_Range(info, info))
+    return out
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    """How many days a decision may take and how they are counted; ``field``/``value`` name the
+    override it comes from (empty for the default rule)."""
+
+    days: int
+    extension_days: int
+    count: str = "calendar"
+    field: str = ""
+    value: str = ""
+
+    @property
+    def name(self) -> str:
+        """'default' or 'customer_tier=私人银行' (JSON)."""
+        return f"{self.field}={self.value}" if self.field else "default"
+
+    def source(self) -> Step:
+        if not self.field:
+            return Step("ex_source_default")
+        return Step("ex_source_override", {"label": _Label(self.field), "value": self.value})
+
+
+def _whole(spec: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = spec.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PolicyError(f"{where}.{key} must be a whole number of 0 or more, not {value!r}")
+    return value
+
+
+def _counting(spec: Mapping[str, Any], key: str, default: str, where: str) -> str:
+    value = spec.get(key, default)
+    if value not in COUNTS:
+        raise PolicyError(f'{where}.{key} must be "calendar" or "working", not {value!r}')
+    return value
+
+
+def _words(value: Any, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"{where} must be a list of words, not {value!r}")
+    return frozenset(value)
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    """``[deadlines]`` and ``[status]`` of the policy, checked and typed."""
+
+    rule: DeadlineRule
+    overrides: tuple[DeadlineRule, ...]
+    roll_forward: bool
+    warning_days: int
+    followup_days: int
+    followup_count: str
+    extended_values: frozenset[str]
+    open_statuses: frozenset[str]
+    closed_statuses: frozenset[str]
+    cancelled_statuses: frozenset[str]
+    paused_statuses: frozenset[str]
+    #: the policy's spellings of 是/否 (values.aliases.extended), for worksheet arguments.
+    extended_aliases: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> "DeadlineSettings":
+        """Read and check the settings: a wrong value is a PolicyError (exit 2), never an odd date."""
+        spec = policy.section("deadlines")
+        base = DeadlineRule(_whole(spec, "days", 15, "deadlines"), _whole(spec, "extension_days", 30, "deadlines"),
+                            _counting(spec, "count", "calendar", "deadlines"))
+        overrides = []
+        for name, table in (spec.get("overrides") or {}).items():
+            if name not in OVERRIDE_FIELDS:
+                raise PolicyError(f"deadlines.overrides.{name}: overrides are by {', '.join(OVERRIDE_FIELDS)}")
+            for value, entry in (table or {}).items():
+                here = f"deadlines.overrides.{name}.{value}"
+                if not isinstance(entry, dict):
+                    raise PolicyError(f"{here} must be a table such as {{ days = 10 }}")
+                unknown = set(entry) - {"days", "extension_days", "count"}
+                if unknown:
+                    raise PolicyError(f"{here}: unknown keys {', '.join(sorted(unknown))} (allowed: days, extension_days, count)")
+                overrides.append(DeadlineRule(
+                    _whole(entry, "days", base.days, here), _whole(entry, "extension_days", base.extension_days, here),
+                    _counting(entry, "count", base.count, here), name, str(value),
+                ))
+        roll = spec.get("roll_forward", True)
+        if not isinstance(roll, bool):
+            raise PolicyError(f"deadlines.roll_forward must be true or false, not {roll!r}")
+        return cls(
+            base, tuple(overrides), roll,
+            _whole(spec, "warning_days", 3, "deadlines"), _whole(spec, "followup_days", 3, "deadlines"),
+            _counting(spec, "followup_count", "working", "deadlines"),
+            _words(spec.get("extended_values", ["是"]), "deadlines.extended_values"),
+            _words(policy.get("status.open", ["待处理", "处理中"]), "status.open"),
+            _words(policy.get("status.closed", ["已办结"]), "status.closed"),
+            _words(policy.get("status.cancelled", ["已撤销"]), "status.cancelled"),
+            _words(spec.get("paused_statuses", []), "deadlines.paused_statuses"),
+            {value_key(k): v for k, v in (policy.get("values.aliases.extended", {}) or {}).items()},
+        )
+
+    def rules_for(self, values: Mapping[str, Any]) -> list[DeadlineRule]:
+        """The default rule and every override that matches the record's values."""
+        return [self.rule] + [r for r in self.overrides if values.get(r.field) == r.value]
+
+    def is_extended(self, value: Any) -> bool:
+        """是否延期: True/False, or text that is (or is an alias of) one of extended_values."""
+        if isinstance(value, bool):
+            return value
+        text = clean_text(value)
+        if text is None:
+            return False
+        return text in self.extended_values or self.extended_aliases.get(value_key(text)) in self.extended_values
+
+
+# --- counting ----------------------------------------------------------------------------------
+
+def _count(cal: WorkCalendar, start: dt.date, n: int, count: str, roll_forward: bool) -> tuple[dt.date, list[Step]]:
+    """The day ``n`` days after ``start`` (``start`` not counted) by calendar or working days,
+    rolled forward off non-working days when asked, with the steps that say how."""
+    if count == "working":
+        end = cal.add_working_days(start, n)
+        odd = cal.skipped(start, end)
+        notes = []
+        skipped, counted = _ranges(d for d in odd if not d.working), _ranges(d for d in odd if d.working)
+        if skipped:
+            notes.append(Step("ex_skipped", {"days": skipped}))
+        if counted:
+            notes.append(Step("ex_counted", {"days": counted}))
+        return end, [Step("ex_count_working", {"start": start, "n": n, "end": end, "day": cal.day(end), "notes": tuple(notes)})]
+    plain = start + dt.timedelta(days=n)
+    info = cal.day(plain)
+    steps = [Step("ex_count_calendar", {"start": start, "n": n, "end": plain, "day": info})]
+    if info.working:
+        if info.kind != WORKDAY:  # a 调休 Saturday/Sunday: say why the deadline stays there
+            steps.append(Step("ex_workday_end", {"date": plain, "kind": _Kind(info)}))
+        return plain, steps
+    if not roll_forward:
+        steps.append(Step("ex_no_roll", {"date": plain}))
+        return plain, steps
+    due = cal.next_working_day(plain)
+    steps.append(Step("ex_roll", {"date": plain, "due": due, "day": cal.day(due)}))
+    return due, steps
+
+
+def decision_deadline(received: dt.date, extended: bool, rules: Sequence[DeadlineRule], settings: DeadlineSettings,
+                      cal: WorkCalendar) -> tuple[dt.date, DeadlineRule, list[Step]]:
+    """The decision deadline under the strictest of ``rules`` (earliest date), with its steps."""
+    options = []
+    for rule in rules:
+        total = rule.days + (rule.extension_days if extended else 0)
+        due, counting = _count(cal, received, total, rule.count, settings.roll_forward)
+        detail = Step("ex_limit_extended", {"days": rule.days, "ext": rule.extension_days}) if extended else Step("ex_limit_plain")
+        limit = Step("ex_limit", {"total": total, "unit": Step(f"unit_{rule.count}"), "detail": detail, "source": rule.source()})
+        options.append((due, rule, [limit] + counting))
+    due, rule, steps = min(options, key=lambda o: o[0])  # ties keep the first: the default rule
+    if len(options) > 1:
+        choices = [Step("ex_rule_choice", {"source": r.source(), "due": d}) for d, r, _ in options]
+        steps = [Step("ex_rules_compared", {"choices": choices})] + steps
+    return due, rule, steps
+
+
+def followup_deadline(closed: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> tuple[dt.date, list[Step]]:
+    """The follow-up deadline: ``followup_days`` after the closing day (not counted)."""
+    due, counting = _count(cal, closed, settings.followup_days, settings.followup_count, settings.roll_forward)
+    head = Step("ex_followup", {"closed": closed, "day": cal.day(closed), "n": settings.followup_days,
+                                "unit": Step(f"unit_{settings.followup_count}")})
+    return due, [head] + counting + [Step("ex_followup_due", {"due": due})]
+
+
+# --- one row -----------------------------------------------------------------------------------
+
+@dataclass
+class RowDeadline:
+    """The deadlines of one complaint row at the as-of date."""
+
+    source: str
+    sheet: str
+    row: int
+    id: str
+    branch: str
+    handler: str
+    received: dt.date | None
+    closed: dt.date | None
+    decision_due: dt.date | None
+    status: str
+    days_overdue: int | None
+    days_left: int | None
+    followup_due: dt.date | None = None
+    followup_status: str | None = None
+    followup_days_left: int | None = None
+    rule: str = ""
+    reason: Step | None = None
+    steps: list[Step] = field(default_factory=list)
+    #: years the calendar had to guess for while computing this row.
+    uncovered: frozenset[int] = frozenset()
+    followup_date: dt.date | None = None
+    warning_days: int = 3
+    #: the column letter of the complaint ID (links from the reminder sheet).
+    id_column: str = ""
+
+    @property
+    def followup_due_soon(self) -> bool:
+        """A pending follow-up inside the warning window."""
+        return self.followup_status == "pending" and self.followup_days_left is not None and self.followup_days_left <= self.warning_days
+
+    @property
+    def level(self) -> str | None:
+        """'error' when something is overdue now, 'warning' when due soon or not computable.
+
+        A decision closed late is history, not something to act on: it has no level, so a nightly
+        ``--fail-on error`` run does not fail forever on last year's rows.
+        """
+        if self.status == "overdue" or self.followup_status == "overdue":
+            return "error"
+        if self.status in ("due_soon", "unknown") or self.followup_due_soon:
+            return "warning"
+        return None
+
+    def urgency(self) -> tuple[int, int]:
+        """Sort key: running items by days left (most overdue first), then unknown, paused, the rest."""
+        lefts = [self.days_left] if self.status in RUNNING else []
+        if self.followup_status in ("overdue", "pending"):
+            lefts.append(self.followup_days_left)
+        lefts = [d for d in lefts if d is not None]
+        if lefts:
+            return (0, min(lefts))
+        return ({"unknown": 1, "paused": 2}.get(self.status, 3), 0)
+
+    def matches(self, statuses: Iterable[str]) -> bool:
+        """For ``--status``: the decision or the follow-up status is one of ``statuses``;
+        ``due_soon`` also takes a pending follow-up inside the warning window."""
+        wanted = set(statuses)
+        return self.status in wanted or self.followup_status in wanted or ("due_soon" in wanted and self.followup_due_soon)
+
+    @property
+    def branch_or_file(self) -> str:
+        """The branch, or the file's name when the register has no branch column (one file per branch)."""
+        return self.branch or Path(self.source).stem
+
+    def status_text(self, lang: str = "zh") -> str:
+        """The decision status as a cell shows it: '已超期 5 天', '即将到期（剩 2 天）', ..."""
+        s = self.status
+        if s == "overdue":
+            return t("dlx_overdue", lang, n=self.days_overdue)
+        if s in ("due_soon", "on_track"):
+            return t("dlx_due_today", lang) if self.days_left == 0 else t(f"dlx_{s}", lang, n=self.days_left)
+        if s == "closed_late":
+            return t("dlx_closed_late", lang, n=self.days_overdue)
+        if s == "paused":
+            return t("dlx_paused", lang, due=_iso(self.decision_due))
+        if s == "unknown":
+            return t("dlx_unknown", lang, reason=self.reason.text(lang) if self.reason else "")
+        return t(f"dlx_{s}", lang)
+
+    def followup_text(self, lang: str = "zh") -> str:
+        """The follow-up status as a cell shows it ('' when there is no follow-up to make)."""
+        s = self.followup_status
+        if s == "done":
+            return t("fux_done", lang, date=_iso(self.followup_date))
+        if s == "overdue":
+            return t("fux_overdue", lang, n=-(self.followup_days_left or 0))
+        if s == "pending":
+            return t("fux_due_today", lang) if self.followup_days_left == 0 else t("fux_pending", lang, n=self.followup_days_left)
+        return ""
+
+    def explanation(self, lang: str = "zh") -> list[str]:
+        return [s.text(lang) for s in self.steps]
+
+    def to_dict(self, lang: str = "zh", explain: bool = False) -> dict[str, Any]:
+        """The JSON-contract form of the row (dates ISO 8601)."""
+        out = {
+            "file": self.source, "sheet": self.sheet, "row": self.row, "id": self.id,
+            "branch": self.branch, "handler": self.handler,
+            "received_date": _iso(self.received), "closed_date": _iso(self.closed),
+            "decision_due": _iso(self.decision_due), "status": self.status,
+            "days_overdue": self.days_overdue, "days_left": self.days_left,
+            "followup_due": _iso(self.followup_due), "followup_status": self.followup_status,
+            "followup_days_left": self.followup_days_left,
+            "level": self.level, "rule": self.rule,
+            "reason": self.reason.text(lang) if self.reason else None,
+        }
+        if explain:
+            out["explanation"] = self.explanation(lang)
+        return out
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _status_group(status: str | None, closed: dt.date | None, settings: DeadlineSettings) -> tuple[str, list[Step]]:
+    """open / closed / paused / cancelled for a status; a blank or unlisted status is judged by the
+    closed date, and the explanation says so."""
+    for group, members in (("cancelled", settings.cancelled_statuses), ("paused", settings.paused_statuses),
+                           ("closed", settings.closed_statuses), ("open", settings.open_statuses)):
+        if status in members:
+            return group, []
+    group = "closed" if closed else "open"
+    guess = Step("ex_guess_closed" if closed else "ex_guess_open")
+    if status is None:
+        return group, [Step("ex_status_blank", {"guess": guess})]
+    return group, [Step("ex_status_guess", {"status": status, "guess": guess})]
+
+
+def evaluate_record(rec: Record, as_of: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> RowDeadline:
+    """Decision deadline, status, follow-up deadline and follow-up status of one record."""
+    v = rec.values
+    with cal.track() as years:
+        row = _evaluate(rec, v, as_of, settings, cal)
+    row.uncovered = frozenset(years)
+    return row
+
+
+def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> RowDeadline:
+    received, closed, status = v.get("received_date"), v.get("closed_date"), v.get("status")
+    row = RowDeadline(rec.source, rec.sheet, rec.row, rec.id, v.get("branch") or "", v.get("handler") or "",
+                      received, closed, None, "unknown", None, None, followup_date=v.get("followup_date"),
+                      warning_days=settings.warning_days, id_column=rec.column_of("complaint_id"))
+    group, steps = _status_group(status, closed, settings)
+    if group == "cancelled":
+        row.status, row.steps = "cancelled", [Step("ex_cancelled", {"status": status})]
+        return row
+
+    if received is None:
+        problem = rec.problems.get("received_date")
+        row.reason = Step("reason_bad_received", {"value": clean_text(rec.raw.get("received_date")) or problem.detail}) if problem else Step("reason_no_received")
+        steps.append(Step("ex_unknown", {"reason": row.reason}))
+    else:
+        extended = settings.is_extended(v.get("extended"))
+        due, rule, counting = decision_deadline(received, extended, settings.rules_for(v), settings, cal)
+        row.decision_due, row.rule = due, rule.name
+        steps = [Step("ex_received", {"date": received, "day": cal.day(received)})] + counting + [Step("ex_due", {"due": due})] + steps
+        label = status or ""
+        if group == "paused":
+            row.status, row.days_left = "paused", (due - as_of).days
+            steps.append(Step("ex_paused", {"status": label}))
+        elif group == "closed" and closed is None:
+            row.reason = Step("reason_closed_no_date", {"status": label})
+            steps.append(Step("ex_unknown", {"reason": row.reason}))
+        elif group == "closed":
+            late = (closed - due).days
+            row.status, row.days_overdue = ("closed_late", late) if late > 0 else ("closed_on_time", 0)
+            steps.append(Step("ex_closed_late", {"closed": closed, "due": due, "n": late}) if late > 0
+                         else Step("ex_closed_on_time", {"closed": closed, "due": due}))
+        else:
+            if closed is not None and status in settings.open_statuses:
+                steps.append(Step("ex_closed_date_ignored", {"status": status, "closed": closed}))
+            left = (due - as_of).days
+            row.days_left = left
+            if left < 0:
+                row.status, row.days_overdue = "overdue", -left
+                steps.append(Step("ex_open_overdue", {"status": label, "as_of": as_of, "n": -left}))
+            else:
+                row.status, row.days_overdue = ("due_soon" if left <= settings.warning_days else "on_track"), 0
+                code = "ex_open_due_soon" if row.status == "due_soon" else "ex_open_on_track"
+                steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": settings.warning_days}))
+
+    if group == "closed" and closed is not None:
+        fu_due, fu_steps = followup_deadline(closed, settings, cal)
+        row.followup_due, row.followup_days_left = fu_due, (fu_due - as_of).days
+        steps += fu_steps
+        if row.followup_date is not None:
+            row.followup_status = "done"
+            steps.append(Step("ex_followup_done", {"date": row.followup_date}))
+        else:
+            if v.get("followup_result"):
+                steps.append(Step("ex_followup_result_no_date", {"result": v.get("followup_result")}))
+            overdue = row.followup_days_left < 0
+            row.followup_status = "overdue" if overdue else "pending"
+            steps.append(Step("ex_followup_overdue", {"as_of": as_of, "n": -row.followup_days_left}) if overdue
+                         else Step("ex_followup_pending", {"n": row.followup_days_left}))
+    row.steps = steps
+    return row
+
+
+# --- the batch ---------------------------------------------------------------------------------
+
+@dataclass
+class FollowupReport:
+    """Every row's deadlines at ``as_of``, most urgent first, and the calendar's coverage warnings."""
+
+    as_of: dt.date
+    rows: list[RowDeadline]
+    calendar_warnings: list[CalendarWarning] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        """Rows with an overdue decision or follow-up."""
+        return sum(1 for r in self.rows if r.level == "error")
+
+    @property
+    def warnings(self) -> int:
+        """Rows due soon or not computable, plus one per calendar year that had to be guessed."""
+        return sum(1 for r in self.rows if r.level == "warning") + len(self.calendar_warnings)
+
+    def summary(self) -> dict[str, int]:
+        """Counts by decision status and follow-up status."""
+        out = {"rows": len(self.rows)}
+        out.update({s: sum(1 for r in self.rows if r.status == s) for s in STATUSES})
+        out.update({f"followup_{s}": sum(1 for r in self.rows if r.followup_status == s) for s in FOLLOWUP_STATUSES})
+        out["errors"], out["warnings"] = self.errors, self.warnings
+        return out
+
+    def summary_text(self, lang: str = "zh") -> str:
+        return t("summary_followups", lang, as_of=self.as_of.isoformat(), **self.summary())
+
+    def filtered(self, statuses: Iterable[str] = (), branches: Iterable[str] = ()) -> "FollowupReport":
+        """The rows matching ``--status`` (any of) and ``--branch`` (any of; a name matches a branch
+        that contains it, so 城东 finds 城东支行). Calendar warnings are kept only for the years
+        the remaining rows reach into."""
+        statuses, branches = list(statuses), [value_key(b) for b in branches]
+        rows = [r for r in self.rows
+                if (not statuses or r.matches(statuses))
+                and (not branches or any(b in value_key(r.branch_or_file) for b in branches))]
+        return FollowupReport(self.as_of, rows, _coverage(rows))
+
+    def to_dict(self, lang: str = "zh", mask: bool = False, explain: bool = False) -> dict[str, Any]:
+        """The JSON contract: as_of, summary, rows (most urgent first), warnings.
+
+        ``mask`` is accepted like every check's, but these rows carry no personal data.
+        """
+        return {
+            "as_of": self.as_of.isoformat(),
+            "summary": self.summary(),
+            "rows": [r.to_dict(lang, explain) for r in self.rows],
+            "warnings": [w.to_dict(lang) for w in self.calendar_warnings],
+        }
+
+
+def _coverage(rows: Iterable[RowDeadline]) -> list[CalendarWarning]:
+    counts: dict[int, int] = {}
+    for r in rows:
+        for year in r.uncovered:
+            counts[year] = counts.get(year, 0) + 1
+    return [CalendarWarning(y, n) for y, n in sorted(counts.items())]
+
+
+def sort_by_urgency(rows: Iterable[RowDeadline]) -> list[RowDeadline]:
+    """Most overdue first, then due soonest; unknown, paused and finished rows after, in file order."""
+    return sorted(rows, key=lambda r: (r.urgency(), r.source, r.sheet, r.row))
+
+
+def check_deadlines(registers: Sequence[Register], policy: Policy, as_of: dt.date,
+                    calendar: WorkCalendar | None = None) -> FollowupReport:
+    """Deadlines of every row of ``registers`` at ``as_of``."""
+    settings = DeadlineSettings.from_policy(policy)
+    cal = calendar or WorkCalendar.from_policy(policy)
+    rows = [evaluate_record(rec, as_of, settings, cal) for reg in registers for rec in reg.records]
+    return FollowupReport(as_of, sort_by_urgency(rows), _coverage(rows))
+
+
+# --- workbook ----------------------------------------------------------------------------------
+
+_FILLS = {"error": RED, "warning": AMBER}
+
+
+def _decision_fill(row: RowDeadline) -> str | None:
+    return {"overdue": RED, "due_soon": AMBER, "unknown": GREY}.get(row.status)
+
+
+def _followup_fill(row: RowDeadline) -> str | None:
+    if row.followup_status == "overdue":
+        return RED
+    return AMBER if row.followup_due_soon else None
+
+
+def deadline_plan(report: FollowupReport, register: Register, lang: str = "zh") -> SheetPlan:
+    """The SheetPlan for one register: four own columns (due date, status, follow-up due,
+    follow-up status; red when overdue, amber when due soon) and a reminder sheet listing the rows
+    to act on, most urgent first, each linked to its row."""
+    mine = [r for r in report.rows if r.source == register.source and r.sheet == register.sheet]
+    columns = [PlanColumn(t("col_dl_due", lang), {}, {}, width=14), PlanColumn(t("col_dl_status", lang), {}, {}, width=26),
+               PlanColumn(t("col_fu_due", lang), {}, {}, width=14), PlanColumn(t("col_fu_status", lang), {}, {}, width=22)]
+    due_col, status_col, fu_due_col, fu_status_col = columns
+    for r in mine:
+        due_col.values[r.row], status_col.values[r.row] = r.decision_due, r.status_text(lang)
+        fu_due_col.values[r.row], fu_status_col.values[r.row] = r.followup_due, r.followup_text(lang) or None
+        for col, fill in ((due_col, _decision_fill(r)), (status_col, _decision_fill(r)),
+                          (fu_due_col, _followup_fill(r)), (fu_status_col, _followup_fill(r))):
+            if fill:
+                col.fills[r.row] = fill
+    headers = [t(h, lang) for h in ("hdr_where", "hdr_id", "hdr_branch", "hdr_handler", "hdr_received", "hdr_due",
+                                      "hdr_status", "hdr_fu_due", "hdr_fu_status")]
+    act = [r for r in mine if r.level]
+    rows, links, fills = [], {}, {}
+    for i, r in enumerate(act):
+        ref = f"{register.sheet}!{r.id_column or 'A'}{r.row}"
+        rows.append([ref, r.id, r.branch, r.handler, r.received, r.decision_due, r.status_text(lang), r.followup_due, r.followup_text(lang)])
+        links[i], fills[i] = ref, _FILLS[r.level]
+    table = PlanTable(t("sheet_deadlines", lang), headers, rows, links, fills, [16, 16, 14, 10, 12, 12, 26, 12, 22])
+    part = FollowupReport(report.as_of, mine)
+    last = max([r.row for r in register.records], default=register.header_row)
+    return SheetPlan("followups", register.sheet, register.header_row, last, columns, [], [table], part.summary_text(lang))
+
+
+@operation("followups")
+def followups_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
+    """The followups operation for every door: deadlines, JSON, plans, summary, exit counts."""
+    report = check_deadlines(registers, ctx.policy, ctx.as_of)
+    plans = {(reg.source, reg.sheet): [deadline_plan(report, reg, ctx.lang)] for reg in registers}
+    return OpResult("followups", report.to_dict(ctx.lang, ctx.mask), plans, report.summary_text(ctx.lang),
+                    report.errors, report.warnings, report)
+
+
+# --- worksheet functions -----------------------------------------------------------------------
+
+def _single(received: Any, extended: Any, policy: Policy | None, values: Mapping[str, Any]) -> dt.date:
+    policy = policy or load_policy()
+    settings = DeadlineSettings.from_policy(policy)
+    cal = WorkCalendar.from_policy(policy)
+    with cal.track() as years:
+        due, _, _ = decision_deadline(as_date(received), settings.is_extended(extended),
+                                      settings.rules_for({k: clean_text(v) for k, v in values.items()}), settings, cal)
+    warn_uncovered(years)
+    return due
+
+
+def due_date(received: Any, extended: Any = False, policy: Policy | None = None, *, channel: str | None = None,
+             business_line: str | None = None, customer_tier: str | None = None) -> dt.date:
+    """The decision deadline for a received date (worksheet function).
+
+    ``received`` may be a date, an Excel serial or date text; ``extended`` True/False or 是/否;
+    the optional fields pick the policy's overrides. A date in a year the calendar does not cover
+    is computed by weekends only and raises a ``CalendarCoverageWarning`` (a Python warning).
+    """
+    return _single(received, extended, policy, {"channel": channel, "business_line": business_line, "customer_tier": customer_tier})
+
+
+def days_left(received: Any, as_of: Any = None, extended: Any = False, policy: Policy | None = None, *,
+              channel: str | None = None, business_line: str | None = None, customer_tier: str | None = None) -> int:
+    """Calendar days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
+    due = due_date(received, extended, policy, channel=channel, business_line=business_line, customer_tier=customer_tier)
+    return (due - (as_date(as_of) if as_of is not None else dt.date.today())).days
