@@ -1,0 +1,156 @@
+"""Customer identity: ID number, else phone, else name + branch; never name alone; two ID numbers
+are always two people."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from complaintkit.identity import VIA_ID, VIA_NAME_BRANCH, VIA_PHONE, customer_keys, id_key, phone_key
+from complaintkit.policy import load_policy
+from complaintkit.register import Record
+from complaintkit.resident_id import check_digit
+
+
+def make_id(n: int, born: str = "19800101") -> str:
+    first17 = f"110105{born}{n:03d}"
+    return first17 + check_digit(first17)
+
+
+def rec(row: int, name: str | None = "张伟", id_number: str | None = None, phone: str | None = None,
+        branch: str | None = "城东支行", source: str = "a.xlsx") -> Record:
+    values = {"customer_name": name, "id_number": id_number, "phone": phone, "branch": branch}
+    return Record(source, "台账", row, values, {})
+
+
+def same(ids, a: Record, b: Record) -> bool:
+    return a.key in ids and b.key in ids and ids[a.key].customer == ids[b.key].customer
+
+
+def test_same_name_different_ids_are_two_people():
+    a, b = rec(2, id_number=make_id(1)), rec(3, id_number=make_id(2))
+    ids = customer_keys([a, b])
+    assert not same(ids, a, b)
+    assert ids[a.key].via == ids[b.key].via == VIA_ID
+
+
+def test_same_id_links_whatever_the_name_and_branch():
+    a = rec(2, name="张伟", id_number=make_id(1), branch="城东支行")
+    b = rec(3, name="张 伟", id_number=make_id(1).lower(), branch="城西支行", source="b.xlsx")
+    assert same(customer_keys([a, b]), a, b)
+
+
+def test_phone_links_a_row_whose_id_is_missing():
+    a = rec(2, id_number=make_id(1), phone="13800138000")
+    b = rec(3, id_number=None, phone="13800138000", branch="滨江支行")
+    ids = customer_keys([a, b])
+    assert same(ids, a, b)
+    assert ids[b.key].via == VIA_PHONE
+
+
+def test_a_shared_phone_never_joins_two_id_numbers():
+    a = rec(2, name="王芳", id_number=make_id(1), phone="13800138000")
+    b = rec(3, name="王建国", id_number=make_id(2), phone="13800138000")
+    mum = rec(4, name="王芳", id_number=None, phone="13800138000")
+    stranger = rec(5, name="李娜", id_number=None, phone="13800138000")
+    ids = customer_keys([a, b, mum, stranger])
+    assert not same(ids, a, b)
+    assert same(ids, a, mum)  # the one ID holder with the same name
+    assert not same(ids, b, mum)
+    assert not same(ids, stranger, a) and not same(ids, stranger, b)
+
+
+def test_name_and_branch_link_only_rows_without_id_or_phone():
+    a, b = rec(2), rec(3)
+    other_branch = rec(4, branch="城西支行")
+    no_branch_1, no_branch_2 = rec(5, branch=None), rec(6, branch=None)
+    ids = customer_keys([a, b, other_branch, no_branch_1, no_branch_2])
+    assert same(ids, a, b)
+    assert ids[a.key].via == VIA_NAME_BRANCH
+    assert not same(ids, a, other_branch)
+    # Name alone (no branch) is never a key: such rows have no identity at all.
+    assert no_branch_1.key not in ids and no_branch_2.key not in ids
+
+
+def test_name_and_branch_join_a_keyed_customer_only_when_unambiguous():
+    keyed = rec(2, id_number=make_id(1))
+    keyless = rec(3)
+    ids = customer_keys([keyed, keyless])
+    assert same(ids, keyed, keyless)
+    # Two different 张伟 with ID numbers at the same branch: the bare row belongs to neither.
+    other = rec(4, id_number=make_id(2))
+    ids = customer_keys([keyed, other, keyless])
+    assert not same(ids, keyless, keyed) and not same(ids, keyless, other)
+
+
+def test_legacy_15_digit_id_links_to_its_18_digit_form():
+    eighteen = make_id(7, born="19650312")
+    fifteen = eighteen[:6] + eighteen[8:17]
+    assert id_key(fifteen) == eighteen
+    a, b = rec(2, id_number=eighteen), rec(3, id_number=fifteen, branch="城西支行")
+    assert same(customer_keys([a, b]), a, b)
+
+
+def test_an_id_with_a_wrong_check_digit_is_not_a_key_and_the_phone_still_links():
+    good = make_id(1)
+    typo = good[:17] + ("0" if good[17] != "0" else "1")
+    assert id_key(typo) is None
+    a = rec(2, id_number=good, phone="13912345678")
+    b = rec(3, id_number=typo, phone="13912345678")
+    assert same(customer_keys([a, b]), a, b)
+
+
+def test_placeholder_phone_used_by_many_names_links_nobody():
+    names = ["赵一", "钱二", "孙三", "李四", "周五"]
+    rows = [rec(i + 2, name=n, phone="010-62345678") for i, n in enumerate(names)]
+    ids = customer_keys(rows)
+    assert len({ids[r.key].customer for r in rows}) == len(rows)  # each is only their own name + branch
+    # With a higher limit the same number would link them: the limit is a policy setting.
+    policy = load_policy().with_overrides({"dedupe": {"identity": {"max_names_per_key": 10}}})
+    ids = customer_keys(rows, policy)
+    assert len({ids[r.key].customer for r in rows}) == 1
+
+
+def test_invalid_phone_is_not_a_key():
+    assert phone_key("12345") is None
+    assert phone_key("010-62345678") == "01062345678"
+    a, b = rec(2, name="甲", phone="12345", branch=None), rec(3, name="乙", phone="12345", branch=None)
+    ids = customer_keys([a, b])
+    assert a.key not in ids and b.key not in ids
+
+
+def test_labels_are_deterministic_and_carry_no_personal_data():
+    rows = [rec(2, id_number=make_id(1), phone="13800138000"), rec(3, id_number=make_id(2))]
+    first, second = customer_keys(rows), customer_keys(rows)
+    assert first == second
+    for ident in first.values():
+        assert ident.customer.startswith("C") and ident.customer[1:].isdigit()
+
+
+POOL_IDS = [make_id(n) for n in range(4)] + [None, "123"]
+POOL_PHONES = ["13800000001", "13800000002", "13800000003", None]
+POOL_NAMES = ["张伟", "王芳", None]
+POOL_BRANCHES = ["城东支行", "城西支行", None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(POOL_IDS), st.sampled_from(POOL_PHONES), st.sampled_from(POOL_NAMES),
+                          st.sampled_from(POOL_BRANCHES)), min_size=1, max_size=12))
+def test_property_ids_decide_and_names_alone_never_link(rows):
+    records = [rec(i + 2, name=n, id_number=i_, phone=p, branch=b) for i, (i_, p, n, b) in enumerate(rows)]
+    ids = customer_keys(records)
+    for a, b in itertools.combinations(records, 2):
+        ka, kb = id_key(a.get("id_number")), id_key(b.get("id_number"))
+        if ka and kb:
+            assert same(ids, a, b) == (ka == kb)
+    for a in records:
+        keyless = not id_key(a.get("id_number")) and not phone_key(a.get("phone"))
+        if not keyless or a.key not in ids:
+            continue
+        # A row with no ID and no phone is tied to others only by its own name at its own branch.
+        assert a.get("customer_name") and a.get("branch")
+        mates = [b for b in records if b is not a and same(ids, a, b)]
+        if mates:
+            assert any((b.get("customer_name"), b.get("branch")) == (a.get("customer_name"), a.get("branch")) for b in mates)
