@@ -100,6 +100,7 @@ register_messages({
     "ex_guess_open": ("没有办结日期，按未办结处理", "there is no closed date, so taken as open"),
     "ex_closed_date_ignored": ("状态“{status}”表示未办结，办结日期 {closed} 不作依据", "status '{status}' means open, so the closed date {closed} is not used"),
     "ex_unknown": ("无法计算办理时限：{reason}", "the decision deadline cannot be computed: {reason}"),
+    "ex_undecidable": ("无法判断时限状态：{reason}", "the deadline status cannot be judged: {reason}"),
     "ex_followup": ("回访：办结日期 {closed}（{day}），期限 {n} 个{unit}，办结当日不计", "follow-up: closed {closed} ({day}), {n} {unit} allowed, the closing day not counted"),
     "ex_followup_due": ("回访期限 {due}", "follow-up due {due}"),
     "ex_followup_done": ("回访日期 {date} → 已回访", "followed up on {date} → done"),
@@ -536,7 +537,7 @@ def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, settings: Deadl
             steps.append(Step("ex_paused", {"status": label}))
         elif group == "closed" and closed is None:
             row.reason = Step("reason_closed_no_date", {"status": label})
-            steps.append(Step("ex_unknown", {"reason": row.reason}))
+            steps.append(Step("ex_undecidable", {"reason": row.reason}))
         elif group == "closed":
             late = (closed - due).days
             row.status, row.days_overdue = ("closed_late", late) if late > 0 else ("closed_on_time", 0)
