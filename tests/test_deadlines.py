@@ -384,6 +384,8 @@ def test_uncovered_year_warning_on_stderr_and_in_json(runner, tmp_path):
     on_track = ["--as-of", "2026-12-21", "--format", "json", "--status", "on_track"]
     assert run(runner, str(path), *on_track, "--fail-on", "warning").exit_code == 1
     assert run(runner, str(path), *on_track, "--fail-on", "error").exit_code == 0
+    table = run(runner, str(path), *on_track[:2], "--format", "table").stdout
+    assert "未到期（剩 14 天）（2027年无节假日数据，仅按周末推算）" in table
     # and a filter that leaves out the 2027 rows leaves out their warning
     assert json.loads(run(runner, str(path), "--as-of", "2026-12-21", "--format", "json", "--status", "overdue").stdout)["warnings"] == []
 

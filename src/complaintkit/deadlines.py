@@ -60,6 +60,7 @@ register_messages({
     "dlx_paused": ("暂停计时（原定时限 {due}，请人工核对）", "paused (nominal deadline {due}; check by hand)"),
     "dlx_cancelled": ("已撤销，不计时限", "cancelled: no deadline"),
     "dlx_unknown": ("无法计算：{reason}", "cannot compute: {reason}"),
+    "dlx_uncovered": ("（{years}年无节假日数据，仅按周末推算）", " ({years}: no holiday data, weekends only)"),
     "fux_done": ("已回访（{date}）", "done ({date})"),
     "fux_overdue": ("回访超期 {n} 天", "overdue by {n} days"),
     "fux_due_today": ("今天应回访", "due today"),
@@ -439,7 +440,14 @@ class RowDeadline:
         return self.branch or Path(self.source).stem
 
     def status_text(self, lang: str = "zh") -> str:
-        """The decision status as a cell shows it: '已超期 5 天', '即将到期（剩 2 天）', ..."""
+        """The decision status as a cell shows it: '已超期 5 天', '即将到期（剩 2 天）', ...; a row
+        whose dates reach into a year without holiday data says so in the cell itself."""
+        text = self._status_text(lang)
+        if self.uncovered:
+            text += t("dlx_uncovered", lang, years="、".join(str(y) for y in sorted(self.uncovered)))
+        return text
+
+    def _status_text(self, lang: str) -> str:
         s = self.status
         if s == "overdue":
             return t("dlx_overdue", lang, n=self.days_overdue)
@@ -689,9 +697,10 @@ def deadline_plan(report: FollowupReport, register: Register, lang: str = "zh") 
         rows.append([ref, r.id, r.branch, r.handler, r.received, r.decision_due, r.status_text(lang), r.followup_due, r.followup_text(lang)])
         links[i], fills[i] = ref, _FILLS[r.level]
     table = PlanTable(t("sheet_deadlines", lang), headers, rows, links, fills, [16, 16, 14, 10, 12, 12, 26, 12, 22])
-    part = FollowupReport(report.as_of, mine)
+    part = FollowupReport(report.as_of, mine, _coverage(mine))
+    summary = ("; " if lang == "en" else "；").join([part.summary_text(lang)] + [w.message(lang) for w in part.calendar_warnings])
     last = max([r.row for r in register.records], default=register.header_row)
-    return SheetPlan("followups", register.sheet, register.header_row, last, columns, [], [table], part.summary_text(lang))
+    return SheetPlan("followups", register.sheet, register.header_row, last, columns, [], [table], summary)
 
 
 @operation("followups")
