@@ -1,0 +1,282 @@
+"""What a ribbon button does, without Excel: sheet values in, SheetPlans and a message out.
+
+The Excel door reads the active sheet's values once, hands them here, and applies the plans this
+returns through ``sheetplan.apply_plans``. Nothing in this module touches Excel or imports
+xlwings, so the Linux tests run the add-in's own code path and compare it with the CLI's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import ComplaintkitError, InputError
+from ..loader import LoadOptions, register_from_rows
+from ..messages import register_messages, t
+from ..normalize import is_blank, parse_id_number
+from ..operations import PIPELINE_ORDER, OpContext, OpResult, available, run_operation, run_pipeline
+from ..policy import Policy, load_policy
+from ..privacy import scrub
+from ..register import Register
+from ..resident_id import check_id
+from ..sheetplan import OWN_PREFIX, STATE_SHEET, BookAdapter, SheetPlan, apply_plans, clear_results
+
+ALL = "all"
+CLEAR = "clear"
+
+#: The ribbon's buttons in order: (tag, zh label, en label). A check's tag is its operation name.
+BUTTONS: list[tuple[str, str, str]] = [
+    ("validate", "校验", "Validate"),
+    ("dedupe", "查重", "Duplicates"),
+    ("classify", "分类", "Classify"),
+    ("followups", "时限", "Deadlines"),
+    ("risk", "升级风险", "Escalation risk"),
+    (ALL, "一键检查", "Run all"),
+    (CLEAR, "清除结果", "Clear results"),
+]
+
+#: Merged ranges as the loader takes them: ((first_row, first_col), (last_row, last_col)), 0-based.
+Merged = list[tuple[tuple[int, int], tuple[int, int]]]
+
+register_messages({
+    "addin_title": ("complaintkit 投诉台账", "complaintkit"),
+    "addin_unknown_tag": ("未知的按钮“{tag}”：请重新安装 complaintkit 加载项", "unknown button '{tag}': reinstall the complaintkit add-in"),
+    "addin_not_available": (
+        "“{label}”检查尚未安装在这台电脑的 complaintkit 中（已有：{have}）：请升级 complaintkit",
+        "the '{label}' check is not in this PC's complaintkit yet (available: {have}): upgrade complaintkit",
+    ),
+    "addin_nothing": ("没有可用的检查：complaintkit 安装不完整", "no checks are available: complaintkit is not fully installed"),
+    "addin_own_sheet": (
+        "当前工作表“{sheet}”是检查结果表：请先切换到投诉登记台账所在的工作表，再按按钮",
+        "the active sheet '{sheet}' holds results: switch to the register sheet first, then press the button",
+    ),
+    "addin_unreadable": ("无法读取当前工作表：{reason}", "the active sheet cannot be read: {reason}"),
+    "addin_failed": ("检查未完成：{reason}", "the check did not finish: {reason}"),
+    "addin_unexpected": (
+        "检查未完成（程序错误 {kind}：{reason}）。台账数据未被修改。{log}",
+        "the check did not finish (program error {kind}: {reason}). The register data was not changed. {log}",
+    ),
+    "addin_log": ("详情已记录在 {path}", "details are in {path}"),
+    "addin_wrote": ("结果写在：{where}", "results are in: {where}"),
+    "addin_cleared": ("已清除：{columns} 个结果列，{sheets} 个结果表，单元格标记已还原", "cleared: {columns} result columns, {sheets} result sheets; cell marks restored"),
+    "addin_col": ("{name} 列", "column {name}"),
+    "addin_sheet": ("{name} 表", "sheet {name}"),
+    "udf_id_ok": ("有效", "valid"),
+})
+
+
+class AddinError(ComplaintkitError):
+    """A button cannot run: unknown tag, a check not installed, the wrong sheet active."""
+
+
+def button_label(tag: str, lang: str = "zh") -> str:
+    """The ribbon label of a tag (the tag itself when it has no button)."""
+    for name, zh, en in BUTTONS:
+        if name == tag:
+            return zh if lang == "zh" else en
+    return tag
+
+
+def operations_for(tag: str, lang: str = "zh") -> list[str]:
+    """The operations a button runs: its own, or every available one in pipeline order for 一键检查."""
+    have = available()
+    if tag == ALL:
+        names = [n for n in PIPELINE_ORDER if n in have]
+        if not names:
+            raise AddinError(t("addin_nothing", lang))
+        return names
+    if tag in have:
+        return [tag]
+    if tag in {b[0] for b in BUTTONS} - {CLEAR}:
+        listed = "、".join(button_label(n, lang) for n in have) if lang == "zh" else ", ".join(have)
+        raise AddinError(t("addin_not_available", lang, label=button_label(tag, lang), have=listed))
+    raise AddinError(t("addin_unknown_tag", lang, tag=tag))
+
+
+def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
+    """Cells as xlwings reads them, turned into what the file reader gives for the same cells, so
+    both doors build the same Register: blanks become "", a date at midnight becomes a ``date``
+    (Excel has one date type; the reader tells dates from date-times)."""
+    if not isinstance(values, list):
+        values = [[values]]
+    rows: list[list[Any]] = []
+    for row in values:
+        cells = row if isinstance(row, list) else [row]
+        out = []
+        for v in cells:
+            if v is None:
+                v = ""
+            elif isinstance(v, dt.datetime) and v.time() == dt.time(0) and v.tzinfo is None:
+                v = v.date()
+            out.append(v)
+        rows.append(out)
+    width = max((len(r) for r in rows), default=0)
+    return [r + [""] * (width - len(r)) for r in rows]
+
+
+def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[list[Any]]:
+    """Blank the add-in's own columns (a ``CK-`` header in the first rows), so a re-run reads the
+    register as the user keeps it, not with the previous run's results."""
+    own = {
+        c for row in rows[:search_rows] for c, v in enumerate(row)
+        if isinstance(v, str) and v.strip().startswith(OWN_PREFIX)
+    }
+    if not own:
+        return rows
+    return [[("" if c in own else v) for c, v in enumerate(row)] for row in rows]
+
+
+def register_from_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, policy: Policy, source: str = "",
+                        merged: Merged | None = None) -> Register:
+    """The Register of one sheet's values (as xlwings reads them), through the loader's own path."""
+    search = int(policy.get("register.header_search_rows", 30))
+    cells = without_own_columns(excel_rows(list(rows)), search)
+    return register_from_rows(cells, sheet_name, LoadOptions(policy), source or sheet_name, merged)
+
+
+@dataclass
+class SheetCheck:
+    """A button's outcome on one sheet: the register read, each operation's result, the plans."""
+
+    tag: str
+    register: Register
+    results: list[OpResult]
+    plans: list[SheetPlan] = field(default_factory=list)
+
+
+def check_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy: Policy, as_of: dt.date,
+                lang: str = "zh", source: str = "", merged: Merged | None = None) -> SheetCheck:
+    """Run a button's operation(s) over one sheet's values, exactly as the CLI runs them on a file."""
+    names = operations_for(tag, lang)
+    register = register_from_sheet(rows, sheet_name, policy, source, merged)
+    ctx = OpContext(policy, as_of, lang)
+    results = run_pipeline([register], ctx, names) if tag == ALL else [run_operation(names[0], [register], ctx)]
+    plans = [p for result in results for p in result.plans_for(register)]
+    return SheetCheck(tag, register, results, plans)
+
+
+def plans_for_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy: Policy, as_of: dt.date,
+                    lang: str = "zh") -> list[SheetPlan]:
+    """The SheetPlans a button applies to a sheet with these values (values in, plans out)."""
+    return check_sheet(rows, sheet_name, tag, policy, as_of, lang).plans
+
+
+def summary_message(check: SheetCheck, lang: str = "zh") -> str:
+    """The message box text: one line per check, then where the results are."""
+    sep = "：" if lang == "zh" else ": "
+    lines = [f"{button_label(r.name, lang)}{sep}{r.summary}" for r in check.results]
+    where: list[str] = []
+    for plan in check.plans:
+        where += [t("addin_col", lang, name=c.header) for c in plan.columns]
+        where += [t("addin_sheet", lang, name=tb.name) for tb in plan.tables]
+    if where:
+        lines.append(t("addin_wrote", lang, where=("、" if lang == "zh" else ", ").join(dict.fromkeys(where))))
+    return "\n".join(lines)
+
+
+def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name: str, policy: Policy,
+          as_of: dt.date, lang: str = "zh", source: str = "", merged: Merged | None = None, marks: bool = True) -> str:
+    """Everything a button does once the sheet's values are read: run, apply, and say what happened.
+
+    清除结果 blanks the own columns of every sheet, restores every marked cell and deletes the own
+    sheets; the other buttons apply their plans (idempotent: a second press changes nothing).
+    ``marks=False`` leaves the user's cells unformatted, for hosts that cannot read a cell's fill
+    back (xlwings Lite), since a mark that cannot be undone exactly is not applied at all.
+    """
+    if tag == CLEAR:
+        own_sheets = [n for n in book.sheet_names() if n.startswith(OWN_PREFIX) and n != STATE_SHEET]
+        columns = clear_results(book)
+        return t("addin_cleared", lang, columns=columns, sheets=len(own_sheets))
+    if sheet_name.startswith(OWN_PREFIX):
+        raise AddinError(t("addin_own_sheet", lang, sheet=sheet_name))
+    check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
+    apply_plans(book, check.plans if marks else [replace(p, marks=[]) for p in check.plans])
+    return summary_message(check, lang)
+
+
+def addin_policy(workbook_path: str | None = None) -> Policy:
+    """The policy for the add-in: COMPLAINTKIT_CONFIG if set, else a complaintkit.toml beside the
+    workbook (a branch's own settings travel with its register), else the defaults."""
+    config = os.environ.get("COMPLAINTKIT_CONFIG")
+    if not config and workbook_path:
+        beside = Path(workbook_path).parent / "complaintkit.toml"
+        if beside.is_file():
+            config = str(beside)
+    return load_policy(config or None)
+
+
+def addin_lang() -> str:
+    """Message language: COMPLAINTKIT_LANG (as for the CLI), Chinese by default."""
+    return "en" if os.environ.get("COMPLAINTKIT_LANG", "zh").lower().startswith("en") else "zh"
+
+
+def error_message(exc: BaseException, lang: str = "zh", log_path: str | None = None) -> str:
+    """One line a branch can act on, never a traceback; personal data scrubbed."""
+    if isinstance(exc, AddinError):
+        return str(exc)
+    if isinstance(exc, InputError):
+        return t("addin_unreadable", lang, reason=scrub(exc.reason))
+    if isinstance(exc, ComplaintkitError):
+        return t("addin_failed", lang, reason=scrub(str(exc)))
+    log = t("addin_log", lang, path=log_path) if log_path else ""
+    return t("addin_unexpected", lang, kind=type(exc).__name__, reason=scrub(str(exc))[:200], log=log).strip()
+
+
+def guarded(action: Callable[[], str], lang: str, log: Callable[[BaseException], str | None]) -> tuple[bool, str]:
+    """Run ``action``; any exception becomes (False, one-line message). ``log`` records the details
+    of unexpected errors and returns where."""
+    try:
+        return True, action()
+    except Exception as exc:  # the door's last line: a branch never sees a traceback
+        where = None if isinstance(exc, ComplaintkitError) else log(exc)
+        return False, error_message(exc, lang, where)
+
+
+def id_check_text(value: Any, lang: str = "zh", today: dt.date | None = None) -> str:
+    """The ID-check worksheet function's answer: "有效" or the reason the ID is wrong, in the same
+    words as the validate check (the cell goes through the loader's ID normaliser first, so an ID
+    Excel turned into 1.10101E+17 is reported as lost digits)."""
+    if is_blank(value):
+        return ""
+    parsed = parse_id_number(value)
+    if parsed.problem:
+        return t(parsed.problem, lang, detail=parsed.detail or "")
+    problem = check_id(parsed.value, today or dt.date.today())
+    if problem is None:
+        return t("udf_id_ok", lang)
+    return t(problem[0], lang, detail=problem[1])
+
+
+def find_merged(has_merge: Callable[[int, int, int, int], bool | None], area_of: Callable[[int, int], tuple[int, int, int, int]],
+                last_row: int, last_col: int, max_probes: int = 20000) -> Merged:
+    """Merged ranges in rows 1..last_row, columns 1..last_col, found by halving blocks.
+
+    ``has_merge(r1, c1, r2, c2)`` is Excel's MergeCells for a block (False: no merged cell in it);
+    ``area_of(r, c)`` the merged area of one cell (1-based, inclusive). Cost grows with the number
+    of merged cells, not with the sheet, so a register without merges costs one probe. Returns
+    0-based ranges, sorted, as RawSheet keeps them.
+    """
+    found: set[tuple[int, int, int, int]] = set()
+    stack = [(1, 1, last_row, last_col)] if last_row > 0 and last_col > 0 else []
+    probes = 0
+    while stack and probes < max_probes:
+        r1, c1, r2, c2 = stack.pop()
+        if any(a[0] <= r1 and a[1] <= c1 and r2 <= a[2] and c2 <= a[3] for a in found):
+            continue
+        probes += 1
+        if has_merge(r1, c1, r2, c2) is False:
+            continue
+        if r1 == r2 and c1 == c2:
+            area = area_of(r1, c1)
+            if area != (r1, c1, r1, c1):
+                found.add(area)
+        elif r2 - r1 >= c2 - c1:
+            mid = (r1 + r2) // 2
+            stack += [(mid + 1, c1, r2, c2), (r1, c1, mid, c2)]
+        else:
+            mid = (c1 + c2) // 2
+            stack += [(r1, mid + 1, r2, c2), (r1, c1, r2, mid)]
+    return [((a[0] - 1, a[1] - 1), (a[2] - 1, a[3] - 1)) for a in sorted(found)]

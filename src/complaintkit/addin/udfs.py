@@ -1,0 +1,69 @@
+"""Worksheet functions for single cells (xlwings UDFs, Windows Excel).
+
+Each is a thin call to a core function, so a formula gives the same answer as the checks:
+
+    =CK_ID_CHECK(F5)                 有效, or why the ID number is wrong
+    =CK_DUE_DATE(B5, P5, C5)         the decision deadline (format the cell as a date)
+    =CK_DAYS_LEFT(B5, , P5, C5)      days from today to that deadline; negative when overdue
+
+The add-in carries the VBA wrappers for these (built by excel/build_addin.py from ``UDFS``), so a
+branch PC needs no "Import Functions" step. Names are upper case, as Excel's own functions are.
+A problem (an unreadable date, a wrong setting) shows in the cell as one line starting with "#CK",
+never as a traceback. The functions carry no type hints on purpose: xlwings reads a UDF's
+annotations as value converters.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import xlwings as xw
+
+from ..deadlines import days_left, due_date
+from ..policy import Policy
+from .core import addin_policy, id_check_text
+
+#: The worksheet functions, in the order the add-in declares them.
+UDFS: list[Callable[..., Any]] = []
+
+
+@functools.lru_cache(maxsize=1)
+def _policy() -> Policy:
+    # Read once per Excel session (the UDF server lives as long as Excel): COMPLAINTKIT_CONFIG or defaults.
+    return addin_policy()
+
+
+def udf(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``func`` as a worksheet function whose errors show as one line in the cell."""
+
+    @functools.wraps(func)
+    def cell(*args):
+        try:
+            return func(*args)
+        except Exception as exc:  # a formula cell shows a reason, not a traceback
+            return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
+
+    wrapped = xw.func(cell)
+    UDFS.append(wrapped)
+    return wrapped
+
+
+@udf
+def CK_ID_CHECK(id_number, lang="zh"):  # noqa: N802 (Excel function name)
+    """ID number check (GB 11643): 有效, or the reason it is wrong."""
+    return id_check_text(id_number, lang)
+
+
+@udf
+def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
+    """Decision deadline for a complaint received on ``received`` (是否延期, channel, business line
+    and customer tier pick the policy's rule)."""
+    return due_date(received, extended, _policy(), channel=channel, business_line=business_line, customer_tier=customer_tier)
+
+
+@udf
+def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
+    """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
+    return days_left(received, as_of, extended, _policy(), channel=channel, business_line=business_line,
+                     customer_tier=customer_tier)

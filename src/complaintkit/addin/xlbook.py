@@ -1,0 +1,217 @@
+"""The open workbook through xlwings: reading a sheet's values once, and the ``BookAdapter`` that
+``apply_plans`` / ``clear_results`` use, with the same meaning as ``xlsx_applier.OpenpyxlBook``.
+
+Speed matters on a live book: every xlwings call is a COM round trip. So a sheet's values are read
+in one call, a column is written in one call (values) plus one call per run of equal fills, a
+result sheet in one call, and the top rows that hold headers are read once and cached.
+
+Works on any object with xlwings' Book API (``xw.Book``); nothing here imports xlwings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+from ..sheetplan import HEADER, STATE_SHEET, PlanTable
+from .core import Merged, find_merged
+
+#: Rows read (and cached) for header lookups: the rows clear_results searches for own headers.
+_TOP_ROWS = 30
+_STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note"]
+
+
+def excel_value(value: Any) -> Any:
+    """A Python value as written into a cell: text is always stored as text.
+
+    Excel reads a string assigned through COM as if typed, so "2026-03-06", "00123", "1E5" or
+    "000000" (a fill colour) would turn into dates and numbers, and "=..." into a formula. A leading
+    apostrophe keeps the text verbatim (it is Excel's text marker, not part of the value)."""
+    if isinstance(value, str):
+        return "'" + value if value else None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+def hex_of(rgb: Any) -> str | None:
+    """xlwings' colour (an (r, g, b) tuple or None) as the plans' RRGGBB text."""
+    if not rgb:
+        return None
+    r, g, b = rgb[:3]
+    return f"{int(r):02X}{int(g):02X}{int(b):02X}"
+
+
+def link_formula(target: str, text: Any) -> str:
+    """A HYPERLINK formula to "Sheet!C5": one value in the table write instead of one COM call per link."""
+    sheet, _, ref = target.rpartition("!")
+    where = f"#'{sheet.replace(chr(39), chr(39) * 2)}'!{ref}"
+    shown = str(text if text not in (None, "") else target).replace('"', '""')
+    return f'=HYPERLINK("{where}","{shown}")'
+
+
+def runs(fills: Iterable[str | None], start: int) -> list[tuple[int, int, str]]:
+    """Consecutive equal fills as (first_row, last_row, fill), blanks skipped."""
+    out: list[tuple[int, int, str]] = []
+    for i, fill in enumerate(fills):
+        row = start + i
+        if fill and out and out[-1][2] == fill and out[-1][1] == row - 1:
+            out[-1] = (out[-1][0], row, fill)
+        elif fill:
+            out.append((row, row, fill))
+    return out
+
+
+def read_values(sheet: Any) -> list[list[Any]]:
+    """The sheet's values from A1 to the last used cell, in one read (rows keep their Excel numbers
+    even when the used range starts lower or further right)."""
+    last = sheet.used_range.last_cell
+    return sheet.range((1, 1), (last.row, last.column)).options(ndim=2).value
+
+
+def read_sheet(sheet: Any) -> tuple[list[list[Any]], Merged]:
+    """The sheet's values and its merged ranges (found with a few MergeCells probes)."""
+    values = read_values(sheet)
+    last = sheet.used_range.last_cell
+    merged = find_merged(
+        lambda r1, c1, r2, c2: sheet.range((r1, c1), (r2, c2)).merge_cells,
+        lambda r, c: _bounds(sheet.range((r, c)).merge_area),
+        last.row, last.column,
+    )
+    return values, merged
+
+
+def _bounds(rng: Any) -> tuple[int, int, int, int]:
+    last = rng.last_cell
+    return rng.row, rng.column, last.row, last.column
+
+
+class XlwingsBook:
+    """BookAdapter over an open xlwings Book.
+
+    Header cells this adapter wrote are remembered and laid over what the sheet reports, so a later
+    plan in the same run finds the columns an earlier one added even where reads lag behind writes
+    (xlwings Lite sends writes to Excel only when the script ends).
+    """
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self._top: dict[str, list[list[Any]]] = {}
+        self._heads: dict[str, dict[tuple[int, int], Any]] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+    def sheet_names(self) -> list[str]:
+        return [s.name for s in self.book.sheets]
+
+    def _sheet(self, name: str) -> Any:
+        return self.book.sheets[name]
+
+    def _last_cell(self, name: str) -> tuple[int, int]:
+        sheet = self._sheet(name)
+        last = sheet.used_range.last_cell
+        if last.row == 1 and last.column == 1 and sheet.range((1, 1)).value is None:
+            return 0, 0
+        return last.row, last.column
+
+    def used_width(self, sheet: str) -> int:
+        # UsedRange also counts formatted-only cells: a new column never lands on user data.
+        written = [c for (_r, c) in self._heads.get(sheet, {})]
+        return max([self._last_cell(sheet)[1]] + written)
+
+    def header_values(self, sheet: str, row: int) -> list[Any]:
+        if sheet not in self._top:
+            last_row, last_col = self._last_cell(sheet)
+            rows = min(last_row, _TOP_ROWS)
+            self._top[sheet] = self._sheet(sheet).range((1, 1), (rows, last_col)).options(ndim=2).value if rows else []
+        top = self._top[sheet]
+        values = list(top[row - 1]) if row <= len(top) else []
+        for (r, c), value in self._heads.get(sheet, {}).items():
+            if r == row:
+                values += [None] * (c - len(values))
+                values[c - 1] = value
+        return values
+
+    def get_format(self, sheet: str, row: int, col: int) -> tuple[str | None, str | None]:
+        cell = self._sheet(sheet).range((row, col))
+        note = cell.note
+        return hex_of(cell.color), (note.text if note is not None else None)
+
+    def read_state(self) -> list[list[Any]]:
+        if STATE_SHEET not in self.sheet_names():
+            return []
+        last_row, last_col = self._last_cell(STATE_SHEET)
+        if last_row < 2:
+            return []
+        values = self._sheet(STATE_SHEET).range((2, 1), (last_row, len(_STATE_HEADERS))).options(ndim=2).value
+        return [list(r) for r in values if any(v is not None for v in r)]
+
+    # -- writing ---------------------------------------------------------------------------
+    def write_column(self, sheet, col, header_row, header, first_row, values, fills, width) -> None:
+        ws = self._sheet(sheet)
+        head = ws.range((header_row, col))
+        head.value = excel_value(header) if header else None
+        head.font.bold = bool(header)
+        head.color = f"#{HEADER}" if header else None
+        last = max(self._last_cell(sheet)[0], first_row + len(values) - 1)
+        if last >= first_row:
+            n = last - first_row + 1
+            column = [excel_value(v) for v in values] + [None] * (n - len(values))
+            body = ws.range((first_row, col), (last, col))
+            body.options(transpose=True).value = column
+            body.color = None
+            for r1, r2, fill in runs(fills, first_row):
+                ws.range((r1, col), (r2, col)).color = f"#{fill}"
+        if width:
+            ws.range((1, col)).column_width = width
+        self._heads.setdefault(sheet, {})[(header_row, col)] = header
+
+    def set_format(self, sheet, row, col, fill, note) -> None:
+        cell = self._sheet(sheet).range((row, col))
+        cell.color = f"#{fill}" if fill else None
+        existing = cell.note
+        if note:
+            if existing is not None:
+                existing.text = note
+            else:
+                cell.add_note(note)
+        elif existing is not None:
+            existing.delete()
+
+    def _add_sheet(self, name: str) -> Any:
+        sheets = self.book.sheets
+        return sheets.add(name=name, after=sheets[len(sheets) - 1])
+
+    def replace_table(self, table: PlanTable) -> None:
+        self.delete_sheet(table.name)
+        ws = self._add_sheet(table.name)
+        width = len(table.headers)
+        data = [[excel_value(h) for h in table.headers]]
+        for i, row in enumerate(table.rows):
+            cells = [excel_value(v) for v in row] + [None] * (width - len(row))
+            if table.links.get(i):
+                cells[0] = link_formula(table.links[i], row[0] if row else None)
+            data.append(cells[:width])
+        ws.range((1, 1)).value = data
+        head = ws.range((1, 1), (1, width))
+        head.font.bold = True
+        head.color = f"#{HEADER}"
+        for r1, r2, fill in runs((table.fills.get(i) for i in range(len(table.rows))), 2):
+            ws.range((r1, 1), (r2, width)).color = f"#{fill}"
+        for i, w in enumerate(table.widths or [14] * width, start=1):
+            ws.range((1, i)).column_width = w
+        if hasattr(ws, "freeze_panes"):  # xlwings >= 0.37; the table reads fine without it
+            ws.freeze_panes.freeze_at("A2")
+
+    def delete_sheet(self, name: str) -> None:
+        if name in self.sheet_names():
+            self._sheet(name).delete()
+        self._top.pop(name, None)
+        self._heads.pop(name, None)
+
+    def write_state(self, rows: list[list[Any]]) -> None:
+        self.delete_sheet(STATE_SHEET)
+        if not rows:
+            return
+        ws = self._add_sheet(STATE_SHEET)
+        ws.range((1, 1)).value = [_STATE_HEADERS] + [[excel_value(v) for v in r] for r in rows]
+        ws.visible = False
