@@ -104,8 +104,11 @@ def test_worksheet_arguments():
         due_date("soon")
 
 
+_BASE = load_policy()
+
+
 def _policy(**deadlines: Any):
-    return load_policy().with_overrides({"deadlines": deadlines})
+    return _BASE.with_overrides({"deadlines": deadlines})
 
 
 def test_working_day_count():
@@ -177,7 +180,7 @@ def test_due_is_a_working_day_and_never_before_the_plain_count(received, extende
 @given(st.dates(min_value=dt.date(2004, 1, 1), max_value=dt.date(2026, 12, 20)))
 def test_followup_due_is_the_third_working_day(closed):
     reg = _memory(received_date=closed - dt.timedelta(days=3), status="已办结", closed_date=closed)
-    report = check_deadlines([reg], load_policy(), D("2026-12-31"))
+    report = check_deadlines([reg], _BASE, D("2026-12-31"))
     due = report.rows[0].followup_due
     assert chinese_calendar.is_workday(due)
     assert sum(chinese_calendar.is_workday(closed + dt.timedelta(days=i)) for i in range(1, (due - closed).days + 1)) == 3
@@ -187,7 +190,7 @@ def test_followup_due_is_the_third_working_day(closed):
 @given(st.dates(min_value=dt.date(2026, 12, 17), max_value=dt.date(2035, 12, 31)))
 def test_uncovered_year_always_gives_a_warning(received):
     # from 2026-12-17 on, 15 days reach into 2027, which the data does not cover
-    report = check_deadlines([_memory(received_date=received, status="处理中")], load_policy(), received)
+    report = check_deadlines([_memory(received_date=received, status="处理中")], _BASE, received)
     assert [w.year for w in report.calendar_warnings] and all(w.year >= 2027 for w in report.calendar_warnings)
     assert report.to_dict()["warnings"][0]["code"] == "calendar_not_covered"
 
@@ -447,3 +450,12 @@ def test_the_operation_is_the_cli_result(morning):
     assert (result.errors, result.warnings) == (4, 6)
     assert result.data["rows"][0]["id"] == "A01"
     assert [p.op for p in result.plans_for(reg)] == ["followups"]
+
+
+def test_remembered_dates_still_count_their_uncovered_year():
+    # the second row reuses the first one's arithmetic; it must still be counted in the warning
+    recs = [Record("m.xlsx", "台账", r, {"complaint_id": f"M{r}", "received_date": D("2026-12-20"), "status": "处理中"}, {})
+            for r in (3, 4)]
+    report = check_deadlines([Register("m.xlsx", "台账", 2, [], recs)], _BASE, D("2026-12-21"))
+    assert [(w.year, w.rows) for w in report.calendar_warnings] == [(2027, 2)]
+    assert all(r.uncovered == {2027} for r in report.rows)

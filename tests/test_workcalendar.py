@@ -157,8 +157,12 @@ def test_track_collects_only_inside_the_block(cal):
     cal.is_working_day(D("2028-03-01"))
     with cal.track() as years:
         cal.add_working_days(D("2026-12-30"), 3)
+        with cal.track() as inner:  # nested blocks with equal contents
+            cal.is_working_day(D("2027-02-01"))
+        assert inner == {2027}
     assert years == {2027}
     assert cal.uncovered == {2027, 2028}
+    assert cal._trackers == []
 
 
 def test_module_helpers_warn_for_uncovered_years():

@@ -9,6 +9,7 @@ worksheet functions.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from .workcalendar import (
 )
 
 __all__ = [
-    "DeadlineRule", "DeadlineSettings", "FollowupReport", "RowDeadline", "Step", "check_deadlines",
+    "DeadlineCalculator", "DeadlineRule", "DeadlineSettings", "FollowupReport", "RowDeadline", "Step", "check_deadlines",
     "days_left", "deadline_plan", "due_date", "evaluate_record", "working_days_between",
 ]
 
@@ -369,6 +370,40 @@ def followup_deadline(closed: dt.date, settings: DeadlineSettings, cal: WorkCale
     return due, [head] + counting + [Step("ex_followup_due", {"due": due})]
 
 
+@dataclass
+class DeadlineCalculator:
+    """The settings and calendar of one run, with memory: a register of 100,000 rows has a few
+    hundred distinct dates, so each (date, rule) is worked out once. A remembered answer still
+    reports the uncovered years it touched, so coverage warnings stay exact."""
+
+    settings: DeadlineSettings
+    calendar: WorkCalendar
+    _memo: dict[tuple, tuple[Any, frozenset[int]]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> "DeadlineCalculator":
+        return cls(DeadlineSettings.from_policy(policy), WorkCalendar.from_policy(policy))
+
+    def _remember(self, key: tuple, compute: Any) -> Any:
+        hit = self._memo.get(key)
+        if hit is None:
+            with self.calendar.track() as years:
+                value = compute()
+            hit = self._memo[key] = (value, frozenset(years))
+        else:
+            self.calendar.note(hit[1])
+        return hit[0]
+
+    def decision(self, received: dt.date, extended: bool, rules: Sequence[DeadlineRule]) -> tuple[dt.date, DeadlineRule, list[Step]]:
+        """``decision_deadline`` under this run's settings (steps are shared: never mutate them)."""
+        return self._remember(("decision", received, extended, tuple(rules)),
+                              lambda: decision_deadline(received, extended, rules, self.settings, self.calendar))
+
+    def followup(self, closed: dt.date) -> tuple[dt.date, list[Step]]:
+        """``followup_deadline`` under this run's settings."""
+        return self._remember(("followup", closed), lambda: followup_deadline(closed, self.settings, self.calendar))
+
+
 # --- one row -----------------------------------------------------------------------------------
 
 @dataclass
@@ -511,16 +546,16 @@ def _status_group(status: str | None, closed: dt.date | None, settings: Deadline
     return group, [Step("ex_status_guess", {"status": status, "guess": guess})]
 
 
-def evaluate_record(rec: Record, as_of: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> RowDeadline:
+def evaluate_record(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> RowDeadline:
     """Decision deadline, status, follow-up deadline and follow-up status of one record."""
-    v = rec.values
-    with cal.track() as years:
-        row = _evaluate(rec, v, as_of, settings, cal)
+    with calc.calendar.track() as years:
+        row = _evaluate(rec, rec.values, as_of, calc)
     row.uncovered = frozenset(years)
     return row
 
 
-def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> RowDeadline:
+def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, calc: DeadlineCalculator) -> RowDeadline:
+    settings, cal = calc.settings, calc.calendar
     received, closed, status = v.get("received_date"), v.get("closed_date"), v.get("status")
     row = RowDeadline(rec.source, rec.sheet, rec.row, rec.id, v.get("branch") or "", v.get("handler") or "",
                       received, closed, None, "unknown", None, None, followup_date=v.get("followup_date"),
@@ -536,7 +571,7 @@ def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, settings: Deadl
         steps.append(Step("ex_unknown", {"reason": row.reason}))
     else:
         extended = settings.is_extended(v.get("extended"))
-        due, rule, counting = decision_deadline(received, extended, settings.rules_for(v), settings, cal)
+        due, rule, counting = calc.decision(received, extended, settings.rules_for(v))
         row.decision_due, row.rule = due, rule.name
         steps = [Step("ex_received", {"date": received, "day": cal.day(received)})] + counting + [Step("ex_due", {"due": due})] + steps
         label = status or ""
@@ -565,7 +600,7 @@ def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, settings: Deadl
                 steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": settings.warning_days}))
 
     if group == "closed" and closed is not None:
-        fu_due, fu_steps = followup_deadline(closed, settings, cal)
+        fu_due, fu_steps = calc.followup(closed)
         row.followup_due, row.followup_days_left = fu_due, (fu_due - as_of).days
         steps += fu_steps
         if row.followup_date is not None:
@@ -652,9 +687,8 @@ def sort_by_urgency(rows: Iterable[RowDeadline]) -> list[RowDeadline]:
 def check_deadlines(registers: Sequence[Register], policy: Policy, as_of: dt.date,
                     calendar: WorkCalendar | None = None) -> FollowupReport:
     """Deadlines of every row of ``registers`` at ``as_of``."""
-    settings = DeadlineSettings.from_policy(policy)
-    cal = calendar or WorkCalendar.from_policy(policy)
-    rows = [evaluate_record(rec, as_of, settings, cal) for reg in registers for rec in reg.records]
+    calc = DeadlineCalculator(DeadlineSettings.from_policy(policy), calendar or WorkCalendar.from_policy(policy))
+    rows = [evaluate_record(rec, as_of, calc) for reg in registers for rec in reg.records]
     return FollowupReport(as_of, sort_by_urgency(rows), _coverage(rows))
 
 
@@ -714,13 +748,17 @@ def followups_operation(registers: Sequence[Register], ctx: OpContext) -> OpResu
 
 # --- worksheet functions -----------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def _default_calculator() -> DeadlineCalculator:
+    # A worksheet function runs once per cell: read the default policy once, not per call.
+    return DeadlineCalculator.from_policy(load_policy())
+
+
 def _single(received: Any, extended: Any, policy: Policy | None, values: Mapping[str, Any]) -> dt.date:
-    policy = policy or load_policy()
-    settings = DeadlineSettings.from_policy(policy)
-    cal = WorkCalendar.from_policy(policy)
-    with cal.track() as years:
-        due, _, _ = decision_deadline(as_date(received), settings.is_extended(extended),
-                                      settings.rules_for({k: clean_text(v) for k, v in values.items()}), settings, cal)
+    calc = _default_calculator() if policy is None else DeadlineCalculator.from_policy(policy)
+    with calc.calendar.track() as years:
+        due, _, _ = calc.decision(as_date(received), calc.settings.is_extended(extended),
+                                  calc.settings.rules_for({k: clean_text(v) for k, v in values.items()}))
     warn_uncovered(years)
     return due
 

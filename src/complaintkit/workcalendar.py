@@ -156,9 +156,7 @@ class WorkCalendar:
         if info is None:
             info = self._cache[d] = self._lookup(d)
         if not info.covered:
-            self.uncovered.add(d.year)
-            for tracker in self._trackers:
-                tracker.add(d.year)
+            self.note((d.year,))
         return info
 
     def _lookup(self, d: dt.date) -> DayInfo:
@@ -185,7 +183,15 @@ class WorkCalendar:
         try:
             yield years
         finally:
-            self._trackers.remove(years)
+            # by identity: an outer tracker may hold the same years (sets compare equal)
+            del self._trackers[next(i for i, x in enumerate(self._trackers) if x is years)]
+
+    def note(self, years: Iterable[int]) -> None:
+        """Record uncovered years found earlier (a remembered result touched them)."""
+        for year in years:
+            self.uncovered.add(year)
+            for tracker in self._trackers:
+                tracker.add(year)
 
     def is_working_day(self, d: dt.date) -> bool:
         """True on weekdays that are not holidays, and on 调休 make-up workdays."""
