@@ -4,13 +4,22 @@ cells as plain rows. Bad files become one-line ``InputError``s, never tracebacks
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import glob
+import html
 import io
+import os
+import posixpath
+import re
+import stat
+import struct
+import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import InputError
 
@@ -64,22 +73,27 @@ def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
 
     for entry in paths:
         p = Path(entry)
-        if p.is_dir():
-            for child in sorted(p.rglob("*")):
-                name = child.name
-                if child.is_file() and name.lower().endswith(REGISTER_SUFFIXES) and not name.startswith(("~$", ".")):
-                    add(child)
-        elif p.exists():
-            add(p)
-        elif any(ch in entry for ch in "*?["):
-            matches = sorted(glob.glob(entry, recursive=True))
-            if not matches:
-                raise InputError(entry, "no file matches this pattern")
-            for m in matches:
-                if Path(m).is_file():
-                    add(Path(m))
-        else:
-            raise InputError(entry, "no such file or folder")
+        try:
+            if p.is_dir():
+                for child in sorted(p.rglob("*")):
+                    name = child.name
+                    if child.is_file() and name.lower().endswith(REGISTER_SUFFIXES) and not name.startswith(("~$", ".")):
+                        add(child)
+            elif p.exists():
+                add(p)
+            elif any(ch in entry for ch in "*?["):
+                matches = sorted(glob.glob(entry, recursive=True))
+                if not matches:
+                    raise InputError(entry, "no file matches this pattern")
+                for m in matches:
+                    if Path(m).is_file():
+                        add(Path(m))
+            else:
+                raise InputError(entry, "no such file or folder")
+        except PermissionError:
+            raise InputError(entry, _PERMISSION) from None
+        except OSError as exc:  # a name too long, a loop of links
+            raise InputError(entry, f"cannot be opened ({exc.strerror or exc})") from None
     return found
 
 
@@ -88,13 +102,19 @@ def open_book(path: str | Path, max_mb: float = 500) -> RawBook:
     p = Path(path)
     name = str(p)
     try:
-        size = p.stat().st_size
+        st = p.stat()
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
     except PermissionError:
-        raise InputError(name, "permission denied") from None
-    if p.is_dir():
+        raise InputError(name, _PERMISSION) from None
+    except (OSError, ValueError) as exc:  # a name too long, a loop of links, a NUL in the name
+        raise InputError(name, f"cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(name, "is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe or a device would block or never end.
+        raise InputError(name, "is not a regular file (a pipe or a device)")
+    size = st.st_size
     if size == 0:
         raise InputError(name, "empty file (0 bytes)")
     if size > max_mb * 1024**2:
@@ -103,7 +123,7 @@ def open_book(path: str | Path, max_mb: float = 500) -> RawBook:
         with open(p, "rb") as fh:
             head = fh.read(4096)
     except PermissionError:
-        raise InputError(name, "permission denied") from None
+        raise InputError(name, _PERMISSION) from None
     except OSError as exc:
         raise InputError(name, f"cannot be read ({exc.strerror or exc})") from None
     suffix = p.suffix.lower()
@@ -112,97 +132,565 @@ def open_book(path: str | Path, max_mb: float = 500) -> RawBook:
     if head.startswith(_OLE_MAGIC):
         return _open_ole(p)
     lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if lowered.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml", b"mime-version")):
+    if lowered.startswith(_MARKUP_STARTS):
         raise InputError(name, "is a web page or XML saved with a spreadsheet name, not a workbook: open it in Excel and save as .xlsx")
     if suffix in (".xlsx", ".xlsm", ".xls"):
         raise InputError(name, f"is not a real {suffix} workbook (damaged, or another kind of file renamed)")
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if _utf16_without_bom(head) is None and b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise InputError(name, "is not a spreadsheet or a CSV text file")
     return _open_csv(p)
+
+
+_PERMISSION = "permission denied (is it open in another program, or not shared with you?)"
+_MARKUP_STARTS = (b"<html", b"<!doctype html", b"<table", b"<?xml", b"mime-version", b"<meta", b"<head", b"<body", b"<style")
+
+
+# ---------------------------------------------------------------------------- calamine, guarded
+
+@contextlib.contextmanager
+def _native_stderr_kept_quiet() -> Iterator[None]:
+    """Rust prints a panic's message straight to file descriptor 2, around Python's back; keep it
+    off the user's terminal (the panic itself becomes an InputError). Anything else the native
+    code writes there is passed on afterwards."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (pythonw, some hosts)
+        yield
+        return
+    panicked = False
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            except BaseException as exc:
+                panicked = _is_panic(exc)
+                raise
+            finally:
+                os.dup2(saved, 2)
+                if not panicked:
+                    sink.seek(0)
+                    leftover = sink.read(64 * 1024)
+                    if leftover:
+                        os.write(2, leftover)
+    finally:
+        os.close(saved)
+
+
+def _is_panic(exc: BaseException) -> bool:
+    # pyo3 raises PanicException, a BaseException, when Rust code panics (a damaged file).
+    return type(exc).__name__ == "PanicException"
+
+
+@contextlib.contextmanager
+def _calamine(name: str, what: str) -> Iterator[None]:
+    """Calamine's errors, and its panics on damaged files, as one-line InputErrors."""
+    try:
+        with _native_stderr_kept_quiet():
+            yield
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(name, f"{what}: not enough memory") from None
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not _is_panic(exc):
+            raise  # KeyboardInterrupt, SystemExit
+        raise InputError(name, f"{what} ({_explain(exc)})") from exc
+
+
+_KNOWN_ERRORS = (
+    ("password protected", "it is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again"),
+    ("larger than its declared", "a part inflates past its stated size: a zip bomb or a damaged file"),
+    ("permission denied", _PERMISSION),
+    ("os error 13", _PERMISSION),
+    ("unrecognized entity", "its XML declares entities: refused (an entity-expansion attack or a damaged file)"),
+)
+# Calamine errors that come without a message.
+_BARE_ERRORS = {"XmlError": "its XML is damaged", "ZipError": "its zip structure is damaged"}
+
+
+def _explain(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lowered = text.lower()
+    for needle, meaning in _KNOWN_ERRORS:
+        if needle in lowered:
+            return meaning
+    if _is_panic(exc):
+        return "the file is damaged: the reader stopped on inconsistent data"
+    if not text and type(exc).__name__ in _BARE_ERRORS:
+        return _BARE_ERRORS[type(exc).__name__]
+    return _short(exc)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> RawBook:
+    from python_calamine import CalamineWorkbook, SheetVisibleEnum
+
+    name = str(p)
+    with _calamine(name, f"cannot be read as an {fmt} workbook"):
+        wb = CalamineWorkbook.from_path(str(p))
+        sheet_names = list(wb.sheet_names)
+        visible = {meta.name: meta.visible == SheetVisibleEnum.Visible for meta in wb.sheets_metadata or []}
+
+    def load(sheet_name: str) -> RawSheet:
+        if zip_parts is not None:
+            zip_parts.check_extent(sheet_name)
+        with _calamine(name, f"sheet {sheet_name!r} cannot be read"):
+            ws = wb.get_sheet_by_name(sheet_name)
+            rows = ws.to_python(skip_empty_area=False)
+            merged = list(getattr(ws, "merged_cell_ranges", None) or [])
+        return RawSheet(sheet_name, rows, _clip_merged(name, sheet_name, merged, rows), visible.get(sheet_name, True))
+
+    return RawBook(name, fmt, sheet_names, load)
+
+
+def _clip_merged(name: str, sheet: str, merged: list, rows: list[list[Any]]) -> list:
+    """Merged ranges cut to the cells that exist. A damaged or hostile file may declare ranges
+    far outside the data, or overlapping ones; filling those would take forever."""
+    height = len(rows)
+    width = max((len(r) for r in rows), default=0)
+    budget = height * width
+    out = []
+    for (r0, c0), (r1, c1) in merged:
+        r1, c1 = min(r1, height - 1), min(c1, width - 1)
+        if r0 > r1 or c0 > c1 or r0 < 0 or c0 < 0:
+            continue
+        budget -= (r1 - r0 + 1) * (c1 - c0 + 1)
+        if budget < 0:
+            raise InputError(name, f"sheet {sheet!r} declares overlapping merged cells (a damaged file): unmerge them in Excel and save")
+        out.append(((r0, c0), (r1, c1)))
+    return out
+
+
+# ---------------------------------------------------------------------------- xlsx / xlsm
+
+# Reading a sheet makes its rectangle from A1 to the farthest cell that holds a value: one stray
+# value in XFD1048576 would need 17 billion cells and kill the process. Refuse above this many.
+MAX_SHEET_CELLS = 50_000_000
+_MAX_ZIP_ENTRIES = 10_000
+_CHUNK = 4 * 1024 * 1024
+# References by shape: A stays A, B-Z become B, 0 and 1 stay, 2-9 become 9; then one search finds
+# a reference past column AZ (three letters, or two from BA on) or row 199,999, or one not in
+# plain A1 form (lower case, a leading zero, four letters, anything else).
+_SHAPES = bytes.maketrans(b"BCDEFGHIJKLMNOPQRSTUVWXYZ23456789", b"B" * 25 + b"9" * 8)
+_REF_ODD = re.compile(rb' r="(?![AB]{0,3}[19][019]*")')
+_REF_SHAPE = re.compile(rb' r="(?:(?![AB]{0,3}[19][019]*")|[AB]{3}|B[AB]|[AB]{0,2}(?:9[019]{5}|[19][019]{6}))')
+# Cells and rows without a leading r="..." (the reader then counts positions), or with a prefix.
+_CELL_NO_REF = re.compile(rb'<c(?=[\s>/])(?! r=")')
+_ROW_NO_REF = re.compile(rb'<row(?=[\s>/])(?! r=")')
+_PREFIXED = re.compile(rb':(?:c|row)[\s>/]')
+_DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})([1-9]\d{0,6})(?::([A-Z]{1,3})([1-9]\d{0,6}))?"')
+# Opening <row>/<c> tags and closing </row> tags, with or without a namespace prefix.
+_TAG = re.compile(rb"<(?:(/)(?:[\w.-]+:)?row\s*>|(?:[\w.-]+:)?(row|c)(?=[\s/>])([^>]*)>)")
+_ATTR_R = re.compile(rb"(?:^|\s)r\s*=\s*([\"'])(.*?)\1", re.S)
+_REF = re.compile(rb"([A-Za-z]*)(\d+)")
+_CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
+_EXCEL_ROWS, _EXCEL_COLS = 1_048_576, 16_384
+
+
+class _ZipParts:
+    """The parts of a workbook zip that reading a sheet depends on (sheet name -> worksheet part)."""
+
+    def __init__(self, path: Path, names: set[str]) -> None:
+        self.path = path
+        self.names = names
+        self.checked: set[str] = set()
+        self._by_sheet: dict[str, str] | None = None
+
+    def _sheet_parts(self, zf: zipfile.ZipFile) -> dict[str, str]:
+        """Worksheet part of each sheet name, from workbook.xml and its relationships (read with
+        plain patterns: these small parts must not be trusted with a DTD either)."""
+        try:
+            book = _small_part(zf, "xl/workbook.xml")
+            rels = _small_part(zf, "xl/_rels/workbook.xml.rels")
+        except KeyError:
+            return {}
+        targets = {}
+        for attrs in re.findall(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>", rels):
+            rid, target = _attr(attrs, b"Id"), _attr(attrs, b"Target")
+            if rid and target:
+                target = target.lstrip("/")
+                targets[rid] = posixpath.normpath(target if target.startswith("xl/") else "xl/" + target)
+        out = {}
+        for attrs in re.findall(rb"<(?:[\w.-]+:)?sheet\b([^>]*)>", book):
+            sheet, rid = _attr(attrs, b"name"), _attr(attrs, rb"(?:[\w.-]+:)?id")
+            if sheet and rid in targets:
+                out[html.unescape(sheet)] = targets[rid]
+        return out
+
+    def check_extent(self, sheet: str) -> None:
+        """Refuse a sheet whose cells would span more than MAX_SHEET_CELLS."""
+        try:
+            self._check_extent(sheet)
+        except (InputError, MemoryError):
+            raise
+        except PermissionError:
+            raise InputError(str(self.path), _PERMISSION) from None
+        except Exception:  # zipfile stops at a part's stated size, then finds the checksum wrong
+            raise InputError(str(self.path), "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)") from None
+
+    def _check_extent(self, sheet: str) -> None:
+        name = str(self.path)
+        with zipfile.ZipFile(self.path) as zf:
+            if self._by_sheet is None:
+                self._by_sheet = self._sheet_parts(zf)
+            part = self._by_sheet.get(sheet)
+            # An unknown mapping is checked the careful way: every worksheet part.
+            parts = [part] if part in self.names else sorted(n for n in self.names if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+            for member in parts:
+                if member in self.checked:
+                    continue
+                far = _farthest_cell(zf, member)
+                if far is not None:
+                    ref, cells = far
+                    raise InputError(
+                        name,
+                        f"sheet {sheet!r} has a value in cell {ref}, far outside the register: reading it would take "
+                        f"{cells:,} cells (limit {MAX_SHEET_CELLS:,}). In Excel press Ctrl+End to find it, delete the "
+                        "rows and columns after the register, save and try again",
+                    )
+                self.checked.add(member)
+
+
+def _attr(attrs: bytes, key: bytes) -> str | None:
+    m = re.search(rb"(?:^|\s)" + key + rb"\s*=\s*([\"'])(.*?)\1", attrs, re.S)
+    return m.group(2).decode("utf-8", "replace") if m else None
+
+
+def _small_part(zf: zipfile.ZipFile, member: str) -> bytes:
+    info = zf.getinfo(member)
+    if info.file_size > 16 * 1024**2:
+        return b""
+    return zf.read(member)
+
+
+def _chunks(zf: zipfile.ZipFile, member: str) -> Iterator[bytes]:
+    """The part's bytes in pieces that never split a tag (each piece ends before a '<')."""
+    tail = b""
+    with zf.open(member) as fh:
+        while True:
+            block = fh.read(_CHUNK)
+            if not block:
+                break
+            buf = tail + block
+            cut = buf.rfind(b"<")
+            if cut <= 0:
+                tail = b""
+                yield buf
+            else:
+                buf, tail = buf[:cut], buf[cut:]
+                yield buf
+    if tail:
+        yield tail
+
+
+def _plainly_small(zf: zipfile.ZipFile, member: str) -> bool:
+    """True when every row and cell carries a plain r="A1" reference and either none lies past
+    column AZ or row 199,999 (at most 10 million cells), or none lies outside the sheet's declared
+    <dimension>, itself small enough. Whole-buffer searches only (about a second per 100 MiB of
+    sheet XML); rows and cells written any other way are left to the careful pass."""
+    outside: re.Pattern[bytes] | None = None
+    big = False
+    for n, buf in enumerate(_chunks(zf, member)):
+        if n == 0:
+            dim = _DIMENSION.search(buf)
+            if dim:
+                rows, cols = int(dim.group(4) or dim.group(2)), _col_number(dim.group(3) or dim.group(1))
+                if rows * cols <= MAX_SHEET_CELLS:
+                    outside = re.compile(rb' r="(?:' + _greater(cols, True) + rb'[1-9]\d*|[A-Z]{0,3}' + _greater(rows, False) + rb')"')
+        shape = buf.translate(_SHAPES)
+        if _CELL_NO_REF.search(shape) or _ROW_NO_REF.search(shape) or _PREFIXED.search(shape):
+            return False
+        found = (_REF_ODD if big else _REF_SHAPE).search(shape)
+        if found is not None:
+            if _REF_ODD.match(shape, found.start()):
+                return False
+            big = True
+        if big and (outside is None or outside.search(buf)):
+            return False
+    return True
+
+
+def _greater(n: int, letters: bool) -> bytes:
+    """A pattern for the column letters (or row digits) of every number greater than ``n``."""
+    text = _col_letters(n) if letters else str(n)
+    top, cls = ("Z", b"[A-Z]") if letters else ("9", rb"\d")
+    alts = [(b"[A-Z]" if letters else b"[1-9]") + cls + b"{%d,}" % len(text)]  # longer
+    for i, ch in enumerate(text):
+        if ch != top:
+            nxt = chr(ord(ch) + 1)
+            alts.append(text[:i].encode() + b"[" + nxt.encode() + b"-" + top.encode() + b"]" + cls + b"{%d}" % (len(text) - i - 1))
+    return b"(?:" + b"|".join(alts) + b")"
+
+
+def _farthest_cell(zf: zipfile.ZipFile, member: str) -> tuple[str, int] | None:
+    """(cell, cells needed) when the sheet's A1-to-farthest-value rectangle is too big, else None.
+
+    A fast pass proves the usual cases safe (see ``_plainly_small``); otherwise a second pass
+    follows cell positions the way the reader does, with references or without."""
+    if _plainly_small(zf, member):
+        return None
+    row_i = col_i = 0
+    max_row = max_col = -1
+    for buf in _chunks(zf, member):
+        for m in _TAG.finditer(buf):
+            closing, kind, attrs = m.groups()
+            if closing:
+                row_i, col_i = row_i + 1, 0
+                continue
+            empty = attrs.endswith(b"/")
+            if kind == b"row":
+                r = _ATTR_R.search(attrs)
+                if r:
+                    ref = _REF.fullmatch(r.group(2).strip())
+                    if ref:
+                        row_i = int(ref.group(2)) - 1
+                if empty:
+                    row_i, col_i = row_i + 1, 0
+                continue
+            pos = (row_i, col_i)
+            r = _ATTR_R.search(attrs)
+            if r:
+                ref = _REF.fullmatch(r.group(2).strip())
+                if ref and ref.group(1):
+                    pos = (int(ref.group(2)) - 1, _col_number(ref.group(1)) - 1)
+                    col_i = pos[1]
+            col_i += 1
+            if empty or _CELL_END.match(buf, m.end()):
+                continue  # a cell with no value is not part of the rectangle
+            if pos[0] > max_row or pos[1] > max_col:
+                max_row, max_col = max(max_row, pos[0]), max(max_col, pos[1])
+                cells = (max_row + 1) * (max_col + 1)
+                if cells > MAX_SHEET_CELLS or max_row >= _EXCEL_ROWS or max_col >= _EXCEL_COLS:
+                    return f"{_col_letters(pos[1] + 1)}{pos[0] + 1}", cells
+    return None
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ch - 64
+        if n > 10 * _EXCEL_COLS:
+            break
+    return n
+
+
+def _col_letters(n: int) -> str:
+    out = ""
+    while n > 0 and len(out) < 8:
+        n, rem = divmod(n - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def _zip_directory_too_big(p: Path) -> bool:
+    """True when the zip's end record announces more parts than any workbook has (its directory
+    alone would fill memory before a single cell is read)."""
+    with open(p, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 65_557))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return False  # no end record: zipfile reports the damage
+    entries, directory_size = struct.unpack_from("<HI", tail, at + 10)
+    return entries > _MAX_ZIP_ENTRIES or directory_size > 64 * 1024**2
 
 
 def _open_zip_workbook(p: Path, suffix: str) -> RawBook:
     name = str(p)
     try:
+        if _zip_directory_too_big(p):
+            raise InputError(name, f"refused: the zip holds more than {_MAX_ZIP_ENTRIES:,} parts (not a register)")
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-            names = {i.filename for i in infos}
-            total = sum(i.file_size for i in infos)
-            packed = sum(i.compress_size for i in infos) or 1
-    except zipfile.BadZipFile:
+    except InputError:
+        raise
+    except PermissionError:
+        raise InputError(name, _PERMISSION) from None
+    except Exception:  # BadZipFile, and the odd ValueError/EOFError zipfile raises on damaged headers
         raise InputError(name, "damaged workbook (the file is truncated or not a valid zip)") from None
-    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+    names = {i.filename for i in infos}
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if len(infos) > _MAX_ZIP_ENTRIES:
+        raise InputError(name, f"refused: the zip holds more than {_MAX_ZIP_ENTRIES:,} parts (not a register)")
+    if "xl/workbook.xml" not in names:
+        if "xl/workbook.bin" in names:
+            raise InputError(name, "is an Excel binary workbook (.xlsb): open it in Excel and save as .xlsx")
         if "content.xml" in names:
             raise InputError(name, "is an OpenDocument spreadsheet: save it as .xlsx")
         raise InputError(name, "is a zip file but not an Excel workbook")
     if total > MAX_UNZIPPED_BYTES or (total > 50 * 1024**2 and total / packed > MAX_ZIP_RATIO):
         raise InputError(name, f"refused: it would inflate to {total / 1024**2:.0f} MiB (a zip bomb or not a register)")
     fmt = "xlsm" if suffix == ".xlsm" or "xl/vbaProject.bin" in names else "xlsx"
-    return _calamine_book(p, fmt)
+    return _calamine_book(p, fmt, _ZipParts(p, names))
+
+
+# ---------------------------------------------------------------------------- OLE: xls, encrypted
+
+_FREESECT = 0xFFFFFFFA  # ids at or above this mark chain ends and special sectors
+
+
+def ole_stream_names(path: str | Path) -> set[str] | None:
+    """Names in an OLE2 compound file's directory (upper case), read from its header, sector
+    tables and directory only; None when the structure is inconsistent (a damaged file)."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(512)
+            shift = struct.unpack_from("<H", header, 30)[0]
+            if shift not in (9, 12):
+                return None
+            size = 1 << shift
+            per = size // 4
+            first_dir, = struct.unpack_from("<I", header, 48)
+            first_difat, n_difat = struct.unpack_from("<II", header, 68)
+            fat_ids = [s for s in struct.unpack_from("<109I", header, 76) if s < _FREESECT]
+
+            def sector(i: int) -> bytes:
+                fh.seek((i + 1) * size)
+                data = fh.read(size)
+                if len(data) != size:
+                    raise ValueError("sector past the end")
+                return data
+
+            nxt, hops = first_difat, 0
+            while nxt < _FREESECT and hops < min(n_difat, 1000):
+                ids = struct.unpack(f"<{per}I", sector(nxt))
+                fat_ids.extend(s for s in ids[:-1] if s < _FREESECT)
+                nxt, hops = ids[-1], hops + 1
+            fat_cache: dict[int, tuple[int, ...]] = {}
+
+            def next_sector(i: int) -> int:
+                block = i // per
+                if block >= len(fat_ids):
+                    raise ValueError("sector outside the table")
+                if block not in fat_cache:
+                    fat_cache[block] = struct.unpack(f"<{per}I", sector(fat_ids[block]))
+                return fat_cache[block][i % per]
+
+            names: set[str] = set()
+            current, seen = first_dir, set()
+            while current < _FREESECT:
+                if current in seen or len(seen) > 4096:
+                    return None  # a loop, or a directory no real file has
+                seen.add(current)
+                data = sector(current)
+                for off in range(0, size, 128):
+                    length, kind = struct.unpack_from("<HB", data, off + 64)
+                    if kind in (1, 2, 5) and 2 <= length <= 64:
+                        names.add(data[off:off + length - 2].decode("utf-16-le", "replace").upper())
+                current = next_sector(current)
+            return names
+    except (OSError, ValueError, struct.error):
+        return None
 
 
 def _open_ole(p: Path) -> RawBook:
-    data = p.read_bytes()
-    # An encrypted xlsx is an OLE container holding an "EncryptedPackage" stream (UTF-16 name).
-    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
-        raise InputError(str(p), "is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again")
+    name = str(p)
+    streams = ole_stream_names(p)
+    if streams is None:
+        raise InputError(name, "damaged Office file (its internal directory is inconsistent)")
+    # An encrypted xlsx/xlsm is an OLE container holding these two streams.
+    if {"ENCRYPTEDPACKAGE", "ENCRYPTIONINFO"} & streams:
+        raise InputError(name, "is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again")
+    if not {"WORKBOOK", "BOOK"} & streams:
+        if "WORDDOCUMENT" in streams:
+            raise InputError(name, "is a Word document, not an Excel workbook")
+        if "POWERPOINT DOCUMENT" in streams:
+            raise InputError(name, "is a PowerPoint file, not an Excel workbook")
+        raise InputError(name, "is an Office file but not an Excel workbook")
     return _calamine_book(p, "xls")
 
 
-def _calamine_book(p: Path, fmt: str) -> RawBook:
-    from python_calamine import CalamineWorkbook
+# ---------------------------------------------------------------------------- CSV
 
-    name = str(p)
-    try:
-        wb = CalamineWorkbook.from_path(str(p))
-        sheet_names = list(wb.sheet_names)
-        visible = {}
-        for meta in getattr(wb, "sheets_metadata", []) or []:
-            visible[meta.name] = "visible" in str(getattr(meta, "visible", "visible")).lower()
-    except Exception as exc:  # calamine raises several exception types for damaged files
-        raise InputError(name, f"cannot be read as a {fmt} workbook ({_short(exc)})") from exc
-
-    def load(sheet_name: str) -> RawSheet:
-        try:
-            ws = wb.get_sheet_by_name(sheet_name)
-            rows = ws.to_python(skip_empty_area=False)
-            merged = list(getattr(ws, "merged_cell_ranges", None) or [])
-        except Exception as exc:
-            raise InputError(name, f"sheet {sheet_name!r} cannot be read ({_short(exc)})") from exc
-        return RawSheet(sheet_name, rows, merged, visible.get(sheet_name, True))
-
-    return RawBook(name, fmt, sheet_names, load)
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the bytes look like UTF-16 text without a BOM: the ASCII
+    characters every CSV has (digits, commas, line ends) leave a zero byte in every other place."""
+    pairs = len(head) // 2
+    if pairs < 8:
+        return None
+    even = head[0:pairs * 2:2].count(0)
+    odd = head[1:pairs * 2:2].count(0)
+    # A few CJK characters (U+4E00 一 ...) have a zero byte of their own: allow for them.
+    if odd >= pairs // 20 and even * 8 <= odd:
+        return "utf-16-le"
+    if even >= pairs // 20 and odd * 8 <= even:
+        return "utf-16-be"
+    return None
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+_UNKNOWN_ENCODING = "CSV in an unknown text encoding (not UTF-8 or GB18030): save it from Excel as 'CSV UTF-8'"
 
 
 def decode_csv(data: bytes, name: str) -> tuple[str, str]:
-    """Text and encoding of a CSV: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise InputError(name, "CSV in an unknown text encoding (not UTF-8 or GB18030): save it from Excel as 'CSV UTF-8'")
+    """Text and encoding of a CSV: UTF-8 (with or without BOM), UTF-16 (with BOM, or without one
+    when unmistakable), else GB18030, the encoding of Chinese Windows Excel."""
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16"), "utf-16"
+        utf16 = _utf16_without_bom(data[:4096])
+        if utf16:
+            return data.decode(utf16), utf16
+    except UnicodeDecodeError:
+        raise InputError(name, _UNKNOWN_ENCODING) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise InputError(name, _UNKNOWN_ENCODING) from None
+    if _looks_garbled(text):
+        raise InputError(name, "CSV in an unknown text encoding (read as GB18030 it is garbled: Big5 or Shift-JIS?): save it from Excel as 'CSV UTF-8'")
+    return text, "gb18030"
+
+
+def _looks_garbled(text: str) -> bool:
+    """Big5 or Shift-JIS bytes decode as GB18030 without error, into rare characters: real
+    Chinese registers keep to the common GB2312 set (measured: 100% on the samples; Big5 read as
+    GB18030 scores about 35%, Shift-JIS 0%)."""
+    sample = text[:65536]
+    wide = len(_NOT_ASCII.findall(sample))
+    if wide < 20:
+        return False
+    rare = sample.encode("gb2312", errors="replace").count(b"?") - sample.count("?")
+    return rare > wide * 0.2
+
+
+def _sniff_delimiter(text: str) -> str:
+    # csv.Sniffer is quadratic in its sample: a few KiB of hostile quotes would take minutes.
+    sample = text[:4096]
+    if "\n" in sample[:-1]:
+        sample = sample[: sample.rindex("\n")]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return ","
 
 
 def _open_csv(p: Path) -> RawBook:
     name = str(p)
-    raw = p.read_bytes()
-    text, _encoding = decode_csv(raw, name)
-    sample = text[:20000]
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
+        raw = p.read_bytes()
+    except PermissionError:
+        raise InputError(name, _PERMISSION) from None
+    except OSError as exc:
+        raise InputError(name, f"cannot be read ({exc.strerror or exc})") from None
+    text, _encoding = decode_csv(raw, name)
+    del raw
+    delimiter = _sniff_delimiter(text)
     csv.field_size_limit(min(2**31 - 1, 64 * 1024**2))
     try:
         rows: list[list[Any]] = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
@@ -210,4 +698,3 @@ def _open_csv(p: Path) -> RawBook:
         raise InputError(name, f"CSV cannot be parsed ({exc})") from None
     sheet = RawSheet(p.stem, rows)
     return RawBook(name, "csv", [sheet.name], lambda _n: sheet)
-
