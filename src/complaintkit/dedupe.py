@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
-from .identity import RecordKey, RecordKeys, matched_keys, resolve
+from .identity import RecordKey, matched_keys, resolve
 from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, available, operation, run_operation
@@ -140,7 +140,9 @@ def comparable_text(text: str | None, lead_ins: Sequence[str] = ()) -> str:
     (客户来电反映：...) dropped, so a retyped copy compares equal to the original."""
     if not text:
         return ""
-    folded = _NOT_TEXT.sub("", unicodedata.normalize("NFKC", text).casefold())
+    if not unicodedata.is_normalized("NFKC", text):  # loaded records are NFKC already: skip the cost
+        text = unicodedata.normalize("NFKC", text)
+    folded = _NOT_TEXT.sub("", text.casefold())
     for phrase in lead_ins:
         if folded.startswith(phrase) and len(folded) > len(phrase):
             return folded[len(phrase):]
@@ -182,7 +184,8 @@ IssueTest = Callable[[Record, Record, float], "IssueMatch | None"]
 
 
 def _agree(a: Any, b: Any) -> bool:
-    return a is None or b is None or value_key(str(a)) == value_key(str(b))
+    # Loaded values are normalised already (allowed values and their aliases folded to one form).
+    return a is None or b is None or a == b
 
 
 def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel] | None = None) -> IssueTest:
@@ -407,7 +410,10 @@ class _Finder:
         self.current = current
         self.issue_test = issue_test or default_issue_test(self.settings, labels)
         self.identities, self.keys = resolve(records, policy)
+        self.rkey = [r.key for r in records]
         self._texts: dict[int, str] = {}
+        # Day numbers, so date gaps in the inner loops are integer subtractions.
+        self.day = [d.toordinal() if isinstance(d, dt.date) else None for d in (r.values.get("received_date") for r in records)]
 
     def text(self, i: int) -> str:
         # Folded lazily: most customers have one row and their text is never compared.
@@ -418,30 +424,28 @@ class _Finder:
     def similarity(self, i: int, j: int) -> float:
         return text_similarity(self.text(i), self.text(j))
 
-    def date(self, i: int) -> dt.date:
-        return self.records[i].get("received_date")
-
     def member(self, i: int, **kw: Any) -> Member:
-        return Member(self.records[i], self.records[i].key not in self.current, **kw)
+        return Member(self.records[i], self.rkey[i] not in self.current, **kw)
 
     def completeness(self, i: int) -> int:
         return sum(v is not None and v != "" for v in self.records[i].values.values())
 
     def run(self) -> tuple[list[Group], list[Group]]:
         blocks: dict[str, list[int]] = defaultdict(list)
-        for i, rec in enumerate(self.records):
-            ident = self.identities.get(rec.key)
-            if ident is not None and rec.get("received_date") is not None:
+        identities, rkey, day = self.identities, self.rkey, self.day
+        for i in range(len(self.records)):
+            ident = identities.get(rkey[i])
+            if ident is not None and day[i] is not None:
                 blocks[ident.customer].append(i)
         duplicates: list[Group] = []
         repeats: list[Group] = []
         for customer, idx in blocks.items():
             if len(idx) < 2:
                 continue
-            idx.sort(key=lambda i: (self.date(i), i))
+            idx.sort(key=lambda i: (self.day[i], i))
             dups = self.duplicates(customer, idx)
             copies = {m.record.key for g in dups for m in g.members[1:]}
-            events = [i for i in idx if self.records[i].key not in copies]
+            events = [i for i in idx if rkey[i] not in copies]
             duplicates.extend(g for g in dups if g.current())
             repeats.extend(g for g in self.repeats(customer, events) if g.current())
         return duplicates, repeats
@@ -457,10 +461,10 @@ class _Finder:
                 i = parent[i]
             return i
 
+        day = self.day
         for p, i in enumerate(idx):
-            day = self.date(i)
             for j in idx[p + 1:p + 1 + s.max_comparisons]:
-                if (self.date(j) - day).days > s.dup_days:
+                if day[j] - day[i] > s.dup_days:
                     break
                 if self.similarity(i, j) >= s.dup_similarity:
                     parent[find(j)] = find(i)
@@ -472,9 +476,9 @@ class _Finder:
             if len(members) < 2:
                 continue
             if s.primary == "most_complete":
-                primary = min(members, key=lambda i: (-self.completeness(i), self.date(i), i))
+                primary = min(members, key=lambda i: (-self.completeness(i), day[i], i))
             else:
-                primary = min(members, key=lambda i: (self.date(i), -self.completeness(i), i))
+                primary = min(members, key=lambda i: (day[i], -self.completeness(i), i))
             rest = [i for i in members if i != primary]
             out = [self.member(primary)]
             for i in rest:
@@ -488,12 +492,12 @@ class _Finder:
         s = self.settings
         chains: list[list[Member]] = []
         chain_of: dict[int, int] = {}
+        day = self.day
         for p, i in enumerate(events):
-            day = self.date(i)
             found = None
             for q in range(p - 1, max(-1, p - 1 - s.max_comparisons), -1):
                 j = events[q]
-                if (day - self.date(j)).days > s.window_days:
+                if day[i] - day[j] > s.window_days:
                     break
                 sim = self.similarity(j, i)
                 match = self.issue_test(self.records[j], self.records[i], sim)

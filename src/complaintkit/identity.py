@@ -27,8 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from .normalize import phone_is_valid
 from .policy import Policy, load_policy
@@ -43,8 +42,8 @@ VIA_ID, VIA_PHONE, VIA_NAME_BRANCH = "id_number", "phone", "name_branch"
 _NAME_NOISE = re.compile(r"[\s·•.．\-_()（）]+")
 
 
-@dataclass(frozen=True)
-class Identity:
+# NamedTuples rather than dataclasses: a 200,000-row batch builds one of each per row.
+class Identity(NamedTuple):
     """A record's customer: ``customer`` is a batch-local label ("C00012", no personal data);
     ``via`` is the key that tied this record to it (id_number, phone or name_branch)."""
 
@@ -52,19 +51,19 @@ class Identity:
     via: str
 
 
-@dataclass(frozen=True)
-class RecordKeys:
-    """The normalised identity keys of one record (None when absent or unusable)."""
+class RecordKeys(NamedTuple):
+    """The normalised identity keys of one record (None when absent or unusable).
+    ``name_branch`` is set only when both are present: a name alone is never a key."""
 
     id_number: str | None
     phone: str | None
     name: str | None
     branch: str | None
+    name_branch: tuple[str, str] | None
 
-    @property
-    def name_branch(self) -> tuple[str, str] | None:
-        """(name, branch), only when both are present: a name alone is never a key."""
-        return (self.name, self.branch) if self.name and self.branch else None
+
+def _keys(id_number: str | None, phone: str | None, name: str | None, branch: str | None) -> RecordKeys:
+    return RecordKeys(id_number, phone, name, branch, (name, branch) if name and branch else None)
 
 
 def id_key(value: str | None) -> str | None:
@@ -101,11 +100,40 @@ def name_key(value: str | None) -> str | None:
     return folded or None
 
 
-def record_keys(rec: Record) -> RecordKeys:
-    """The identity keys of one record."""
-    branch = rec.get("branch")
-    branch = unicodedata.normalize("NFKC", str(branch)).strip() if branch else None
-    return RecordKeys(id_key(rec.get("id_number")), phone_key(rec.get("phone")), name_key(rec.get("customer_name")), branch or None)
+def branch_key(value: str | None) -> str | None:
+    """The branch folded for comparison: NFKC, spaces trimmed."""
+    return unicodedata.normalize("NFKC", str(value)).strip() or None if value else None
+
+
+_UNSEEN = object()
+_IDENTITY_FIELDS = ("id_number", "phone", "customer_name", "branch")
+
+
+def _column(values: Sequence[Any], fold: Callable[[Any], str | None]) -> list[str | None]:
+    """One folded key per value; each distinct value is folded once (a customer's ID is checked
+    once, not once per complaint)."""
+    cache: dict[Any, str | None] = {}
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
+        key = cache.get(value, _UNSEEN)
+        if key is _UNSEEN:
+            key = cache[value] = fold(value)
+        append(key)  # type: ignore[arg-type]
+    return out
+
+
+class KeyTable:
+    """The usable identity keys of a batch, column by column (placeholders already dropped)."""
+
+    def __init__(self, ids: list[str | None], phones: list[str | None], names: list[str | None], branches: list[str | None]) -> None:
+        self.ids, self.phones, self.names, self.branches = ids, phones, names, branches
+
+    def __getitem__(self, i: int) -> RecordKeys:
+        return _keys(self.ids[i], self.phones[i], self.names[i], self.branches[i])
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class _UnionFind:
@@ -138,33 +166,40 @@ class _UnionFind:
 
 def _shared_keys(values: Sequence[str | None], names: Sequence[str | None], limit: int) -> set[str]:
     """Keys carried by more than ``limit`` different names: placeholders or shared numbers."""
-    seen: dict[str, set[str]] = defaultdict(set)
+    first: dict[str, str] = {}
+    several: dict[str, set[str]] = defaultdict(set)
     for value, name in zip(values, names):
         if value and name:
-            seen[value].add(name)
-    return {value for value, distinct in seen.items() if len(distinct) > limit}
+            seen = first.setdefault(value, name)
+            if seen != name:  # only keys with a second name need a set
+                several[value].update((seen, name))
+    return {value for value, distinct in several.items() if len(distinct) > limit}
 
 
-def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[dict[RecordKey, Identity], list[RecordKeys]]:
-    """Identities of ``records`` (records with no usable key are absent) and each record's keys."""
+def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[dict[RecordKey, Identity], KeyTable]:
+    """Identities of ``records`` (records with no usable key are absent) and their keys."""
     policy = policy or load_policy()
     limit = int(policy.get("dedupe.identity.max_names_per_key", 3))
-    keys = [record_keys(r) for r in records]
-    names = [k.name for k in keys]
-    bad_ids = _shared_keys([k.id_number for k in keys], names, limit)
-    bad_phones = _shared_keys([k.phone for k in keys], names, limit)
-    ids = [k.id_number if k.id_number not in bad_ids else None for k in keys]
-    phones = [k.phone if k.phone not in bad_phones else None for k in keys]
+    # One walk over the records (they are large and scattered in memory), then compact columns.
+    raw_ids, raw_phones, raw_names, raw_branches = zip(*[tuple(map(r.values.get, _IDENTITY_FIELDS)) for r in records]) if records else ((),) * 4
+    ids, phones = _column(raw_ids, id_key), _column(raw_phones, phone_key)
+    names, branches = _column(raw_names, name_key), _column(raw_branches, branch_key)
+    bad_ids = _shared_keys(ids, names, limit)
+    bad_phones = _shared_keys(phones, names, limit)
+    if bad_ids:
+        ids = [k if k not in bad_ids else None for k in ids]
+    if bad_phones:
+        phones = [k if k not in bad_phones else None for k in phones]
+    name_branch = [(n, b) if n and b else None for n, b in zip(names, branches)]
 
     uf = _UnionFind(len(records))
     first_with_id: dict[str, int] = {}
     for i, value in enumerate(ids):
         if value:
-            uf.id_of.setdefault(i, value)
-            if value in first_with_id:
-                uf.union(first_with_id[value], i)
-            else:
-                first_with_id[value] = i
+            # Rows of one ID hang directly under its first row: no find() needed yet.
+            root = first_with_id.setdefault(value, i)
+            uf.parent[i] = root
+            uf.id_of[root] = value
 
     by_phone: dict[str, list[int]] = defaultdict(list)
     for i, value in enumerate(phones):
@@ -190,8 +225,7 @@ def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[di
 
     keyed_by_nb: dict[tuple[str, str], set[int]] = defaultdict(set)
     first_keyless: dict[tuple[str, str], int] = {}
-    for i, k in enumerate(keys):
-        nb = k.name_branch
+    for i, nb in enumerate(name_branch):
         if nb is None:
             continue
         if ids[i] or phones[i]:
@@ -206,21 +240,25 @@ def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[di
             uf.union(roots.pop(), i)
 
     labels: dict[int, str] = {}
+    made: dict[tuple[int, str], Identity] = {}
     out: dict[RecordKey, Identity] = {}
     for i, rec in enumerate(records):
         if ids[i]:
             via = VIA_ID
         elif phones[i]:
             via = VIA_PHONE
-        elif keys[i].name_branch:
+        elif name_branch[i]:
             via = VIA_NAME_BRANCH
         else:
             continue
         root = uf.find(i)
-        if root not in labels:
-            labels[root] = f"C{len(labels) + 1:05d}"
-        out[rec.key] = Identity(labels[root], via)
-    return out, keys
+        ident = made.get((root, via))
+        if ident is None:
+            if root not in labels:
+                labels[root] = f"C{len(labels) + 1:05d}"
+            ident = made[(root, via)] = Identity(labels[root], via)
+        out[rec.key] = ident
+    return out, KeyTable(ids, phones, names, branches)
 
 
 def customer_keys(records: Iterable[Record], policy: Policy | None = None) -> dict[RecordKey, Identity]:
