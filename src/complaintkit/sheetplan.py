@@ -112,15 +112,27 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
     return col
 
 
+def _cell(entry: Sequence[Any]) -> tuple[str, int, int]:
+    return (entry[1], int(entry[2]), int(entry[3]))
+
+
 def _restore_marks(book: BookAdapter, state: list[list[Any]], ops: set[str] | None, sheet: str | None) -> list[list[Any]]:
-    """Undo the marks of ``ops`` (all when None) and return the state rows that remain."""
+    """Undo the marks of ``ops`` (all when None) and return the state rows that remain.
+
+    Every entry of a cell holds the user's own format (see apply_plans), so the order entries are
+    undone in does not matter; a cell another check still marks keeps the mark on top.
+    """
     keep: list[list[Any]] = []
+    undo: list[list[Any]] = []
+    names = book.sheet_names()
     for entry in state:
         op, sh, row, col, fill, note = (list(entry) + [None] * 6)[:6]
-        if (ops is None or op in ops) and (sheet is None or sh == sheet) and sh in book.sheet_names():
+        wanted = (ops is None or op in ops) and (sheet is None or sh == sheet) and sh in names
+        (undo if wanted else keep).append([op, sh, row, col, fill, note])
+    still_marked = {_cell(e) for e in keep}
+    for op, sh, row, col, fill, note in undo:
+        if (sh, int(row), int(col)) not in still_marked:
             book.set_format(sh, int(row), int(col), fill or None, note or None)
-        else:
-            keep.append([op, sh, row, col, fill, note])
     return keep
 
 
@@ -140,15 +152,21 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan]) -> None:
                 plan.sheet, col, plan.header_row, column.header, first,
                 [column.values.get(r) for r in rows], [column.fills.get(r) for r in rows], column.width,
             )
+        # A cell another check already marks shows that mark now: its entry holds the user's own format.
+        own = {_cell(e): (e[4] or "", e[5] or "") for e in state}
         seen: set[tuple[int, int]] = set()
         for mark in plan.marks:
             col = column_index(mark.column)
             if (mark.row, col) in seen:
                 continue
             seen.add((mark.row, col))
-            fill, note = book.get_format(plan.sheet, mark.row, col)
-            state.append([plan.op, plan.sheet, mark.row, col, fill or "", note or ""])
-            book.set_format(plan.sheet, mark.row, col, mark.fill, mark.note or note)
+            key = (plan.sheet, mark.row, col)
+            if key not in own:
+                fill, note = book.get_format(plan.sheet, mark.row, col)
+                own[key] = (fill or "", note or "")
+            fill, note = own[key]
+            state.append([plan.op, plan.sheet, mark.row, col, fill, note])
+            book.set_format(plan.sheet, mark.row, col, mark.fill, mark.note or note or None)
         for table in plan.tables:
             book.replace_table(table)
     book.write_state(state)

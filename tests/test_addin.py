@@ -1,0 +1,840 @@
+"""The Excel add-in door, checked on Linux: what a ribbon button writes is what the CLI writes; a
+second press changes nothing; 清除结果 gives the user's sheet back; the built .xlam is a valid
+package whose buttons reach existing operations through a VBA dispatcher that passes the tag; the
+worksheet functions answer as the core does. The xlwings adapter runs against a simulated Excel
+here, against real Excel where there is one, and against xlwings' licensed remote engine where a
+licence key is set."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import os
+import re
+import struct
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+
+from complaintkit.addin import core
+from complaintkit.addin.core import (
+    ALL, BUTTONS, CLEAR, AddinError, excel_rows, find_merged, id_check_text, operations_for, plans_for_sheet, press,
+)
+from complaintkit.addin.xlbook import XlwingsBook, excel_value, link_formula, read_sheet, runs
+from complaintkit.cli import cli
+from complaintkit.deadlines import days_left, due_date
+from complaintkit.loader import LoadOptions, load_register
+from complaintkit.messages import t
+from complaintkit.operations import PIPELINE_ORDER, OpContext, available, run_operation, run_pipeline
+from complaintkit.policy import load_policy
+from complaintkit.sheetplan import OWN_PREFIX, RED, STATE_SHEET, SheetPlan
+from complaintkit.validation import validate
+from complaintkit.xlsx_applier import OpenpyxlBook, _fill_hex
+
+from conftest import AS_OF, HEADERS, ROOT, SAMPLES, good_row, write_xlsx
+
+EXCEL = ROOT / "excel"
+XLAM = EXCEL / "complaintkit.xlam"
+ASOF = dt.date.fromisoformat(AS_OF)
+POLICY = load_policy()
+SMALL = [SAMPLES / "messy_branch.xlsx", SAMPLES / "clean_branch.xlsx"]
+BRANCH = SAMPLES / "branches" / "城东支行.xlsx"  # 118 rows with planted duplicates and repeats
+CASES = [(op, src) for op in available() for src in SMALL] + [(ALL, src) for src in SMALL + [BRANCH]]
+USER_FILL = "DDEBF7"
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch):
+    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# --- what xlwings would read, and what a workbook shows -------------------------------------------
+
+def xlwings_value(v: Any) -> Any:
+    """A cell as xlwings' used-range read returns it: numbers float, dates datetime, blanks None."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return float(v)
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return dt.datetime(v.year, v.month, v.day)
+    return v
+
+
+def sheet_as_xlwings(ws) -> tuple[list[list[Any]], list]:
+    """The sheet's values from A1 to the last used cell, and its merged ranges (0-based)."""
+    rows = [[xlwings_value(c.value) for c in row] for row in ws.iter_rows(min_row=1, max_row=ws.max_row, max_col=ws.max_column)]
+    merged = [((m.min_row - 1, m.min_col - 1), (m.max_row - 1, m.max_col - 1)) for m in ws.merged_cells.ranges]
+    return rows, merged
+
+
+def shown(v: Any) -> Any:
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return dt.datetime(v.year, v.month, v.day)
+    if isinstance(v, str):
+        link = re.fullmatch(r'=HYPERLINK\("#[^"]*","(.*)"\)', v, re.S)
+        if link:
+            return link.group(1).replace('""', '"')
+    return v
+
+
+def snapshot(wb) -> dict[str, Any]:
+    """Every sheet's non-empty cells as (value, fill, note), with the sheet's visibility."""
+    out: dict[str, Any] = {}
+    for ws in wb.worksheets:
+        cells = {}
+        for row in ws.iter_rows():
+            for c in row:
+                item = (shown(c.value), _fill_hex(c), c.comment.text if c.comment else None)
+                if item != (None, None, None):
+                    cells[c.coordinate] = item
+        out[ws.title] = (ws.sheet_state, cells)
+    return out
+
+
+def reloaded(wb, path: Path):
+    wb.save(path)
+    return load_workbook(path)
+
+
+def cli_annotated(runner, op: str, src: Path, tmp: Path) -> Path:
+    """The CLI's annotated copy: the op's own command with -o, or `run --annotate` (all, or an op
+    without its own command)."""
+    if op != ALL and op in cli.commands:
+        out = tmp / "cli.xlsx"
+        args = [op, str(src), "-o", str(out), "--format", "json"]
+        if any(p.name == "as_of" for p in cli.commands[op].params):
+            args += ["--as-of", AS_OF]
+    else:
+        out = tmp / "annotated" / f"{src.stem}.checked.xlsx"
+        args = ["run", str(src), "--as-of", AS_OF, "--annotate", str(tmp / "annotated"), "--format", "json", "--no-mask"]
+        if op != ALL:
+            args += ["--checks", op]
+    result = runner.invoke(cli, args)
+    assert result.exit_code in (0, 1), result.output
+    return out
+
+
+# --- (a) a button's plan is the CLI's plan ----------------------------------------------------------
+
+@pytest.mark.parametrize("op,src", CASES, ids=[f"{op}-{src.stem}" for op, src in CASES])
+def test_button_writes_what_the_cli_writes(op, src, runner, tmp_path):
+    register = load_register(src, LoadOptions(POLICY))
+    ws = load_workbook(src, data_only=True)[register.sheet]
+    rows, merged = sheet_as_xlwings(ws)
+
+    mine = core.check_sheet(rows, register.sheet, op, POLICY, ASOF, source=str(src), merged=merged).plans
+    ctx = OpContext(POLICY, ASOF)
+    results = run_pipeline([register], ctx) if op == ALL else [run_operation(op, [register], ctx)]
+    assert mine == [p for r in results for p in r.plans_for(register)]
+    assert mine and all(isinstance(p, SheetPlan) and p.sheet == register.sheet for p in mine)
+
+    wb = load_workbook(src)
+    apply_plans_via_button = press(OpenpyxlBook(wb), op, rows, register.sheet, POLICY, ASOF, source=str(src), merged=merged)
+    assert apply_plans_via_button.count("\n") >= len(results) - 1
+    cli_out = load_workbook(cli_annotated(runner, op, src, tmp_path))
+    assert snapshot(reloaded(wb, tmp_path / "button.xlsx")) == snapshot(cli_out)
+
+
+def test_plans_for_sheet_is_values_in_plans_out():
+    register = load_register(SAMPLES / "messy_branch.xlsx", LoadOptions(POLICY))
+    rows, _ = sheet_as_xlwings(load_workbook(SAMPLES / "messy_branch.xlsx")[register.sheet])
+    plans = plans_for_sheet(rows, register.sheet, "validate", POLICY, ASOF)
+    assert [p.op for p in plans] == ["validate"]
+    assert plans[0].columns[0].header.startswith(OWN_PREFIX)
+    assert plans[0].marks and plans[0].tables[0].name.startswith(OWN_PREFIX)
+
+
+def test_all_runs_every_available_check_in_pipeline_order():
+    assert operations_for(ALL) == [n for n in PIPELINE_ORDER if n in available()]
+
+
+def test_a_check_that_is_not_installed_says_so(monkeypatch):
+    monkeypatch.setattr(core, "available", lambda: ["validate"])
+    with pytest.raises(AddinError, match="尚未安装"):
+        operations_for("risk")
+    with pytest.raises(AddinError, match="not in this PC's complaintkit"):
+        operations_for("risk", "en")
+    with pytest.raises(AddinError, match="未知的按钮"):
+        operations_for("format_c")
+
+
+def test_excel_rows_read_like_the_file_reader():
+    got = excel_rows([[None, dt.datetime(2026, 3, 2), dt.datetime(2026, 3, 2, 9, 30), 13800138000.0], ["x"]])
+    assert got == [["", dt.date(2026, 3, 2), dt.datetime(2026, 3, 2, 9, 30), 13800138000.0], ["x", "", "", ""]]
+    assert excel_rows("only") == [["only"]]  # a one-cell sheet reads as a scalar
+
+
+def test_merged_data_cells_are_filled_as_for_a_file(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", [good_row(1), good_row(2, 投诉编号="T0002"), good_row(3)], title="投诉登记台账")
+    wb = load_workbook(path)
+    ws = wb.active
+    ws["D3"] = "城北支行"  # 受理机构 merged down over three complaints, as branches do
+    ws.merge_cells("D3:D5")
+    wb.save(path)
+    register = load_register(path, LoadOptions(POLICY))
+    rows, merged = sheet_as_xlwings(load_workbook(path).active)
+    mine = core.register_from_sheet(rows, register.sheet, POLICY, str(path), merged)
+    assert [r.values["branch"] for r in mine.records] == [r.values["branch"] for r in register.records] == ["城北支行"] * 3
+
+
+def test_find_merged_halves_down_to_each_merged_area():
+    areas = [(1, 1, 1, 8), (5, 3, 9, 3), (40, 2, 41, 4)]  # 1-based inclusive: a title, a column block, a box
+
+    def area_of(r, c):
+        return next((a for a in areas if a[0] <= r <= a[2] and a[1] <= c <= a[3]), (r, c, r, c))
+
+    def has_merge(r1, c1, r2, c2):
+        return any(not (a[2] < r1 or a[0] > r2 or a[3] < c1 or a[1] > c2) for a in areas) or False
+
+    calls = []
+    found = find_merged(lambda *b: calls.append(b) or has_merge(*b), area_of, 1000, 30)
+    assert found == [((a[0] - 1, a[1] - 1), (a[2] - 1, a[3] - 1)) for a in sorted(areas)]
+    assert len(calls) < 300  # not one probe per cell of a 30 000-cell sheet
+    assert find_merged(lambda *b: False, area_of, 1000, 30) == []
+
+
+# --- (b) and (c): pressing twice, and 清除结果 -----------------------------------------------------
+
+def marked_register(path: Path) -> Path:
+    """A register with problems, and the user's own fill and note on a cell a check will mark."""
+    rows = [good_row(1), good_row(2, 证件号码="110105194912310021"), good_row(3, 受理日期="上周三"),
+            good_row(4, 投诉编号="T0001", 联系电话="12345"), good_row(5, 处理状态="已办结", 办结日期=None)]
+    write_xlsx(path, rows, title="城南支行投诉登记台账（2026年）")
+    wb = load_workbook(path)
+    ws = wb.active
+    ws["F4"].fill = PatternFill("solid", start_color=USER_FILL, end_color=USER_FILL)
+    ws["F4"].comment = Comment("客户说证件号码是旧证", "网点")
+    ws["N3"] = "网点自己的备注列"  # a column of the user's to the right of the register
+    wb.save(path)
+    return path
+
+
+def press_on(wb, tag: str, sheet: str) -> str:
+    rows, merged = sheet_as_xlwings(wb[sheet])
+    return press(OpenpyxlBook(wb), tag, rows, sheet, POLICY, ASOF, merged=merged)
+
+
+@pytest.mark.parametrize("src", ["marked", "messy"])
+def test_pressing_twice_changes_nothing_and_user_cells_keep_their_values(src, tmp_path):
+    path = marked_register(tmp_path / "r.xlsx") if src == "marked" else SAMPLES / "messy_branch.xlsx"
+    sheet = load_register(path, LoadOptions(POLICY)).sheet
+    original = snapshot(load_workbook(path))
+    wb = load_workbook(path)
+    press_on(wb, ALL, sheet)
+    first = snapshot(wb := reloaded(wb, tmp_path / "1.xlsx"))
+    press_on(wb, ALL, sheet)
+    second = snapshot(reloaded(wb, tmp_path / "2.xlsx"))
+    assert second == first
+    before, after = original[sheet][1], first[sheet][1]
+    for coord, (value, _fill, _note) in before.items():
+        assert after[coord][0] == value, coord
+    own = [coord for coord in after if coord not in before]
+    assert own and all(re.match(r"[A-Z]+\d+$", c) for c in own)
+    assert any(name.startswith(OWN_PREFIX) for name in first)
+
+
+def test_marks_cover_the_users_fill_and_note_until_cleared(tmp_path):
+    wb = load_workbook(marked_register(tmp_path / "r.xlsx"))
+    press_on(wb, "validate", "台账")
+    ws = wb["台账"]
+    assert _fill_hex(ws["F4"]) == RED
+    assert ws["F4"].comment.text == t("id_check_digit", detail="X")
+    assert wb[STATE_SHEET].sheet_state == "hidden"
+
+
+def test_clear_gives_the_users_sheet_back(tmp_path):
+    path = marked_register(tmp_path / "r.xlsx")
+    original = snapshot(load_workbook(path))
+    wb = load_workbook(path)
+    for tag in (ALL, "validate", ALL):  # two checks mark F4 and A6, in changing order
+        press_on(wb, tag, "台账")
+    message = press_on(wb, CLEAR, "台账")
+    assert message.startswith("已清除") and "个结果表" in message
+    cleared = snapshot(reloaded(wb, tmp_path / "2.xlsx"))
+    assert cleared == {"台账": original["台账"]}
+    restored = load_workbook(tmp_path / "2.xlsx")["台账"]["F4"]
+    assert (_fill_hex(restored), restored.comment.text) == (USER_FILL, "客户说证件号码是旧证")
+
+
+def test_a_results_sheet_is_not_a_register(tmp_path):
+    wb = load_workbook(marked_register(tmp_path / "r.xlsx"))
+    press_on(wb, "validate", "台账")
+    name = t("sheet_findings")
+    ok, message = core.guarded(lambda: press_on(wb, "validate", name), "zh", lambda e: None)
+    assert not ok and name in message and "投诉登记台账" in message
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    wb = Workbook()
+    wb.active.title = "空表"
+    logged = []
+    ok, message = core.guarded(lambda: press_on(wb, "validate", "空表"), "zh", logged.append)
+    assert not ok and message.startswith("无法读取当前工作表") and "\n" not in message and not logged
+
+    def bug():
+        raise ZeroDivisionError("division by zero in 13800138000")
+
+    ok, message = core.guarded(bug, "zh", lambda e: "/tmp/complaintkit-addin.log")
+    assert not ok and "ZeroDivisionError" in message and "Traceback" not in message
+    assert "13800138000" not in message and "/tmp/complaintkit-addin.log" in message
+
+
+# --- the xlwings adapter against a simulated Excel ---------------------------------------------------
+
+class FakeNote:
+    def __init__(self, cell: "FakeCell") -> None:
+        self.cell = cell
+
+    @property
+    def text(self) -> str:
+        return self.cell.note
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.cell.note = value
+
+    def delete(self) -> None:
+        self.cell.note = None
+
+
+class FakeCell:
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.fill: tuple[int, int, int] | None = None
+        self.note: str | None = None
+        self.bold = False
+
+
+def excel_parse(v: Any) -> Any:
+    """What Excel stores for a value assigned through COM: a leading apostrophe marks text, any
+    other text is read as if typed (numbers and dates become numbers and dates)."""
+    if not isinstance(v, str):
+        return v
+    if v.startswith("'"):
+        return v[1:]
+    if v.startswith("="):
+        return v
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(v)
+    except ValueError:
+        return v
+
+
+class FakeRange:
+    def __init__(self, sheet: "FakeSheet", a: tuple[int, int], b: tuple[int, int] | None = None, **opts: Any) -> None:
+        self.sheet, self.a, self.b, self.opts = sheet, a, b or a, opts
+
+    def options(self, **opts: Any) -> "FakeRange":
+        return FakeRange(self.sheet, self.a, self.b, **opts)
+
+    @property
+    def row(self) -> int:
+        return self.a[0]
+
+    @property
+    def column(self) -> int:
+        return self.a[1]
+
+    @property
+    def last_cell(self) -> "FakeRange":
+        return FakeRange(self.sheet, self.b)
+
+    def _cells(self):
+        for r in range(self.a[0], self.b[0] + 1):
+            for c in range(self.a[1], self.b[1] + 1):
+                yield self.sheet.cell(r, c)
+
+    @property
+    def value(self) -> Any:
+        grid = [[self.sheet.peek(r, c).value for c in range(self.a[1], self.b[1] + 1)] for r in range(self.a[0], self.b[0] + 1)]
+        if self.opts.get("ndim") == 2:
+            return grid
+        return grid[0][0] if self.a == self.b else grid
+
+    @value.setter
+    def value(self, data: Any) -> None:
+        r0, c0 = self.a
+        if self.opts.get("transpose"):
+            data = [[v] for v in data]
+        elif not isinstance(data, list):
+            data = [[data]]
+        for i, row in enumerate(data):
+            for j, v in enumerate(row):
+                self.sheet.cell(r0 + i, c0 + j).value = excel_parse(v)
+        self.sheet.book.writes += 1
+
+    @property
+    def color(self) -> Any:
+        return self.sheet.peek(*self.a).fill
+
+    @color.setter
+    def color(self, value: str | None) -> None:
+        rgb = None if value is None else tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))
+        for cell in self._cells():
+            cell.fill = rgb
+
+    @property
+    def note(self) -> FakeNote | None:
+        cell = self.sheet.peek(*self.a)
+        return FakeNote(cell) if cell.note else None
+
+    def add_note(self, text: str) -> FakeNote:
+        cell = self.sheet.cell(*self.a)
+        assert cell.note is None, "Excel refuses a second note"
+        cell.note = text
+        return FakeNote(cell)
+
+    @property
+    def font(self) -> Any:
+        rng = self
+
+        class Font:
+            def __setattr__(self, name, value):
+                for cell in rng._cells():
+                    cell.bold = value
+
+        return Font()
+
+    @property
+    def column_width(self) -> float:
+        return 8.43
+
+    @column_width.setter
+    def column_width(self, value: float) -> None:
+        pass
+
+    @property
+    def merge_cells(self) -> Any:
+        hits = [m for m in self.sheet.merged if not (m[2] < self.a[0] or m[0] > self.b[0] or m[3] < self.a[1] or m[1] > self.b[1])]
+        return bool(hits) or False
+
+    @property
+    def merge_area(self) -> "FakeRange":
+        for m in self.sheet.merged:
+            if m[0] <= self.a[0] <= m[2] and m[1] <= self.a[1] <= m[3]:
+                return FakeRange(self.sheet, (m[0], m[1]), (m[2], m[3]))
+        return self
+
+
+class FakeSheet:
+    def __init__(self, book: "FakeBook", name: str) -> None:
+        self.book, self.name, self.cells, self.visible, self.merged = book, name, {}, True, []
+        self.freeze_panes = type("FreezePanes", (), {"freeze_at": lambda _self, where: None})()
+
+    def peek(self, r: int, c: int) -> FakeCell:
+        return self.cells.get((r, c), FakeCell())
+
+    def cell(self, r: int, c: int) -> FakeCell:
+        return self.cells.setdefault((r, c), FakeCell())
+
+    @property
+    def used_range(self) -> FakeRange:
+        used = [k for k, v in self.cells.items() if v.value is not None or v.fill or v.note or v.bold]
+        if not used:
+            return FakeRange(self, (1, 1))
+        return FakeRange(self, (1, 1), (max(r for r, _ in used), max(c for _, c in used)))
+
+    def range(self, a: tuple[int, int], b: tuple[int, int] | None = None) -> FakeRange:
+        return FakeRange(self, a, b)
+
+    def delete(self) -> None:
+        self.book.sheets.items.remove(self)
+
+    def activate(self) -> None:
+        self.book.sheets.active = self
+
+
+class FakeSheets:
+    def __init__(self, book: "FakeBook") -> None:
+        self.book, self.items, self.active = book, [], None
+
+    def __iter__(self):
+        return iter(list(self.items))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key: Any) -> FakeSheet:
+        if isinstance(key, int):
+            return self.items[key]
+        return next(s for s in self.items if s.name == key)
+
+    def add(self, name: str, after: FakeSheet) -> FakeSheet:
+        assert name not in [s.name for s in self.items]
+        sheet = FakeSheet(self.book, name)
+        self.items.insert(self.items.index(after) + 1, sheet)
+        self.active = sheet
+        return sheet
+
+
+class FakeBook:
+    """Enough of xlwings' Book API, with Excel's habits, for XlwingsBook and read_sheet."""
+
+    def __init__(self, wb) -> None:
+        self.writes = 0
+        self.sheets = FakeSheets(self)
+        for ws in wb.worksheets:
+            sheet = FakeSheet(self, ws.title)
+            self.sheets.items.append(sheet)
+            for row in ws.iter_rows():
+                for c in row:
+                    if c.value is not None or _fill_hex(c) or c.comment:
+                        cell = sheet.cell(c.row, c.column)
+                        cell.value = xlwings_value(c.value)
+                        fill = _fill_hex(c)
+                        cell.fill = tuple(int(fill[i:i + 2], 16) for i in (0, 2, 4)) if fill else None
+                        cell.note = c.comment.text if c.comment else None
+            sheet.merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
+        self.sheets.active = self.sheets.items[0]
+
+    def view(self) -> dict[str, Any]:
+        """The same shape as snapshot(): what a user sees."""
+        out = {}
+        for s in self.sheets:
+            cells = {}
+            for (r, c), cell in sorted(self.cells_of(s)):
+                fill = "%02X%02X%02X" % cell.fill if cell.fill else None
+                item = (shown(cell.value), fill, cell.note)
+                if item != (None, None, None):
+                    cells[f"{_letter(c)}{r}"] = item
+            out[s.name] = ("visible" if s.visible else "hidden", cells)
+        return out
+
+    @staticmethod
+    def cells_of(sheet: FakeSheet):
+        return list(sheet.cells.items())
+
+
+def _letter(col: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(col)
+
+
+def normalised(view: dict[str, Any]) -> dict[str, Any]:
+    """Numbers as Excel keeps them (all float), so the two hosts compare by value."""
+    out = {}
+    for name, (state, cells) in view.items():
+        out[name] = (state, {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v, f, n)
+                             for k, (v, f, n) in cells.items()})
+    return out
+
+
+@pytest.mark.parametrize("src", ["marked", "messy"])
+def test_xlwings_adapter_does_what_the_openpyxl_adapter_does(src, tmp_path):
+    path = marked_register(tmp_path / "r.xlsx") if src == "marked" else SAMPLES / "messy_branch.xlsx"
+    sheet = load_register(path, LoadOptions(POLICY)).sheet
+    wb = load_workbook(path)
+    fake = FakeBook(load_workbook(path))
+    for tag in (ALL, "validate", ALL):
+        rows, merged = read_sheet(fake.sheets[sheet])
+        press(XlwingsBook(fake), tag, rows, sheet, POLICY, ASOF, merged=merged)
+        press_on(wb, tag, sheet)
+        assert normalised(fake.view()) == normalised(snapshot(reloaded(wb, tmp_path / "o.xlsx")))
+    rows, _ = read_sheet(fake.sheets[sheet])
+    press(XlwingsBook(fake), CLEAR, rows, sheet, POLICY, ASOF)
+    assert normalised(fake.view()) == normalised(snapshot(load_workbook(path)))
+
+
+def test_a_column_is_written_in_one_call():
+    wb = Workbook()
+    wb.active.title = "台账"
+    wb.active.append(["投诉编号"])
+    fake = FakeBook(wb)
+    XlwingsBook(fake).write_column("台账", 3, 1, "CK-x", 2, list(range(5000)), [None] * 4999 + [RED], 20)
+    assert fake.writes == 2  # the header cell, then the whole column
+
+
+def test_text_stays_text_in_excel():
+    assert excel_value("2026-03-06") == "'2026-03-06" and excel_value("=cmd|' /c calc'!A0") == "'=cmd|' /c calc'!A0"
+    assert excel_value("") is None and excel_value(dt.date(2026, 3, 6)) == dt.datetime(2026, 3, 6)
+    assert link_formula("台账'1!C5", 'say "hi"') == '=HYPERLINK("#\'台账\'\'1\'!C5","say ""hi""")'
+    assert runs([None, RED, RED, "FFEB9C", None, RED], 10) == [(11, 12, RED), (13, 13, "FFEB9C"), (15, 15, RED)]
+
+
+# --- (d) the built add-in ------------------------------------------------------------------------
+
+def ovba_decompress(data: bytes) -> bytes:
+    """MS-OVBA 2.4.1 decompression, written from the spec so the check does not trust the writer."""
+    assert data[0] == 1, "not a CompressedContainer"
+    out, pos = bytearray(), 1
+    while pos < len(data):
+        header = struct.unpack_from("<H", data, pos)[0]
+        end, pos, start = min(pos + (header & 0x0FFF) + 3, len(data)), pos + 2, len(out)
+        if not header & 0x8000:
+            out += data[pos:pos + 4096]
+            pos += 4096
+            continue
+        while pos < end:
+            flags, pos = data[pos], pos + 1
+            for bit in range(8):
+                if pos >= end:
+                    break
+                if not flags >> bit & 1:
+                    out.append(data[pos])
+                    pos += 1
+                    continue
+                token, pos = struct.unpack_from("<H", data, pos)[0], pos + 2
+                bits = max((len(out) - start - 1).bit_length(), 4)
+                length, offset = (token & (0xFFFF >> bits)) + 3, (token >> (16 - bits)) + 1
+                for _ in range(length):
+                    out.append(out[-offset])
+    return bytes(out)
+
+
+def vba_modules(xlam: Path) -> dict[str, str]:
+    """Module name -> source, read from vbaProject.bin through the dir stream (MS-OVBA 2.3.4.2)."""
+    from pyopenvba.cfb import CFB
+
+    cfb = CFB.from_bytes(zipfile.ZipFile(xlam).read("xl/vbaProject.bin"))
+    raw, pos, modules, current = ovba_decompress(cfb.get_stream_in_storage("VBA", "dir")), 0, {}, {}
+    while pos < len(raw):
+        rid = struct.unpack_from("<H", raw, pos)[0]
+        if rid == 0x0010:  # the dir stream's terminator
+            break
+        size = struct.unpack_from("<I", raw, pos + 2)[0]
+        pos += 6
+        if rid == 0x0009:  # PROJECTVERSION: its size field says 4, six bytes follow
+            size = 6
+        data, pos = raw[pos:pos + size], pos + size
+        if rid == 0x001A:
+            current["stream"] = data.decode("cp1252")
+        elif rid == 0x0031:
+            current["offset"] = struct.unpack("<I", data)[0]
+        elif rid == 0x002B:
+            stream = cfb.get_stream_in_storage("VBA", current["stream"])
+            modules[current["stream"]] = ovba_decompress(stream[current["offset"]:]).decode("cp1252")
+            current = {}
+    return modules
+
+
+def test_xlam_is_a_valid_addin_package():
+    with zipfile.ZipFile(XLAM) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        assert names[0] == "[Content_Types].xml" and "xl/vbaProject.bin" in names
+        types = ET.fromstring(zf.read("[Content_Types].xml"))
+        overrides = {o.get("PartName"): o.get("ContentType") for o in types}
+        assert overrides["/xl/workbook.xml"] == "application/vnd.ms-excel.addin.macroEnabled.main+xml"
+        assert overrides["/xl/vbaProject.bin"] == "application/vnd.ms-office.vbaProject"
+        defaults = {d.get("Extension") for d in types if d.tag.endswith("Default")}
+        assert {"xml", "rels"} <= defaults
+        rels = {r.get("Type").rsplit("/", 1)[-1]: r.get("Target") for r in ET.fromstring(zf.read("_rels/.rels"))}
+        assert rels["officeDocument"] == "xl/workbook.xml"
+        assert rels["extensibility"] == "customUI/customUI14.xml" and rels["extensibility"] in names
+        workbook_rels = zf.read("xl/_rels/workbook.xml.rels").decode()
+        assert 'Target="vbaProject.bin"' in workbook_rels
+        assert '<sheet name="complaintkit.conf"' in zf.read("xl/workbook.xml").decode()
+        assert "felix" not in zf.read("xl/workbook.xml").decode().lower()
+
+
+def ribbon_buttons() -> list[dict[str, str]]:
+    with zipfile.ZipFile(XLAM) as zf:
+        root = ET.fromstring(zf.read("customUI/customUI14.xml"))
+    ns = {"ui": "http://schemas.microsoft.com/office/2009/07/customui"}
+    tab = root.find(".//ui:tab", ns)
+    assert tab is not None and tab.get("label") == "投诉台账"
+    return [b.attrib for b in root.iterfind(".//ui:button", ns)]
+
+
+def test_every_ribbon_button_is_tied_to_an_operation():
+    buttons = ribbon_buttons()
+    assert [(b["tag"], b["label"]) for b in buttons] == [(tag, zh) for tag, zh, _en in BUTTONS]
+    assert {b["tag"] for b in buttons} == set(PIPELINE_ORDER) | {ALL, CLEAR}
+    assert {b["onAction"] for b in buttons} == {"RibbonComplaintkit.OnButton"}
+    assert len({b["id"] for b in buttons}) == len(buttons)
+    for b in buttons:
+        if b["tag"] in available() + [ALL]:
+            assert operations_for(b["tag"])
+        elif b["tag"] != CLEAR:  # a check whose module is not in this tree yet: a clear message, not a crash
+            with pytest.raises(AddinError, match=b["label"]):
+                operations_for(b["tag"])
+
+
+def test_the_vba_dispatcher_passes_the_buttons_tag_to_python():
+    modules = vba_modules(XLAM)
+    ribbon = modules["RibbonComplaintkit"]
+    assert re.search(r"Public Sub OnButton\(control As IRibbonControl\)\s+RunCheck control\.Tag", ribbon)
+    assert "RunPython \"import complaintkit.addin as a; a.run_button('\" & checkTag & \"')\"" in ribbon
+    assert 'Public Const PROJECT_NAME As String = "complaintkit"' in modules["xlwings"]
+    assert "RibbonMyAddin" not in modules
+    from pyopenvba import ExcelFile
+
+    with ExcelFile(XLAM) as book:
+        assert book.get_module("RibbonComplaintkit").replace("\r\n", "\n").strip() == ribbon.replace("\r\n", "\n").strip()
+
+
+def test_the_addin_declares_every_worksheet_function():
+    from complaintkit.addin.udfs import UDFS
+
+    wrappers = vba_modules(XLAM)["xlwings_udfs"]
+    declared = re.findall(r"^Function (\w+)\(", wrappers, re.M)
+    assert declared == [f.__name__ for f in UDFS]
+    for f in UDFS:
+        assert f'XLPy.CallUDF("complaintkit.addin.udfs", "{f.__name__}", Array(' in wrappers
+
+
+def test_vba_sources_are_ascii():
+    # The template's VBA project stores source in code page 1252.
+    (EXCEL / "RibbonComplaintkit.bas").read_text("ascii")
+
+
+def load_build_script():
+    spec = importlib.util.spec_from_file_location("build_addin", EXCEL / "build_addin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rebuilding_reproduces_the_committed_addin(tmp_path):
+    import xlwings
+
+    pyopenvba = pytest.importorskip("pyopenvba", reason="pyopenvba (test extra) writes the VBA project")
+    built_with = zipfile.ZipFile(XLAM).read("xl/sharedStrings.xml").decode()
+    if f">{xlwings.__version__}<" not in built_with:
+        pytest.skip(f"the add-in was built from another xlwings template than the installed {xlwings.__version__}")
+    from importlib.metadata import version
+
+    if version("pyopenvba") != "6.5.0":
+        pytest.skip(f"pyopenvba {version('pyopenvba')} installed; the add-in was built with 6.5.0")
+    out = load_build_script().build(tmp_path / "again.xlam")
+    assert out.read_bytes() == XLAM.read_bytes(), "excel/complaintkit.xlam is stale: run python excel/build_addin.py"
+    assert pyopenvba
+
+
+def test_build_settings_go_into_the_config_sheet(tmp_path):
+    pytest.importorskip("pyopenvba")
+    script = load_build_script()
+    out = script.build(tmp_path / "it.xlam", [("Interpreter_Win", r"%LOCALAPPDATA%\ck\pythonw.exe")])
+    strings = zipfile.ZipFile(out).read("xl/sharedStrings.xml").decode()
+    assert "UDF Modules" in strings and r"%LOCALAPPDATA%\ck\pythonw.exe" in strings
+    with pytest.raises(SystemExit):
+        script.main(["--conf", "no-equals-sign", "-o", str(tmp_path / "x.xlam")])
+
+
+# --- (e) worksheet functions ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["11010519491231002X", "110105194912310021", "11010519491331002X", "1101051949",
+                                   1.10105194912310e17, "110105491231002"])
+def test_id_check_function_says_what_validate_says(value, tmp_path):
+    from complaintkit.addin.udfs import CK_ID_CHECK
+
+    answer = CK_ID_CHECK(value)
+    assert answer == id_check_text(value, "zh", dt.date.today())
+    path = write_xlsx(tmp_path / "id.xlsx", [good_row(1, 证件号码=value)])
+    findings = [f for f in validate([load_register(path, LoadOptions(POLICY))], POLICY, ASOF).findings if f.field == "id_number"]
+    assert answer == (findings[0].message() if findings else t("udf_id_ok"))
+    assert CK_ID_CHECK(value, "en") == id_check_text(value, "en")
+
+
+def test_id_check_function_on_blank_is_blank():
+    from complaintkit.addin.udfs import CK_ID_CHECK
+
+    assert CK_ID_CHECK(None) == "" and CK_ID_CHECK("") == ""
+
+
+@pytest.mark.parametrize("received,extended,channel", [
+    (dt.datetime(2026, 3, 2), False, None), (dt.datetime(2026, 9, 20), True, "柜面"),
+    (46000.0, None, None), ("2026年1月30日", "是", "监管转办"),
+])
+def test_deadline_functions_answer_as_the_followups_check(received, extended, channel):
+    from complaintkit.addin.udfs import CK_DAYS_LEFT, CK_DUE_DATE
+
+    due = CK_DUE_DATE(received, extended, channel)
+    assert due == due_date(received, extended, POLICY, channel=channel) and isinstance(due, dt.date)
+    assert CK_DAYS_LEFT(received, ASOF, extended, channel) == days_left(received, ASOF, extended, POLICY, channel=channel)
+    assert CK_DAYS_LEFT(received, ASOF, extended, channel) == (due - ASOF).days
+
+
+def test_due_date_function_matches_the_register_check(tmp_path):
+    from complaintkit.addin.udfs import CK_DUE_DATE
+
+    path = write_xlsx(tmp_path / "d.xlsx", [good_row(1, 受理日期=dt.date(2026, 9, 28), 处理状态="处理中", 办结日期=None, 回访日期=None, 回访结果=None)])
+    data = run_operation("followups", [load_register(path, LoadOptions(POLICY))], OpContext(POLICY, ASOF)).data
+    assert CK_DUE_DATE(dt.datetime(2026, 9, 28), None, "柜面").isoformat() == data["rows"][0]["decision_due"]
+
+
+def test_a_function_error_is_one_line_in_the_cell():
+    from complaintkit.addin.udfs import CK_DUE_DATE
+
+    answer = CK_DUE_DATE("上周三")
+    assert answer.startswith("#CK ") and "\n" not in answer and "Traceback" not in answer
+
+
+# --- (f) the adapter on a real xlwings engine ----------------------------------------------------
+
+def _register_values() -> tuple[list[list[Any]], str]:
+    path = SAMPLES / "messy_branch.xlsx"
+    sheet = load_register(path, LoadOptions(POLICY)).sheet
+    rows, _ = sheet_as_xlwings(load_workbook(path)[sheet])
+    return rows, sheet
+
+
+def test_adapter_in_real_excel(tmp_path):
+    import xlwings as xw
+
+    if not any(engine.name == "excel" for engine in xw.engines):
+        pytest.skip("needs Microsoft Excel (Windows or macOS): xlwings' free COM/AppleScript engine drives it")
+    rows, sheet = _register_values()
+    app = xw.App(visible=False, add_book=False)
+    try:
+        book = app.books.add()
+        book.sheets[0].name = sheet
+        book.sheets[0]["A1"].value = rows
+        for _ in range(2):
+            values, merged = read_sheet(book.sheets[sheet])
+            press(XlwingsBook(book), ALL, values, sheet, POLICY, ASOF, merged=merged)
+        wb = load_workbook(SAMPLES / "messy_branch.xlsx")
+        press_on(wb, ALL, sheet)
+        for name in [n for n in wb.sheetnames if n != STATE_SHEET]:
+            ours = load_workbook_values(wb[name])
+            theirs = book.sheets[name].used_range.options(ndim=2).value
+            assert [[shown(xlwings_value(v)) for v in r] for r in ours] == [[shown(v) for v in r] for r in theirs]
+    finally:
+        app.kill()
+
+
+def load_workbook_values(ws) -> list[list[Any]]:
+    return [[c.value for c in row] for row in ws.iter_rows(min_row=1, max_row=ws.max_row, max_col=ws.max_column)]
+
+
+def test_adapter_on_the_licensed_remote_engine():
+    if not os.environ.get("XLWINGS_LICENSE_KEY"):
+        pytest.skip("XLWINGS_LICENSE_KEY is not set: xlwings' remote engine (xw.Book(json=...)) needs a licence")
+    import xlwings as xw
+
+    try:
+        from xlwings.pro import _xlremote as remote
+    except Exception as exc:  # an expired or invalid key
+        pytest.skip(f"xlwings' remote engine is not usable with this key: {exc}")
+    rows, sheet = _register_values()
+    width = len(rows[0])
+    payload = {
+        "client": "Office.js", "version": xw.__version__,
+        "book": {"name": "register.xlsx", "active_sheet_index": 0, "selection": "A1"}, "names": [],
+        "sheets": [{"name": sheet, "values": [[("" if v is None else v.isoformat() if isinstance(v, dt.datetime) else v) for v in r] for r in rows],
+                    "pictures": [], "tables": []}],
+    }
+    book = xw.Book(impl=remote.App(remote.Apps(), add_book=False).books.open(payload))
+    message = press(XlwingsBook(book), "validate", rows, sheet, POLICY, ASOF, marks=False)
+    assert t("col_validate") in message
+    actions = book.impl.json()["actions"]
+    writes = [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == 0]
+    assert writes and all(a["start_column"] >= width for a in writes), "a write reached the user's columns"
+    assert any("'" + t("col_validate") in json.dumps(a["values"], ensure_ascii=False) for a in writes)
