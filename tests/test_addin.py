@@ -762,6 +762,15 @@ def test_deadline_functions_answer_as_the_followups_check(received, extended, ch
     assert CK_DAYS_LEFT(received, ASOF, extended, channel) == (due - ASOF).days
 
 
+def test_deadline_functions_take_excel_serials():
+    from complaintkit.addin.udfs import CK_DAYS_LEFT, CK_DUE_DATE
+
+    # =CK_DUE_DATE(DATE(2026,9,28)): received Mon 28 Sep, +15 days is Tue 13 Oct, after the
+    # National Day holiday (1-8 Oct), a working day; excel/README.md quotes these answers.
+    assert CK_DUE_DATE(46293.0) == dt.date(2026, 10, 13)
+    assert CK_DAYS_LEFT(46293.0, 46310.0) == -2
+
+
 def test_due_date_function_matches_the_register_check(tmp_path):
     from complaintkit.addin.udfs import CK_DUE_DATE
 
