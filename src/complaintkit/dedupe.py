@@ -275,16 +275,20 @@ class Group:
         sep = "、" if lang == "zh" else ", "
         dates = sep.join(d.isoformat() for d in self.dates)
         if self.kind == DUPLICATE:
-            sims = [m.similarity or 0.0 for m in self.members[1:]]
-            sim = _pct(min(sims)) if min(sims) == max(sims) else f"{_pct(min(sims))}–{_pct(max(sims))}"
+            sim = _pct_range([m.similarity or 0.0 for m in self.members[1:]])
             span = (max(self.dates) - min(self.dates)).days
             return t("dedupe_reason_dup", lang, keys=self._keys_text(lang), dates=dates, span=span, sim=sim)
         bases: list[str] = []
+        sims = [m.match.similarity for m in self.members[1:] if m.match is not None and m.match.how == "text"]
         for m in self.members[1:]:
-            if m.match is not None:
+            if m.match is None:
+                continue
+            if m.match.how == "text":  # one entry for all text links: the range of similarities
+                text = t("dedupe_basis_text", lang, sim=_pct_range(sims))
+            else:
                 text = m.match.describe(lang)
-                if text not in bases:
-                    bases.append(text)
+            if text not in bases:
+                bases.append(text)
         gaps = sep.join(str(d) for d in self.days_between)
         return t("dedupe_reason_repeat", lang, keys=self._keys_text(lang), count=len(self.members), dates=dates, gaps=gaps,
                  basis=("；" if lang == "zh" else "; ").join(bases))
@@ -333,6 +337,11 @@ def _role(group: Group, pos: int) -> str:
 
 def _pct(value: float) -> str:
     return f"{round(value * 100)}%"
+
+
+def _pct_range(values: Sequence[float]) -> str:
+    low, high = _pct(min(values)), _pct(max(values))
+    return low if low == high else f"{low}–{high}"
 
 
 @dataclass
