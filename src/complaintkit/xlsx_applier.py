@@ -1,11 +1,20 @@
-"""Applying SheetPlans to workbook files with openpyxl: the CLI's annotated copies (-o)."""
+"""Applying SheetPlans to workbook files with openpyxl: the CLI's annotated copies (-o).
+
+Every value goes into a cell through ``put``: whatever a register holds (text that looks like a
+formula, control characters, 32,767-character cells, NaN) is written as inert, valid content.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles import Font, PatternFill
@@ -19,13 +28,56 @@ from .sheetplan import HEADER, STATE_SHEET, PlanTable, SheetPlan, apply_plans
 from .sources import open_book
 
 _AUTHOR = "complaintkit"
+_EXCEL_COLUMNS = 16_384
+
+
+#: Excel's limit for the text of a cell or a note: longer text makes Excel "repair" the file.
+MAX_CELL_TEXT = 32_767
+_SHEET_TITLE_BAD = re.compile(r"[\\/*?:\[\]]")
+
+
+def safe_text(text: str) -> str:
+    """Text a cell or a note can hold: no characters XML forbids, at most 32,767 characters."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if len(text) > MAX_CELL_TEXT:
+        text = text[: MAX_CELL_TEXT - 1] + "…"
+    return text
 
 
 def put(cell: Any, value: Any) -> None:
-    """Set a cell; text starting with "=" stays text (openpyxl would store it as a live formula)."""
-    cell.value = value
-    if isinstance(value, str) and value.startswith("="):
+    """Set a cell so that Excel shows exactly this value and never runs it.
+
+    Text is stored as text even when it starts with "=" (openpyxl would make it a live formula)
+    or reads like an error code (#N/A); characters XML cannot carry are dropped and text is cut
+    to Excel's limit. NaN and infinity, and values openpyxl cannot store, are written as text.
+    """
+    if isinstance(value, str):
+        value = safe_text(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        value = str(value)
+    elif isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is not None:
+        value = value.isoformat()
+    try:
+        cell.value = value
+    except (TypeError, ValueError):
+        value = safe_text(str(value))
+        cell.value = value
+    if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
         cell.data_type = "s"
+
+
+def _note(text: str | None) -> Comment | None:
+    return Comment(safe_text(text), _AUTHOR, width=300, height=120) if text else None
+
+
+def sheet_title(name: str, taken: Sequence[str] = ()) -> str:
+    """A valid, unused sheet title for ``name``: no \\ / * ? : [ ], at most 31 characters."""
+    base = _SHEET_TITLE_BAD.sub("_", ILLEGAL_CHARACTERS_RE.sub("", name)).strip("'") or "Sheet"
+    title, n = base[:31], 2
+    while title in taken:
+        suffix = f"-{n}"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    return title
 
 
 def _fill(hex_rgb: str | None) -> PatternFill:
@@ -56,30 +108,38 @@ class OpenpyxlBook:
     def _ws(self, name: str) -> Worksheet:
         return self.wb[name]
 
+    # Cells are looked up in ws._cells rather than with ws.cell()/ws[row], which create every cell
+    # they touch: a sheet formatted down to row 1,048,576 would otherwise cost a million cells.
+
     def header_values(self, sheet: str, row: int) -> list[Any]:
-        ws = self._ws(sheet)
-        if row > ws.max_row:
-            return []
-        return [c.value for c in ws[row]]
+        cells = self._ws(sheet)._cells
+        width = max((c for (r, c) in cells if r == row), default=0)
+        return [cells[(row, c)].value if (row, c) in cells else None for c in range(1, width + 1)]
 
     def used_width(self, sheet: str) -> int:
         ws = self._ws(sheet)
         # max_column also counts formatted-only cells: a new column never lands on user data.
-        return ws.max_column if ws.max_row > 0 and ws.max_column else 0
+        width = ws.max_column if ws.max_row > 0 and ws.max_column else 0
+        if width > _EXCEL_COLUMNS - 64:
+            # Formatted out to column XFD leaves no room: go right of the last cell with content.
+            width = max((c for (_r, c), cell in ws._cells.items() if cell.value is not None or cell.comment is not None), default=0)
+        return width
 
     def write_column(self, sheet, col, header_row, header, first_row, values, fills, width) -> None:
         ws = self._ws(sheet)
         cell = ws.cell(row=header_row, column=col)
-        cell.value = header
+        put(cell, header)
         cell.font = Font(bold=bool(header))
         cell.fill = _fill(HEADER if header else None)
-        end = max(ws.max_row, first_row + len(values) - 1)
-        for i, r in enumerate(range(first_row, end + 1)):
-            value = values[i] if i < len(values) else None
-            fill = fills[i] if i < len(fills) else None
-            target = ws.cell(row=r, column=col)
-            if value is None and target.value is None and not fill and target.fill.fill_type is None:
+        last = first_row + len(values) - 1
+        # Rows past the plan are cleared, but only where a cell (an old result) exists.
+        stale = sorted(r for (r, c) in ws._cells if c == col and r > last)
+        rows = [(r, values[i], fills[i] if i < len(fills) else None) for i, r in enumerate(range(first_row, last + 1))]
+        for r, value, fill in rows + [(r, None, None) for r in stale]:
+            target = ws._cells.get((r, col))
+            if value is None and not fill and (target is None or (target.value is None and target.fill.fill_type is None)):
                 continue
+            target = target or ws.cell(row=r, column=col)
             put(target, value)
             target.fill = _fill(fill)
         if width:
@@ -93,16 +153,16 @@ class OpenpyxlBook:
     def set_format(self, sheet, row, col, fill, note) -> None:
         cell = self._ws(sheet).cell(row=row, column=col)
         cell.fill = _fill(fill)
-        cell.comment = Comment(note, _AUTHOR, width=300, height=120) if note else None
+        cell.comment = _note(note)
 
     def replace_table(self, table: PlanTable) -> None:
         if table.name in self.wb.sheetnames:
             del self.wb[table.name]
-        ws = self.wb.create_sheet(table.name)
-        ws.append(table.headers)
-        for c in ws[1]:
-            c.font = Font(bold=True)
-            c.fill = _fill(HEADER)
+        ws = self.wb.create_sheet(sheet_title(table.name, self.wb.sheetnames))
+        for c, header in enumerate(table.headers, start=1):
+            put(ws.cell(row=1, column=c), header)
+            ws.cell(row=1, column=c).font = Font(bold=True)
+            ws.cell(row=1, column=c).fill = _fill(HEADER)
         for i, row in enumerate(table.rows):
             r = i + 2
             for c, value in enumerate(row, start=1):
@@ -111,7 +171,8 @@ class OpenpyxlBook:
             if target:
                 sheet, _, ref = target.rpartition("!")
                 link_cell = ws.cell(row=r, column=1)
-                link_cell.hyperlink = Hyperlink(ref=link_cell.coordinate, location=f"'{sheet}'!{ref}")
+                quoted = sheet.replace("'", "''")
+                link_cell.hyperlink = Hyperlink(ref=link_cell.coordinate, location=f"'{quoted}'!{ref}")
                 link_cell.font = Font(color="0563C1", underline="single")
             if table.fills.get(i):
                 for c in ws[r]:
@@ -138,9 +199,10 @@ class OpenpyxlBook:
             return
         ws = self.wb.create_sheet(STATE_SHEET)
         ws.sheet_state = "hidden"
-        ws.append(["op", "sheet", "row", "column", "previous_fill", "previous_note"])
-        for r in rows:
-            ws.append(r)
+        # The notes kept here are the user's own: they go in as text like everything else.
+        for r, values in enumerate([["op", "sheet", "row", "column", "previous_fill", "previous_note"], *rows], start=1):
+            for c, value in enumerate(values, start=1):
+                put(ws.cell(row=r, column=c), value)
 
 
 def _workbook_for(register: Register) -> Workbook:
@@ -148,14 +210,25 @@ def _workbook_for(register: Register) -> Workbook:
     path = register.source
     if register.file_format in ("xlsx", "xlsm"):
         try:
-            return load_workbook(path, keep_vba=register.file_format == "xlsm", rich_text=False)
+            with warnings.catch_warnings():
+                # openpyxl warns on stderr about features it drops (extensions, some validations).
+                warnings.simplefilter("ignore")
+                return load_workbook(path, keep_vba=register.file_format == "xlsm", rich_text=False)
+        except MemoryError:
+            raise InputError(path, "cannot be opened for annotation: not enough memory") from None
+        except PermissionError:
+            raise InputError(path, "cannot be opened for annotation: permission denied (is it open in another program?)") from None
         except Exception as exc:
-            raise InputError(path, f"cannot be opened for annotation ({str(exc)[:160]})") from exc
+            if type(exc).__module__.startswith("defusedxml"):
+                reason = "its XML declares entities or a DTD: refused (an entity-expansion attack or a damaged file)"
+            else:
+                reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise InputError(path, f"cannot be opened for annotation ({reason})") from exc
     book = open_book(path)
     rows = book.sheet(register.sheet).rows
     wb = Workbook()
     ws = wb.active
-    ws.title = register.sheet[:31]
+    ws.title = sheet_title(register.sheet)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
             if value is not None and value != "":
@@ -168,13 +241,19 @@ def annotated_suffix(register: Register) -> str:
     return ".xlsm" if register.file_format == "xlsm" else ".xlsx"
 
 
-def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | Path, force: bool = False) -> Path:
-    """Write a copy of ``register``'s workbook with ``plans`` applied; the input is never touched."""
-    target = check_writable(out, force, [register.source])
+def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | Path, force: bool = False,
+                    inputs: Sequence[str | Path] = ()) -> Path:
+    """Write a copy of ``register``'s workbook with ``plans`` applied; the input is never touched,
+    nor is any of ``inputs`` (the rest of the batch) overwritten."""
+    target = check_writable(out, force, [register.source, *inputs])
     wb = _workbook_for(register)
     if register.file_format not in ("xlsx", "xlsm"):
+        # A rebuilt book's sheet may carry another title (a CSV's name can hold [ ] * ? : / \).
+        title = wb.active.title
         for plan in plans:
-            plan.sheet = wb.active.title
+            plan.sheet = title
+            for table in plan.tables:
+                table.links = {i: f"{title}!{ref.rpartition('!')[2]}" for i, ref in table.links.items()}
     apply_plans(OpenpyxlBook(wb), plans)
     atomic_write(target, lambda tmp: wb.save(tmp))
     return target
