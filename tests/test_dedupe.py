@@ -391,6 +391,11 @@ def test_cli_annotated_copy(runner, tmp_path):
     again = tmp_path / "again.xlsx"
     assert runner.invoke(cli, ["dedupe", str(out), "--config", _config(tmp_path), "--format", "json", "-o", str(again)]).exit_code == 0
     assert [c.value for c in load_workbook(again).active[2]].count("CK-重复录入") == 1
+    # Merging an annotated copy leaves the previous run's result columns out of the data.
+    merged = tmp_path / "merged.xlsx"
+    assert runner.invoke(cli, ["dedupe", str(out), "--config", _config(tmp_path), "--merge", "-o", str(merged)]).exit_code == 0
+    head = [c.value for c in load_workbook(merged).active[1]]
+    assert "CK-重复录入" not in head and head.count("CK-重复投诉") == 1
 
 
 def test_cli_merge_of_a_folder_keeps_every_row_traceable(runner, tmp_path):

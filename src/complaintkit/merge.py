@@ -31,7 +31,7 @@ from .identity import RecordKey
 from .messages import register_messages, t
 from .outputs import atomic_write, check_writable
 from .register import Record, Register
-from .sheetplan import HEADER
+from .sheetplan import HEADER, OWN_PREFIX
 from .xlsx_applier import put
 
 #: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
@@ -117,15 +117,17 @@ class OutColumn:
 
 def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutColumn]:
     """The registers' own header row when they all share it; otherwise the canonical fields any of
-    them has (in register order) followed by every other header, first seen first."""
-    shapes = {tuple((c.header, c.field) for c in reg.columns) for reg in registers}
+    them has (in register order) followed by every other header, first seen first. Columns an
+    earlier run added (CK-...) are results, not data: they are left out."""
+    columns = [[c for c in reg.columns if not c.header.startswith(OWN_PREFIX)] for reg in registers]
+    shapes = {tuple((c.header, c.field) for c in cols) for cols in columns}
     if len(shapes) == 1:
         return [OutColumn(h, f) for h, f in shapes.pop()]
-    present = {c.field for reg in registers for c in reg.columns if c.field}
+    present = {c.field for cols in columns for c in cols if c.field}
     out = [OutColumn(field_label(name, lang), name) for name in FIELDS if name in present]
     seen: set[str] = set()
-    for reg in registers:
-        for c in reg.columns:
+    for cols in columns:
+        for c in cols:
             if not c.field and c.header not in seen:
                 seen.add(c.header)
                 out.append(OutColumn(c.header, None))
