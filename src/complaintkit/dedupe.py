@@ -535,23 +535,28 @@ def find_groups(records: Sequence[Record], policy: Policy, *, current: set[Recor
     current = {r.key for r in records} if current is None else current
     finder = _Finder(records, policy, current, issue_test, labels)
     duplicates, repeats = finder.run()
-    order = {r.key: i for i, r in enumerate(records)}
-    duplicates.sort(key=lambda g: order[g.primary.record.key])
-    repeats.sort(key=lambda g: order[g.primary.record.key])
-    groups = duplicates + repeats
+    files = list(dict.fromkeys(r.source for r in records))
+    # Batch order: records come file by file, row by row.
+    file_order = {f: i for i, f in enumerate(files)}
+    groups = sorted(duplicates, key=lambda g: _place(g, file_order)) + sorted(repeats, key=lambda g: _place(g, file_order))
     for n, g in enumerate(groups, start=1):
         g.number = n
-    cur = [r for r in records if r.key in current]
-    customers = {finder.identities[r.key].customer for r in cur if r.key in finder.identities}
+    identities = finder.identities
+    is_current = [k in current for k in finder.rkey]
     return DedupeResult(
         groups=groups,
-        rows=len(cur),
-        history_rows=len(records) - len(cur),
-        customers=len(customers),
-        unidentified=sum(r.key not in finder.identities for r in cur),
-        undated=sum(r.get("received_date") is None for r in cur),
-        files=list(dict.fromkeys(r.source for r in records)),
+        rows=sum(is_current),
+        history_rows=len(records) - sum(is_current),
+        customers=len({identities[k].customer for k, c in zip(finder.rkey, is_current) if c and k in identities}),
+        unidentified=sum(1 for k, c in zip(finder.rkey, is_current) if c and k not in identities),
+        undated=sum(1 for d, c in zip(finder.day, is_current) if c and d is None),
+        files=files,
     )
+
+
+def _place(group: Group, file_order: Mapping[str, int]) -> tuple[int, str, int]:
+    rec = group.primary.record
+    return (file_order[rec.source], rec.sheet, rec.row)
 
 
 def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Register] = (),

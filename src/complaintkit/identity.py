@@ -42,7 +42,7 @@ VIA_ID, VIA_PHONE, VIA_NAME_BRANCH = "id_number", "phone", "name_branch"
 _NAME_NOISE = re.compile(r"[\s·•.．\-_()（）]+")
 
 
-# NamedTuples rather than dataclasses: a 200,000-row batch builds one of each per row.
+# A NamedTuple rather than a dataclass: cheap to build, and a 200,000-row batch maps every row to one.
 class Identity(NamedTuple):
     """A record's customer: ``customer`` is a batch-local label ("C00012", no personal data);
     ``via`` is the key that tied this record to it (id_number, phone or name_branch)."""
@@ -60,10 +60,6 @@ class RecordKeys(NamedTuple):
     name: str | None
     branch: str | None
     name_branch: tuple[str, str] | None
-
-
-def _keys(id_number: str | None, phone: str | None, name: str | None, branch: str | None) -> RecordKeys:
-    return RecordKeys(id_number, phone, name, branch, (name, branch) if name and branch else None)
 
 
 def id_key(value: str | None) -> str | None:
@@ -102,7 +98,9 @@ def name_key(value: str | None) -> str | None:
 
 def branch_key(value: str | None) -> str | None:
     """The branch folded for comparison: NFKC, spaces trimmed."""
-    return unicodedata.normalize("NFKC", str(value)).strip() or None if value else None
+    if not value:
+        return None
+    return unicodedata.normalize("NFKC", str(value)).strip() or None
 
 
 _UNSEEN = object()
@@ -130,7 +128,8 @@ class KeyTable:
         self.ids, self.phones, self.names, self.branches = ids, phones, names, branches
 
     def __getitem__(self, i: int) -> RecordKeys:
-        return _keys(self.ids[i], self.phones[i], self.names[i], self.branches[i])
+        name, branch = self.names[i], self.branches[i]
+        return RecordKeys(self.ids[i], self.phones[i], name, branch, (name, branch) if name and branch else None)
 
     def __len__(self) -> int:
         return len(self.ids)
