@@ -18,7 +18,7 @@ from typing import Any
 
 from ..messages import t
 from ..privacy import scrub
-from .core import addin_lang, addin_policy, guarded, press
+from .core import CLEAR, addin_lang, addin_policy, guarded, press
 from .xlbook import XlwingsBook, read_sheet
 
 LOG_NAME = "complaintkit-addin.log"
@@ -41,7 +41,7 @@ def run_on_book(book: Any, tag: str, lang: str) -> str:
     app = book.app
     sheet = book.sheets.active
     name = sheet.name
-    rows, merged = read_sheet(sheet)
+    rows, merged = ([], []) if tag == CLEAR else read_sheet(sheet)
     # One screen repaint and no "delete sheet?" prompts for the whole apply; restored afterwards.
     updating, alerts = app.screen_updating, app.display_alerts
     app.screen_updating, app.display_alerts = False, False

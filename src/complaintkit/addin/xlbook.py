@@ -42,11 +42,14 @@ def hex_of(rgb: Any) -> str | None:
     return f"{int(r):02X}{int(g):02X}{int(b):02X}"
 
 
-def link_formula(target: str, text: Any) -> str:
-    """A HYPERLINK formula to "Sheet!C5": one value in the table write instead of one COM call per link."""
+def link_formula(target: str, text: Any) -> str | None:
+    """A HYPERLINK formula to "Sheet!C5": one value in the table write instead of one COM call per
+    link. None when a text is over the 255 characters a formula's string may hold."""
     sheet, _, ref = target.rpartition("!")
     where = f"#'{sheet.replace(chr(39), chr(39) * 2)}'!{ref}"
     shown = str(text if text not in (None, "") else target).replace('"', '""')
+    if max(len(where), len(shown)) > 255:
+        return None
     return f'=HYPERLINK("{where}","{shown}")'
 
 
@@ -188,8 +191,9 @@ class XlwingsBook:
         data = [[excel_value(h) for h in table.headers]]
         for i, row in enumerate(table.rows):
             cells = [excel_value(v) for v in row] + [None] * (width - len(row))
-            if table.links.get(i):
-                cells[0] = link_formula(table.links[i], row[0] if row else None)
+            link = link_formula(table.links[i], row[0] if row else None) if table.links.get(i) else None
+            if link:
+                cells[0] = link
             data.append(cells[:width])
         ws.range((1, 1)).value = data
         head = ws.range((1, 1), (1, width))
