@@ -463,3 +463,17 @@ def test_cli_history_option(runner, tmp_path):
     [group] = data["groups"]
     assert group["kind"] == "repeat" and group["ids"] == ["OLD-1", "NEW-1"] and group["days_between"] == [90]
     assert group["files"] == [str(old), str(new)]
+
+
+def test_classifier_rows_are_matched_by_file_sheet_and_row():
+    from complaintkit.dedupe import labels_from_classify
+
+    a, b = rec(2, 0, FEE, source="a.xlsx"), rec(2, 0, FEE, source="b.xlsx")
+    with_file = OpResult("classify", {"rows": [{"file": "x/a.xlsx", "sheet": "台账", "row": 2, "reason": "定价收费"},
+                                               {"file": "x/b.xlsx", "sheet": "台账", "row": 2, "reason": "合同条款", "confidence": 0.7}]}, {}, "")
+    labels = labels_from_classify(with_file, [a, b])
+    assert labels[a.key] == IssueLabel("定价收费", 1.0) and labels[b.key] == IssueLabel("合同条款", 0.7)
+    # Without "file", row 2 of two files is ambiguous: no label rather than the wrong one.
+    no_file = OpResult("classify", {"rows": [{"sheet": "台账", "row": 2, "reason": "定价收费"},
+                                             {"sheet": "台账", "row": 2, "reason": "合同条款"}]}, {}, "")
+    assert labels_from_classify(no_file, [a, b]) == {}

@@ -578,6 +578,12 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
     and row (whichever of them the rows carry)."""
     items = result.data.get("rows", []) if isinstance(result.data, dict) else []
     by_place: dict[tuple, IssueLabel] = {}
+    clashes: set[tuple] = set()  # a place two items claim (rows of several files without "file")
+
+    def put(place: tuple, value: IssueLabel) -> None:
+        if by_place.setdefault(place, value) != value:
+            clashes.add(place)
+
     for item in items:
         label = item.get("reason") if isinstance(item, dict) else None
         if not label or item.get("row") is None:
@@ -589,13 +595,15 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
         value = IssueLabel(str(label), confidence)
         file, sheet, row = item.get("file"), item.get("sheet"), int(item["row"])
         if file is not None:
-            by_place[(str(file), sheet, row)] = value
-            by_place[(Path(str(file)).name, sheet, row)] = value
-        by_place[(None, sheet, row)] = value
+            put((str(file), sheet, row), value)
+            put((Path(str(file)).name, sheet, row), value)
+        put((None, sheet, row), value)
+        if sheet is not None:
+            put((None, None, row), value)
     out: dict[RecordKey, IssueLabel] = {}
     for rec in records:
         for place in ((rec.source, rec.sheet, rec.row), (Path(rec.source).name, rec.sheet, rec.row), (None, rec.sheet, rec.row), (None, None, rec.row)):
-            if place in by_place:
+            if place in by_place and place not in clashes:
                 out[rec.key] = by_place[place]
                 break
     return out
