@@ -495,7 +495,7 @@ class FakeBook:
     """Enough of xlwings' Book API, with Excel's habits, for XlwingsBook, read_sheet and run_button."""
 
     def __init__(self, wb, fullname: str = "台账.xlsx") -> None:
-        self.writes, self.app, self.fullname = 0, FakeApp(), fullname
+        self.writes, self.app, self.fullname, self.name = 0, FakeApp(), fullname, Path(fullname).name
         self.sheets = FakeSheets(self)
         for ws in wb.worksheets:
             sheet = FakeSheet(self, ws.title)
@@ -591,6 +591,26 @@ def test_run_button_end_to_end_on_a_simulated_excel(monkeypatch, tmp_path):
     monkeypatch.setattr(blank.app, "alert", no_box)
     with pytest.raises(SystemExit, match="无法读取当前工作表"):  # RunPython shows stderr instead
         run_button("validate")
+
+
+def test_lite_scripts_run_the_same_checks_without_touching_user_cells(tmp_path):
+    spec = importlib.util.spec_from_file_location("lite_main", EXCEL / "lite" / "main.py")
+    lite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lite)
+    path = marked_register(tmp_path / "r.xlsx")
+    fake = FakeBook(load_workbook(path), str(path))
+    lite.validate(fake)
+    assert fake.app.alerts[-1][2] == "info" and fake.app.alerts[-1][0].startswith("校验：共 5 行")
+    before, after = snapshot(load_workbook(path))["台账"][1], normalised(fake.view())["台账"][1]
+    assert all(after[k][1:] == v[1:] for k, v in before.items())  # no fill, no note on a user cell
+    wb = load_workbook(path)
+    press_on(wb, "validate", "台账")
+    expected = normalised(snapshot(reloaded(wb, tmp_path / "o.xlsx")))
+    assert normalised(fake.view())[t("sheet_findings")] == expected[t("sheet_findings")]
+    lite.clear_results(fake)
+    assert normalised(fake.view()) == normalised(snapshot(load_workbook(path)))
+    assert lite.CK_ID_CHECK("110105194912310021") == id_check_text("110105194912310021")
+    assert lite.CK_DUE_DATE(46293.0) == dt.date(2026, 10, 13)
 
 
 def test_a_column_is_written_in_one_call():
