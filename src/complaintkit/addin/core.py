@@ -100,11 +100,11 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
     """Cells as xlwings reads them, turned into what the file reader gives for the same cells, so
     both doors build the same Register: blanks become "", a date at midnight becomes a ``date``
     (Excel has one date type; the reader tells dates from date-times)."""
-    if not isinstance(values, list):
-        values = [[values]]
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        values = [[values]]  # a one-cell range read without ndim=2
     rows: list[list[Any]] = []
     for row in values:
-        cells = row if isinstance(row, list) else [row]
+        cells = row if isinstance(row, (list, tuple)) else [row]
         out = []
         for v in cells:
             if v is None:
@@ -133,7 +133,7 @@ def register_from_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, policy: 
                         merged: Merged | None = None) -> Register:
     """The Register of one sheet's values (as xlwings reads them), through the loader's own path."""
     search = int(policy.get("register.header_search_rows", 30))
-    cells = without_own_columns(excel_rows(list(rows)), search)
+    cells = without_own_columns(excel_rows(rows), search)
     return register_from_rows(cells, sheet_name, LoadOptions(policy), source or sheet_name, merged)
 
 
