@@ -3,72 +3,98 @@ a live formula when opened in Excel (formula injection)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .errors import OutputError
 
+# What spreadsheet programs take as the start of a formula, including the full-width forms a
+# Chinese input method types, and the tab/CR/LF tricks that hide a formula behind a blank start.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_NEGATIVE_NUMBER = re.compile(r"-\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
 def defuse(value: Any) -> Any:
-    """Text that Excel would read as a formula gets a leading apostrophe-free quote: "'=..."."""
+    """Text that Excel would read as a formula gets a leading apostrophe ("'=1+1"), so it opens
+    as text; plain negative numbers ("-12.5") stay as they are."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
-        if value[:1] == "-" and _is_number(value):
+        if _NEGATIVE_NUMBER.fullmatch(value):
             return value
         return "'" + value
     return value
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 def check_writable(path: str | Path, force: bool, inputs: Iterable[str | Path] = ()) -> Path:
     """Refuse to overwrite an input, or an existing file without ``force``; the folder must exist."""
     out = Path(path)
-    for src in inputs:
-        try:
-            if out.exists() and out.resolve() == Path(src).resolve():
+    try:
+        exists = out.exists()
+        if exists and out.is_dir():
+            raise OutputError(f"{out}: is a folder")
+        for src in inputs:
+            if exists and _same_file(out, Path(src)):
                 raise OutputError(f"{out}: refusing to write over an input file")
-        except OSError:
-            continue
-    if out.exists() and not force:
-        raise OutputError(f"{out}: already exists (use --force to replace it)")
-    if out.exists() and out.is_dir():
-        raise OutputError(f"{out}: is a folder")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{out}: folder {parent} is not writable")
+        if exists and not force:
+            raise OutputError(f"{out}: already exists (use --force to replace it)")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputError(f"{out}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise OutputError(f"{out}: folder {parent} is not writable")
+    except OSError as exc:  # a name too long, a folder we may not look into
+        raise OutputError(f"{out}: cannot be written ({exc.strerror or exc})") from None
     return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, whatever the spelling: relative paths, links, case on Windows."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _new_file_mode(out: Path) -> int:
+    """A replaced file keeps its mode; a new one gets the usual one (temporary files are private)."""
+    try:
+        return out.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place, so a
-    crash or a full disk never leaves a half-written output."""
+    crash or a full disk never leaves a half-written output (nor the temporary file)."""
     out = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=".~ck-", suffix=out.suffix, dir=str(out.parent or "."))
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=".~ck-", suffix=out.suffix, dir=str(folder))
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot be written ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        mode = _new_file_mode(out)
         write(tmp)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
         os.replace(tmp, out)
     except PermissionError as exc:
         raise OutputError(f"{out}: cannot be written ({exc.strerror}; is it open in Excel?)") from None
+    except OSError as exc:  # a full disk, a vanished folder
+        raise OutputError(f"{out}: cannot be written ({exc.strerror or exc})") from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
@@ -85,7 +111,7 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """CSV text (UTF-8 with BOM when written to a file, so Chinese Excel opens it correctly)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(headers)
+    writer.writerow([defuse(h) for h in headers])
     for row in rows:
         writer.writerow(["" if v is None else defuse(v) for v in row])
     return buf.getvalue()

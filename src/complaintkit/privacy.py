@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import re
 
-_ID_LIKE = re.compile(r"(?<![\dA-Za-z])\d{14}(?:\d{3}[\dXx]|\d)(?![\dA-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# 18-character IDs (last may be X), 15-digit legacy IDs, and 16-19 digit bank card numbers.
+_ID_LIKE = re.compile(r"(?<![\dA-Za-z])(?:\d{17}[Xx]|\d{15,19})(?![\dA-Za-z])")
+# Mobiles as people write them: 13800138000, 138-0013-8000, 138 0013 8000, +86 138...
+_MOBILE = re.compile(r"(?<![\d+])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})-(\d{3,4})(\d{4})(?!\d)")
+
+
+def _mask(value: str, head: int, tail: int) -> str:
+    """Keep ``head`` and ``tail`` characters, fewer when that would hide less than four."""
+    while len(value) - head - tail < 4 and head + tail:
+        if head:
+            head -= 1
+        else:
+            tail -= 1
+    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail:]
 
 
 def mask_id(value: str | None) -> str | None:
-    """110101199003071234 -> 110101********1234 (first 6, last 4 kept)."""
+    """110101199003071234 -> 110101********1234 (first 6, last 4 kept; short values hide more)."""
     if not value:
         return value
     if len(value) <= 8:
         return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    return _mask(value, 6, 4)
 
 
 def mask_phone(value: str | None) -> str | None:
@@ -23,10 +36,12 @@ def mask_phone(value: str | None) -> str | None:
         return value
     if len(value) < 7:
         return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    return _mask(value, 3, 4)
 
 
 def scrub(text: str) -> str:
-    """Mask every ID-like and mobile-like digit run inside free text (log lines, error messages)."""
+    """Mask every ID-like, card-like and phone-like digit run inside free text (log lines, error
+    messages), whatever separators and prefixes it is written with."""
     text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)) or "", text)
-    return _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    return _LANDLINE.sub(lambda m: m.group(1) + "-" + "*" * len(m.group(2)) + m.group(3), text)

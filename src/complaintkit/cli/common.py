@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -31,17 +32,30 @@ from ..xlsx_applier import annotated_suffix, write_annotated
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
 
 
+# Characters a terminal acts on instead of showing: C0/C1 controls (ESC starts colour, cursor and
+# title sequences), DEL, and the bidirectional overrides that make text read differently.
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, keep_newlines: bool = True) -> str:
+    """``text`` safe to print: control characters shown as \\xNN escapes (a cell or a file name
+    cannot move the cursor, recolour the terminal or, with keep_newlines=False, add a line)."""
+    escaped = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+    return escaped if keep_newlines else escaped.replace("\n", "\\n")
+
+
 class UserError(click.ClickException):
     """A one-line error with exit code 2 (usage or unusable input)."""
 
     exit_code = EXIT_BAD_INPUT
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"complaintkit: {self.format_message()}", err=True)
+        click.echo(f"complaintkit: {printable(self.format_message(), keep_newlines=False)}", err=True)
 
 
 def friendly_errors(func: Callable) -> Callable:
-    """Turn core errors into one line and exit 2; ``--debug`` shows the traceback instead."""
+    """Turn core errors into one line and exit 2; ``--debug`` shows the traceback instead.
+    Messages are scrubbed: an ID number or a phone in a file name or a cell never reaches the log."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -56,7 +70,11 @@ def friendly_errors(func: Callable) -> Callable:
             raise UserError(scrub(str(exc))) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
-        except Exception as exc:  # a bug or an input we did not foresee: still no traceback by default
+        except MemoryError:
+            raise UserError("not enough memory for these registers (split the batch or the file)") from None
+        except BaseException as exc:  # a bug or an input we did not foresee: still no traceback by default
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise  # SystemExit and the like
             if debug:
                 traceback.print_exc()
             raise UserError(f"unexpected error: {type(exc).__name__}: {scrub(str(exc))[:300]} (run with --debug for details)") from None
@@ -70,7 +88,7 @@ def parse_as_of(_ctx: Any, _param: Any, value: str | None) -> dt.date:
         return dt.date.today()
     parsed = parse_date(value)
     if parsed.value is None:
-        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)")
+        raise click.BadParameter(f"{scrub(value)!r} is not a date (use YYYY-MM-DD)")
     return parsed.value
 
 
@@ -149,9 +167,10 @@ def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[
         click.echo(to_csv(headers, rows), nl=False)
     else:
         if rows:
-            click.echo(tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True))
+            safe = [[printable(v) if isinstance(v, str) else v for v in row] for row in rows]
+            click.echo(tabulate(safe, headers=[printable(str(h)) for h in headers], tablefmt="simple", disable_numparse=True))
         if summary:
-            click.echo(summary)
+            click.echo(printable(summary))
 
 
 def write_annotations(
@@ -161,15 +180,24 @@ def write_annotations(
     annotate_dir: str | None,
     force: bool,
 ) -> list[Path]:
-    """Annotated copies: ``-o FILE`` for a single register, ``--annotate DIR`` for any number."""
-    written: list[Path] = []
+    """Annotated copies: ``-o FILE`` for a single register, ``--annotate DIR`` for any number.
+
+    Every target is checked before the first is written (no half-done batch), and none may be
+    any input of the batch."""
+    inputs = [reg.source for reg in registers]
+    jobs: list[tuple[Register, Path]] = []
     if output:
         if len(registers) != 1:
             raise UserError(f"-o takes one input register, got {len(registers)}: use --annotate DIR")
-        written.append(write_annotated(registers[0], plans_for(registers[0]), output, force))
+        jobs.append((registers[0], Path(output)))
     if annotate_dir:
         folder = Path(annotate_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise OutputError(f"{folder}: is a file, not a folder") from None
+        except OSError as exc:
+            raise OutputError(f"{folder}: folder cannot be created ({exc.strerror or exc})") from None
         used: set[str] = set()
         for reg in registers:
             stem = Path(reg.source).stem
@@ -179,8 +207,10 @@ def write_annotations(
                 name = f"{stem}-{n}.checked{annotated_suffix(reg)}"
                 n += 1
             used.add(name)
-            written.append(write_annotated(reg, plans_for(reg), folder / name, force))
-    return written
+            jobs.append((reg, folder / name))
+    for _reg, target in jobs:
+        check_writable(target, force, inputs)
+    return [write_annotated(reg, plans_for(reg), target, force, inputs) for reg, target in jobs]
 
 
 def write_text_output(path: str, text: str, force: bool, inputs: Sequence[str] = ()) -> None:
@@ -202,5 +232,5 @@ def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "Inputs", "OutputError", "UserError",
     "as_of_option", "emit", "exit_code_for", "fail_on_option", "friendly_errors", "input_options",
-    "output_options", "read_inputs", "resolve_format", "write_annotations", "write_text_output",
+    "output_options", "printable", "read_inputs", "resolve_format", "write_annotations", "write_text_output",
 ]
