@@ -625,6 +625,7 @@ def test_a_column_is_written_in_one_call():
 def test_text_stays_text_in_excel():
     assert excel_value("2026-03-06") == "'2026-03-06" and excel_value("=cmd|' /c calc'!A0") == "'=cmd|' /c calc'!A0"
     assert excel_value("") is None and excel_value(dt.date(2026, 3, 6)) == dt.datetime(2026, 3, 6)
+    assert excel_value("#N/A") == "'#N/A" and excel_value(float("nan")) == "'nan" and len(excel_value("长" * 40000)) == 32_768
     assert link_formula("台账'1!C5", 'say "hi"') == '=HYPERLINK("#\'台账\'\'1\'!C5","say ""hi""")'
     assert link_formula("台账!C5", "长" * 300) is None
     assert runs([None, RED, RED, "FFEB9C", None, RED], 10) == [(11, 12, RED), (13, 13, "FFEB9C"), (15, 15, RED)]

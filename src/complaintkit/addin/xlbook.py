@@ -11,9 +11,11 @@ Works on any object with xlwings' Book API (``xw.Book``); nothing here imports x
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any, Iterable
 
 from ..sheetplan import HEADER, STATE_SHEET, PlanTable
+from ..xlsx_applier import safe_text, sheet_title
 from .core import Merged, find_merged
 
 #: Rows read (and cached) for header lookups: the rows clear_results searches for own headers.
@@ -22,13 +24,19 @@ _STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_not
 
 
 def excel_value(value: Any) -> Any:
-    """A Python value as written into a cell: text is always stored as text.
+    """A Python value as written into a cell: what the openpyxl adapter's ``put`` stores, and text
+    always stored as text.
 
     Excel reads a string assigned through COM as if typed, so "2026-03-06", "00123", "1E5" or
-    "000000" (a fill colour) would turn into dates and numbers, and "=..." into a formula. A leading
-    apostrophe keeps the text verbatim (it is Excel's text marker, not part of the value)."""
+    "000000" (a fill colour) would turn into dates and numbers, "=..." into a formula and "#N/A"
+    into an error. A leading apostrophe keeps the text verbatim (it is Excel's text marker, not
+    part of the value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        value = str(value)
+    elif isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is not None:
+        value = value.isoformat()
     if isinstance(value, str):
-        return "'" + value if value else None
+        return "'" + safe_text(value) if value else None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return dt.datetime(value.year, value.month, value.day)
     return value
@@ -186,7 +194,7 @@ class XlwingsBook:
 
     def replace_table(self, table: PlanTable) -> None:
         self.delete_sheet(table.name)
-        ws = self._add_sheet(table.name)
+        ws = self._add_sheet(sheet_title(table.name, self.sheet_names()))
         width = len(table.headers)
         data = [[excel_value(h) for h in table.headers]]
         for i, row in enumerate(table.rows):
