@@ -477,3 +477,18 @@ def test_classifier_rows_are_matched_by_file_sheet_and_row():
     no_file = OpResult("classify", {"rows": [{"sheet": "台账", "row": 2, "reason": "定价收费"},
                                              {"sheet": "台账", "row": 2, "reason": "合同条款"}]}, {}, "")
     assert labels_from_classify(no_file, [a, b]) == {}
+
+
+def test_the_garbage_collector_is_restored_after_matching():
+    import gc
+
+    rows = [rec(2, 0, FEE), rec(3, 1, FEE_RETYPED)]
+    assert gc.isenabled()
+    find_groups(rows, TEXT_ONLY)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        find_groups(rows, TEXT_ONLY)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -104,7 +104,6 @@ def branch_key(value: str | None) -> str | None:
 
 
 _UNSEEN = object()
-_IDENTITY_FIELDS = ("id_number", "phone", "customer_name", "branch")
 
 
 def _column(values: Sequence[Any], fold: Callable[[Any], str | None]) -> list[str | None]:
@@ -122,9 +121,12 @@ def _column(values: Sequence[Any], fold: Callable[[Any], str | None]) -> list[st
 
 
 class KeyTable:
-    """The usable identity keys of a batch, column by column (placeholders already dropped)."""
+    """The usable identity keys of a batch, column by column (placeholders already dropped), and
+    each record's key (file, sheet, row) in ``rows``."""
 
-    def __init__(self, ids: list[str | None], phones: list[str | None], names: list[str | None], branches: list[str | None]) -> None:
+    def __init__(self, rows: list[RecordKey], ids: list[str | None], phones: list[str | None], names: list[str | None],
+                 branches: list[str | None]) -> None:
+        self.rows = rows
         self.ids, self.phones, self.names, self.branches = ids, phones, names, branches
 
     def __getitem__(self, i: int) -> RecordKeys:
@@ -179,17 +181,20 @@ def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[di
     """Identities of ``records`` (records with no usable key are absent) and their keys."""
     policy = policy or load_policy()
     limit = int(policy.get("dedupe.identity.max_names_per_key", 3))
-    # One walk over the records (they are large and scattered in memory), then compact columns.
-    raw_ids, raw_phones, raw_names, raw_branches = zip(*[tuple(map(r.values.get, _IDENTITY_FIELDS)) for r in records]) if records else ((),) * 4
-    ids, phones = _column(raw_ids, id_key), _column(raw_phones, phone_key)
-    names, branches = _column(raw_names, name_key), _column(raw_branches, branch_key)
+    # Plain columns, few new containers: on a large batch every tuple allocated costs garbage
+    # collector passes over all the records, which is what makes Python scale worse than linear.
+    ids = _column([r.values.get("id_number") for r in records], id_key)
+    phones = _column([r.values.get("phone") for r in records], phone_key)
+    names = _column([r.values.get("customer_name") for r in records], name_key)
+    branches = _column([r.values.get("branch") for r in records], branch_key)
     bad_ids = _shared_keys(ids, names, limit)
     bad_phones = _shared_keys(phones, names, limit)
     if bad_ids:
         ids = [k if k not in bad_ids else None for k in ids]
     if bad_phones:
         phones = [k if k not in bad_phones else None for k in phones]
-    name_branch = [(n, b) if n and b else None for n, b in zip(names, branches)]
+    # Name + branch as one string (strings are not tracked by the garbage collector, tuples are).
+    name_branch = [f"{n}\x1f{b}" if n and b else None for n, b in zip(names, branches)]
 
     uf = _UnionFind(len(records))
     first_with_id: dict[str, int] = {}
@@ -222,26 +227,29 @@ def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[di
                 for root in same_name:
                     uf.union(root, i)
 
-    keyed_by_nb: dict[tuple[str, str], set[int]] = defaultdict(set)
-    first_keyless: dict[tuple[str, str], int] = {}
+    # Rows with neither ID nor phone are few: find them first, then only their names + branches.
+    first_keyless: dict[str, int] = {}
     for i, nb in enumerate(name_branch):
-        if nb is None:
-            continue
-        if ids[i] or phones[i]:
-            keyed_by_nb[nb].add(i)
-        elif nb in first_keyless:
-            uf.union(first_keyless[nb], i)
-        else:
-            first_keyless[nb] = i
-    for nb, i in first_keyless.items():
-        roots = {uf.find(j) for j in keyed_by_nb.get(nb, ())}
-        if len(roots) == 1:
-            uf.union(roots.pop(), i)
+        if nb is not None and not ids[i] and not phones[i]:
+            if nb in first_keyless:
+                uf.union(first_keyless[nb], i)
+            else:
+                first_keyless[nb] = i
+    if first_keyless:
+        keyed_roots: dict[str, set[int]] = defaultdict(set)
+        for i, nb in enumerate(name_branch):
+            if nb in first_keyless and (ids[i] or phones[i]):
+                keyed_roots[nb].add(uf.find(i))
+        for nb, i in first_keyless.items():
+            roots = keyed_roots.get(nb, set())
+            if len(roots) == 1:
+                uf.union(roots.pop(), i)
 
     labels: dict[int, str] = {}
-    made: dict[tuple[int, str], Identity] = {}
+    made: dict[str, dict[int, Identity]] = {VIA_ID: {}, VIA_PHONE: {}, VIA_NAME_BRANCH: {}}
     out: dict[RecordKey, Identity] = {}
-    for i, rec in enumerate(records):
+    rows = [r.key for r in records]
+    for i, key in enumerate(rows):
         if ids[i]:
             via = VIA_ID
         elif phones[i]:
@@ -251,13 +259,13 @@ def resolve(records: Sequence[Record], policy: Policy | None = None) -> tuple[di
         else:
             continue
         root = uf.find(i)
-        ident = made.get((root, via))
+        ident = made[via].get(root)
         if ident is None:
             if root not in labels:
                 labels[root] = f"C{len(labels) + 1:05d}"
-            ident = made[(root, via)] = Identity(labels[root], via)
-        out[rec.key] = ident
-    return out, KeyTable(ids, phones, names, branches)
+            ident = made[via][root] = Identity(labels[root], via)
+        out[key] = ident
+    return out, KeyTable(rows, ids, phones, names, branches)
 
 
 def customer_keys(records: Iterable[Record], policy: Policy | None = None) -> dict[RecordKey, Identity]:
