@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -23,11 +24,13 @@ _NEGATIVE_NUMBER = re.compile(r"-\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 def defuse(value: Any) -> Any:
     """Text that Excel would read as a formula gets a leading apostrophe ("'=1+1"), so it opens
-    as text; plain negative numbers ("-12.5") stay as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        if _NEGATIVE_NUMBER.fullmatch(value):
-            return value
-        return "'" + value
+    as text; plain negative numbers ("-12.5") stay as they are. Other values are judged by the
+    text the CSV will hold (a negative timedelta prints as "-1 day, ...", -inf as "-inf")."""
+    if value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(_FORMULA_START) and not _NEGATIVE_NUMBER.fullmatch(text):
+        return "'" + text
     return value
 
 

@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import InputError
 
@@ -272,6 +272,8 @@ def _clip_merged(name: str, sheet: str, merged: list, rows: list[list[Any]]) -> 
 # Reading a sheet makes its rectangle from A1 to the farthest cell that holds a value: one stray
 # value in XFD1048576 would need 17 billion cells and kill the process. Refuse above this many.
 MAX_SHEET_CELLS = 50_000_000
+# The shared-string count a workbook announces is reserved up front by the reader.
+MAX_SHARED_STRINGS = 50_000_000
 _MAX_ZIP_ENTRIES = 10_000
 _CHUNK = 4 * 1024 * 1024
 # References by shape: A stays A, B-Z become B, 0 and 1 stay, 2-9 become 9; then one search finds
@@ -290,6 +292,7 @@ _TAG = re.compile(rb"<(?:(/)(?:[\w.-]+:)?row\s*>|(?:[\w.-]+:)?(row|c)(?=[\s/>])(
 _ATTR_R = re.compile(rb"(?:^|\s)r\s*=\s*([\"'])(.*?)\1", re.S)
 _REF = re.compile(rb"([A-Za-z]*)(\d+)")
 _CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
+_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>")
 _EXCEL_ROWS, _EXCEL_COLS = 1_048_576, 16_384
 
 
@@ -303,19 +306,27 @@ class _ZipParts:
         self._by_sheet: dict[str, str] | None = None
 
     def _sheet_parts(self, zf: zipfile.ZipFile) -> dict[str, str]:
-        """Worksheet part of each sheet name, from workbook.xml and its relationships (read with
-        plain patterns: these small parts must not be trusted with a DTD either)."""
+        """Worksheet part of each sheet name, found as the reader finds it: the package's
+        officeDocument relationship, the workbook, its relationships. Read with plain patterns
+        (these parts must not be trusted with a DTD either); {} when anything is missing."""
         try:
-            book = _small_part(zf, "xl/workbook.xml")
-            rels = _small_part(zf, "xl/_rels/workbook.xml.rels")
+            package = _small_part(zf, "_rels/.rels")
+            book_part = next((_attr(a, b"Target") for a in _RELATIONSHIP.findall(package)
+                              if (_attr(a, b"Type") or "").endswith("/officeDocument")), None)
+            if not book_part:
+                return {}
+            book_part = book_part.lstrip("/")
+            folder, _, file = book_part.rpartition("/")
+            prefix = f"{folder}/" if folder else ""
+            book = _small_part(zf, book_part)
+            rels = _small_part(zf, f"{prefix}_rels/{file}.rels")
         except KeyError:
             return {}
         targets = {}
-        for attrs in re.findall(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>", rels):
+        for attrs in _RELATIONSHIP.findall(rels):
             rid, target = _attr(attrs, b"Id"), _attr(attrs, b"Target")
             if rid and target:
-                target = target.lstrip("/")
-                targets[rid] = posixpath.normpath(target if target.startswith("xl/") else "xl/" + target)
+                targets[rid] = posixpath.normpath(target[1:] if target.startswith("/") else prefix + target)
         out = {}
         for attrs in re.findall(rb"<(?:[\w.-]+:)?sheet\b([^>]*)>", book):
             sheet, rid = _attr(attrs, b"name"), _attr(attrs, rb"(?:[\w.-]+:)?id")
@@ -340,21 +351,36 @@ class _ZipParts:
             if self._by_sheet is None:
                 self._by_sheet = self._sheet_parts(zf)
             part = self._by_sheet.get(sheet)
-            # An unknown mapping is checked the careful way: every worksheet part.
-            parts = [part] if part in self.names else sorted(n for n in self.names if n.startswith("xl/worksheets/") and n.endswith(".xml"))
+            # Without a clear answer, every XML part is checked (only sheets hold rows and cells).
+            parts = [part] if part in self.names else sorted(n for n in self.names if n.lower().endswith(".xml"))
             for member in parts:
                 if member in self.checked:
                     continue
                 far = _farthest_cell(zf, member)
                 if far is not None:
-                    ref, cells = far
-                    raise InputError(
-                        name,
-                        f"sheet {sheet!r} has a value in cell {ref}, far outside the register: reading it would take "
-                        f"{cells:,} cells (limit {MAX_SHEET_CELLS:,}). In Excel press Ctrl+End to find it, delete the "
-                        "rows and columns after the register, save and try again",
-                    )
+                    raise InputError(name, _far_cell_message(f"sheet {sheet!r}", *far))
                 self.checked.add(member)
+
+
+def _check_shared_strings(name: str, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """The reader reserves room for the shared-string count a workbook announces: a lie of ten
+    billion strings kills the process. A part can hold at most one string per 5 bytes."""
+    for info in infos:
+        if posixpath.basename(info.filename).lower() != "sharedstrings.xml":
+            continue
+        with zf.open(info) as fh:
+            head = fh.read(65536)
+        tag = re.search(rb"<(?:[\w.-]+:)?sst\b([^>]*)>", head)
+        count = re.search(rb"(?:^|\s)uniqueCount\s*=\s*[\"']\s*\+?(\d+)", tag.group(1)) if tag else None
+        if count and int(count.group(1)) > min(MAX_SHARED_STRINGS, info.file_size // 5 + 1):
+            raise InputError(name, f"damaged workbook: it announces {int(count.group(1)):,} shared strings in "
+                                   f"{info.file_size:,} bytes (limit {MAX_SHARED_STRINGS:,})")
+
+
+def _far_cell_message(sheet: str, ref: str, cells: int) -> str:
+    return (f"{sheet} has a value in cell {ref}, far outside the register: reading it would take {cells:,} cells "
+            f"(limit {MAX_SHEET_CELLS:,}). In Excel press Ctrl+End to find it, delete the rows and columns after "
+            "the register, save and try again")
 
 
 def _attr(attrs: bytes, key: bytes) -> str | None:
@@ -529,6 +555,13 @@ def _open_zip_workbook(p: Path, suffix: str) -> RawBook:
         raise InputError(name, "is a zip file but not an Excel workbook")
     if total > MAX_UNZIPPED_BYTES or (total > 50 * 1024**2 and total / packed > MAX_ZIP_RATIO):
         raise InputError(name, f"refused: it would inflate to {total / 1024**2:.0f} MiB (a zip bomb or not a register)")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            _check_shared_strings(name, zf, infos)
+    except InputError:
+        raise
+    except Exception:  # the part's stated size or checksum is wrong
+        raise InputError(name, "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)") from None
     fmt = "xlsm" if suffix == ".xlsm" or "xl/vbaProject.bin" in names else "xlsx"
     return _calamine_book(p, fmt, _ZipParts(p, names))
 
@@ -538,65 +571,161 @@ def _open_zip_workbook(p: Path, suffix: str) -> RawBook:
 _FREESECT = 0xFFFFFFFA  # ids at or above this mark chain ends and special sectors
 
 
+class _OleFile:
+    """An OLE2 compound file read the way the xls reader reads it (header, sector tables,
+    directory, streams, mini streams), but bounded: loops, sectors outside the file and sizes
+    larger than the file raise ValueError instead of running away."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        header = data[:512]
+        shift, mini_shift = struct.unpack_from("<HH", header, 30)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise ValueError("not a compound file header")
+        self.size = 1 << shift
+        self.version = struct.unpack_from("<H", header, 26)[0]
+        first_dir, = struct.unpack_from("<I", header, 48)
+        self.mini_start, self.mini_count, first_difat, n_difat = struct.unpack_from("<IIII", header, 60)
+        per = self.size // 4
+        fat_ids = [i for i in struct.unpack_from("<109I", header, 76) if i < _FREESECT]
+        nxt, hops = first_difat, 0
+        while nxt < _FREESECT:
+            hops += 1
+            if hops > max(n_difat, 1) + 1 or hops > len(data) // self.size:
+                raise ValueError("DIFAT chain loops")
+            ids = struct.unpack(f"<{per}I", self._sector(nxt))
+            fat_ids.extend(i for i in ids[:-1] if i < _FREESECT)
+            nxt = ids[-1]
+        self.fat: list[int] = []
+        for i in fat_ids[: len(data) // self.size + 1]:
+            self.fat.extend(struct.unpack(f"<{per}I", self._sector(i)))
+        directory = self._chain(first_dir, self.fat, self._sector, len(data))
+        self.entries: list[tuple[str, int, int, int]] = []  # name, kind, start, size
+        for off in range(0, len(directory) - 127, 128):
+            length, kind = struct.unpack_from("<HB", directory, off + 64)
+            start, = struct.unpack_from("<I", directory, off + 116)
+            size = struct.unpack_from("<I" if self.size == 512 else "<Q", directory, off + 120)[0]
+            name = directory[off:off + max(0, min(length, 64) - 2)].decode("utf-16-le", "replace")
+            self.entries.append((name, kind, start, size))
+        if not self.entries:
+            raise ValueError("empty directory")
+
+    def _sector(self, i: int) -> bytes:
+        at = (i + 1) * self.size
+        if at + self.size > len(self.data):
+            raise ValueError("sector past the end")
+        return self.data[at:at + self.size]
+
+    @staticmethod
+    def _chain(start: int, table: list[int], read: Callable[[int], bytes], limit: int) -> bytes:
+        out: list[bytes] = []
+        got, seen, current = 0, set(), start
+        while current < _FREESECT and got < limit:
+            if current in seen or current >= len(table):
+                raise ValueError("sector chain loops or leaves the table")
+            seen.add(current)
+            block = read(current)
+            out.append(block)
+            got += len(block)
+            current = table[current]
+        return b"".join(out)[:limit]
+
+    def stream(self, name: str) -> bytes | None:
+        """The first stream called ``name`` (exactly, as the reader looks it up), or None."""
+        for entry_name, kind, start, size in self.entries:
+            if entry_name == name and kind == 2:
+                if size > len(self.data):
+                    raise ValueError("stream larger than the file")
+                if size >= 4096:
+                    return self._chain(start, self.fat, self._sector, size)
+                root = self.entries[0]
+                mini_data = self._chain(root[2], self.fat, self._sector, min(root[3], len(self.data)))
+                mini_fat_bytes = self._chain(self.mini_start, self.fat, self._sector, self.mini_count * self.size)
+                mini_fat = list(struct.unpack(f"<{len(mini_fat_bytes) // 4}I", mini_fat_bytes[: len(mini_fat_bytes) // 4 * 4]))
+
+                def mini(i: int) -> bytes:
+                    if (i + 1) * 64 > len(mini_data):
+                        raise ValueError("mini sector past the end")
+                    return mini_data[i * 64:(i + 1) * 64]
+
+                return self._chain(start, mini_fat, mini, size)
+        return None
+
+
 def ole_stream_names(path: str | Path) -> set[str] | None:
-    """Names in an OLE2 compound file's directory (upper case), read from its header, sector
-    tables and directory only; None when the structure is inconsistent (a damaged file)."""
+    """Names in an OLE2 compound file's directory (upper case); None when the file's structure
+    is inconsistent (a damaged file)."""
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(512)
-            shift = struct.unpack_from("<H", header, 30)[0]
-            if shift not in (9, 12):
-                return None
-            size = 1 << shift
-            per = size // 4
-            first_dir, = struct.unpack_from("<I", header, 48)
-            first_difat, n_difat = struct.unpack_from("<II", header, 68)
-            fat_ids = [s for s in struct.unpack_from("<109I", header, 76) if s < _FREESECT]
-
-            def sector(i: int) -> bytes:
-                fh.seek((i + 1) * size)
-                data = fh.read(size)
-                if len(data) != size:
-                    raise ValueError("sector past the end")
-                return data
-
-            nxt, hops = first_difat, 0
-            while nxt < _FREESECT and hops < min(n_difat, 1000):
-                ids = struct.unpack(f"<{per}I", sector(nxt))
-                fat_ids.extend(s for s in ids[:-1] if s < _FREESECT)
-                nxt, hops = ids[-1], hops + 1
-            fat_cache: dict[int, tuple[int, ...]] = {}
-
-            def next_sector(i: int) -> int:
-                block = i // per
-                if block >= len(fat_ids):
-                    raise ValueError("sector outside the table")
-                if block not in fat_cache:
-                    fat_cache[block] = struct.unpack(f"<{per}I", sector(fat_ids[block]))
-                return fat_cache[block][i % per]
-
-            names: set[str] = set()
-            current, seen = first_dir, set()
-            while current < _FREESECT:
-                if current in seen or len(seen) > 4096:
-                    return None  # a loop, or a directory no real file has
-                seen.add(current)
-                data = sector(current)
-                for off in range(0, size, 128):
-                    length, kind = struct.unpack_from("<HB", data, off + 64)
-                    if kind in (1, 2, 5) and 2 <= length <= 64:
-                        names.add(data[off:off + length - 2].decode("utf-16-le", "replace").upper())
-                current = next_sector(current)
-            return names
+        return {name.upper() for name, kind, _s, _n in _OleFile(Path(path).read_bytes()).entries if kind in (1, 2, 5)}
     except (OSError, ValueError, struct.error):
         return None
 
 
+# BIFF records the xls reader turns into cells: (row, column) lead their data.
+_BIFF_CELLS = frozenset((0x0203, 0x0204, 0x00D6, 0x0205, 0x027E, 0x00FD, 0x0006, 0x00BD))
+_BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_BOUNDSHEET = 0x0809, 0x000A, 0x0200, 0x0085
+
+
+def _biff_too_big(stream: bytes) -> str | None:
+    """What in an xls Workbook stream would make the reader allocate more than MAX_SHEET_CELLS
+    cells (a far cell, or a DIMENSIONS record announcing a vast sheet), else None. Each sheet is
+    walked from where the workbook says it starts, as the reader walks it."""
+    unpack = struct.unpack_from
+    n = len(stream)
+    starts, pos = [], 0
+    while pos + 4 <= n:
+        typ, size = unpack("<HH", stream, pos)
+        if typ == _BIFF_BOUNDSHEET and size >= 4:
+            starts.append(unpack("<I", stream, pos + 4)[0])
+        elif typ == _BIFF_EOF:
+            break
+        pos += 4 + size
+    for pos in starts:
+        max_row = max_col = -1
+        depth, seen_bof = 0, False
+        while pos + 4 <= n:
+            typ, size = unpack("<HH", stream, pos)
+            body = pos + 4
+            pos = body + size
+            if depth:
+                depth += (typ == _BIFF_BOF) - (typ == _BIFF_EOF)
+                continue
+            if typ == _BIFF_BOF:
+                depth, seen_bof = (depth + 1 if seen_bof else depth), True
+            elif typ == _BIFF_EOF:
+                break
+            elif typ == _BIFF_DIMENSIONS and size in (10, 14) and body + size <= n:
+                rf, rl, cf, cl = unpack("<HHHH" if size == 10 else "<IIHH", stream, body)
+                cf = 0 if cf > 0xFF or cl < cf else cf
+                if rl >= 1 and cl >= 1:
+                    # Reserved up front, with the reader's unsigned 32-bit arithmetic.
+                    rows, cols = (rl - 1 - rf + 1) % 2**32, (cl - 1 - cf + 1) % 2**32
+                    if rows * cols > MAX_SHEET_CELLS:
+                        return f"damaged workbook: a sheet declares {rows:,} x {cols:,} cells (limit {MAX_SHEET_CELLS:,})"
+            elif typ in _BIFF_CELLS and size >= 4 and body + size <= n:
+                row, col = unpack("<HH", stream, body)
+                if typ == 0x00BD and size >= 6:
+                    col = max(col, unpack("<H", stream, body + size - 2)[0])
+                if row > max_row or col > max_col:
+                    max_row, max_col = max(max_row, row), max(max_col, col)
+                    cells = (max_row + 1) * (max_col + 1)
+                    if cells > MAX_SHEET_CELLS:
+                        return _far_cell_message("a sheet", f"{_col_letters(col + 1)}{row + 1}", cells)
+    return None
+
+
 def _open_ole(p: Path) -> RawBook:
     name = str(p)
-    streams = ole_stream_names(p)
-    if streams is None:
-        raise InputError(name, "damaged Office file (its internal directory is inconsistent)")
+    try:
+        ole = _OleFile(p.read_bytes())
+        streams = {n.upper() for n, kind, _s, _z in ole.entries if kind in (1, 2, 5)}
+        workbook = ole.stream("Workbook")
+        if workbook is None:
+            workbook = ole.stream("Book")
+    except PermissionError:
+        raise InputError(name, _PERMISSION) from None
+    except (OSError, ValueError, struct.error):
+        raise InputError(name, "damaged Office file (its internal directory is inconsistent)") from None
     # An encrypted xlsx/xlsm is an OLE container holding these two streams.
     if {"ENCRYPTEDPACKAGE", "ENCRYPTIONINFO"} & streams:
         raise InputError(name, "is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again")
@@ -606,6 +735,9 @@ def _open_ole(p: Path) -> RawBook:
         if "POWERPOINT DOCUMENT" in streams:
             raise InputError(name, "is a PowerPoint file, not an Excel workbook")
         raise InputError(name, "is an Office file but not an Excel workbook")
+    too_big = _biff_too_big(workbook) if workbook is not None else None
+    if too_big:
+        raise InputError(name, too_big)
     return _calamine_book(p, "xls")
 
 

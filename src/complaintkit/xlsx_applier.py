@@ -28,7 +28,7 @@ from .sheetplan import HEADER, STATE_SHEET, PlanTable, SheetPlan, apply_plans
 from .sources import open_book
 
 _AUTHOR = "complaintkit"
-_EXCEL_COLUMNS = 16_384
+_EXCEL_ROWS, _EXCEL_COLUMNS = 1_048_576, 16_384
 
 
 #: Excel's limit for the text of a cell or a note: longer text makes Excel "repair" the file.
@@ -213,19 +213,27 @@ def _workbook_for(register: Register) -> Workbook:
             with warnings.catch_warnings():
                 # openpyxl warns on stderr about features it drops (extensions, some validations).
                 warnings.simplefilter("ignore")
-                return load_workbook(path, keep_vba=register.file_format == "xlsm", rich_text=False)
+                wb = load_workbook(path, keep_vba=register.file_format == "xlsm", rich_text=False)
         except MemoryError:
             raise InputError(path, "cannot be opened for annotation: not enough memory") from None
         except PermissionError:
             raise InputError(path, "cannot be opened for annotation: permission denied (is it open in another program?)") from None
         except Exception as exc:
-            if type(exc).__module__.startswith("defusedxml"):
+            if _refused_by_defusedxml(exc):
                 reason = "its XML declares entities or a DTD: refused (an entity-expansion attack or a damaged file)"
             else:
                 reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise InputError(path, f"cannot be opened for annotation ({reason})") from exc
+        if register.sheet not in wb.sheetnames:
+            # The reader and the writer disagree about a damaged file's sheets.
+            raise InputError(path, f"cannot be opened for annotation (sheet {register.sheet!r} is not where the writer looks: a damaged file)")
+        return wb
     book = open_book(path)
     rows = book.sheet(register.sheet).rows
+    width = max((len(r) for r in rows), default=0)
+    if len(rows) > _EXCEL_ROWS or width > _EXCEL_COLUMNS:
+        raise InputError(path, f"cannot be copied into an .xlsx: it has {len(rows):,} rows and {width:,} columns, "
+                               f"beyond Excel's {_EXCEL_ROWS:,} x {_EXCEL_COLUMNS:,}")
     wb = Workbook()
     ws = wb.active
     ws.title = sheet_title(register.sheet)
@@ -234,6 +242,17 @@ def _workbook_for(register: Register) -> Workbook:
             if value is not None and value != "":
                 put(ws.cell(row=r, column=c), value)
     return wb
+
+
+def _refused_by_defusedxml(exc: BaseException | None) -> bool:
+    """openpyxl parses with defusedxml, and wraps its refusal in a ValueError of its own."""
+    for _ in range(5):
+        if exc is None:
+            return False
+        if type(exc).__module__.startswith("defusedxml"):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def annotated_suffix(register: Register) -> str:
@@ -255,5 +274,8 @@ def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | P
             for table in plan.tables:
                 table.links = {i: f"{title}!{ref.rpartition('!')[2]}" for i, ref in table.links.items()}
     apply_plans(OpenpyxlBook(wb), plans)
+    if all(ws.sheet_state != "visible" for ws in wb.worksheets):
+        # Excel cannot open a book with every sheet hidden (openpyxl refuses to write one).
+        wb[register.sheet if register.sheet in wb.sheetnames else wb.sheetnames[0]].sheet_state = "visible"
     atomic_write(target, lambda tmp: wb.save(tmp))
     return target

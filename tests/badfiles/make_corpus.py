@@ -129,8 +129,8 @@ def sheet_xml(rows: Sequence[Sequence[Any]], *, dimension: str | None = None, hi
     return "".join(parts)
 
 
-def xlsx_parts(sheets: Sequence[tuple[str, str]], shared_strings: str | None = None) -> dict[str, bytes]:
-    """The parts of a minimal valid workbook package (one part per sheet)."""
+def xlsx_parts(sheets: Sequence[tuple[str, ...]], shared_strings: str | None = None) -> dict[str, bytes]:
+    """The parts of a minimal valid workbook package: (name, sheet XML[, "hidden"]) per sheet."""
     ct_sheets = "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
@@ -158,7 +158,8 @@ def xlsx_parts(sheets: Sequence[tuple[str, str]], shared_strings: str | None = N
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            + "".join(f'<sheet name="{escape(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, (name, _) in enumerate(sheets, start=1))
+            + "".join(f'<sheet name="{escape(name)}" sheetId="{i}"{state} r:id="rId{i}"/>'
+                      for i, (name, _, state) in enumerate(((s[0], s[1], f' state="{s[2]}"' if len(s) > 2 else "") for s in sheets), start=1))
             + "</sheets></workbook>"
         ),
         "xl/_rels/workbook.xml.rels": (
@@ -173,8 +174,8 @@ def xlsx_parts(sheets: Sequence[tuple[str, str]], shared_strings: str | None = N
             + "</Relationships>"
         ),
     }
-    for i, (_, xml) in enumerate(sheets, start=1):
-        parts[f"xl/worksheets/sheet{i}.xml"] = xml
+    for i, sheet in enumerate(sheets, start=1):
+        parts[f"xl/worksheets/sheet{i}.xml"] = sheet[1]
     if shared_strings:
         parts["xl/sharedStrings.xml"] = shared_strings
     return {k: v.encode("utf-8") if isinstance(v, str) else v for k, v in parts.items()}
@@ -240,28 +241,52 @@ def _zip_with_raw_member(path: Path, parts: dict[str, bytes], name: str, raw: by
 _FREE, _END, _FAT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
 
 
-def ole_file(streams: dict[str, bytes]) -> bytes:
+def ole_file(streams: dict[str, bytes], mini: bool = False) -> bytes:
     """A minimal valid OLE2 compound file (v3, 512-byte sectors) holding ``streams`` in its root.
 
-    Streams are padded to 4096 bytes so that all live in regular sectors (no mini stream)."""
+    With ``mini``, streams under 4096 bytes live in the mini stream (64-byte sectors), as in files
+    Excel writes; otherwise every stream is padded to 4096 bytes and lives in regular sectors."""
     sector = 512
     names = sorted(streams, key=lambda n: (len(n), n.upper()))  # the directory's sort order
-    data = {n: streams[n] + b"\0" * max(0, 4096 - len(streams[n])) for n in names}
+    small = [n for n in names if mini and len(streams[n]) < 4096]
+    big = [n for n in names if n not in small]
+    data = {n: streams[n] + b"\0" * max(0, 4096 - len(streams[n])) for n in big}
     data = {n: d + b"\0" * (-len(d) % sector) for n, d in data.items()}
+    sizes = {n: len(streams[n]) if len(streams[n]) >= 4096 else len(data[n]) for n in big}
+    # The mini stream: small streams in 64-byte sectors, chained by the mini FAT.
+    mini_fat: list[int] = []
+    container = b""
+    for n in small:
+        count = max(1, -(-len(streams[n]) // 64))
+        starts_at = len(mini_fat)
+        mini_fat += [starts_at + i + 1 for i in range(count - 1)] + [_END]
+        container += streams[n].ljust(count * 64, b"\0")
+        sizes[n] = len(streams[n])
+    mini_fat_bytes = struct.pack(f"<{len(mini_fat)}I", *mini_fat) if mini_fat else b""
+    mini_fat_bytes += struct.pack("<I", _FREE) * (-len(mini_fat) % (sector // 4))
+    container_padded = container + b"\0" * (-len(container) % sector)
     entries = 1 + len(names)
     dir_sectors = -(-entries * 128 // sector)
-    data_sectors = sum(len(d) // sector for d in data.values())
+    minifat_sectors = len(mini_fat_bytes) // sector
+    data_sectors = sum(len(d) // sector for d in data.values()) + len(container_padded) // sector
     fat_sectors = 1
-    while fat_sectors * (sector // 4) < fat_sectors + dir_sectors + data_sectors:
+    while fat_sectors * (sector // 4) < fat_sectors + dir_sectors + minifat_sectors + data_sectors:
         fat_sectors += 1
     fat = [_FAT] * fat_sectors
-    first_dir = len(fat)
-    fat += [first_dir + i + 1 for i in range(dir_sectors - 1)] + [_END]
-    starts = {}
-    for n in names:
-        count = len(data[n]) // sector
-        starts[n] = len(fat)
-        fat += [starts[n] + i + 1 for i in range(count - 1)] + [_END]
+
+    def chain(count: int) -> int:
+        first = len(fat)
+        fat.extend([first + i + 1 for i in range(count - 1)] + [_END])
+        return first
+
+    first_dir = chain(dir_sectors)
+    first_minifat = chain(minifat_sectors) if minifat_sectors else _END
+    root_start = chain(len(container_padded) // sector) if container else _END
+    starts = {n: chain(len(data[n]) // sector) for n in big}
+    mini_starts, at = {}, 0
+    for n in small:
+        mini_starts[n] = at
+        at += max(1, -(-len(streams[n]) // 64))
     fat += [_FREE] * (fat_sectors * (sector // 4) - len(fat))
 
     def entry(name: str, kind: int, left: int, right: int, child: int, start: int, size: int) -> bytes:
@@ -271,15 +296,17 @@ def ole_file(streams: dict[str, bytes]) -> bytes:
                 + struct.pack("<IQ", start, size))
 
     # Children hang off the root as a chain of right siblings, in directory order.
-    directory = entry("Root Entry", 5, _FREE, _FREE, 1 if names else _FREE, _END, 0)
+    directory = entry("Root Entry", 5, _FREE, _FREE, 1 if names else _FREE, root_start, len(container))
     for i, n in enumerate(names, start=1):
-        directory += entry(n, 2, _FREE, i + 1 if i < len(names) else _FREE, _FREE, starts[n], len(streams[n]) if len(streams[n]) >= 4096 else len(data[n]))
+        start = mini_starts[n] if n in small else starts[n]
+        directory += entry(n, 2, _FREE, i + 1 if i < len(names) else _FREE, _FREE, start, sizes[n])
     directory = directory.ljust(dir_sectors * sector, b"\0")
     difat = list(range(fat_sectors)) + [_FREE] * (109 - fat_sectors)
     header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
-              + b"\0" * 6 + struct.pack("<IIIIIIIII", 0, fat_sectors, first_dir, 0, 4096, _END, 0, _END, 0)
+              + b"\0" * 6 + struct.pack("<IIIIIIIII", 0, fat_sectors, first_dir, 0, 4096, first_minifat, minifat_sectors, _END, 0)
               + struct.pack("<109I", *difat))
-    body = struct.pack(f"<{len(fat)}I", *fat) + directory + b"".join(data[n] for n in names)
+    body = (struct.pack(f"<{len(fat)}I", *fat) + directory + mini_fat_bytes + container_padded
+            + b"".join(data[n] for n in big))
     return header + body
 
 
@@ -367,20 +394,20 @@ def build(dest: Path) -> list[Case]:
     add("good", good, "a valid register (the control)", "read", rows=3, sub=True)
 
     (dest / "empty.xlsx").write_bytes(b"")
-    add("empty_xlsx", dest / "empty.xlsx", "0-byte .xlsx", "error", "empty file (0 bytes)", sub=True)
+    add("empty_xlsx", dest / "empty.xlsx", "0-byte .xlsx", "error", "empty file (0 bytes)")
     (dest / "empty.csv").write_bytes(b"")
     add("empty_csv", dest / "empty.csv", "0-byte .csv", "error", "empty file (0 bytes)")
 
     png = b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(256) for _ in range(2000))
     (dest / "photo.xlsx").write_bytes(png)
-    add("not_spreadsheet", dest / "photo.xlsx", "a picture renamed .xlsx", "error", "is not a real .xlsx workbook", sub=True)
+    add("not_spreadsheet", dest / "photo.xlsx", "a picture renamed .xlsx", "error", "is not a real .xlsx workbook")
     (dest / "photo.csv").write_bytes(png)
     add("binary_as_csv", dest / "photo.csv", "a picture renamed .csv", "error", "is not a spreadsheet or a CSV text file")
     (dest / "notes.xlsx").write_text("这不是表格，只是一段文字。\n", "utf-8")
     add("text_as_xlsx", dest / "notes.xlsx", "a text file renamed .xlsx", "error", "is not a real .xlsx workbook")
 
     (dest / "truncated.xlsx").write_bytes(good_bytes[: len(good_bytes) // 2])
-    add("truncated_zip", dest / "truncated.xlsx", "an .xlsx cut off half-way (interrupted copy)", "error", "damaged workbook", sub=True)
+    add("truncated_zip", dest / "truncated.xlsx", "an .xlsx cut off half-way (interrupted copy)", "error", "damaged workbook")
     write_zip(dest / "random.xlsx", {"readme.txt": b"hello", "data.bin": bytes(100)})
     add("zip_not_workbook", dest / "random.xlsx", "a zip archive that is not a workbook", "error", "is a zip file but not an Excel workbook")
     write_zip(dest / "calc.xlsx", {"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})
@@ -400,6 +427,13 @@ def build(dest: Path) -> list[Case]:
 
     (dest / "legacy.xls").write_bytes(ole_file({"Workbook": biff8_workbook(register_rows())}))
     add("legacy_xls", dest / "legacy.xls", "an Excel 97-2003 .xls (BIFF8)", "read", rows=3, sub=True)
+    (dest / "legacy_small.xls").write_bytes(ole_file({"Workbook": biff8_workbook(register_rows(1))}, mini=True))
+    add("legacy_xls_mini_stream", dest / "legacy_small.xls", "a small .xls whose workbook lives in the compound file's mini stream", "read", rows=1)
+    far = register_rows(1) + [[None] * 200 + ["x"]]
+    far_rows = biff8_workbook(far)
+    far_rows = far_rows.replace(struct.pack("<HHH", 2, 200, 0), struct.pack("<HHH", 60000, 60000, 0))  # that cell, moved far out
+    (dest / "legacy_far_cell.xls").write_bytes(ole_file({"Workbook": far_rows}))
+    add("legacy_xls_far_cell", dest / "legacy_far_cell.xls", "an .xls with a value at row 60,001, column 60,001 (the reader used to need 20 GB)", "error", "far outside the register", sub=True)
     (dest / "legacy_password.xls").write_bytes(ole_file({"Workbook": biff8_workbook(register_rows(), password=True)}))
     add("legacy_xls_password", dest / "legacy_password.xls", "a password-protected Excel 97-2003 .xls", "error", "password-protected")
     (dest / "legacy_junk.xls").write_bytes(ole_file({"Workbook": bytes(rng.randrange(256) for _ in range(5000))}))
@@ -415,7 +449,7 @@ def build(dest: Path) -> list[Case]:
             + "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in register_rows())
             + "</table></body></html>")
     (dest / "web_export.xls").write_text(html, "utf-8")
-    add("html_as_xls", dest / "web_export.xls", "an HTML table saved as .xls (bank-system export)", "error", "web page", sub=True)
+    add("html_as_xls", dest / "web_export.xls", "an HTML table saved as .xls (bank-system export)", "error", "web page")
 
     text = csv_text(register_rows())
     (dest / "utf8.csv").write_bytes(text.encode("utf-8"))
@@ -435,18 +469,21 @@ def build(dest: Path) -> list[Case]:
     add("csv_shift_jis", dest / "shift_jis.csv", "CSV in Shift-JIS (Japanese)", "error", "encoding")
     junk = bytes(rng.choice(range(0x80, 0x100)) for _ in range(3000))
     (dest / "junk.csv").write_bytes(junk)
-    add("csv_binary_junk", dest / "junk.csv", "high-bit binary junk named .csv (no NUL bytes)", "error", "encoding", sub=True)
+    add("csv_binary_junk", dest / "junk.csv", "high-bit binary junk named .csv (no NUL bytes)", "error", "encoding")
     (dest / "unterminated.csv").write_text(text + '"T0009,2026-03-09,柜面,王五' + "x" * 5000, "utf-8")
     add("csv_unterminated_quote", dest / "unterminated.csv", "CSV whose last field opens a quote that never closes", "read", rows=4)
 
     write_xlsx(dest / "no_header.xlsx", data_rows())
-    add("no_header", dest / "no_header.xlsx", "data rows with no header row", "error", "no header row found", sub=True)
+    add("no_header", dest / "no_header.xlsx", "data rows with no header row", "error", "no header row found")
     write_xlsx(dest / "header_only.xlsx", [HEADERS])
     add("header_only", dest / "header_only.xlsx", "a header row and nothing else", "read", rows=0)
     write_xlsx(dest / "blank.xlsx", [])
     add("blank_sheet", dest / "blank.xlsx", "a workbook whose only sheet is empty", "error", "has no data")
     write_xlsx(dest / "hidden.xlsx", [["某某银行投诉登记台账"], HEADERS, *data_rows(3)], hidden_rows=[3, 4], hidden_cols=[5, 6])
     add("hidden_rows_cols", dest / "hidden.xlsx", "hidden rows and hidden columns inside the register", "read", rows=3)
+    old_register = sheet_xml([HEADERS, *data_rows(3), *data_rows(2)])
+    write_zip(dest / "hidden_sheet.xlsx", xlsx_parts([("旧台账", old_register, "hidden"), ("台账", sheet_xml(register_rows()))]))
+    add("hidden_sheet", dest / "hidden_sheet.xlsx", "a hidden sheet holding an old register before the visible one", "read", rows=3)
     merged_rows = [HEADERS, *data_rows(3)]
     merged_rows[2][2] = merged_rows[3][2] = None  # the channel of rows 3-4 comes from the merge
     merged_rows[2][7] = merged_rows[3][7] = None
@@ -471,7 +508,7 @@ def build(dest: Path) -> list[Case]:
     add("long_cells", dest / "long_cells.xlsx", "32,000- and 32,767-character cells (Excel's maximum)", "read", rows=3, sub=True)
 
     write_xlsx(dest / "million_rows_declared.xlsx", register_rows(), dimension="A1:XFD1048576")
-    add("dimension_million", dest / "million_rows_declared.xlsx", "a sheet whose dimension declares 1,048,576 rows x 16,384 columns but holds 4", "read", rows=3, sub=True)
+    add("dimension_million", dest / "million_rows_declared.xlsx", "a sheet whose dimension declares 1,048,576 rows x 16,384 columns but holds 4", "read", rows=3)
     styled = '<row r="1048576"><c r="A1048576" s="0"/><c r="XFD1048576" s="0"/></row>'
     write_xlsx(dest / "styled_bottom.xlsx", register_rows(), extra_rows=styled)
     add("styled_last_row", dest / "styled_bottom.xlsx", "formatted (empty) cells down to row 1,048,576", "read", rows=3, sub=True)
@@ -479,9 +516,9 @@ def build(dest: Path) -> list[Case]:
     stray = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
     write_xlsx(dest / "stray_value_xfd.xlsx", register_rows(), extra_rows=stray)
     add("stray_value_far", dest / "stray_value_xfd.xlsx", "one stray value in XFD1048576, the last cell of the grid", "error", "far outside the register", sub=True)
-    stray = '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    stray = '<row r="100000"><c r="A100000" t="inlineStr"><is><t>x</t></is></c></row>'
     write_xlsx(dest / "stray_value_a.xlsx", register_rows(), extra_rows=stray)
-    add("stray_value_bottom", dest / "stray_value_a.xlsx", "one stray value in A1048576 (a register 1,048,576 rows tall, 8 columns wide)", "read", rows=4)
+    add("stray_value_bottom", dest / "stray_value_a.xlsx", "one stray value in A100000, far below the register (read; the stray row is a finding)", "read", rows=4)
     sneaky = ('<row><c><v>1</v></c></row>' * 3) + '<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="900000">' \
         + '<x:c r="zz900000"><x:v>1</x:v></x:c></x:row>'
     write_xlsx(dest / "stray_value_disguised.xlsx", register_rows(), extra_rows=sneaky)
@@ -491,15 +528,27 @@ def build(dest: Path) -> list[Case]:
     bomb_rows[1][6] = "&lol9;"
     bomb_sheet = sheet_xml(bomb_rows, doctype=BILLION_LAUGHS).replace("&amp;lol9;", "&lol9;")
     write_zip(dest / "billion_laughs.xlsx", xlsx_parts([("台账", bomb_sheet)]))
-    add("billion_laughs", dest / "billion_laughs.xlsx", "an XML entity-expansion bomb ('billion laughs') in the sheet XML", "error", "cannot be read", sub=True)
+    add("billion_laughs", dest / "billion_laughs.xlsx", "an XML entity-expansion bomb ('billion laughs') in the sheet XML", "error", "declares entities", sub=True)
     ss_bomb = ('<?xml version="1.0" encoding="UTF-8"?>' + BILLION_LAUGHS
                + '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>&lol9;</t></si></sst>')
     ss_rows = register_rows()
     sheet = sheet_xml(ss_rows).replace('<c r="G2" t="inlineStr"><is><t xml:space="preserve">信用卡年费被多收，要求退还</t></is></c>', '<c r="G2" t="s"><v>0</v></c>')
     write_zip(dest / "billion_laughs_strings.xlsx", xlsx_parts([("台账", sheet)], shared_strings=ss_bomb))
-    add("billion_laughs_shared_strings", dest / "billion_laughs_strings.xlsx", "an entity-expansion bomb in the shared-strings part", "error", "cannot be read")
+    add("billion_laughs_shared_strings", dest / "billion_laughs_strings.xlsx", "an entity-expansion bomb in the shared-strings part", "error", "declares entities")
 
+    lie = ('<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+           'count="1" uniqueCount="10000000000"><si><t>x</t></si></sst>')
+    write_zip(dest / "shared_strings_lie.xlsx", xlsx_parts([("台账", sheet_xml(register_rows()))], shared_strings=lie))
+    add("shared_strings_count_lie", dest / "shared_strings_lie.xlsx", "a workbook announcing ten billion shared strings (the reader reserved room for them and was killed)", "error", "shared strings", sub=True)
     parts = xlsx_parts([("台账", sheet_xml(register_rows()))])
+    parts["docProps/core.xml"] = (
+        '<?xml version="1.0" encoding="UTF-8"?>' + BILLION_LAUGHS + '<cp:coreProperties '
+        'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>&lol9;</dc:title></cp:coreProperties>'
+    ).encode()
+    write_zip(dest / "billion_laughs_properties.xlsx", parts)
+    add("billion_laughs_properties", dest / "billion_laughs_properties.xlsx", "an entity-expansion bomb in the document properties, a part only the annotating writer parses", "read", rows=3)
+    del parts["docProps/core.xml"]
     raw, crc, size = _deflate_repeated(b"\0" * (1 << 20), 64)  # 64 MiB of zeros in ~64 KiB
     _zip_with_raw_member(dest / "zip_bomb.xlsx", parts, "xl/media/image1.bin", raw, crc, size)
     add("zip_bomb", dest / "zip_bomb.xlsx", "a zip bomb: a 64 KiB workbook whose parts inflate to 64 MiB (ratio > 200)", "error", "zip bomb", sub=True)
@@ -520,7 +569,7 @@ def build(dest: Path) -> list[Case]:
     add("formula_injection_csv", dest / "formula_injection.csv", "the same hostile cells in a CSV", "read", rows=len(HOSTILE))
     controls = [HEADERS, ["C001", "2026-03-02", "柜面\x1b[31m", "王\x7f小明", ID_1, "13800138000", "内容\x01\x07\x08\x0b\x0c\x7f\x9b带控制字符", "处理中"]]
     (dest / "control_chars[三月].csv").write_bytes(csv_text(controls).encode("utf-8"))
-    add("control_chars", dest / "control_chars[三月].csv", "a CSV with control characters and terminal escapes in cells, and [ ] * in its name", "read", rows=1)
+    add("control_chars", dest / "control_chars[三月].csv", "a CSV with control characters and terminal escapes in cells, and [ ] in its name", "read", rows=1)
     return cases
 
 

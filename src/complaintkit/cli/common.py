@@ -110,8 +110,8 @@ def output_options(func: Callable) -> Callable:
     options = [
         click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None, help="Output format (default: table on a terminal, JSON otherwise)."),
         click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True, help="Language of messages."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write an annotated copy of the workbook (one input)."),
-        click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False), default=None, help="Write an annotated copy of every input into this folder."),
+        click.option("-o", "--output", type=click.Path(), default=None, help="Write an annotated copy of the workbook (one input)."),
+        click.option("--annotate", "annotate_dir", type=click.Path(), default=None, help="Write an annotated copy of every input into this folder."),
         click.option("--force", is_flag=True, help="Replace output files that already exist."),
         click.option("--mask/--no-mask", default=False, help="Mask ID numbers and phones in the output."),
         click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
