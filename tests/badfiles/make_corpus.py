@@ -524,6 +524,13 @@ def build(dest: Path) -> list[Case]:
     write_xlsx(dest / "stray_value_disguised.xlsx", register_rows(), extra_rows=sneaky)
     add("stray_value_disguised", dest / "stray_value_disguised.xlsx", "a far stray value disguised (namespace prefix, lower-case reference, rows without numbers)", "error", "far outside the register")
 
+    twice = sheet_xml(register_rows()).replace('<c r="C4" ', '<c r="C4" r="XFD1048576" ')
+    write_zip(dest / "stray_value_second_ref.xlsx", xlsx_parts([("台账", twice)]))
+    add("stray_value_second_ref", dest / "stray_value_second_ref.xlsx", "a cell with two references, the second in XFD1048576 (found by fuzzing)", "error", "far outside the register")
+    glued = sheet_xml(register_rows()).replace('<c r="A2" ', '<c r="A2"r="A99999999999" ')
+    write_zip(dest / "stray_value_glued_ref.xlsx", xlsx_parts([("台账", glued)]))
+    add("stray_value_glued_ref", dest / "stray_value_glued_ref.xlsx", "a second reference glued to the first, past the last row (found by fuzzing)", "error", "far outside the register")
+
     bomb_rows = register_rows()
     bomb_rows[1][6] = "&lol9;"
     bomb_sheet = sheet_xml(bomb_rows, doctype=BILLION_LAUGHS).replace("&amp;lol9;", "&lol9;")
