@@ -521,17 +521,26 @@ HOSTILE_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝")
 
 
 def test_hostile_cells_are_inert_in_every_output(corpus, tmp_path):
-    """Every command, every output, over the hostile cells: read back, no cell is a formula and
-    every CSV value that starts like one carries the apostrophe."""
+    """Every command, every output, over the hostile cells (and a hostile header, file name and
+    sheet name): read back, no cell is a formula and every CSV value that starts like one
+    carries the apostrophe."""
+    named = tmp_path / "=cmd[1].csv"
+    rows = [make_corpus.HEADERS + ['=HYPERLINK("http://evil.example","x")']] + [r + ["=1+1"] for r in make_corpus.data_rows(3)]
+    named.write_text(make_corpus.csv_text(rows), "utf-8")
+    inputs = {case: corpus[case].path for case in ("formula_injection_xlsx", "formula_injection_csv")}
+    inputs["hostile_names"] = named
     checked_xlsx = checked_csv = 0
     for names in register_commands():
-        for case in ("formula_injection_xlsx", "formula_injection_csv"):
+        for case, src in inputs.items():
             out = tmp_path / "-".join(names) / case
             out.mkdir(parents=True)
-            result = CliRunner().invoke(cli, args_for(names, [str(corpus[case].path)], out, write=True))
+            result = CliRunner().invoke(cli, args_for(names, [str(src)], out, write=True))
             assert result.exit_code in (0, 1), result.output
+            if "merge" in {p.name for p in command(names).params}:
+                merged = CliRunner().invoke(cli, [*names, str(src), "--merge", "-o", str(out / "merged.xlsx")])
+                assert merged.exit_code in (0, 1), merged.output
             if "csv" in formats(names):
-                csv_out = CliRunner().invoke(cli, args_for(names, [str(corpus[case].path)], out, fmt="csv"))
+                csv_out = CliRunner().invoke(cli, args_for(names, [str(src)], out, fmt="csv"))
                 for row in csv.reader(io.StringIO(csv_out.stdout)):
                     assert all(not v.startswith(HOSTILE_STARTS) or outputs._NEGATIVE_NUMBER.fullmatch(v) for v in row), row
                 checked_csv += 1
@@ -547,7 +556,7 @@ def test_hostile_cells_are_inert_in_every_output(corpus, tmp_path):
                     for row in csv.reader(io.StringIO(path.read_text("utf-8-sig"))):
                         assert all(not v.startswith(HOSTILE_STARTS) or outputs._NEGATIVE_NUMBER.fullmatch(v) for v in row), row
                     checked_csv += 1
-    assert checked_xlsx >= 4 and checked_csv >= 2
+    assert checked_xlsx >= 6 and checked_csv >= 3
 
 
 def test_hostile_values_keep_their_text(corpus, tmp_path):

@@ -32,7 +32,7 @@ from .messages import register_messages, t
 from .outputs import atomic_write, check_writable
 from .register import Record, Register
 from .sheetplan import HEADER, OWN_PREFIX
-from .xlsx_applier import put
+from .xlsx_applier import put, put_row, sheet_title
 
 #: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
 _TEXT_FIELDS = {"complaint_id", "id_number", "phone"}
@@ -178,9 +178,9 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
 
     wb = Workbook()
     ws = wb.active
-    ws.title = (registers[0].sheet if len(registers) == 1 else t("merge_sheet", lang))[:31]
+    ws.title = sheet_title(registers[0].sheet if len(registers) == 1 else t("merge_sheet", lang))
     own = [t(k, lang) for k in ("merge_col_file", "merge_col_sheet", "merge_col_row", "merge_col_merged", "merge_col_repeat")]
-    ws.append([col.header for col in layout] + own)
+    put_row(ws, 1, [col.header for col in layout] + own)  # user headers may start with "="
     _style_header(ws, len(layout) + len(own))
     base = len(layout)
     row_of: dict[RecordKey, int] = {}
@@ -208,7 +208,7 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
     rs = wb.create_sheet(removed_name)
     extra = [t(k, lang) for k in ("merge_col_file", "merge_col_sheet", "merge_col_row", "merge_col_into_id", "merge_col_into_where",
                                   "merge_col_into_row", "merge_col_similarity", "merge_col_reason")]
-    rs.append([col.header for col in layout] + extra)
+    put_row(rs, 1, [col.header for col in layout] + extra)
     _style_header(rs, len(layout) + len(extra))
     for r, removal in enumerate(decision.removed, start=2):
         rec, keeper = removal.record, removal.keeper
@@ -219,7 +219,8 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
         for c, value in enumerate(values, start=base + 1):
             put(rs.cell(row=r, column=c), value)
         link = rs.cell(row=r, column=base + 6)
-        link.hyperlink = f"#'{ws.title}'!A{target}"
+        quoted = ws.title.replace("'", "''")
+        link.hyperlink = f"#'{quoted}'!A{target}"
         link.font = Font(color="0563C1", underline="single")
     _widths(rs, layout, [18, 14, 8, 16, 24, 10, 10, 80])
 
@@ -229,7 +230,7 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
     removed_keys = {r.record.key for r in decision.removed}
     for reg in registers:
         gone = sum(r.key in removed_keys for r in reg.records)
-        ss.append([Path(reg.source).name, reg.sheet, len(reg.records), len(reg.records) - gone, gone])
+        put_row(ss, ss.max_row + 1, [Path(reg.source).name, reg.sheet, len(reg.records), len(reg.records) - gone, gone])
     total = sum(len(reg.records) for reg in registers)
     ss.append([t("merge_total", lang), None, total, len(decision.kept), len(decision.removed)])
     ss.cell(row=ss.max_row, column=1).font = Font(bold=True)

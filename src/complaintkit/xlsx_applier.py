@@ -66,6 +66,12 @@ def put(cell: Any, value: Any) -> None:
         cell.data_type = "s"
 
 
+def put_row(ws: Worksheet, row: int, values: Sequence[Any], first_column: int = 1) -> None:
+    """``put`` a row of values (what ``ws.append`` does, without turning text into formulas)."""
+    for c, value in enumerate(values, start=first_column):
+        put(ws.cell(row=row, column=c), value)
+
+
 def _note(text: str | None) -> Comment | None:
     return Comment(safe_text(text), _AUTHOR, width=300, height=120) if text else None
 
