@@ -164,9 +164,9 @@ def check_outcome(case: make_corpus.Case, names: tuple[str, ...], code: int, std
 def test_commands_are_discovered_from_the_cli():
     found = register_commands()
     assert ("validate",) in found
-    cli_names = {names[-1] for names in found}
-    # Every operation that has a command of its own is covered.
-    assert {op for op in available() if op in cli.commands} <= cli_names
+    top = {names[0] for names in found}
+    # Every operation that has a command (or a command group) of its own is covered.
+    assert {op for op in available() if op in cli.commands} <= top
 
 
 def test_corpus_is_the_documented_one(corpus):
@@ -707,3 +707,19 @@ def test_reader_and_writer_disagreeing_about_sheets_is_one_line(tmp_path):
     src = make_corpus.write_zip(tmp_path / "odd.xlsx", parts)
     result = CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / "out.xlsx")])
     one_line_error(result, "cannot be opened for annotation", "damaged")
+
+
+def test_xls_that_declares_a_vast_sheet_is_refused_before_the_reader_reserves_it(tmp_path):
+    """The xls reader reserves room for the DIMENSIONS record's rows x columns before reading a
+    cell; 4 billion rows (or a first row past the last, which its unsigned arithmetic wraps
+    into 4 billion) would kill the process."""
+    rows = make_corpus.register_rows(1)
+    honest = struct.pack("<IIHHH", 0, len(rows), 0, len(rows[0]), 0)
+    assert honest in make_corpus.biff8_workbook(rows)
+    for declared in (struct.pack("<IIHHH", 0, 4_000_000_000, 0, 8, 0), struct.pack("<IIHHH", 10, 5, 0, 8, 0)):
+        stream = make_corpus.biff8_workbook(rows).replace(honest, declared)
+        assert "declares" in sources._biff_too_big(stream)
+        src = tmp_path / "vast.xls"
+        src.write_bytes(make_corpus.ole_file({"Workbook": stream}))
+        one_line_error(CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json"]), "damaged workbook", "declares")
+    assert sources._biff_too_big(make_corpus.biff8_workbook(rows)) is None
