@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .classify import classify_group
 from .config_cmd import config_group
 from .dedupe import dedupe_cmd
 from .followups import followups_cmd
@@ -25,6 +26,7 @@ def cli(debug: bool) -> None:
 cli.add_command(validate_cmd)
 cli.add_command(followups_cmd)
 cli.add_command(dedupe_cmd)
+cli.add_command(classify_group)
 cli.add_command(config_group)
 cli.add_command(template_cmd)
 cli.add_command(run_cmd)

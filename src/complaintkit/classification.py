@@ -1,0 +1,662 @@
+"""Complaint classification (shared/DOMAIN.md "Classification"): the reason (JR/T 0169-2018 投诉原因,
+or the bank's own taxonomy), the business line and the hotspot tags 征信/息费/分期/催收 of each
+complaint, read from its description, demand and remarks.
+
+Every label says why: weighted keyword and pattern rules from the policy ([classify]) name the
+words that decided it, or, with a model learned from the bank's own labelled history
+(textmodel.py), the character n-grams that weighed most. Every reason has a confidence; below the
+threshold the row gets the review label (待人工复核) instead of a guess. The register's own
+投诉类别 and 业务类型 are never overwritten: where they disagree with the result, the
+disagreement is listed.
+
+Pure: records and policy (and optionally a model) in, a ``ClassificationReport`` out.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import PolicyError
+from .fields import field_label
+from .messages import register_messages, t
+from .normalize import value_key
+from .operations import OpContext, OpResult, operation
+from .policy import Policy, load_policy
+from .register import Record, Register
+from .sheetplan import AMBER, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
+from .textmodel import TextModel
+
+REASON, BUSINESS, TAG = "reason", "business", "tag"
+DIMENSIONS = (REASON, BUSINESS, TAG)
+
+register_messages({
+    "cls_col_reason": ("CK-投诉原因", "CK-reason"),
+    "cls_col_business": ("CK-业务类型", "CK-business"),
+    "cls_col_tags": ("CK-热点", "CK-hotspots"),
+    "cls_col_confidence": ("CK-分类置信度", "CK-confidence"),
+    "cls_col_evidence": ("CK-分类依据", "CK-evidence"),
+    "cls_sheet_disagree": ("CK-分类差异", "CK-class-disagreements"),
+    "cls_sheet_stats": ("CK-分类统计", "CK-class-counts"),
+    "cls_dim_reason": ("原因", "reason"),
+    "cls_dim_business": ("业务", "business"),
+    "cls_dim_tag": ("热点", "hotspot"),
+    "cls_dim_model": ("模型", "model"),
+    "cls_src_register": ("台账登记的业务类型", "the register's business line"),
+    "cls_no_evidence": ("未找到可判断原因的关键词", "no words that tell the reason"),
+    "cls_candidates": ("候选：{items}", "candidates: {items}"),
+    "cls_disagree": (
+        "台账登记的{label}为“{value}”，分类结果为“{result}”（置信度 {confidence}）",
+        "the register's {label} is '{value}', the classification says '{result}' (confidence {confidence})",
+    ),
+    "cls_summary": (
+        "共 {rows} 行：已分类 {classified} 行，待人工复核 {review} 行；与台账登记不一致 {disagreements} 处",
+        "{rows} rows: {classified} classified, {review} need review; {disagreements} disagreements with the register",
+    ),
+    "cls_hdr_where": ("位置", "where"),
+    "cls_hdr_field": ("字段", "field"),
+    "cls_hdr_register": ("台账登记", "register"),
+    "cls_hdr_result": ("分类结果", "classified"),
+    "cls_hdr_confidence": ("置信度", "confidence"),
+    "cls_hdr_evidence": ("依据", "evidence"),
+    "cls_hdr_dimension": ("维度", "dimension"),
+    "cls_hdr_label": ("类别", "label"),
+    "cls_hdr_count": ("笔数", "count"),
+    "cls_hdr_share": ("占比", "share"),
+    "cls_hdr_reason": ("投诉原因", "reason"),
+    "cls_hdr_business": ("业务类型", "business"),
+    "cls_hdr_tags": ("热点", "hotspots"),
+})
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One keyword or pattern with its weight; ``regex`` is None for a plain keyword."""
+
+    kind: str  # "keyword" | "pattern"
+    source: str
+    weight: float
+    regex: re.Pattern[str] | None = None
+
+    def find(self, text: str) -> str | None:
+        """The matched words in ``text`` (folded), or None."""
+        if self.regex is None:
+            return self.source if self.source in text else None
+        m = self.regex.search(text)
+        return m.group(0) if m else None
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """The rules of one label (a reason, a business line or a tag)."""
+
+    label: str
+    rules: tuple[Rule, ...]
+    en: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a label was given: a rule that matched (keyword/pattern), an n-gram of the model, or
+    the register's own value."""
+
+    dimension: str  # reason | business | tag
+    label: str
+    source: str  # keyword | pattern | ngram | register
+    text: str  # the words as found
+    weight: float
+    field: str = ""
+    rule: str = ""  # the pattern, for pattern rules
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"dimension": self.dimension, "label": self.label, "source": self.source, "text": self.text,
+               "weight": round(self.weight, 4), "field": self.field}
+        if self.rule:
+            out["rule"] = self.rule
+        return out
+
+    def short(self, lang: str = "zh") -> str:
+        """“催收”+5 — the words and what they weighed."""
+        if self.source == "register":
+            return t("cls_src_register", lang)
+        return (f"“{self.text}”" if lang == "zh" else f"'{self.text}'") + f"+{self.weight:g}"
+
+
+def fold(text: str) -> str:
+    """Text as the rules see it: NFKC (full-width letters and digits become plain) and lower case;
+    line breaks and runs of spaces become one space."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def _weight(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise PolicyError(f"{where}: a weight must be a number of 0 or more, not {value!r}")
+    return float(value)
+
+
+def _label_rules(label: str, spec: Any, where: str) -> LabelRules:
+    if not isinstance(spec, Mapping):
+        raise PolicyError(f"{where}: must be a table with keywords and patterns")
+    rules: list[Rule] = []
+    keywords = spec.get("keywords", {}) or {}
+    patterns = spec.get("patterns", {}) or {}
+    if not isinstance(keywords, Mapping) or not isinstance(patterns, Mapping):
+        raise PolicyError(f"{where}: keywords and patterns must be tables of word = weight")
+    for word, value in keywords.items():
+        weight = _weight(value, f"{where}.keywords.{word}")
+        key = fold(str(word))
+        if weight and key:  # weight 0 switches a shipped word off
+            rules.append(Rule("keyword", key, weight))
+    for pattern, value in patterns.items():
+        weight = _weight(value, f"{where}.patterns.{pattern}")
+        if not weight:
+            continue
+        try:
+            regex = re.compile(fold(str(pattern)))
+        except re.error as exc:
+            raise PolicyError(f"{where}.patterns: {pattern!r} is not a valid regular expression ({exc})") from None
+        rules.append(Rule("pattern", str(pattern), weight, regex))
+    return LabelRules(label, tuple(rules), str(spec.get("en", "") or ""))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The [classify] policy section, read and checked once."""
+
+    fields: tuple[str, ...]
+    reasons: tuple[LabelRules, ...]
+    business: tuple[LabelRules, ...]
+    tags: tuple[LabelRules, ...]
+    threshold: float
+    model_threshold: float
+    review_label: str
+    review_label_en: str
+    evidence_half: float
+    further_rule_factor: float
+    business_min_score: float
+    business_disagree_score: float
+    tag_min_score: float
+    evidence_shown: int
+    evidence_ngrams: int
+    category_aliases: dict[str, str]
+    label_maps: dict[str, dict[str, str]]
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> "Settings":
+        sec = policy.section("classify")
+        rules = sec.get("rules", {}) or {}
+
+        def labels(dim: str, names: Iterable[str], require: bool) -> tuple[LabelRules, ...]:
+            table = rules.get(dim, {}) or {}
+            out = []
+            for name in names:
+                spec = table.get(name)
+                if spec is None:
+                    if require:
+                        raise PolicyError(f"classify.{dim}s lists {name!r} but there is no [classify.rules.{dim}.\"{name}\"] table")
+                    spec = {}
+                out.append(_label_rules(str(name), spec, f"classify.rules.{dim}.{name}"))
+            return tuple(out)
+
+        reasons = list(sec.get("reasons", []) or [])
+        if not reasons:
+            raise PolicyError("classify.reasons is empty: list the reasons to classify into")
+        lines = list(sec.get("business_lines", []) or []) or list(policy.get("values.allowed.business_line", []) or [])
+        review = str(sec.get("review_label", "待人工复核"))
+        if review in reasons:
+            raise PolicyError(f"classify.review_label {review!r} is also one of classify.reasons")
+        aliases = {value_key(str(k)): str(v) for k, v in (sec.get("category_aliases", {}) or {}).items()}
+        maps = {str(name): {str(k): str(v) for k, v in table.items()}
+                for name, table in (sec.get("label_maps", {}) or {}).items() if isinstance(table, Mapping)}
+        model = sec.get("model", {}) or {}
+        try:
+            return cls(
+                fields=tuple(sec.get("fields", ["description", "demand", "remarks"])),
+                reasons=labels(REASON, reasons, True),
+                business=labels(BUSINESS, lines, False),
+                tags=labels(TAG, sec.get("tags", []) or [], True),
+                threshold=float(sec.get("threshold", 0.4)),
+                model_threshold=float(model.get("threshold", 0.4)),
+                review_label=review,
+                review_label_en=str(sec.get("review_label_en", "needs review")),
+                evidence_half=max(1e-9, float(sec.get("evidence_half", 2.0))),
+                further_rule_factor=min(1.0, max(0.0, float(sec.get("further_rule_factor", 1.0)))),
+                business_min_score=float(sec.get("business_min_score", 2.0)),
+                business_disagree_score=float(sec.get("business_disagree_score", 5.0)),
+                tag_min_score=float(sec.get("tag_min_score", 3.0)),
+                evidence_shown=max(1, int(sec.get("evidence_shown", 3))),
+                evidence_ngrams=max(1, int(model.get("evidence_ngrams", 5))),
+                category_aliases=aliases,
+                label_maps=maps,
+            )
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"classify: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Classifying one complaint
+
+
+@dataclass
+class Classification:
+    """The labels of one complaint, with their confidence and evidence."""
+
+    reason: str  # a reason label, or the review label
+    review: bool
+    #: the best candidate even when it is below the threshold ("" when nothing matched).
+    guess: str
+    confidence: float
+    business: str  # "" when unknown
+    #: "text" (found in the words), "register" (the register's own 业务类型), "" (unknown).
+    business_from: str
+    tags: list[str]
+    evidence: list[Evidence]
+    #: (reason, score): every reason that scored, best first.
+    candidates: list[tuple[str, float]]
+    method: str  # rules | model
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "review": self.review,
+            "guess": self.guess,
+            "business": self.business,
+            "business_from": self.business_from,
+            "tags": list(self.tags),
+            "confidence": round(self.confidence, 3),
+            "method": self.method,
+            "candidates": [{"label": label, "score": round(s, 4)} for label, s in self.candidates],
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+def _match(labels: Sequence[LabelRules], texts: Sequence[tuple[str, str]], dim: str,
+           further: float = 1.0) -> dict[str, tuple[float, list[Evidence]]]:
+    """Score and evidence per label: each rule counts once, in the first field where it matches,
+    and a keyword inside a longer matched keyword of the same label (收益 in 预期收益) does not
+    count again. The strongest rule counts in full, the next ``further`` times its weight, the one after
+    ``further``² times, and so on: a label with many near-synonyms (利息, 费用, 手续费...) does
+    not win on their number alone."""
+    out: dict[str, tuple[float, list[Evidence]]] = {}
+    for lr in labels:
+        found: list[Evidence] = []
+        for rule in lr.rules:
+            for name, text in texts:
+                hit = rule.find(text)
+                if hit is not None:
+                    found.append(Evidence(dim, lr.label, rule.kind, hit, rule.weight, name,
+                                          rule.source if rule.kind == "pattern" else ""))
+                    break
+        words = [e.text for e in found if e.source == "keyword"]
+        found = [e for e in found if e.source != "keyword" or not any(e.text != w and e.text in w for w in words)]
+        if found:
+            found.sort(key=lambda e: -e.weight)
+            out[lr.label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
+    return out
+
+
+class Classifier:
+    """Classifies complaints under one policy (rules compiled once), optionally with a model."""
+
+    def __init__(self, policy: Policy, model: TextModel | None = None) -> None:
+        self.settings = Settings.from_policy(policy)
+        self.model = model
+        self._en = {lr.label: lr.en for lr in self.settings.reasons if lr.en}
+        known = [lr.label for lr in self.settings.reasons] + (list(model.classes) if model else [])
+        self._reason_keys = {value_key(label): label for label in known}
+        self._lines = {value_key(lr.label): lr.label for lr in self.settings.business}
+
+    @property
+    def method(self) -> str:
+        return "model" if self.model is not None else "rules"
+
+    @property
+    def reason_labels(self) -> list[str]:
+        """The labels a reason may take, in report order (the model's classes with a model)."""
+        return list(self.model.classes) if self.model is not None else [lr.label for lr in self.settings.reasons]
+
+    def display(self, label: str, lang: str = "zh") -> str:
+        """A reason label as shown to people: its English name with lang="en" when it has one."""
+        if label == self.settings.review_label:
+            return self.settings.review_label_en if lang == "en" else label
+        return self._en.get(label, label) if lang == "en" else label
+
+    def classify_fields(self, values: Mapping[str, Any], register_business: str | None = None) -> Classification:
+        """Classify one complaint from its text fields (description, demand, remarks: the policy's
+        ``classify.fields``); ``register_business`` is the register's own 业务类型, used when the
+        words name no business line."""
+        s = self.settings
+        texts = [(name, fold(str(values[name]))) for name in s.fields if values.get(name)]
+        business_scores = _match(s.business, texts, BUSINESS, s.further_rule_factor)
+        tag_scores = _match(s.tags, texts, TAG, s.further_rule_factor)
+        if self.model is not None:
+            reason, review, guess, confidence, evidence, candidates = self._by_model(" ".join(text for _, text in texts))
+        else:
+            reason, review, guess, confidence, evidence, candidates = self._by_rules(texts)
+        business, business_from = "", ""
+        order = {lr.label: i for i, lr in enumerate(s.business)}
+        best_line = min(business_scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]), default=None)
+        if register_business and register_business in business_scores:
+            business, business_from = register_business, "text"
+            evidence += business_scores[register_business][1]
+        elif best_line is not None and best_line[1][0] >= (s.business_disagree_score if register_business else s.business_min_score):
+            business, business_from = best_line[0], "text"
+            evidence += best_line[1][1]
+        elif register_business:
+            # The register's own value stands unless the words clearly name another line.
+            business, business_from = register_business, "register"
+            evidence.append(Evidence(BUSINESS, register_business, "register", register_business, 0.0, "business_line"))
+        tags = []
+        for lr in s.tags:  # policy order, so tags always read the same way
+            hit = tag_scores.get(lr.label)
+            if hit and hit[0] >= s.tag_min_score:
+                tags.append(lr.label)
+                evidence += hit[1]
+        return Classification(reason, review, guess, confidence, business, business_from, tags, evidence, candidates, self.method)
+
+    def classify_text(self, text: str) -> Classification:
+        """Classify a single text (e.g. one cell), read as the complaint's description."""
+        return self.classify_fields({self.settings.fields[0] if self.settings.fields else "description": text})
+
+    def _by_rules(self, texts: Sequence[tuple[str, str]]) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
+        s = self.settings
+        scores = _match(s.reasons, texts, REASON, s.further_rule_factor)
+        order = {lr.label: i for i, lr in enumerate(s.reasons)}
+        # Ties go to the reason listed first in the policy: the same text always gets the same label.
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]))
+        candidates = [(label, sc) for label, (sc, _) in ranked]
+        if not ranked:
+            return s.review_label, True, "", 0.0, [], []
+        guess, (best, evidence) = ranked[0]
+        strength = best / (best + s.evidence_half)
+        share = best / sum(sc for _, sc in candidates)
+        confidence = strength * share
+        review = confidence < s.threshold
+        return (s.review_label if review else guess), review, guess, confidence, list(evidence), candidates
+
+    def _by_model(self, text: str) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
+        s = self.settings
+        assert self.model is not None
+        if not text:
+            return s.review_label, True, "", 0.0, [], []
+        p = self.model.predict(text, s.evidence_ngrams)
+        candidates = sorted(((c, pr) for c, pr in p.probabilities.items() if pr >= 0.01), key=lambda kv: -kv[1])
+        evidence = [Evidence(REASON, p.label, "ngram", g, w, "") for g, w in p.ngrams]
+        review = p.probability < s.model_threshold
+        return (s.review_label if review else p.label), review, p.label, p.probability, evidence, candidates
+
+    def category_reason(self, category: str | None) -> str | None:
+        """The reason a register's 投诉类别 value means (a reason label or one of its aliases), or
+        None when it cannot be compared."""
+        if not category:
+            return None
+        key = value_key(str(category))
+        if key in self._reason_keys:
+            return self._reason_keys[key]
+        alias = self.settings.category_aliases.get(key)
+        return self._reason_keys.get(value_key(alias)) if alias else None
+
+    def business_line(self, value: str | None) -> str | None:
+        """The register's 业务类型 as one of the business lines, or None."""
+        return self._lines.get(value_key(str(value))) if value else None
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_classifier(config: str | None, model_path: str | None) -> Classifier:
+    policy = load_policy(config)
+    return Classifier(policy, TextModel.load(model_path) if model_path else None)
+
+
+def classify_text(text: str, policy: Policy | None = None, model: TextModel | None = None, *,
+                  config: str | None = None, model_path: str | None = None) -> Classification:
+    """Classify one text: the worksheet function's door. With neither ``policy`` nor ``model`` the
+    classifier for ``config`` (a policy file, default: the shipped one) and ``model_path`` is built
+    once and kept, so a column of formulas does not recompile the rules for every cell."""
+    if policy is None and model is None:
+        return _cached_classifier(config, model_path).classify_text(text or "")
+    return Classifier(policy or load_policy(config), model).classify_text(text or "")
+
+
+# --------------------------------------------------------------------------------------------
+# A register
+
+
+@dataclass
+class RowClassification:
+    """One record's classification and where it is."""
+
+    source: str
+    sheet: str
+    row: int
+    id: str
+    result: Classification
+    category: str | None = None  # the register's 投诉类别 as typed
+    business_line: str | None = None  # the register's 业务类型
+
+
+@dataclass
+class Disagreement:
+    """The register's own 投诉类别 or 业务类型 differs from the classification: listed, never changed."""
+
+    source: str
+    sheet: str
+    row: int
+    id: str
+    field: str  # category | business_line
+    column: str
+    register_value: str
+    classified: str
+    confidence: float
+
+    def message(self, lang: str = "zh", classifier: Classifier | None = None) -> str:
+        shown = classifier.display(self.classified, lang) if classifier else self.classified
+        return t("cls_disagree", lang, label=field_label(self.field, lang), value=self.register_value, result=shown,
+                 confidence=f"{self.confidence:.2f}")
+
+    def to_dict(self, lang: str = "zh", classifier: Classifier | None = None) -> dict[str, Any]:
+        return {"file": self.source, "sheet": self.sheet, "row": self.row, "id": self.id, "field": self.field,
+                "column": self.column, "register": self.register_value, "classified": self.classified,
+                "confidence": round(self.confidence, 3), "message": self.message(lang, classifier)}
+
+
+@dataclass
+class ClassificationReport:
+    """Every row's classification and the disagreements with the register, in file/row order."""
+
+    rows: list[RowClassification]
+    disagreements: list[Disagreement]
+    classifier: Classifier
+
+    @property
+    def review(self) -> int:
+        return sum(r.result.review for r in self.rows)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Rows per reason, per business line and per tag (taxonomy order, then any others)."""
+        c = self.classifier
+        review = c.settings.review_label
+        reasons = Counter(r.result.reason for r in self.rows)
+        lines = Counter(r.result.business or "" for r in self.rows)
+        tags = Counter(tag for r in self.rows for tag in r.result.tags)
+        order_r = c.reason_labels + [review]
+        order_b = [lr.label for lr in c.settings.business]
+        order_t = [lr.label for lr in c.settings.tags]
+
+        def ordered(counter: Counter[str], order: list[str]) -> dict[str, int]:
+            out = {k: counter[k] for k in order if counter[k]}
+            out.update({k: v for k, v in sorted(counter.items()) if k not in out and k})
+            return out
+
+        return {"reason": ordered(reasons, order_r), "business": ordered(lines, order_b), "tags": ordered(tags, order_t)}
+
+    def summary(self, lang: str = "zh") -> str:
+        return t("cls_summary", lang, rows=len(self.rows), classified=len(self.rows) - self.review, review=self.review,
+                 disagreements=len(self.disagreements))
+
+    def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
+        """The JSON contract: rows (row, sheet, id, reason, business, tags, confidence, evidence),
+        summary and disagreements. ``mask`` is accepted for symmetry: nothing here is personal
+        beyond the complaint's own words, which are never echoed except as matched keywords."""
+        c = self.classifier
+        rows = []
+        for r in self.rows:
+            item = {"file": r.source, "sheet": r.sheet, "row": r.row, "id": r.id}
+            item.update(r.result.to_dict())
+            item["reason_text"] = c.display(r.result.reason, lang)
+            rows.append(item)
+        return {
+            "method": c.method,
+            "rows": rows,
+            "summary": {"rows": len(self.rows), "classified": len(self.rows) - self.review, "review": self.review,
+                        "disagreements": len(self.disagreements), "counts": self.counts()},
+            "disagreements": [d.to_dict(lang, c) for d in self.disagreements],
+        }
+
+
+def classify_records(records: Iterable[Record], classifier: Classifier) -> ClassificationReport:
+    """Classify records and compare with what the register says."""
+    rows: list[RowClassification] = []
+    disagreements: list[Disagreement] = []
+    for rec in records:
+        line = classifier.business_line(rec.get("business_line"))
+        result = classifier.classify_fields(rec.values, line)
+        category = rec.get("category")
+        rows.append(RowClassification(rec.source, rec.sheet, rec.row, rec.id, result, category, rec.get("business_line")))
+        meant = classifier.category_reason(category)
+        if meant is not None and not result.review and meant != result.reason:
+            disagreements.append(Disagreement(rec.source, rec.sheet, rec.row, rec.id, "category", rec.column_of("category"),
+                                              str(category), result.reason, result.confidence))
+        if line is not None and result.business_from == "text" and result.business != line:
+            disagreements.append(Disagreement(rec.source, rec.sheet, rec.row, rec.id, "business_line",
+                                              rec.column_of("business_line"), str(rec.get("business_line")),
+                                              result.business, result.confidence))
+    return ClassificationReport(rows, disagreements, classifier)
+
+
+def load_model_for(policy: Policy) -> TextModel | None:
+    """The model the policy names in classify.model.path (None when it names none)."""
+    path = str(policy.get("classify.model.path", "") or "")
+    return TextModel.load(path) if path else None
+
+
+def classify(registers: Sequence[Register], policy: Policy, model: TextModel | None = None) -> ClassificationReport:
+    """Classify every record of the registers (the policy's model when ``model`` is not given)."""
+    classifier = Classifier(policy, model if model is not None else load_model_for(policy))
+    return classify_records((r for reg in registers for r in reg.records), classifier)
+
+
+# --------------------------------------------------------------------------------------------
+# What the workbook shows
+
+
+def evidence_text(result: Classification, classifier: Classifier, lang: str = "zh") -> str:
+    """The CK-分类依据 cell: per label (reason, business line, each tag), its strongest evidence,
+    at most ``classify.evidence_shown`` pieces each; for a row under review, the candidates."""
+    if not result.evidence:
+        return t("cls_no_evidence", lang)
+    limit = classifier.settings.evidence_shown
+    sep, colon, inner = ("；", "：", "，") if lang == "zh" else ("; ", ": ", ", ")
+    groups: dict[tuple[str, str], list[Evidence]] = {}
+    for e in result.evidence:
+        groups.setdefault((e.dimension, e.label), []).append(e)
+    parts = []
+    for (dim, label), items in groups.items():
+        name = t("cls_dim_model" if items[0].source == "ngram" else f"cls_dim_{dim}", lang)
+        shown = classifier.display(label, lang) if dim == REASON else label
+        parts.append(f"{name} {shown}{colon}" + inner.join(e.short(lang) for e in items[:limit]))
+    if result.review and result.candidates:
+        items = inner.join(f"{classifier.display(label, lang)} {sc:.2g}" for label, sc in result.candidates[:3])
+        parts.append(t("cls_candidates", lang, items=items))
+    return sep.join(parts)
+
+
+def classification_plan(report: ClassificationReport, register: Register, lang: str = "zh") -> SheetPlan:
+    """The SheetPlan for one register: reason, business line, hotspots, confidence and evidence
+    columns (review rows filled amber); the register's own 投诉类别/业务类型 cells that disagree
+    are filled with a note (formatting only, their values stay); a disagreement sheet and a
+    counts sheet."""
+    c = report.classifier
+    mine = [r for r in report.rows if (r.source, r.sheet) == (register.source, register.sheet)]
+    cols = {name: PlanColumn(t(f"cls_col_{name}", lang), {}, {}, width=w)
+            for name, w in (("reason", 22), ("business", 12), ("tags", 14), ("confidence", 10), ("evidence", 60))}
+    sep = "、" if lang == "zh" else ", "
+    for r in mine:
+        res = r.result
+        cols["reason"].values[r.row] = c.display(res.reason, lang)
+        if res.review:
+            cols["reason"].fills[r.row] = AMBER
+        cols["business"].values[r.row] = res.business or None
+        cols["tags"].values[r.row] = sep.join(res.tags) or None
+        cols["confidence"].values[r.row] = round(res.confidence, 2)
+        cols["evidence"].values[r.row] = evidence_text(res, c, lang)
+    disagreements = [d for d in report.disagreements if (d.source, d.sheet) == (register.source, register.sheet)]
+    marks: list[CellMark] = []
+    rows, links, fills = [], {}, {}
+    for i, d in enumerate(disagreements):
+        message = d.message(lang, c)
+        if d.column:
+            marks.append(CellMark(d.row, d.column, YELLOW, message))
+        ref = f"{register.sheet}!{d.column or 'A'}{d.row}"
+        target = cols["reason" if d.field == "category" else "business"]
+        target.fills.setdefault(d.row, YELLOW)
+        rows.append([ref, d.id, field_label(d.field, lang), d.register_value, c.display(d.classified, lang), round(d.confidence, 2), message])
+        links[i] = ref
+        fills[i] = YELLOW
+    headers = [t(f"cls_hdr_{h}", lang) for h in ("where",)] + [t("hdr_id", lang)] + [
+        t(f"cls_hdr_{h}", lang) for h in ("field", "register", "result", "confidence", "evidence")]
+    tables = [PlanTable(t("cls_sheet_disagree", lang), headers, rows, links, fills, [16, 16, 10, 22, 22, 8, 70])]
+    sub = ClassificationReport(mine, disagreements, c)
+    counts = sub.counts()
+    stat_rows = []
+    for dim, key in ((REASON, "reason"), (BUSINESS, "business"), (TAG, "tags")):
+        for label, n in counts[key].items():
+            shown = c.display(label, lang) if dim == REASON else label
+            stat_rows.append([t(f"cls_dim_{dim}", lang), shown, n, round(n / len(mine), 3) if mine else 0])
+    stat_headers = [t(f"cls_hdr_{h}", lang) for h in ("dimension", "label", "count", "share")]
+    tables.append(PlanTable(t("cls_sheet_stats", lang), stat_headers, stat_rows, widths=[8, 26, 8, 8]))
+    last = max([r.row for r in register.records], default=register.header_row)
+    return SheetPlan("classify", register.sheet, register.header_row, last, list(cols.values()), marks, tables, sub.summary(lang))
+
+
+@operation("classify")
+def classify_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
+    """The classify operation for every door. Rows that need review and disagreements with the
+    register count as warnings (exit code 1 with --fail-on warning); nothing is an error."""
+    report = classify(registers, ctx.policy)
+    plans = {(reg.source, reg.sheet): [classification_plan(report, reg, ctx.lang)] for reg in registers}
+    return OpResult("classify", report.to_dict(ctx.lang, ctx.mask), plans, report.summary(ctx.lang), 0,
+                    report.review + len(report.disagreements), report)
+
+
+def model_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
+    """A label map by name from classify.label_maps, or read from a TOML/JSON file of
+    ``label = other label`` pairs."""
+    settings = Settings.from_policy(policy)
+    if name_or_path in settings.label_maps:
+        return dict(settings.label_maps[name_or_path])
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sorted(settings.label_maps)) or "none"
+        raise PolicyError(f"--label-map {name_or_path!r}: neither a map in classify.label_maps ({known}) nor a file")
+    text = path.read_text("utf-8-sig")
+    try:
+        if path.suffix.lower() == ".json":
+            import json
+            data = json.loads(text)
+        else:
+            from .policy import tomllib
+            data = tomllib.loads(text)
+    except ValueError as exc:
+        raise PolicyError(f"{path}: not a readable label map ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, (str, int)) for v in data.values()):
+        raise PolicyError(f"{path}: a label map is a flat table of label = other label")
+    return {str(k): str(v) for k, v in data.items()}
