@@ -130,7 +130,9 @@ def test_same_customer_different_issue_is_not_a_repeat_unless_labels_agree():
     assert "定价收费" in result.repeats[0].reason("zh")
     # Low confidence labels, or the same label on different business lines, do not link.
     weak = {r.key: IssueLabel("定价收费", 0.3) for r in rows}
-    assert find_groups(rows, TEXT_ONLY, labels=weak).groups == []
+    strict = TEXT_ONLY.with_overrides({"dedupe": {"repeat": {"min_label_confidence": 0.5}}})
+    assert find_groups(rows, strict, labels=weak).groups == []
+    assert kinds(find_groups(rows, TEXT_ONLY, labels=weak), REPEAT) == [[2, 3]]
     lines = [rec(2, 0, FEE), rec(3, 40, "跨行转账被收取手续费20元，之前一直免费。", business="支付结算")]
     assert find_groups(lines, TEXT_ONLY, labels={r.key: IssueLabel("定价收费") for r in lines}).groups == []
 
@@ -477,6 +479,9 @@ def test_classifier_rows_are_matched_by_file_sheet_and_row():
     no_file = OpResult("classify", {"rows": [{"sheet": "台账", "row": 2, "reason": "定价收费"},
                                              {"sheet": "台账", "row": 2, "reason": "合同条款"}]}, {}, "")
     assert labels_from_classify(no_file, [a, b]) == {}
+    # A label the classifier sends to review links nothing.
+    review = OpResult("classify", {"rows": [{"file": "a.xlsx", "sheet": "台账", "row": 2, "reason": "定价收费", "review": True}]}, {}, "")
+    assert labels_from_classify(review, [a, b]) == {}
 
 
 def test_the_garbage_collector_is_restored_after_matching():
@@ -492,3 +497,16 @@ def test_the_garbage_collector_is_restored_after_matching():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_sample_with_the_installed_classifier_links_only_one_persons_complaints(branches):
+    from complaintkit.operations import available
+
+    if "classify" not in available():
+        pytest.skip("no classify operation installed")
+    registers, records, of = branches
+    result = dedupe_operation(registers, OpContext(POLICY, dt.date(2026, 11, 20))).detail
+    (dup_p, dup_r), (rep_p, _rep_r), _, _ = _scores(result, records, of)
+    assert dup_p >= 0.95 and dup_r >= 0.9 and rep_p >= 0.95
+    for group in result.groups:
+        assert len({of[m.record.key]["person"] for m in group.members}) == 1

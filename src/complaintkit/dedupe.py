@@ -128,7 +128,7 @@ class Settings:
             window_days=int(policy.get("dedupe.repeat.window_days", 180)),
             repeat_similarity=float(policy.get("dedupe.repeat.min_similarity", 0.6)),
             use_classifier=bool(policy.get("dedupe.repeat.use_classifier", True)),
-            min_label_confidence=float(policy.get("dedupe.repeat.min_label_confidence", 0.5)),
+            min_label_confidence=float(policy.get("dedupe.repeat.min_label_confidence", 0.0)),
             use_category=bool(policy.get("dedupe.repeat.use_category", True)),
             same_business_line=bool(policy.get("dedupe.repeat.same_business_line", True)),
             max_comparisons=max(1, int(policy.get("dedupe.limits.max_comparisons_per_row", 200))),
@@ -595,7 +595,7 @@ def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Regi
 
 def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[RecordKey, IssueLabel]:
     """Reason labels from the classify operation's JSON rows, matched to records by file, sheet
-    and row (whichever of them the rows carry)."""
+    and row (whichever of them the rows carry). Rows marked for review give no label."""
     items = result.data.get("rows", []) if isinstance(result.data, dict) else []
     by_place: dict[tuple, IssueLabel] = {}
     clashes: set[tuple] = set()  # a place two items claim (rows of several files without "file")
@@ -606,7 +606,8 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
 
     for item in items:
         label = item.get("reason") if isinstance(item, dict) else None
-        if not label or item.get("row") is None:
+        # A label the classifier itself sends to review is not sure enough to link complaints.
+        if not label or item.get("row") is None or item.get("review"):
             continue
         try:
             confidence = float(item.get("confidence", 1.0))
