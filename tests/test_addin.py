@@ -909,3 +909,14 @@ def test_adapter_on_the_licensed_remote_engine():
     writes = [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == 0]
     assert writes and all(a["start_column"] >= width for a in writes), "a write reached the user's columns"
     assert any("'" + t("col_validate") in json.dumps(a["values"], ensure_ascii=False) for a in writes)
+
+
+def test_due_date_udf_says_when_the_calendar_does_not_cover_the_year():
+    """A 2027 deadline is not shown as a sure date: the cell says the calendar does not cover it."""
+    import datetime as _dt
+
+    from complaintkit.addin import udfs
+
+    text = udfs.CK_DUE_DATE(_dt.date(2026, 12, 20))
+    assert isinstance(text, str) and text.startswith("#CK") and "2027" in text
+    assert udfs.CK_DUE_DATE(_dt.date(2026, 3, 2)) == _dt.date(2026, 3, 17)

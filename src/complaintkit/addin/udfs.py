@@ -16,12 +16,14 @@ annotations as value converters.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Callable
 
 import xlwings as xw
 
 from ..deadlines import days_left, due_date
 from ..policy import Policy
+from ..workcalendar import CalendarCoverageWarning
 from .core import addin_policy, id_check_text
 
 #: The worksheet functions, in the order the add-in declares them.
@@ -40,9 +42,16 @@ def udf(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def cell(*args):
         try:
-            return func(*args)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CalendarCoverageWarning)
+                value = func(*args)
         except Exception as exc:  # a formula cell shows a reason, not a traceback
             return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
+        # A date in a year the holiday calendar does not cover is never shown as if it were sure.
+        for warning in caught:
+            if issubclass(warning.category, CalendarCoverageWarning):
+                return f"#CK {warning.message}".splitlines()[0][:250]
+        return value
 
     wrapped = xw.func(cell)
     UDFS.append(wrapped)
