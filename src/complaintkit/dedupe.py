@@ -25,19 +25,17 @@ take part in the matching, but only groups that touch a current row are reported
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
-from .identity import RecordKey, matched_keys, resolve
+from .identity import RecordKey, collector_paused, matched_keys, resolve
 from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, available, operation, run_operation
@@ -535,7 +533,7 @@ def find_groups(records: Sequence[Record], policy: Policy, *, current: set[Recor
     reason labels by record key. ``issue_test``: replaces the default same-issue test.
     """
     current = {r.key for r in records} if current is None else current
-    with _collector_paused():
+    with collector_paused():
         finder = _Finder(records, policy, current, issue_test, labels)
         duplicates, repeats = finder.run()
     files = list(dict.fromkeys(r.source for r in records))
@@ -555,23 +553,6 @@ def find_groups(records: Sequence[Record], policy: Policy, *, current: set[Recor
         undated=sum(1 for d, c in zip(finder.day, is_current) if c and d is None),
         files=files,
     )
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while the matching builds its many small objects.
-
-    Each collection walks every live object, the whole register included, so on a large batch
-    the collector alone makes the cost grow faster than the rows. Nothing built here forms a
-    reference cycle, so reference counting still frees it all; the collector resumes after.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _place(group: Group, file_order: Mapping[str, int]) -> tuple[int, str, int]:
