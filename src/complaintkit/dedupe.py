@@ -199,7 +199,8 @@ def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel
             if a and b and a.label == b.label:
                 confidence = min(a.confidence, b.confidence)
                 if confidence >= settings.min_label_confidence:
-                    return IssueMatch("label", confidence, a.label, similarity)
+                    # An unsure label on identical words is still a sure match: the better evidence scores.
+                    return IssueMatch("label", max(confidence, similarity), a.label, similarity)
         if settings.use_category and line_ok:
             a, b = earlier.get("category"), later.get("category")
             if a and b and value_key(str(a)) == value_key(str(b)):
