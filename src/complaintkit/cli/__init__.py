@@ -10,6 +10,7 @@ from .config_cmd import config_group
 from .dedupe import dedupe_cmd
 from .followups import followups_cmd
 from .history_cmd import history_group
+from .risk import risk_cmd
 from .run import run_cmd
 from .template_cmd import template_cmd
 from .validate import validate_cmd
@@ -26,6 +27,7 @@ def cli(debug: bool) -> None:
 cli.add_command(validate_cmd)
 cli.add_command(followups_cmd)
 cli.add_command(dedupe_cmd)
+cli.add_command(risk_cmd)
 cli.add_command(classify_group)
 cli.add_command(config_group)
 cli.add_command(template_cmd)
