@@ -3,10 +3,13 @@ notes, map headers to canonical fields, fill merged cells, and normalise every v
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import operator
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .errors import InputError
 from .fields import FIELDS, HeaderMatcher, column_letter
@@ -105,18 +108,148 @@ def _enum_normaliser(policy: Policy, name: str) -> Callable[[Any], Parsed]:
     aliases = {value_key(k): v for k, v in (policy.get(f"values.aliases.{name}", {}) or {}).items()}
     allowed = {value_key(v): v for v in (policy.get(f"values.allowed.{name}", []) or [])}
 
-    def normalise(value: Any) -> Parsed:
+    def value_of(value: Any) -> str | None:
         text = clean_text(value)
         if text is None:
-            return Parsed(None)
+            return None
         key = value_key(text)
-        return Parsed(allowed.get(key) or aliases.get(key) or text)
+        return allowed.get(key) or aliases.get(key) or text
 
+    def normalise(value: Any) -> Parsed:
+        return Parsed(value_of(value))
+
+    normalise.value_of = value_of  # type: ignore[attr-defined]  # never a problem: the loader takes the bare value
     return normalise
 
 
 def _text(value: Any) -> Parsed:
     return Parsed(clean_text(value))
+
+
+_text.value_of = clean_text  # type: ignore[attr-defined]
+
+
+#: Distinct values remembered per column (a column of unique texts stops growing here).
+_PARSE_CACHE = 16384
+_CHUNK_ROWS = 8192
+_FIRST_CHUNK = 256
+# Markers in a parsed column: a blank cell (left out of Record.raw), a cell not parsed yet.
+_BLANK = object()
+_MISS = object()
+# How a cell is remembered. Text, dates and numbers are their own keys: a text or a date equals
+# no cell of another type, and an int equals only a float of the same value, which every parser
+# reads alike. Booleans (True == 1) and blanks are keyed with their type; naive datetimes too, as a
+# datetime never equals a date. Other cells are not remembered (equal aware datetimes can fall on
+# different dates).
+_OWN_KEY = frozenset({str, dt.date, int, float})
+_TYPED_KEY = frozenset({bool, type(None), dt.datetime})
+# A column whose cells are all of these types can be looked up cell by cell without a miss-match.
+_PLAIN_CELLS = _OWN_KEY | {type(None), dt.datetime, dt.time, dt.timedelta}
+
+
+class _ColumnParser:
+    """A field's parser over a column of cells, remembering what each distinct value parsed to:
+    registers repeat most values (channels, statuses, branches, dates), so a million rows parse a
+    few thousand distinct cells, and a repeated cell costs one dictionary lookup made in C."""
+
+    def __init__(self, parse: Callable[[Any], Parsed]) -> None:
+        self.parse = parse
+        # A parser that never finds a problem may offer its bare value function (no Parsed per cell).
+        self.value_of: Callable[[Any], Any] | None = getattr(parse, "value_of", None)
+        self.clean: dict[Any, Any] = {}  # key -> value (or _BLANK) of cells without a problem
+        self.flagged: dict[Any, Parsed] = {}  # key -> Parsed of cells with a problem
+
+    def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]]]:
+        """The value of every cell (None when blank), the positions of blank cells, and the
+        (position, Parsed) of cells with a problem."""
+        if set(map(type, cells)) <= _PLAIN_CELLS:
+            values = list(map(self.clean.get, cells, itertools.repeat(_MISS)))
+        else:  # booleans, unhashable or unusual values handed in by a caller: one by one
+            values = [_MISS] * len(cells)
+        problems = []
+        for i in itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_MISS))):
+            values[i], problem = self._parse(cells[i])
+            if problem is not None:
+                problems.append((i, problem))
+        blanks = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_BLANK))))
+        for i in blanks:
+            values[i] = None
+        return values, blanks, problems
+
+    def _parse(self, cell: Any) -> tuple[Any, Parsed | None]:
+        kind = cell.__class__
+        if kind in _OWN_KEY:
+            key = cell
+        elif kind in _TYPED_KEY and (kind is not dt.datetime or cell.tzinfo is None):
+            key = (kind, cell)
+        else:
+            key = None
+        if key is not None:
+            value = self.clean.get(key, _MISS)
+            if value is not _MISS:
+                return value, None
+            flagged = self.flagged.get(key)
+            if flagged is not None:
+                return flagged.value, flagged
+        problem = None
+        if is_blank(cell):
+            value = _BLANK
+        elif self.value_of is not None:
+            value = self.value_of(cell)
+        else:
+            parsed = self.parse(cell)
+            value, problem = parsed.value, (parsed if parsed.problem else None)
+        if key is not None and len(self.clean) + len(self.flagged) < _PARSE_CACHE:
+            if problem is None:
+                self.clean[key] = value
+            else:
+                self.flagged[key] = problem
+        return value, problem
+
+
+def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, str, _ColumnParser]],
+                   extras: list[tuple[int, str]], source: str, sheet: str, field_cols: dict[str, str]) -> list[Record]:
+    """Records of consecutive sheet rows (``first`` is the 0-based index of rows[0]); blank rows
+    and footer lines are left out."""
+    needed = max([i for i, _, _ in fields] + [i for i, _ in extras], default=-1) + 1
+    if rows and min(map(len, rows)) < needed:  # ragged rows (CSV, cells handed in): pad with blanks
+        rows = [r if len(r) >= needed else list(r) + [None] * (needed - len(r)) for r in rows]
+    names = [name for _, name, _ in fields]
+    cells = _pick(rows, [i for i, _, _ in fields])
+    parsed = [parser.column(col) for (_, _, parser), col in zip(fields, zip(*cells))] if rows else []
+    values = [dict(zip(names, v)) for v in zip(*[col for col, _, _ in parsed])] if names else [{} for _ in rows]
+    raw = [dict(zip(names, c)) for c in cells]
+    problems: list[dict[str, Parsed]] = [{} for _ in rows]
+    for name, (_, blanks, flagged) in zip(names, parsed):
+        for i in blanks:
+            del raw[i][name]
+        for i, problem in flagged:
+            problems[i][name] = problem
+    extra_names = [h for _, h in extras]
+    extra = [dict(zip(extra_names, c)) for c in _pick(rows, [i for i, _ in extras])]
+    return [
+        Record(source, sheet, first + k + 1, values[k], raw[k], problems[k], extra[k], field_cols)
+        for k in range(len(rows))
+        # Two filled fields make a complaint; otherwise the whole row says whether it is blank or a footer.
+        if len(raw[k]) >= 2 or not _blank_or_footer(rows[k])
+    ]
+
+
+def _pick(rows: list[list[Any]], idxs: list[int]) -> list[tuple[Any, ...]]:
+    """The cells at ``idxs`` of every row, as tuples."""
+    if len(idxs) >= 2:
+        return list(map(operator.itemgetter(*idxs), rows))
+    if idxs:
+        return [(r[idxs[0]],) for r in rows]
+    return [()] * len(rows)
+
+
+def _blank_or_footer(cells: list[Any]) -> bool:
+    """True for a row with no value, or with one text that is a footer line (制表人, 合计, ...)."""
+    filled = [v for v in cells if not is_blank(v)]
+    if not filled:
+        return True
+    return len(filled) == 1 and isinstance(filled[0], str) and bool(_FOOTER.match(filled[0].strip()))
 
 
 def field_parsers(policy: Policy) -> dict[str, Callable[[Any], Parsed]]:
@@ -150,34 +283,17 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
         notes.append(f"merged_cells:{merged}")
     field_cols = {c.field: c.letter for c in columns if c.field}
     parsers = field_parsers(opts.policy)
-    mapped = [(c.index, c.field, parsers[c.field]) for c in columns if c.field]
+    fields = [(c.index, c.field, _ColumnParser(parsers[c.field])) for c in columns if c.field]
     extras = [(c.index, c.header) for c in columns if not c.field]
     records: list[Record] = []
-    source = book.path
-    for r in range(header_idx + 1, len(rows)):
-        cells = rows[r]
-        filled = [v for v in cells if not is_blank(v)]
-        if not filled:
-            continue
-        if len(filled) == 1 and isinstance(filled[0], str) and _FOOTER.match(filled[0].strip()):
-            continue
-        values: dict[str, Any] = {}
-        raw: dict[str, Any] = {}
-        problems: dict[str, Parsed] = {}
-        width = len(cells)
-        for idx, name, parse in mapped:
-            cell = cells[idx] if idx < width else None
-            if is_blank(cell):
-                values[name] = None
-                continue
-            raw[name] = cell
-            parsed = parse(cell)
-            values[name] = parsed.value
-            if parsed.problem:
-                problems[name] = parsed
-        extra = {h: (cells[i] if i < width else None) for i, h in extras}
-        records.append(Record(source, sheet.name, r + 1, values, raw, problems, extra, field_cols))
-    return Register(source, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
+    first = header_idx + 1
+    # Column by column in chunks: the per-cell work runs in C (map, zip, dict) and memory for the
+    # intermediate columns stays bounded however long the sheet is.
+    # The first chunk is small: its distinct values are parsed one by one, later chunks find them.
+    bounds = [first, *range(first + _FIRST_CHUNK, len(rows), _CHUNK_ROWS), len(rows)]
+    for start, end in zip(bounds, bounds[1:]):
+        records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols)
+    return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 
 
 def register_from_rows(rows: list[list[Any]], sheet_name: str, opts: LoadOptions, source: str = "",

@@ -1,0 +1,157 @@
+"""The fast paths of reading and of the report give exactly what the plain way gives: NFKC,
+cell-by-cell parsing, and the report's list rows written by openpyxl itself (no timings here;
+benchmarks/bench.py measures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import unicodedata
+from copy import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+from openpyxl.styles import PatternFill
+
+from complaintkit import loader
+from complaintkit.loader import LoadOptions, field_parsers, register_from_rows
+from complaintkit.normalize import is_blank, nfkc
+from complaintkit.operations import OpContext, OpResult, run_pipeline
+from complaintkit.policy import load_policy
+from complaintkit.report import build_report
+from complaintkit.xlsx_applier import put
+
+from conftest import AS_OF
+
+POLICY = load_policy()
+# Characters where NFKC does something: full-width forms, compatibility ideographs, combining
+# marks that compose with the character before, Hangul jamo, ligatures, circled digits.
+_TRICKY = "，：；！？（）\u3000ＡＢｚ０９。、“”…①㈱豈⼀ﬁ\u0300\u0301\u0308\u3099\u309aかカｶﾞ\u1100\u1161\u11a8가Åµ·\u00a0 a1"
+
+
+@given(st.text(alphabet=st.sampled_from(_TRICKY) | st.characters(), max_size=40))
+@settings(max_examples=400)
+def test_nfkc_is_unicode_nfkc(text):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+# Cells as registers hold them, and as a caller may hand them in: equal values of different types
+# (1, 1.0, True), dates and date-times, aware date-times, blanks, text needing NFKC, bad values.
+_CELLS = [
+    None, "", " ", "\u3000", "  x ", 0, 1, 1.0, True, False, -0.0, 2.5, float("nan"), float("inf"), 13800138000.0, 13800138000,
+    110105194912310020, 1.10105194912e17, dt.date(2025, 3, 5), dt.datetime(2025, 3, 5), dt.datetime(2025, 3, 5, 23, 30),
+    dt.datetime(2025, 3, 5, 23, 30, tzinfo=dt.timezone.utc), dt.datetime(2025, 3, 6, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    dt.time(9, 30), dt.timedelta(days=2), decimal.Decimal("3"), "2025年3月5日", "2025/3/5", "20250305", 20250305, 45721, "45721",
+    "2025-02-30", "已办结", " 已办结 ", "已 办结", "办结", "柜面", "柜台", "1次", "3", "-1", "1.5", "1.10101E+17", "=1+1", "+86 138 0013 8000",
+    "13800138000.0", "（010）6512-3456", "１１０１０５１９４９１２３１００２ｘ", "信用卡年费被多收，要求退还：尽快！", ["a"],
+]
+_HEADERS = ["投诉编号", "受理日期", "投诉渠道", "客户姓名", "证件号码", "联系电话", "投诉内容", "处理状态", "流转次数", "办结日期", "其他列"]
+
+
+def _plain_records(rows: list[list[Any]]) -> list[tuple]:
+    """What reading means, cell by cell with the field parsers: a blank cell is None and not in
+    raw; a row with no value or a lone footer text is not a complaint."""
+    parsers = field_parsers(POLICY)
+    names = ["complaint_id", "received_date", "channel", "customer_name", "id_number", "phone", "description", "status", "transfers", "closed_date"]
+    out = []
+    for r, cells in enumerate(rows[1:], start=2):
+        values, raw, problems = {}, {}, {}
+        for i, name in enumerate(names):
+            cell = cells[i] if i < len(cells) else None
+            if is_blank(cell):
+                values[name] = None
+                continue
+            parsed = parsers[name](cell)
+            raw[name], values[name] = cell, parsed.value
+            if parsed.problem:
+                problems[name] = (parsed.problem, parsed.detail)
+        filled = [c for c in cells if not is_blank(c)]
+        if not filled or (len(filled) == 1 and isinstance(filled[0], str) and filled[0].startswith("合计")):
+            continue
+        out.append((r, values, raw, problems, {"其他列": cells[10] if len(cells) > 10 else None}))
+    return out
+
+
+def _read(rows: list[list[Any]]) -> list[tuple]:
+    reg = register_from_rows(rows, "台账", LoadOptions(POLICY))
+    return [(rec.row, rec.values, rec.raw, {k: (p.problem, p.detail) for k, p in rec.problems.items()}, rec.extra) for rec in reg.records]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN as equal to itself, and of the same types throughout."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@given(st.lists(st.lists(st.sampled_from(_CELLS + ["合计：3笔"]), min_size=0, max_size=11), min_size=1, max_size=60))
+@settings(max_examples=150, deadline=None)
+def test_column_parsing_is_cell_by_cell_parsing(body):
+    rows = [_HEADERS, *body]
+    assert _same(_read(rows), _plain_records(rows))
+
+
+def test_column_parsing_across_chunks(monkeypatch):
+    """Values met in one chunk and found again in later ones; the cache's bound reached."""
+    monkeypatch.setattr(loader, "_FIRST_CHUNK", 3)
+    monkeypatch.setattr(loader, "_CHUNK_ROWS", 7)
+    monkeypatch.setattr(loader, "_PARSE_CACHE", 5)
+    rows = [_HEADERS] + [[_CELLS[(i * 7 + j * 3) % len(_CELLS)] for j in range(11)] for i in range(200)]
+    assert _same(_read(rows), _plain_records(rows))
+
+
+def test_report_rows_are_what_openpyxl_writes(tmp_path, samples):
+    registers = [loader.load_register(samples / "messy_branch.xlsx", LoadOptions(POLICY))]
+    ctx = OpContext(POLICY, dt.date.fromisoformat(AS_OF), "zh", True)
+    results = run_pipeline(registers, ctx, ["validate", "followups"])
+    odd = [dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 3, 4), dt.time(1, 2), dt.timedelta(hours=30), float("nan"), float("-inf"), True, 0,
+           10**17 + 3, 2.5, "=1+1", "#N/A", "a\x01b", "  ", " x ", "<&>", "é" * 33000, decimal.Decimal("1.5"), None, "", [1, None], {"a": 1}]
+    items = [{"level": ["high", None, "low", "medium"][i % 4], "value": v, **({"more": v} if i % 2 else {})} for i, v in enumerate(odd)]
+    results.append(OpResult("risk", {"rows": items}, {}, "odd values"))
+    report = build_report(registers, results, ctx.as_of, "zh", [], True)
+    report.save(tmp_path / "streamed.xlsx")
+
+    # The same rows written by openpyxl, cell by cell, as the report did before it streamed them.
+    plain = report.workbook
+    for sheet in report.lists:
+        for n, item in enumerate(sheet.items):
+            values = sheet.row_of(item)
+            fill = sheet.fills[n] if sheet.fills else None
+            for j in range(max(len(values), sheet.width)):
+                cell = sheet.ws.cell(row=n + 2, column=j + 1)
+                put(cell, values[j] if j < len(values) else None)
+                if fill and j < sheet.width:
+                    cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
+    plain.save(tmp_path / "plain.xlsx")
+
+    streamed, expected = load_workbook(tmp_path / "streamed.xlsx"), load_workbook(tmp_path / "plain.xlsx")
+    assert streamed.sheetnames == expected.sheetnames
+    checked = 0
+    for a, b in zip(streamed.worksheets, expected.worksheets):
+        assert (a.dimensions, a.freeze_panes, a.auto_filter.ref) == (b.dimensions, b.freeze_panes, b.auto_filter.ref)
+        cells_a = {c.coordinate: c for row in a.iter_rows() for c in row}
+        cells_b = {c.coordinate: c for row in b.iter_rows() for c in row}
+        assert cells_a.keys() == cells_b.keys()
+        for ref, x in cells_a.items():
+            y = cells_b[ref]
+            assert _same(x.value, y.value) and (x.data_type, x.number_format) == (y.data_type, y.number_format), (a.title, ref)
+            assert all(copy(getattr(x, s)) == copy(getattr(y, s)) for s in ("fill", "font", "alignment")), (a.title, ref)
+            checked += 1
+    assert checked > 1000
+
+    # Known answers: text that looks like a formula stays text, a date keeps a date format, NaN is
+    # text, over-long text is cut to Excel's limit, a high-risk row is red.
+    risk = streamed["检查结果-升级风险"]
+    column = {risk.cell(row=1, column=j).value: j for j in range(1, risk.max_column + 1)}["value"]
+    by_row = {r: risk.cell(row=r, column=column) for r in range(2, len(odd) + 2)}
+    assert by_row[12].value == "=1+1" and by_row[12].data_type == "s"
+    assert by_row[2].value == dt.datetime(2025, 1, 2) and by_row[2].number_format == "yyyy-mm-dd"
+    assert by_row[6].value == "nan" and len(by_row[18].value) == 32767
+    assert risk.cell(row=2, column=1).fill.start_color.rgb.endswith("FFC7CE")
