@@ -295,6 +295,8 @@ def test_a_word_switched_off_or_added_in_the_policy():
     ({"hard_demands": {"patterns": {"(未闭合": 10}}}, "regular expression"),
     ({"overdue": {"points": -1}}, "number of 0 or more"),
     ({"text_fields": "description"}, "list of words"),
+    ({"repeat": {"frist": 50}}, "unknown keys frist"),
+    ({"level": {"high": 80}}, "unknown keys level"),
 ])
 def test_policy_mistakes_are_one_clear_error(override, match):
     with pytest.raises(PolicyError, match=match):

@@ -154,10 +154,15 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(v for v in value if v)
 
 
-def _section(policy: Policy, name: str) -> dict[str, Any]:
+def _section(policy: Policy, name: str, known: Iterable[str] | None = None) -> dict[str, Any]:
+    """A [risk.NAME] table; with ``known``, a key outside it (a typo such as ``frist``) is an error
+    rather than a setting silently ignored."""
     value = policy.get(f"risk.{name}", {}) or {}
     if not isinstance(value, dict):
         raise PolicyError(f"risk.{name} must be a table")
+    unknown = sorted(set(value) - set(known)) if known is not None else []
+    if unknown:
+        raise PolicyError(f"risk.{name}: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")  # type: ignore[arg-type]
     return value
 
 
@@ -301,6 +306,11 @@ class TextRules:
         return self.gap.fullmatch(text, end, start) is not None
 
 
+_SECTIONS = ("levels", "text_fields", "already_escalated", "repeat", "earlier_other", "frequency", "earlier_escalation",
+             "overdue", "transfers", "unsatisfied", "disputed", "channels", "reasons", "escalation_words", "hard_demands", "text")
+_WORD_LIST = ("max", "words", "patterns")
+
+
 @dataclass(frozen=True)
 class RiskSettings:
     """The [risk] policy section, read and checked once."""
@@ -331,23 +341,27 @@ class RiskSettings:
     @classmethod
     def from_policy(cls, policy: Policy) -> "RiskSettings":
         """Read and check the settings: a wrong value is a PolicyError (exit 2), never an odd score."""
-        levels = _section(policy, "levels")
+        top = policy.section("risk")
+        unknown = sorted(set(top) - set(_SECTIONS))
+        if unknown:
+            raise PolicyError(f"risk: unknown keys {', '.join(unknown)} (known: {', '.join(_SECTIONS)})")
+        levels = _section(policy, "levels", ("high", "medium", "low"))
         high, medium, low = (_points(levels, k, d, "risk.levels") for k, d in (("high", 70), ("medium", 40), ("low", 20)))
         if not high >= medium >= low > 0:
             raise PolicyError(f"risk.levels must satisfy high >= medium >= low > 0 (got {high:g}, {medium:g}, {low:g})")
 
         def numbers(name: str, defaults: dict[str, float]) -> dict[str, float]:
-            spec = _section(policy, name)
+            spec = _section(policy, name, defaults)
             return {k: _points(spec, k, d, f"risk.{name}") for k, d in defaults.items()}
 
-        already = _section(policy, "already_escalated")
-        text = TextRules.from_policy(_section(policy, "text"))
-        disputed_spec = _section(policy, "disputed")
+        already = _section(policy, "already_escalated", ("channels", "escalated_values", "points"))
+        text = TextRules.from_policy(_section(policy, "text", ("negations", "fillers", "ignore")))
+        disputed_spec = _section(policy, "disputed", ("points", "words"))
         disputed_points = _points(disputed_spec, "points", 25, "risk.disputed")
         # The dispute phrases all weigh the same: the factor counts once.
         disputed = WordList({"max": disputed_points, "words": {w: disputed_points for w in _strings(disputed_spec.get("words", []), "risk.disputed.words")}},
                             "risk.disputed", text, disputed_points)
-        unsatisfied = _section(policy, "unsatisfied")
+        unsatisfied = _section(policy, "unsatisfied", ("values", "points"))
         fields = _strings(policy.get("risk.text_fields", ["description", "demand", "remarks"]), "risk.text_fields")
         return cls(
             high, medium, low, fields,
@@ -365,8 +379,8 @@ class RiskSettings:
             disputed,
             {str(k): _points({"p": v}, "p", 0, f"risk.channels.{k}") for k, v in _section(policy, "channels").items()},
             {str(k): _points({"p": v}, "p", 0, f"risk.reasons.{k}") for k, v in _section(policy, "reasons").items()},
-            WordList(_section(policy, "escalation_words"), "risk.escalation_words", text, 60),
-            WordList(_section(policy, "hard_demands"), "risk.hard_demands", text, 50),
+            WordList(_section(policy, "escalation_words", _WORD_LIST), "risk.escalation_words", text, 60),
+            WordList(_section(policy, "hard_demands", _WORD_LIST), "risk.hard_demands", text, 50),
             frozenset(_strings(policy.get("status.cancelled", ["已撤销"]), "status.cancelled")),
             text,
         )
@@ -466,7 +480,6 @@ class Reason:
 
     def message(self, lang: str = "zh") -> str:
         return t(f"risk_{self.code}", lang, **{k: _render(v, lang) for k, v in self.params})
-
 
 
 def _num(value: float) -> int | float:
