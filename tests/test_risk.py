@@ -207,6 +207,14 @@ def test_a_channel_over_the_branchs_head_adds_points():
     assert (codes(got), got.score) == (["channel"], 15)
 
 
+def test_points_by_classified_reason():
+    rows = [row("T1", "2026-10-08")]
+    label = run_operation("classify", [register(rows)], OpContext(POLICY, ASOF)).data["rows"][0]["reason"]
+    assert assess(rows)["T1"].reasons == []  # none by default
+    got = assess(rows, policy=POLICY.with_overrides({"risk": {"reasons": {label: 10}}}))["T1"]
+    assert (codes(got), got.score, reason(got, "reason")) == (["reason"], 10, f"投诉原因为“{label}”")
+
+
 @pytest.mark.parametrize("over", [{"投诉渠道": "监管转办"}, {"投诉渠道": "媒体"}, {"是否升级": "是"}, {"投诉渠道": "12378转办"}])
 def test_already_escalated_is_high_and_says_it_is_a_fact(over):
     got = assess([row("T1", "2026-11-10", **over)])["T1"]

@@ -14,7 +14,7 @@ from ..messages import register_messages, t
 from ..operations import OpContext, run_operation
 from ..outputs import to_json
 from ..register import Register
-from ..risk import LEVELS, Evaluation, RiskReport, evaluate_registers, parse_top
+from ..risk import LEVELS, Evaluation, RiskReport, RowRisk, evaluate_registers, parse_top
 from .common import (
     Inputs, as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options, printable,
     read_inputs, resolve_format, write_annotations,
@@ -102,7 +102,7 @@ class RiskCommand(click.Command):
         return super().make_context(info_name, args, parent=parent, **extra)
 
 
-def _table(rows: Sequence[Any], lang: str, many: bool) -> tuple[list[str], list[list[Any]]]:
+def _table(rows: Sequence[RowRisk], lang: str, many: bool) -> tuple[list[str], list[list[Any]]]:
     codes = ["risk_hdr_row", "risk_hdr_id", "risk_hdr_level", "risk_hdr_score", "risk_hdr_reasons"]
     headers = ([t("risk_hdr_file", lang)] if many else []) + [t(c, lang) for c in codes]
     out = []
