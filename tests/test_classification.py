@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from openpyxl import load_workbook
 
-from complaintkit.classification import Classifier, classify, classify_text
+from complaintkit.classification import Classifier, classifier_for, classify, classify_text
 from complaintkit.cli import cli
 from complaintkit.errors import PolicyError
 from complaintkit.loader import LoadOptions, load_register
@@ -167,6 +167,10 @@ def test_single_text_door():
     r = classify_text("催收人员爆通讯录，骚扰我的家人")
     assert r.reason == "债务催收方式和手段" and r.tags == ["催收"]
     assert classify_text("").reason == REVIEW
+    # With a policy of its own, the classifier is built once and kept for the next cell.
+    policy = _one_rule_policy()
+    assert classifier_for(policy) is classifier_for(policy)
+    assert classify_text("苹果", policy).reason == "甲"
 
 
 def test_english_names(classifier):

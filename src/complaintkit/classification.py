@@ -410,20 +410,33 @@ class Classifier:
         return self._lines.get(value_key(str(value))) if value else None
 
 
-@functools.lru_cache(maxsize=4)
-def _cached_classifier(config: str | None, model_path: str | None) -> Classifier:
-    policy = load_policy(config)
-    return Classifier(policy, TextModel.load(model_path) if model_path else None)
+_CLASSIFIERS: dict[tuple[int, int], tuple[Policy, TextModel | None, Classifier]] = {}
 
 
-def classify_text(text: str, policy: Policy | None = None, model: TextModel | None = None, *,
-                  config: str | None = None, model_path: str | None = None) -> Classification:
-    """Classify one text: the worksheet function's door. With neither ``policy`` nor ``model`` the
-    classifier for ``config`` (a policy file, default: the shipped one) and ``model_path`` is built
-    once and kept, so a column of formulas does not recompile the rules for every cell."""
-    if policy is None and model is None:
-        return _cached_classifier(config, model_path).classify_text(text or "")
-    return Classifier(policy or load_policy(config), model).classify_text(text or "")
+def classifier_for(policy: Policy, model: TextModel | None = None) -> Classifier:
+    """A classifier for this policy (and model), built once and kept: a column of worksheet
+    formulas does not recompile the rules for every cell. With no ``model``, the model the policy
+    names in classify.model.path (if any), as the classify operation does."""
+    key = (id(policy), id(model))
+    hit = _CLASSIFIERS.get(key)
+    if hit is not None and hit[0] is policy and hit[1] is model:
+        return hit[2]
+    classifier = Classifier(policy, model if model is not None else load_model_for(policy))
+    if len(_CLASSIFIERS) >= 8:
+        _CLASSIFIERS.clear()
+    _CLASSIFIERS[key] = (policy, model, classifier)  # holding policy and model keeps their ids unique
+    return classifier
+
+
+@functools.lru_cache(maxsize=1)
+def _default_policy() -> Policy:
+    return load_policy()
+
+
+def classify_text(text: str, policy: Policy | None = None, model: TextModel | None = None) -> Classification:
+    """Classify one text, read as a complaint's description: the worksheet function's door.
+    ``policy`` defaults to the shipped one."""
+    return classifier_for(policy or _default_policy(), model).classify_text(str(text or ""))
 
 
 # --------------------------------------------------------------------------------------------
