@@ -920,3 +920,38 @@ def test_due_date_udf_says_when_the_calendar_does_not_cover_the_year():
     text = udfs.CK_DUE_DATE(_dt.date(2026, 12, 20))
     assert isinstance(text, str) and text.startswith("#CK") and "2027" in text
     assert udfs.CK_DUE_DATE(_dt.date(2026, 3, 2)) == _dt.date(2026, 3, 17)
+
+
+def test_classify_and_risk_udfs_match_the_checks(tmp_path):
+    """CK_CLASSIFY and CK_RISK_LEVEL give what the classify and risk checks give for the same row."""
+    import datetime as _dt
+
+    from openpyxl import Workbook as _Workbook
+
+    from complaintkit.addin import udfs
+    from complaintkit.loader import LoadOptions as _Opts, load_register as _load
+    from complaintkit.operations import OpContext as _Ctx, run_operation as _run
+    from complaintkit.policy import load_policy as _policy
+
+    header = ["投诉编号", "受理日期", "投诉渠道", "客户姓名", "投诉内容", "处理状态"]
+    rows = [["T1", _dt.date(2026, 10, 1), "柜面", "张三", "信用卡被扣年费200元，办卡时说免年费。不解决就打12378投诉", "处理中"],
+            ["T2", _dt.date(2026, 11, 19), "柜面", "李四", "催收人员给我父母打电话", "处理中"]]
+    wb = _Workbook()
+    wb.active.append(header)
+    for r in rows:
+        wb.active.append(r)
+    path = tmp_path / "r.xlsx"
+    wb.save(path)
+    policy = _policy()
+    reg = _load(path, _Opts(policy))
+    ctx = _Ctx(policy, _dt.date(2026, 11, 20))
+    by_id = {r["id"]: r for r in _run("risk", [reg], ctx).data["rows"]}
+    classes = {r["id"]: r for r in _run("classify", [reg], ctx).data["rows"]}
+    assert udfs.CK_RISK_LEVEL(header, rows[0], "level", _dt.date(2026, 11, 20)) == "高（红）"
+    for row in rows:
+        cid = row[0]
+        assert udfs.CK_RISK_LEVEL([header], [row], "score", _dt.date(2026, 11, 20)) == str(by_id[cid]["score"])
+        assert udfs.CK_CLASSIFY(row[4]) == classes[cid]["reason"]
+    assert udfs.CK_CLASSIFY(rows[1][4], "tags") == "催收"
+    assert udfs.CK_CLASSIFY("") == ""
+    assert udfs.CK_CLASSIFY("x", "nonsense").startswith("#CK")

@@ -20,7 +20,7 @@ import datetime as dt
 import xlwings as xw
 from xlwings import func, script
 
-from complaintkit.addin.core import CLEAR, addin_lang, guarded, id_check_text, press
+from complaintkit.addin.core import CLEAR, addin_lang, classify_cell_text, guarded, id_check_text, press, row_risk_text
 from complaintkit.addin.xlbook import XlwingsBook, read_values
 from complaintkit.deadlines import days_left, due_date
 from complaintkit.policy import load_policy
@@ -97,7 +97,20 @@ def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, cust
 
 
 @func
+def CK_CLASSIFY(text, part="reason"):  # noqa: N802
+    """Classify a complaint text: its reason (or 待人工复核), business line, tags or confidence."""
+    return classify_cell_text(text, part, POLICY)
+
+
+@func
+def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang="zh"):  # noqa: N802
+    """Escalation risk of one register row (give the header row and the row)."""
+    return row_risk_text(header, row, POLICY, as_of, part, lang)
+
+
+@func
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
     return days_left(received, as_of, extended, POLICY, channel=channel, business_line=business_line,
                      customer_tier=customer_tier)
+

@@ -280,3 +280,49 @@ def find_merged(has_merge: Callable[[int, int, int, int], bool | None], area_of:
             mid = (c1 + c2) // 2
             stack += [(r1, mid + 1, r2, c2), (r1, c1, r2, mid)]
     return [((a[0] - 1, a[1] - 1), (a[2] - 1, a[3] - 1)) for a in sorted(found)]
+
+
+def classify_cell_text(text: Any, part: str = "reason", policy: Policy | None = None) -> str:
+    """The classify worksheet function's answer for one text: the reason (or 待人工复核), the
+    business line, the hotspot tags, or the confidence, from the same rules as the classify check."""
+    from ..classification import classify_text
+
+    if is_blank(text):
+        return ""
+    result = classify_text(str(text), policy)
+    if part == "business":
+        return result.business
+    if part == "tags":
+        return "、".join(result.tags)
+    if part == "confidence":
+        return f"{result.confidence:.2f}"
+    if part != "reason":
+        raise ValueError(f"part must be reason, business, tags or confidence, not {part!r}")
+    return result.reason
+
+
+def _one_row(values: Any) -> list[Any]:
+    # A one-row range arrives from Excel as a flat list (or a list of one list), one cell as a scalar.
+    if isinstance(values, (list, tuple)) and values and isinstance(values[0], (list, tuple)):
+        return list(values[0])
+    return list(values) if isinstance(values, (list, tuple)) else [values]
+
+
+def row_risk_text(header: Any, row: Any, policy: Policy, as_of: dt.date | None = None,
+                  part: str = "level", lang: str = "zh") -> str:
+    """The risk worksheet function's answer for one register row (with its header row): the
+    level, the score or the reasons, from the same scoring as the risk check. One row has no
+    history, so repeat factors need the 升级风险 button or the CLI; the rest are all here."""
+    from ..risk import assess
+
+    register = register_from_rows([_one_row(header), _one_row(row)], "row", LoadOptions(policy))
+    if not register.records:
+        return ""
+    found = assess([register], policy, as_of or dt.date.today()).rows[0]
+    if part == "score":
+        return f"{found.score:g}"
+    if part == "reasons":
+        return found.reasons_text(lang)
+    if part != "level":
+        raise ValueError(f"part must be level, score or reasons, not {part!r}")
+    return found.level_text(lang)

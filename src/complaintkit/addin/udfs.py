@@ -5,6 +5,8 @@ Each is a thin call to a core function, so a formula gives the same answer as th
     =CK_ID_CHECK(F5)                 有效, or why the ID number is wrong
     =CK_DUE_DATE(B5, P5, C5)         the decision deadline (format the cell as a date)
     =CK_DAYS_LEFT(B5, , P5, C5)      days from today to that deadline; negative when overdue
+    =CK_CLASSIFY(J5)                 the JR/T 0169 reason (or 待人工复核); "business", "tags", "confidence"
+    =CK_RISK_LEVEL($A$3:$U$3, A5:U5)  the escalation risk level of a row; "score" or "reasons"
 
 The add-in carries the VBA wrappers for these (built by excel/build_addin.py from ``UDFS``), so a
 branch PC needs no "Import Functions" step. Names are upper case, as Excel's own functions are.
@@ -24,7 +26,7 @@ import xlwings as xw
 from ..deadlines import days_left, due_date
 from ..policy import Policy
 from ..workcalendar import CalendarCoverageWarning
-from .core import addin_policy, id_check_text
+from .core import addin_policy, classify_cell_text, id_check_text, row_risk_text
 
 #: The worksheet functions, in the order the add-in declares them.
 UDFS: list[Callable[..., Any]] = []
@@ -76,3 +78,18 @@ def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_li
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
     return days_left(received, as_of, extended, _policy(), channel=channel, business_line=business_line,
                      customer_tier=customer_tier)
+
+
+@udf
+def CK_CLASSIFY(text, part="reason"):  # noqa: N802
+    """Classify a complaint text: its reason (or 待人工复核), or with part = "business", "tags" or
+    "confidence" the business line, hotspot tags or confidence."""
+    return classify_cell_text(text, part, _policy())
+
+
+@udf
+def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang="zh"):  # noqa: N802
+    """Escalation risk of one register row (give the header row and the row): its level, or with
+    part = "score" or "reasons" the score or the reasons. Repeats need the 升级风险 button."""
+    return row_risk_text(header, row, _policy(), as_of, part, lang)
+
