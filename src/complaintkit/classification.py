@@ -88,10 +88,9 @@ class Rule:
     regex: re.Pattern[str] | None = None
 
     def find(self, text: str) -> str | None:
-        """The matched words in ``text`` (folded), or None."""
-        if self.regex is None:
-            return self.source if self.source in text else None
-        m = self.regex.search(text)
+        """The words a pattern rule matched in ``text`` (folded), or None. (Keywords are found
+        all at once by their label's screen.)"""
+        m = self.regex.search(text) if self.regex is not None else None
         return m.group(0) if m else None
 
 
@@ -102,6 +101,15 @@ class LabelRules:
     label: str
     rules: tuple[Rule, ...]
     en: str = ""
+
+    @functools.cached_property
+    def keywords(self) -> dict[str, tuple[int, Rule]]:
+        """Keyword -> (its place among the rules, the rule)."""
+        return {r.source: (i, r) for i, r in enumerate(self.rules) if r.regex is None}
+
+    @functools.cached_property
+    def patterns(self) -> tuple[tuple[int, Rule], ...]:
+        return tuple((i, r) for i, r in enumerate(self.rules) if r.regex is not None)
 
 
 @dataclass(frozen=True)
@@ -279,27 +287,59 @@ class Classification:
         }
 
 
-def _match(labels: Sequence[LabelRules], texts: Sequence[tuple[str, str]], dim: str,
+@dataclass(frozen=True)
+class KeywordIndex:
+    """Every keyword of one dimension (reasons, business lines or tags) found in one scan per text
+    instead of one search per keyword: a regular expression of all of them, longest first, inside
+    a lookahead so that overlapping keywords are found too. At each position the longest keyword
+    wins, so ``starts`` lists the shorter keywords that begin the same way (收益 at 收益率)."""
+
+    regex: re.Pattern[str] | None
+    starts: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, labels: Sequence[LabelRules]) -> "KeywordIndex":
+        words = sorted({w for lr in labels for w in lr.keywords}, key=lambda w: (-len(w), w))
+        regex = re.compile("(?=(" + "|".join(map(re.escape, words)) + "))") if words else None
+        return cls(regex, {w: tuple(v for v in words if w.startswith(v)) for w in words})
+
+    def find(self, texts: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Keyword -> the first field it occurs in."""
+        seen: dict[str, str] = {}
+        if self.regex is not None:
+            for name, text in texts:
+                for m in self.regex.finditer(text):
+                    for word in self.starts[m.group(1)]:
+                        seen.setdefault(word, name)
+        return seen
+
+
+def _match(labels: Sequence[LabelRules], index: KeywordIndex, texts: Sequence[tuple[str, str]], dim: str,
            further: float = 1.0) -> dict[str, tuple[float, list[Evidence]]]:
     """Score and evidence per label: each rule counts once, in the first field where it matches,
     and a keyword inside a longer matched keyword of the same label (收益 in 预期收益) does not
-    count again. The strongest rule counts in full, the next ``further`` times its weight, the one after
-    ``further``² times, and so on: a label with many near-synonyms (利息, 费用, 手续费...) does
-    not win on their number alone."""
+    count again. The strongest rule counts in full, the next ``further`` times its weight, the one
+    after ``further``² times, and so on: a label with many near-synonyms (利息, 费用, 手续费...)
+    does not win on their number alone."""
+    seen = index.find(texts)
     out: dict[str, tuple[float, list[Evidence]]] = {}
     for lr in labels:
-        found: list[Evidence] = []
-        for rule in lr.rules:
+        keywords = lr.keywords
+        mine = [w for w in seen if w in keywords]
+        placed: list[tuple[int, Evidence]] = []
+        for word in mine:
+            if not any(word != other and word in other for other in mine):
+                i, rule = keywords[word]
+                placed.append((i, Evidence(dim, lr.label, "keyword", word, rule.weight, seen[word])))
+        for i, rule in lr.patterns:
             for name, text in texts:
                 hit = rule.find(text)
                 if hit is not None:
-                    found.append(Evidence(dim, lr.label, rule.kind, hit, rule.weight, name,
-                                          rule.source if rule.kind == "pattern" else ""))
+                    placed.append((i, Evidence(dim, lr.label, "pattern", hit, rule.weight, name, rule.source)))
                     break
-        words = [e.text for e in found if e.source == "keyword"]
-        found = [e for e in found if e.source != "keyword" or not any(e.text != w and e.text in w for w in words)]
-        if found:
-            found.sort(key=lambda e: -e.weight)
+        if placed:
+            # Strongest first; equal weights in the policy's order, so evidence always reads the same.
+            found = [e for _, e in sorted(placed, key=lambda ie: (-ie[1].weight, ie[0]))]
             out[lr.label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
     return out
 
@@ -310,6 +350,8 @@ class Classifier:
     def __init__(self, policy: Policy, model: TextModel | None = None) -> None:
         self.settings = Settings.from_policy(policy)
         self.model = model
+        self._index = {dim: KeywordIndex.of(labels) for dim, labels in
+                       ((REASON, self.settings.reasons), (BUSINESS, self.settings.business), (TAG, self.settings.tags))}
         self._en = {lr.label: lr.en for lr in self.settings.reasons if lr.en}
         known = [lr.label for lr in self.settings.reasons] + (list(model.classes) if model else [])
         self._reason_keys = {value_key(label): label for label in known}
@@ -336,8 +378,8 @@ class Classifier:
         words name no business line."""
         s = self.settings
         texts = [(name, fold(str(values[name]))) for name in s.fields if values.get(name)]
-        business_scores = _match(s.business, texts, BUSINESS, s.further_rule_factor)
-        tag_scores = _match(s.tags, texts, TAG, s.further_rule_factor)
+        business_scores = _match(s.business, self._index[BUSINESS], texts, BUSINESS, s.further_rule_factor)
+        tag_scores = _match(s.tags, self._index[TAG], texts, TAG, s.further_rule_factor)
         if self.model is not None:
             reason, review, guess, confidence, evidence, candidates = self._by_model(" ".join(text for _, text in texts))
         else:
@@ -369,7 +411,7 @@ class Classifier:
 
     def _by_rules(self, texts: Sequence[tuple[str, str]]) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
         s = self.settings
-        scores = _match(s.reasons, texts, REASON, s.further_rule_factor)
+        scores = _match(s.reasons, self._index[REASON], texts, REASON, s.further_rule_factor)
         order = {lr.label: i for i, lr in enumerate(s.reasons)}
         # Ties go to the reason listed first in the policy: the same text always gets the same label.
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]))
