@@ -13,6 +13,10 @@ but do not belong to anyone):
                                and escalation scenarios; the truth is in truth/branches.json
 - cfpb_style.csv               an English register in the US CFPB export's layout (use with
                                cfpb_policy.toml)
+- escalation_history.xlsx      a year of one branch's complaints with 是否升级 marked, for
+                               `complaintkit risk evaluate`: most escalations had warning signs
+                               beforehand (a repeat, 回访不满意, a threat, a late answer), as in
+                               practice, and some quiet complaints had signs too
 
 legacy_branch.xls is clean_branch.xlsx saved as Excel 97-2003 by LibreOffice
 (`soffice --headless --convert-to xls clean_branch.xlsx`); it is committed as made, since no
@@ -580,6 +584,49 @@ def make_cfpb(out: Path) -> None:
         w.writerows(lines)
 
 
+# --------------------------------------------------------------------------------------------
+def make_escalation_history(out: Path) -> None:
+    """Complaints whose later escalation is marked (是否升级=是), none of them via 监管转办/媒体."""
+    rng = random.Random(12378)
+    b = Builder(rng, {"江北支行": "JB"})
+    first, last = dt.date(2025, 11, 1), dt.date(2026, 10, 20)
+
+    def day() -> dt.date:
+        return first + dt.timedelta(days=rng.randint(0, (last - first).days))
+
+    channels = ["柜面", "客服热线", "电话", "手机银行"]
+    for _ in range(260):  # ordinary complaints; a few carry a single sign and never escalate
+        issue = rng.choice(ISSUES)
+        text = fill_text(rng, issue)
+        if rng.random() < 0.06:
+            text += rng.choice(ESCALATION_PHRASES) + "。"
+        b.add("江北支行", make_person(rng), issue, day(), text=text, channel=rng.choice(channels),
+              followup_result="不满意" if rng.random() < 0.05 else None, transfers=rng.choice([0, 0, 0, 1, 2]))
+    for k in range(30):  # escalated later: most had signs, a few came out of the blue
+        person, issue = make_person(rng), rng.choice(ISSUES)
+        when = day()
+        kind = k % 6
+        if kind in (0, 1):  # came back about the same issue, unhappy with the answer
+            earlier = when - dt.timedelta(days=rng.randint(20, 60))
+            if earlier >= first:
+                b.add("江北支行", person, issue, earlier, text=fill_text(rng, issue, 0), channel=rng.choice(channels),
+                      status="已办结", followup_result="不满意")
+            text = fill_text(rng, issue, 1)
+        elif kind == 2:
+            text = fill_text(rng, issue) + rng.choice(ESCALATION_PHRASES) + "。"
+        elif kind == 3:
+            text = fill_text(rng, issue) + "已经反映多次没人处理，要求赔偿损失并书面道歉。"
+        else:
+            text = fill_text(rng, issue)
+        slow = kind == 4
+        b.add("江北支行", person, issue, when, text=text, channel=rng.choice(channels), escalated="是",
+              status="已办结", closed_after=rng.randint(25, 40) if slow else None,
+              followup_result="不满意" if kind in (1, 4) else None, transfers=3 if slow else rng.choice([0, 1]))
+    rows = sorted(b.rows["江北支行"], key=lambda r: (r.values["received_date"], r.values["complaint_id"]))
+    write_register(out / "escalation_history.xlsx", "江北支行投诉登记台账（含升级标注）", [row_cells(r.values) for r in rows],
+                   HEADERS_ZH, {FIELD_ORDER.index(f) for f in TEXT_COLS})
+
+
 def main(out: Path = HERE) -> None:
     (out / "branches").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
@@ -587,6 +634,7 @@ def main(out: Path = HERE) -> None:
     make_messy(out)
     make_branches(out / "branches", out / "truth")
     make_cfpb(out)
+    make_escalation_history(out)
 
 
 if __name__ == "__main__":

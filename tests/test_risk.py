@@ -584,3 +584,12 @@ def test_quiet_complaints_in_the_sample_are_none(branches):
 def test_every_flag_in_the_sample_carries_its_reasons(branches):
     _, got = branches
     assert all(r.reasons and r.score > 0 for r in got.values() if r.level != "none")
+
+
+def test_evaluate_on_the_escalation_history_sample(runner, samples):
+    """The shipped register with later escalations marked: the score ranks them well above chance."""
+    result = runner.invoke(cli, ["risk", "evaluate", str(samples / "escalation_history.xlsx"), "--as-of", "2026-11-20", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["rows"], data["escalated"]) == (297, 30)
+    assert data["auc"] > 0.75
