@@ -15,12 +15,19 @@ Pure: records and policy (and optionally a model) in, a ``ClassificationReport``
 from __future__ import annotations
 
 import functools
+import json
 import re
+import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 from .errors import PolicyError
 from .fields import field_label
@@ -28,6 +35,7 @@ from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, operation
 from .policy import Policy, load_policy
+from .privacy import scrub
 from .register import Record, Register
 from .sheetplan import AMBER, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
 from .textmodel import TextModel
@@ -559,14 +567,17 @@ class ClassificationReport:
 
     def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
         """The JSON contract: rows (row, sheet, id, reason, business, tags, confidence, evidence),
-        summary and disagreements. ``mask`` is accepted for symmetry: nothing here is personal
-        beyond the complaint's own words, which are never echoed except as matched keywords."""
+        summary and disagreements. Only matched words of the complaint are echoed; with ``mask``
+        any ID-number- or phone-like digits a pattern caught are masked too."""
         c = self.classifier
         rows = []
         for r in self.rows:
             item = {"file": r.source, "sheet": r.sheet, "row": r.row, "id": r.id}
             item.update(r.result.to_dict())
             item["reason_text"] = c.display(r.result.reason, lang)
+            if mask:
+                for e in item["evidence"]:
+                    e["text"] = scrub(e["text"])
             rows.append(item)
         return {
             "method": c.method,
@@ -692,7 +703,7 @@ def classify_operation(registers: Sequence[Register], ctx: OpContext) -> OpResul
                     report.review + len(report.disagreements), report)
 
 
-def model_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
+def read_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
     """A label map by name from classify.label_maps, or read from a TOML/JSON file of
     ``label = other label`` pairs."""
     settings = Settings.from_policy(policy)
@@ -702,15 +713,12 @@ def model_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
     if not path.is_file():
         known = ", ".join(sorted(settings.label_maps)) or "none"
         raise PolicyError(f"--label-map {name_or_path!r}: neither a map in classify.label_maps ({known}) nor a file")
-    text = path.read_text("utf-8-sig")
     try:
-        if path.suffix.lower() == ".json":
-            import json
-            data = json.loads(text)
-        else:
-            from .policy import tomllib
-            data = tomllib.loads(text)
-    except ValueError as exc:
+        text = path.read_text("utf-8-sig")
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # not UTF-8, not JSON, not TOML
         raise PolicyError(f"{path}: not a readable label map ({exc})") from None
     if not isinstance(data, dict) or not all(isinstance(v, (str, int)) for v in data.values()):
         raise PolicyError(f"{path}: a label map is a flat table of label = other label")

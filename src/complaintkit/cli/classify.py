@@ -14,7 +14,7 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from ..classification import Classifier, evidence_text, model_label_map
+from ..classification import Classifier, evidence_text, read_label_map
 from ..fields import parse_manual_map
 from ..labelled import Columns, Evaluation, evaluate, read_label_names, read_labelled
 from ..messages import register_messages, t
@@ -270,7 +270,7 @@ def classify_evaluate(labelled, label_column, text_column, no_header, sheet, man
         raise UserError("--model and --folds exclude each other: --folds trains its own models")
     policy, data = _read(labelled, label_column, text_column, no_header, sheet, manual_map, config)
     names = read_label_names(label_names) if label_names else None
-    mapping = model_label_map(policy, label_map) if label_map else None
+    mapping = read_label_map(policy, label_map) if label_map else None
     if folds:
         ev = evaluate(data, label_names=names, folds=folds, settings=_settings(policy, {"ngram_max": ngram_max, "min_df": min_df, "epochs": epochs}))
     else:
