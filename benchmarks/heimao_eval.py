@@ -13,8 +13,8 @@ What it reports (docs/classify.md has the figures and the mapping):
 
 The same figures from the command line:
 
-    complaintkit classify train DIR/train.csv --no-header -o heimao.json
-    complaintkit classify evaluate DIR/dev.csv --no-header --model heimao.json
+    complaintkit classify train DIR/train.csv --no-header --label-names DIR/label_mapping.txt -o heimao.json
+    complaintkit classify evaluate DIR/dev.csv --no-header --label-names DIR/label_mapping.txt --model heimao.json
     complaintkit classify evaluate DIR/dev.csv --no-header --label-names DIR/label_mapping.txt --label-map heimao
 
 The data stays where it is: nothing is copied into the project.

@@ -173,6 +173,17 @@ def test_single_text_door():
     assert classify_text("苹果", policy).reason == "甲"
 
 
+def test_mask_scrubs_digits_a_pattern_caught(register_file):
+    policy = load_policy().with_overrides({"classify": {"rules": {"tag": {"催收": {"patterns": {"来电\\d+": 5}}}}}})
+    reg = load_register(register_file, LoadOptions(policy))
+    reg.records[0].values["remarks"] = "来电13800138000"
+    plain = run_operation("classify", [reg], OpContext(policy, dt.date(2026, 11, 20))).data
+    masked = run_operation("classify", [reg], OpContext(policy, dt.date(2026, 11, 20), mask=True)).data
+    texts = lambda data: [e["text"] for e in data["rows"][0]["evidence"] if e["source"] == "pattern"]  # noqa: E731
+    assert "来电13800138000" in texts(plain)
+    assert "来电138****8000" in texts(masked) and "来电13800138000" not in texts(masked)
+
+
 def test_english_names(classifier):
     assert classifier.display(REVIEW, "en") == "needs review"
     assert classifier.display("定价收费", "en") == "pricing and fees"

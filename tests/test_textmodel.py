@@ -186,6 +186,22 @@ def test_train_then_evaluate_round_trip(runner, data, tmp_path):
     assert "准确率" in table.stdout and "混淆矩阵" in table.stdout
 
 
+def test_label_codes_and_names(runner, data, tmp_path):
+    codes = {"催收": "0", "收费": "1", "服务": "2"}
+    train_csv = write_csv(tmp_path / "train.csv", [(t, codes[y]) for t, y in data[0]])
+    test_csv = write_csv(tmp_path / "test.csv", [(t, codes[y]) for t, y in data[1]])
+    names = tmp_path / "names.txt"
+    names.write_text("0: 催收类\n1: 收费类\n2: 服务类\n", encoding="utf-8")
+    coded, named = tmp_path / "coded.json", tmp_path / "named.json"
+    assert runner.invoke(cli, ["classify", "train", str(train_csv), "--no-header", "-o", str(coded)]).exit_code == 0
+    assert runner.invoke(cli, ["classify", "train", str(train_csv), "--no-header", "-o", str(named), "--label-names", str(names)]).exit_code == 0
+    assert TextModel.load(coded).classes == ["0", "1", "2"] and TextModel.load(named).classes == ["催收类", "收费类", "服务类"]
+    for model in (coded, named):  # codes or names, predictions and labels meet as names
+        args = ["classify", "evaluate", str(test_csv), "--no-header", "--model", str(model), "--label-names", str(names), "--format", "json"]
+        report = json.loads(runner.invoke(cli, args).stdout)
+        assert report["accuracy"] >= 0.9 and set(report["per_class"]) == {"催收类", "收费类", "服务类"}
+
+
 def test_cross_validation(runner, data, tmp_path):
     path = write_csv(tmp_path / "all.csv", data[0])
     result = runner.invoke(cli, ["classify", "evaluate", str(path), "--no-header", "--folds", "3", "--format", "json"])

@@ -240,13 +240,15 @@ def evaluate(data: LabelledData, classifier: Classifier | None = None, *, label_
     """Score a classifier on labelled data: the rules or a model (``classifier``), or, with
     ``folds``, models trained on the data itself by cross-validation. ``label_map`` turns the
     classifier's labels into the data's (e.g. the twelve JR/T reasons into six classes);
-    ``label_names`` turns the data's label codes into names (0 -> 催收行为类)."""
+    ``label_names`` turns label codes into names (0 -> 催收行为类), the data's and the
+    classifier's alike (a model trained on the codes predicts codes)."""
     names = dict(label_names or {})
     gold = [names.get(e.label, e.label) for e in data.examples]
     mapping = dict(label_map or {})
 
     def mapped(label: str) -> str:
-        return mapping.get(label, label)
+        label = mapping.get(label, label)
+        return names.get(label, label)
 
     if folds:
         guesses = cross_validate(data.texts, gold, folds, settings)

@@ -171,6 +171,11 @@ def _read(labelled, label_column, text_column, no_header, sheet, manual_map, con
     return policy, data
 
 
+def _label_names_option(func: Any) -> Any:
+    return click.option("--label-names", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                        help="Names for label codes, one 'code: name' per line (e.g. heimao's label_mapping.txt).")(func)
+
+
 def _settings(policy, overrides: dict[str, Any]) -> TrainSettings:
     spec = dict(policy.get("classify.model", {}) or {})
     spec.update({k: v for k, v in overrides.items() if v is not None})
@@ -193,9 +198,10 @@ def _train_options(func: Any) -> Any:
 @_train_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="MODEL.json", help="Model file to write (JSON).")
 @click.option("--force", is_flag=True, help="Replace the model file if it exists.")
+@_label_names_option
 @friendly_errors
 def classify_train(labelled, label_column, text_column, no_header, sheet, manual_map, config, lang, debug, ngram_max, min_df,
-                   epochs, output, force):
+                   epochs, output, force, label_names):
     """Learn a model from labelled complaints: character n-grams (1 to 3 characters) with a
     logistic regression, saved as JSON (a model file holds numbers only and cannot run code).
 
@@ -210,7 +216,9 @@ def classify_train(labelled, label_column, text_column, no_header, sheet, manual
     policy, data = _read(labelled, label_column, text_column, no_header, sheet, manual_map, config)
     settings = _settings(policy, {"ngram_max": ngram_max, "min_df": min_df, "epochs": epochs})
     target = check_writable(output, force, data.files)
-    model = train(data.texts, data.labels, settings, source=", ".join(Path(f).name for f in data.files))
+    names = read_label_names(label_names) if label_names else {}
+    labels = [names.get(label, label) for label in data.labels]
+    model = train(data.texts, labels, settings, source=", ".join(Path(f).name for f in data.files))
     model.save(target)
     counts = "、".join(f"{c} {n}" for c, n in model.training["class_counts"].items()) if lang == "zh" else \
         ", ".join(f"{c} {n}" for c, n in model.training["class_counts"].items())
@@ -249,8 +257,7 @@ def _evaluation_tables(ev: Evaluation, lang: str) -> str:
 @click.option("--label-map", default=None, metavar="NAME|FILE",
               help="Map the classifier's labels onto the data's: a map named in classify.label_maps (e.g. heimao) or a "
                    "TOML/JSON file of 'label = other label' pairs.")
-@click.option("--label-names", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Names for the data's label codes, one 'code: name' per line (e.g. heimao's label_mapping.txt).")
+@_label_names_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Output format (default: table on a terminal, JSON otherwise).")
 @friendly_errors
 def classify_evaluate(labelled, label_column, text_column, no_header, sheet, manual_map, config, lang, debug, model_path,
