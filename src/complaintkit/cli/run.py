@@ -140,13 +140,14 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     }
     inputs = [r.source for r in registers]
     lock_target = report_path or json_path or csv_dir or annotate_dir
+    written: list[str] = []
     with (output_lock(lock_target) if lock_target else contextlib.nullcontext()):
         if report_path:
             wb = build_report(registers, results, as_of, lang, loaded.failures, mask)
-            log.info(t("run_wrote", "en", path=write_report(report_path, wb, force, inputs)))
+            written.append(str(write_report(report_path, wb, force, inputs)))
         if json_path:
             write_text_output(json_path, to_json(data) + "\n", force, inputs)
-            log.info(t("run_wrote", "en", path=json_path))
+            written.append(json_path)
         if csv_dir:
             folder = Path(csv_dir)
             folder.mkdir(parents=True, exist_ok=True)
@@ -155,10 +156,12 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
                 keys = list(dict.fromkeys(k for item in items for k in item))
                 rows_out = [[cell_text(item.get(k)) for k in keys] for item in items]
                 write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
+            written.append(str(folder))
         if annotate_dir:
             by_reg = lambda reg: [p for res in results for p in res.plans_for(reg)]  # noqa: E731
-            for path in write_annotations(registers, by_reg, None, annotate_dir, force):
-                log.info(t("run_wrote", "en", path=path))
+            written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force))
+    for path in written:
+        log.info(t("run_wrote", "en", path=path))
     if remember:
         if store is None:
             raise UserError("--remember needs --store PATH (or COMPLAINTKIT_STORE)")
@@ -174,6 +177,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(loaded.failures)))
         for failure in loaded.failures:
             click.echo("  " + t("run_unreadable", lang, path=failure.path, reason=scrub(failure.reason)))
-        click.echo(tabulate([[r.name, r.summary] for r in results], tablefmt="simple", disable_numparse=True))
+        click.echo(tabulate([[t(f"op_{r.name}", lang), r.summary] for r in results], tablefmt="simple", disable_numparse=True))
+        for path in written:
+            click.echo(t("run_wrote", lang, path=path))
     click.get_current_context().exit(code)
 
