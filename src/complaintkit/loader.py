@@ -162,19 +162,36 @@ class _ColumnParser:
     def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]]]:
         """The value of every cell (None when blank), the positions of blank cells, and the
         (position, Parsed) of cells with a problem."""
-        if set(map(type, cells)) <= _PLAIN_CELLS:
-            values = list(map(self.clean.get, cells, itertools.repeat(_MISS)))
-        else:  # booleans, unhashable or unusual values handed in by a caller: one by one
-            values = [_MISS] * len(cells)
+        plain = set(map(type, cells)) <= _PLAIN_CELLS
+        # Booleans, unhashable or unusual values handed in by a caller are taken one by one.
+        values = list(map(self.clean.get, cells, itertools.repeat(_MISS))) if plain else [_MISS] * len(cells)
+        missing = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_MISS))))
+        # A value new in this chunk is parsed once however often it repeats here (texts, dates
+        # and numbers: equal ones parse alike, see _OWN_KEY).
+        fresh = [c for c in dict.fromkeys(map(cells.__getitem__, missing)) if c.__class__ in _OWN_KEY] if plain else []
+        found = dict(zip(fresh, self._parse_many(fresh)))
         problems = []
-        for i in itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_MISS))):
-            values[i], problem = self._parse(cells[i])
+        for i in missing:
+            value, problem = (found.get(cells[i]) if found else None) or self._parse(cells[i])
+            values[i] = value
             if problem is not None:
                 problems.append((i, problem))
         blanks = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_BLANK))))
         for i in blanks:
             values[i] = None
         return values, blanks, problems
+
+    def _parse_many(self, cells: list[Any]) -> list[tuple[Any, Parsed | None]]:
+        """``_parse`` of distinct cells; a text column's new texts go through its bare value
+        function in one pass (most of them are unique: IDs, descriptions)."""
+        if self.value_of is None or not all(c.__class__ is str for c in cells):
+            return [self._parse(c) for c in cells]
+        value_of = self.value_of
+        out = [(_BLANK if not c.strip() else value_of(c), None) for c in cells]
+        room = _PARSE_CACHE - len(self.clean) - len(self.flagged)
+        if room > 0:
+            self.clean.update(zip(cells[:room], [value for value, _ in out[:room]]))
+        return out
 
     def _parse(self, cell: Any) -> tuple[Any, Parsed | None]:
         kind = cell.__class__
