@@ -103,6 +103,7 @@ def test_column_parsing_across_chunks(monkeypatch):
     monkeypatch.setattr(loader, "_FIRST_CHUNK", 3)
     monkeypatch.setattr(loader, "_CHUNK_ROWS", 7)
     monkeypatch.setattr(loader, "_PARSE_CACHE", 5)
+    monkeypatch.setattr(loader, "_UNIQUE_AFTER", 4)
     rows = [_HEADERS] + [[_CELLS[(i * 7 + j * 3) % len(_CELLS)] for j in range(11)] for i in range(200)]
     assert _same(_read(rows), _plain_records(rows))
 

@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 import operator
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -129,8 +130,11 @@ def _text(value: Any) -> Parsed:
 _text.value_of = clean_text  # type: ignore[attr-defined]
 
 
-#: Distinct values remembered per column (a column of unique texts stops growing here).
-_PARSE_CACHE = 16384
+#: At most this many distinct values are remembered per column.
+_PARSE_CACHE = 1 << 20
+#: A column stops remembering once it holds this many values and a chunk brings mostly new ones:
+#: its values are unique (IDs, descriptions) and remembering them would only cost memory.
+_UNIQUE_AFTER = 4096
 _CHUNK_ROWS = 8192
 _FIRST_CHUNK = 256
 # Markers in a parsed column: a blank cell (left out of Record.raw), a cell not parsed yet.
@@ -149,8 +153,8 @@ _PLAIN_CELLS = _OWN_KEY | {type(None), dt.datetime, dt.time, dt.timedelta}
 
 class _ColumnParser:
     """A field's parser over a column of cells, remembering what each distinct value parsed to:
-    registers repeat most values (channels, statuses, branches, dates), so a million rows parse a
-    few thousand distinct cells, and a repeated cell costs one dictionary lookup made in C."""
+    registers repeat most values (channels, statuses, branches, dates, repeat customers), so a
+    repeated cell costs one dictionary lookup made in C."""
 
     def __init__(self, parse: Callable[[Any], Parsed]) -> None:
         self.parse = parse
@@ -158,39 +162,52 @@ class _ColumnParser:
         self.value_of: Callable[[Any], Any] | None = getattr(parse, "value_of", None)
         self.clean: dict[Any, Any] = {}  # key -> value (or _BLANK) of cells without a problem
         self.flagged: dict[Any, Parsed] = {}  # key -> Parsed of cells with a problem
+        self.room = _PARSE_CACHE
 
-    def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]]]:
-        """The value of every cell (None when blank), the positions of blank cells, and the
-        (position, Parsed) of cells with a problem."""
-        plain = set(map(type, cells)) <= _PLAIN_CELLS
+    def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]], Sequence[Any]]:
+        """The value of every cell (None when blank), the positions of blank cells, the
+        (position, Parsed) of cells with a problem, and the cells to keep as raw values."""
+        kinds = set(map(type, cells))
+        plain = kinds <= _PLAIN_CELLS
         # Booleans, unhashable or unusual values handed in by a caller are taken one by one.
         values = list(map(self.clean.get, cells, itertools.repeat(_MISS))) if plain else [_MISS] * len(cells)
         missing = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_MISS))))
-        # A value new in this chunk is parsed once however often it repeats here (texts, dates
-        # and numbers: equal ones parse alike, see _OWN_KEY).
-        fresh = [c for c in dict.fromkeys(map(cells.__getitem__, missing)) if c.__class__ in _OWN_KEY] if plain else []
-        found = dict(zip(fresh, self._parse_many(fresh)))
-        problems = []
-        for i in missing:
-            value, problem = (found.get(cells[i]) if found else None) or self._parse(cells[i])
-            values[i] = value
-            if problem is not None:
-                problems.append((i, problem))
+        problems: list[tuple[int, Parsed]] = []
+        if missing:
+            new = list(map(cells.__getitem__, missing))
+            # A value new in this chunk is parsed once however often it repeats here (texts, dates
+            # and numbers: equal ones parse alike, see _OWN_KEY); other cells one by one.
+            fresh = [c for c in dict.fromkeys(new) if c.__class__ in _OWN_KEY] if plain else []
+            if len(fresh) > 0.9 * len(cells) and len(self.clean) >= _UNIQUE_AFTER:
+                self.room = 0
+            found = dict(zip(fresh, self._parse_many(fresh)))
+            parsed = list(map(found.get, new)) if found else [None] * len(new)
+            for k in itertools.compress(range(len(parsed)), map(operator.not_, parsed)):
+                parsed[k] = self._parse(new[k])
+            if len(missing) == len(values):  # a column of new values (IDs, descriptions)
+                values = [value for value, _ in parsed]
+            else:
+                for i, (value, _) in zip(missing, parsed):
+                    values[i] = value
+            problems = [(i, problem) for i, (_, problem) in zip(missing, parsed) if problem is not None]
         blanks = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_BLANK))))
         for i in blanks:
             values[i] = None
-        return values, blanks, problems
+        # The reader makes a new string for every cell: a column of repeated texts keeps one of each.
+        kept = list(map(sys.intern, cells)) if kinds == {str} and self.room > 0 else cells
+        return values, blanks, problems, kept
 
     def _parse_many(self, cells: list[Any]) -> list[tuple[Any, Parsed | None]]:
         """``_parse`` of distinct cells; a text column's new texts go through its bare value
-        function in one pass (most of them are unique: IDs, descriptions)."""
+        function in one pass."""
         if self.value_of is None or not all(c.__class__ is str for c in cells):
             return [self._parse(c) for c in cells]
         value_of = self.value_of
         out = [(_BLANK if not c.strip() else value_of(c), None) for c in cells]
-        room = _PARSE_CACHE - len(self.clean) - len(self.flagged)
-        if room > 0:
-            self.clean.update(zip(cells[:room], [value for value, _ in out[:room]]))
+        if self.room > 0:
+            kept = cells[:self.room]
+            self.clean.update(zip(kept, [value for value, _ in out[:len(kept)]]))
+            self.room -= len(kept)
         return out
 
     def _parse(self, cell: Any) -> tuple[Any, Parsed | None]:
@@ -216,7 +233,8 @@ class _ColumnParser:
         else:
             parsed = self.parse(cell)
             value, problem = parsed.value, (parsed if parsed.problem else None)
-        if key is not None and len(self.clean) + len(self.flagged) < _PARSE_CACHE:
+        if key is not None and self.room > 0:
+            self.room -= 1
             if problem is None:
                 self.clean[key] = value
             else:
@@ -234,10 +252,10 @@ def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, st
     names = [name for _, name, _ in fields]
     cells = _pick(rows, [i for i, _, _ in fields])
     parsed = [parser.column(col) for (_, _, parser), col in zip(fields, zip(*cells))] if rows else []
-    values = [dict(zip(names, v)) for v in zip(*[col for col, _, _ in parsed])] if names else [{} for _ in rows]
-    raw = [dict(zip(names, c)) for c in cells]
+    values = [dict(zip(names, v)) for v in zip(*[col for col, _, _, _ in parsed])] if names else [{} for _ in rows]
+    raw = [dict(zip(names, c)) for c in zip(*[kept for _, _, _, kept in parsed])] if names else [{} for _ in rows]
     problems: list[dict[str, Parsed]] = [{} for _ in rows]
-    for name, (_, blanks, flagged) in zip(names, parsed):
+    for name, (_, blanks, flagged, _) in zip(names, parsed):
         for i in blanks:
             del raw[i][name]
         for i, problem in flagged:

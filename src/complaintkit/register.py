@@ -18,7 +18,7 @@ class Column:
     field: str | None
 
 
-@dataclass
+@dataclass(slots=True)  # a million records: no per-record __dict__
 class Record:
     """One complaint row.
 
