@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -639,10 +640,14 @@ class FollowupReport:
 
     def summary(self) -> dict[str, int]:
         """Counts by decision status and follow-up status."""
+        # One pass per count kind, not one per status: a large register has a million rows.
+        statuses = Counter(r.status for r in self.rows)
+        followups = Counter(r.followup_status for r in self.rows)
+        levels = Counter(r.level for r in self.rows)
         out = {"rows": len(self.rows)}
-        out.update({s: sum(1 for r in self.rows if r.status == s) for s in STATUSES})
-        out.update({f"followup_{s}": sum(1 for r in self.rows if r.followup_status == s) for s in FOLLOWUP_STATUSES})
-        out["errors"], out["warnings"] = self.errors, self.warnings
+        out.update({s: statuses[s] for s in STATUSES})
+        out.update({f"followup_{s}": followups[s] for s in FOLLOWUP_STATUSES})
+        out["errors"], out["warnings"] = levels["error"], levels["warning"] + len(self.calendar_warnings)
         return out
 
     def summary_text(self, lang: str = "zh") -> str:

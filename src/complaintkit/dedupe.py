@@ -586,6 +586,14 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
         if by_place.setdefault(place, value) != value:
             clashes.add(place)
 
+    names: dict[str, str] = {}  # a batch has a few files and a million rows: Path() once per file
+
+    def name(file: str) -> str:
+        found = names.get(file)
+        if found is None:
+            found = names[file] = Path(file).name
+        return found
+
     for item in items:
         label = item.get("reason") if isinstance(item, dict) else None
         # A label the classifier itself sends to review is not sure enough to link complaints.
@@ -599,13 +607,13 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
         file, sheet, row = item.get("file"), item.get("sheet"), int(item["row"])
         if file is not None:
             put((str(file), sheet, row), value)
-            put((Path(str(file)).name, sheet, row), value)
+            put((name(str(file)), sheet, row), value)
         put((None, sheet, row), value)
         if sheet is not None:
             put((None, None, row), value)
     out: dict[RecordKey, IssueLabel] = {}
     for rec in records:
-        for place in ((rec.source, rec.sheet, rec.row), (Path(rec.source).name, rec.sheet, rec.row), (None, rec.sheet, rec.row), (None, None, rec.row)):
+        for place in ((rec.source, rec.sheet, rec.row), (name(rec.source), rec.sheet, rec.row), (None, rec.sheet, rec.row), (None, None, rec.row)):
             if place in by_place and place not in clashes:
                 out[rec.key] = by_place[place]
                 break

@@ -20,6 +20,7 @@ from .resident_id import check_id
 from .sheetplan import AMBER, RED, CellMark, PlanColumn, PlanTable, SheetPlan
 
 SEVERITIES = ("error", "warning")
+_UNCHECKED = object()
 _PERSONAL = {"id_number": mask_id, "phone": mask_phone}
 
 
@@ -137,6 +138,7 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
     closed_statuses = set(policy.get("status.closed", ["已办结"]))
     open_statuses = set(policy.get("status.open", ["待处理", "处理中"]))
     first_seen: dict[str, Record] = {}
+    id_problems: dict[str, Any] = {}
     for rec in records:
         v = rec.values
         present = set(rec.columns)
@@ -160,7 +162,9 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
 
         id_number = v.get("id_number")
         if id_number:
-            problem = check_id(id_number, as_of)
+            problem = id_problems.get(id_number, _UNCHECKED)
+            if problem is _UNCHECKED:  # repeat customers: each ID number is checked once
+                problem = id_problems[id_number] = check_id(id_number, as_of)
             if problem:
                 out.add(problem[0], rec, "id_number", detail=problem[1])
         phone = v.get("phone")
@@ -221,19 +225,20 @@ def validation_plan(report: ValidationReport, register: Register, lang: str = "z
     for f in mine:
         if f.row > register.header_row:
             by_row.setdefault(f.row, []).append(f)
+    message = {id(f): f.message(lang) for f in mine}  # each shows in three places
     column = PlanColumn(t("col_validate", lang), {}, {}, width=48)
     marks: list[CellMark] = []
     for row, items in by_row.items():
-        column.values[row] = "；".join(f.message(lang) for f in items) if lang == "zh" else "; ".join(f.message(lang) for f in items)
+        column.values[row] = ("；" if lang == "zh" else "; ").join(message[id(f)] for f in items)
         column.fills[row] = RED if any(f.severity == "error" for f in items) else AMBER
     for f in mine:
         if f.column and f.row > register.header_row:
-            marks.append(CellMark(f.row, f.column, RED if f.severity == "error" else AMBER, f.message(lang)))
+            marks.append(CellMark(f.row, f.column, RED if f.severity == "error" else AMBER, message[id(f)]))
     headers = [t(h, lang) for h in ("hdr_row", "hdr_column", "hdr_severity", "hdr_code", "hdr_field", "hdr_id", "hdr_value", "hdr_message")]
     rows, links, fills = [], {}, {}
     for i, f in enumerate(mine):
         ref = f"{f.column}{f.row}" if f.column else f"A{f.row}"
-        rows.append([f"{register.sheet}!{ref}", f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.id, f.display_value(), f.message(lang)])
+        rows.append([f"{register.sheet}!{ref}", f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.id, f.display_value(), message[id(f)]])
         links[i] = f"{register.sheet}!{ref}"
         fills[i] = RED if f.severity == "error" else AMBER
     table = PlanTable(t("sheet_findings", lang), headers, rows, links, fills, [16, 6, 8, 24, 12, 16, 24, 70])

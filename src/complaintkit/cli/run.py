@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from ..fields import parse_manual_map
 from ..history import HistoryStore
+from ..identity import collector_paused
 from ..loader import LoadOptions, load_registers
 from ..messages import register_messages, t
 from ..operations import OpContext, available, run_pipeline
@@ -81,6 +82,9 @@ def _setup_logging(log_file: str | None, quiet: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace outputs that exist.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @friendly_errors
+# A run builds millions of long-lived objects and no reference cycles to speak of: the cycle
+# collector would only walk them again and again (a fifth of the time at 200,000 rows).
+@collector_paused()
 def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_path, json_path, csv_dir, annotate_dir,
             history_paths, store_path, remember, fmt, lang, mask, quiet, log_file, force, debug):
     """Run every check over files, folders and globs as one batch: validate, dedupe, classify,
