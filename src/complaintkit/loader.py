@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from .errors import InputError
 from .fields import FIELDS, HeaderMatcher, column_letter
+from .identity import collector_paused
 from .normalize import (
     Parsed,
     clean_text,
@@ -326,8 +327,9 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
     # intermediate columns stays bounded however long the sheet is.
     # The first chunk is small: its distinct values are parsed one by one, later chunks find them.
     bounds = [first, *range(first + _FIRST_CHUNK, len(rows), _CHUNK_ROWS), len(rows)]
-    for start, end in zip(bounds, bounds[1:]):
-        records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols)
+    with collector_paused():  # millions of new dicts, no cycles: the collector would rescan them all
+        for start, end in zip(bounds, bounds[1:]):
+            records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols)
     return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 
 
