@@ -565,6 +565,12 @@ class ClassificationReport:
         return t("cls_summary", lang, rows=len(self.rows), classified=len(self.rows) - self.review, review=self.review,
                  disagreements=len(self.disagreements))
 
+    def labels(self) -> list[dict[str, Any]]:
+        """Each row's place, reason, review flag and confidence exactly as the JSON rows give them
+        (what dedupe and risk link complaints by), without building the rest of the JSON."""
+        return [{"file": r.source, "sheet": r.sheet, "row": r.row, "reason": r.result.reason, "review": r.result.review,
+                 "confidence": round(r.result.confidence, 3)} for r in self.rows]
+
     def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
         """The JSON contract: rows (row, sheet, id, reason, business, tags, confidence, evidence),
         summary and disagreements. Only matched words of the complaint are echoed; with ``mask``
@@ -698,8 +704,8 @@ def classify_operation(registers: Sequence[Register], ctx: OpContext) -> OpResul
     """The classify operation for every door. Rows that need review and disagreements with the
     register count as warnings (exit code 1 with --fail-on warning); nothing is an error."""
     report = classify(registers, ctx.policy)
-    plans = {(reg.source, reg.sheet): [classification_plan(report, reg, ctx.lang)] for reg in registers}
-    return OpResult("classify", report.to_dict(ctx.lang, ctx.mask), plans, report.summary(ctx.lang), 0,
+    return OpResult("classify", lambda: report.to_dict(ctx.lang, ctx.mask),
+                    lambda reg: [classification_plan(report, reg, ctx.lang)], report.summary(ctx.lang), 0,
                     report.review + len(report.disagreements), report)
 
 

@@ -746,8 +746,8 @@ def deadline_plan(report: FollowupReport, register: Register, lang: str = "zh") 
 def followups_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The followups operation for every door: deadlines, JSON, plans, summary, exit counts."""
     report = check_deadlines(registers, ctx.policy, ctx.as_of)
-    plans = {(reg.source, reg.sheet): [deadline_plan(report, reg, ctx.lang)] for reg in registers}
-    return OpResult("followups", report.to_dict(ctx.lang, ctx.mask), plans, report.summary_text(ctx.lang),
+    return OpResult("followups", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [deadline_plan(report, reg, ctx.lang)],
+                    report.summary_text(ctx.lang),
                     report.errors, report.warnings, report)
 
 

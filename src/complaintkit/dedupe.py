@@ -578,7 +578,10 @@ def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Regi
 def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[RecordKey, IssueLabel]:
     """Reason labels from the classify operation's JSON rows, matched to records by file, sheet
     and row (whichever of them the rows carry). Rows marked for review give no label."""
-    items = result.data.get("rows", []) if isinstance(result.data, dict) else []
+    # The classify operation's report gives its labels without building its JSON; a result from
+    # elsewhere is read from its JSON rows.
+    labels = getattr(result.detail, "labels", None)
+    items = labels() if callable(labels) else result.data.get("rows", []) if isinstance(result.data, dict) else []
     by_place: dict[tuple, IssueLabel] = {}
     clashes: set[tuple] = set()  # a place two items claim (rows of several files without "file")
 
@@ -717,5 +720,5 @@ def dedupe_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The dedupe operation for every door. Duplicate groups count as warnings (the exit code
     with --fail-on warning); repeat chains are links, not findings."""
     result = dedupe(registers, ctx.policy, ctx.history, classifier_labels(registers, ctx))
-    plans = {(reg.source, reg.sheet): [dedupe_plan(result, reg, ctx.lang)] for reg in registers}
-    return OpResult("dedupe", result.to_dict(ctx.lang), plans, result.summary(ctx.lang), 0, len(result.duplicates), result)
+    return OpResult("dedupe", lambda: result.to_dict(ctx.lang), lambda reg: [dedupe_plan(result, reg, ctx.lang)],
+                    result.summary(ctx.lang), 0, len(result.duplicates), result)

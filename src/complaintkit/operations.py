@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .identity import collector_paused
 from .policy import Policy
 from .register import Register
 from .sheetplan import SheetPlan
@@ -30,23 +31,47 @@ class OpContext:
     results: dict[str, "OpResult"] = field(default_factory=dict)
 
 
-@dataclass
 class OpResult:
-    """An operation's outcome, ready for every door."""
+    """An operation's outcome, ready for every door.
 
-    name: str
-    data: dict[str, Any]
-    plans: dict[tuple[str, str], list[SheetPlan]]
-    summary: str
-    #: counts for the exit code: how many findings at error and at warning level.
-    errors: int = 0
-    warnings: int = 0
-    #: the core result object (ValidationReport, ...) for operations that build on it.
-    detail: Any = None
+    ``data`` (the JSON section) and the plans are built when a door first asks for them, then
+    kept: the add-in never needs the JSON and ``run --report`` never needs the plans, and on a
+    large register each costs seconds and hundreds of megabytes. Either may be given built, or
+    as a function that builds it (``data()``, ``plans(register)``).
+    """
+
+    def __init__(self, name: str, data: dict[str, Any] | Callable[[], dict[str, Any]],
+                 plans: dict[tuple[str, str], list[SheetPlan]] | Callable[[Register], list[SheetPlan]],
+                 summary: str, errors: int = 0, warnings: int = 0, detail: Any = None) -> None:
+        self.name = name
+        self.summary = summary
+        #: counts for the exit code: how many findings at error and at warning level.
+        self.errors = errors
+        self.warnings = warnings
+        #: the core result object (ValidationReport, ...) for operations that build on it.
+        self.detail = detail
+        self._data = data
+        self._plans = plans if callable(plans) else None
+        self._planned: dict[tuple[str, str], list[SheetPlan]] = {} if callable(plans) else dict(plans)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The operation's JSON section."""
+        if callable(self._data):
+            with collector_paused():
+                self._data = self._data()
+        return self._data
 
     def plans_for(self, register: Register) -> list[SheetPlan]:
         """The plans for one register (empty when the operation shows nothing there)."""
-        return self.plans.get((register.source, register.sheet), [])
+        key = (register.source, register.sheet)
+        if key not in self._planned and self._plans is not None:
+            with collector_paused():
+                self._planned[key] = self._plans(register)
+        return self._planned.get(key, [])
+
+    def __repr__(self) -> str:
+        return f"OpResult({self.name!r}, {self.summary!r}, errors={self.errors}, warnings={self.warnings})"
 
 
 Operation = Callable[[Sequence[Register], OpContext], OpResult]
@@ -72,7 +97,10 @@ def run_operation(name: str, registers: Sequence[Register], ctx: OpContext) -> O
         return ctx.results[name]
     if name not in OPERATIONS:
         raise KeyError(f"unknown operation {name!r} (known: {', '.join(sorted(OPERATIONS))})")
-    result = OPERATIONS[name](registers, ctx)
+    # An operation builds many small objects over a large live register and no reference cycles:
+    # the cycle collector would walk the register again and again (a fifth of the time or more).
+    with collector_paused():
+        result = OPERATIONS[name](registers, ctx)
     ctx.results[name] = result
     return result
 

@@ -41,7 +41,7 @@ from .deadlines import FollowupReport, RowDeadline, check_deadlines
 from .dedupe import DedupeResult, Group, IssueLabel, dedupe, labels_from_classify
 from .errors import ComplaintkitError, PolicyError
 from .fields import field_label
-from .identity import RecordKey, collector_paused, customer_keys
+from .identity import RecordKey, customer_keys
 from .messages import register_messages, t
 from .normalize import nfkc
 from .operations import OpContext, OpResult, available, operation, run_operation
@@ -885,14 +885,9 @@ def _pipeline_inputs(registers: Sequence[Register], ctx: OpContext) -> dict[str,
 def risk_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The risk operation for every door. High-risk rows count as errors, medium as warnings
     (exit code 1 with --fail-on error, or warning); low and none are not findings."""
-    inputs = _pipeline_inputs(registers, ctx)
-    # Many small objects over a large live register: the cycle collector would walk it again
-    # and again (see dedupe); nothing here forms a cycle.
-    with collector_paused():
-        report = assess(registers, ctx.policy, ctx.as_of, **inputs)
-        plans = {(reg.source, reg.sheet): [risk_plan(report, reg, ctx.lang)] for reg in registers}
-        data = report.to_dict(ctx.lang, ctx.mask)
-    return OpResult("risk", data, plans, report.summary_text(ctx.lang), report.errors, report.warnings, report)
+    report = assess(registers, ctx.policy, ctx.as_of, **_pipeline_inputs(registers, ctx))
+    return OpResult("risk", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [risk_plan(report, reg, ctx.lang)],
+                    report.summary_text(ctx.lang), report.errors, report.warnings, report)
 
 
 # --------------------------------------------------------------------------------------------

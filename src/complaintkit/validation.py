@@ -251,6 +251,6 @@ def validation_plan(report: ValidationReport, register: Register, lang: str = "z
 def validate_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The validate operation for every door."""
     report = validate(registers, ctx.policy, ctx.as_of)
-    plans = {(reg.source, reg.sheet): [validation_plan(report, reg, ctx.lang)] for reg in registers}
     summary = t("summary_validate", ctx.lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
-    return OpResult("validate", report.to_dict(ctx.lang, ctx.mask), plans, summary, report.errors, report.warnings, report)
+    return OpResult("validate", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [validation_plan(report, reg, ctx.lang)],
+                    summary, report.errors, report.warnings, report)

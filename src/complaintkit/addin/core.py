@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import ComplaintkitError, InputError
+from ..identity import collector_paused
 from ..loader import LoadOptions, register_from_rows
 from ..messages import register_messages, t
 from ..normalize import is_blank, parse_id_number
@@ -151,10 +152,13 @@ def check_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy
                 lang: str = "zh", source: str = "", merged: Merged | None = None) -> SheetCheck:
     """Run a button's operation(s) over one sheet's values, exactly as the CLI runs them on a file."""
     names = operations_for(tag, lang)
-    register = register_from_sheet(rows, sheet_name, policy, source, merged)
-    ctx = OpContext(policy, as_of, lang)
-    results = run_pipeline([register], ctx, names) if tag == ALL else [run_operation(names[0], [register], ctx)]
-    plans = [p for result in results for p in result.plans_for(register)]
+    # One pause for the whole button (see operations.run_operation): the collector then walks
+    # what the button built once, afterwards, instead of after every step.
+    with collector_paused():
+        register = register_from_sheet(rows, sheet_name, policy, source, merged)
+        ctx = OpContext(policy, as_of, lang)
+        results = run_pipeline([register], ctx, names) if tag == ALL else [run_operation(names[0], [register], ctx)]
+        plans = [p for result in results for p in result.plans_for(register)]
     return SheetCheck(tag, register, results, plans)
 
 
