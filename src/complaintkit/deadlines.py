@@ -135,7 +135,7 @@ register_messages({
 
 # --- explanations ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One line of an explanation: a message code and its parameters, rendered at output time so
     the same result reads in Chinese or English."""
@@ -147,21 +147,21 @@ class Step:
         return t(self.code, lang, **{k: _render(v, lang) for k, v in self.params.items()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Label:
     """A canonical field name, shown as its header in the output language."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Kind:
     """A day's kind without its weekday ('调休上班日（春节）')."""
 
     info: DayInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Range:
     """Consecutive days of one kind: '2025-01-28至2025-02-04 法定节假日（春节）'."""
 
@@ -407,7 +407,7 @@ class DeadlineCalculator:
 
 # --- one row -----------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class RowDeadline:
     """The deadlines of one complaint row at the as-of date."""
 

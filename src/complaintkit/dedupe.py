@@ -156,7 +156,7 @@ def text_similarity(a: str, b: str) -> float:
     return fuzz.ratio(a, b) / 100.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IssueLabel:
     """A classifier's reason label for one record, with its confidence."""
 
@@ -164,7 +164,7 @@ class IssueLabel:
     confidence: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IssueMatch:
     """Why two complaints are about the same issue: ``how`` is label, category or text."""
 
@@ -212,7 +212,7 @@ def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel
     return same_issue
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     """One row of a group. For a duplicate: its similarity to the primary and the identity keys
     they share. For a repeat: the earlier complaint it was linked to and why."""

@@ -171,7 +171,7 @@ def _fold(text: str) -> str:
     return nfkc(text).casefold()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A term found in a field: ``term`` is the word or pattern (the key it counts under),
     ``text`` the words as written."""
@@ -400,7 +400,7 @@ class RiskSettings:
 # Results
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """An earlier complaint named in a reason: its ID (else its file and row), date and a note."""
 
@@ -421,7 +421,7 @@ class Ref:
         return f"{label} ({', '.join(inside)})" if inside else label
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mentions:
     """Words found, by field: 投诉内容提到“12378”、“媒体”；客户诉求提到“赔偿”."""
 
@@ -435,7 +435,7 @@ class Mentions:
         return part_sep.join(t("risk_mentions", lang, field=field_label(f, lang), words=sep.join(w)) for f, w in by_field.items())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Period:
     """A number of days, shown as months when it is whole years (365 -> 12个月)."""
 
@@ -447,7 +447,7 @@ class Period:
         return t("risk_period_days", lang, n=self.days)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Msg:
     """A message inside a message (the 前两次 of a repeat reason), rendered in the output language."""
 
@@ -468,7 +468,7 @@ def _render(value: Any, lang: str) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     """One factor found: its code, its points, and what the message needs (the evidence)."""
 
@@ -486,7 +486,7 @@ def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 2)
 
 
-@dataclass
+@dataclass(slots=True)
 class RowRisk:
     """The escalation risk of one complaint row."""
 

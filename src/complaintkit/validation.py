@@ -24,7 +24,7 @@ _UNCHECKED = object()
 _PERSONAL = {"id_number": mask_id, "phone": mask_phone}
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """One problem in one cell (or one row, or one register when ``row`` is the header row)."""
 

@@ -59,7 +59,7 @@ class CalendarCoverageWarning(UserWarning):
     """Python warning raised by single-date helpers (worksheet functions) for an uncovered year."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DayInfo:
     """One date: whether it is a working day, why (``kind``), the holiday's name, and whether the
     calendar data covers its year (False means the answer is a weekend-only fallback)."""
