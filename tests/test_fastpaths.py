@@ -122,8 +122,7 @@ def test_report_rows_are_what_openpyxl_writes(tmp_path, samples):
     # The same rows written by openpyxl, cell by cell, as the report did before it streamed them.
     plain = report.workbook
     for sheet in report.lists:
-        for n, item in enumerate(sheet.items):
-            values = sheet.row_of(item)
+        for n, values in enumerate(sheet.rows):
             fill = sheet.fills[n] if sheet.fills else None
             for j in range(max(len(values), sheet.width)):
                 cell = sheet.ws.cell(row=n + 2, column=j + 1)

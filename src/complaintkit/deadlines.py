@@ -747,8 +747,8 @@ def followups_operation(registers: Sequence[Register], ctx: OpContext) -> OpResu
     """The followups operation for every door: deadlines, JSON, plans, summary, exit counts."""
     report = check_deadlines(registers, ctx.policy, ctx.as_of)
     return OpResult("followups", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [deadline_plan(report, reg, ctx.lang)],
-                    report.summary_text(ctx.lang),
-                    report.errors, report.warnings, report)
+                    report.summary_text(ctx.lang), report.errors, report.warnings, report,
+                    items=lambda: (r.to_dict(ctx.lang) for r in report.rows))
 
 
 # --- worksheet functions -----------------------------------------------------------------------

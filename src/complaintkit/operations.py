@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .identity import collector_paused
 from .policy import Policy
@@ -42,7 +42,8 @@ class OpResult:
 
     def __init__(self, name: str, data: dict[str, Any] | Callable[[], dict[str, Any]],
                  plans: dict[tuple[str, str], list[SheetPlan]] | Callable[[Register], list[SheetPlan]],
-                 summary: str, errors: int = 0, warnings: int = 0, detail: Any = None) -> None:
+                 summary: str, errors: int = 0, warnings: int = 0, detail: Any = None,
+                 items: Callable[[], Iterable[dict[str, Any]]] | None = None) -> None:
         self.name = name
         self.summary = summary
         #: counts for the exit code: how many findings at error and at warning level.
@@ -51,6 +52,7 @@ class OpResult:
         #: the core result object (ValidationReport, ...) for operations that build on it.
         self.detail = detail
         self._data = data
+        self._items = items
         self._plans = plans if callable(plans) else None
         self._planned: dict[tuple[str, str], list[SheetPlan]] = {} if callable(plans) else dict(plans)
 
@@ -62,6 +64,13 @@ class OpResult:
                 self._data = self._data()
         return self._data
 
+    def items(self) -> Iterable[dict[str, Any]]:
+        """The JSON section's row items (findings, groups or rows), one at a time: a report walks
+        them once without the whole JSON section held in memory, unless it is built already."""
+        if self._items is None or not callable(self._data):
+            return main_items(self.data)
+        return self._items()
+
     def plans_for(self, register: Register) -> list[SheetPlan]:
         """The plans for one register (empty when the operation shows nothing there)."""
         key = (register.source, register.sheet)
@@ -72,6 +81,15 @@ class OpResult:
 
     def __repr__(self) -> str:
         return f"OpResult({self.name!r}, {self.summary!r}, errors={self.errors}, warnings={self.warnings})"
+
+
+def main_items(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The list of row items of an operation's JSON section (findings, groups or rows)."""
+    for key in ("findings", "groups", "rows"):
+        items = data.get(key)
+        if isinstance(items, list):
+            return [i for i in items if isinstance(i, dict)]
+    return []
 
 
 Operation = Callable[[Sequence[Register], OpContext], OpResult]

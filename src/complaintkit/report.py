@@ -32,7 +32,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .errors import InputError
 from .fields import field_label
 from .messages import register_messages, t
-from .operations import OpResult
+from .operations import OpResult, main_items
 from .outputs import atomic_write, check_writable
 from .privacy import mask_id, mask_phone
 from .register import Record, Register
@@ -74,15 +74,6 @@ _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", start_color=HEADER, end_color=HEADER)
 _LEVEL_FILLS = {"high": RED, "medium": AMBER, "low": YELLOW}
 _PERSONAL_KEYS = {"id_number": mask_id, "phone": mask_phone}
-
-
-def main_items(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The list of row items of an operation's JSON section (findings, groups or rows)."""
-    for key in ("findings", "groups", "rows"):
-        items = data.get(key)
-        if isinstance(items, list):
-            return [i for i in items if isinstance(i, dict)]
-    return []
 
 
 def _row_fill(item: dict[str, Any]) -> str | None:
@@ -144,29 +135,56 @@ def _write_table(ws: Worksheet, top: int, left: int, headers: Sequence[str], row
 @dataclass
 class _ListSheet:
     """A list sheet of the report: its header row, column widths, frozen header and filter are
-    in the openpyxl workbook; its rows (``row_of`` each item, filled ``fills[i]`` across the
-    header's width) are streamed into the file when the report is saved."""
+    in the openpyxl workbook; its rows (each filled ``fills[i]`` across the header's width) are
+    streamed into the file when the report is saved."""
 
     ws: Worksheet
     width: int
-    items: Sequence[Any]
-    row_of: Callable[[Any], list[Any]]
+    rows: Sequence[list[Any]]
     fills: Sequence[str | None] | None = None
 
 
-def _list_sheet(report: "ReportBook", title: str, headers: list[str], items: Sequence[Any], row_of: Callable[[Any], list[Any]],
+def _list_sheet(report: "ReportBook", title: str, headers: list[str], rows: Sequence[list[Any]],
                 fills: Sequence[str | None] | None = None, widths: dict[int, float] | None = None) -> Worksheet:
     ws = report.workbook.create_sheet(title[:31])
     _write_table(ws, 1, 1, headers, [])
     ws.freeze_panes = "A2"
-    if items:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(items) + 1}"
-    sample = [row_of(item) for item in items[:200]]
+    if rows:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+    sample = rows[:200]
     for j, h in enumerate(headers, start=1):
         longest = max([len(str(h))] + [len(str(r[j - 1])) for r in sample if j - 1 < len(r) and r[j - 1] is not None])
         ws.column_dimensions[get_column_letter(j)].width = (widths or {}).get(j, min(60, max(8, longest * 1.6)))
-    report.lists.append(_ListSheet(ws, len(headers), items, row_of, fills))
+    report.lists.append(_ListSheet(ws, len(headers), rows, fills))
     return ws
+
+
+class _Findings:
+    """One check's list sheet, filled from its JSON row items as they come: each item becomes a
+    compact row at once (a list of cell values, ID numbers and phones masked), its columns the
+    items' keys in the order they first appear. A large register's JSON section is never held
+    whole; only its cells are."""
+
+    def __init__(self, mask: bool) -> None:
+        self.mask = mask
+        self.keys: dict[str, int] = {}
+        self.rows: list[list[Any]] = []
+        self.fills: list[str | None] = []
+
+    def add(self, item: dict[str, Any]) -> None:
+        keys = self.keys
+        row: list[Any] = [None] * len(keys)
+        for k, v in item.items():
+            at = keys.get(k)
+            if at is None:
+                at = keys[k] = len(keys)
+                row.append(None)
+            row[at] = v if v.__class__ in _SCALARS else cell_text(v)
+        personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
+        if personal is not None and isinstance(item.get("value"), str):
+            row[keys["value"]] = personal(item["value"])
+        self.rows.append(row)
+        self.fills.append(_row_fill(item))
 
 
 class _CellStyles:
@@ -212,9 +230,8 @@ def _rows_xml(sheet: _ListSheet, styles: _CellStyles, epoch: dt.datetime) -> Ite
     letters = [get_column_letter(j) for j in range(1, sheet.width + 1)]
     tails: dict[str, str] = {}
     chunk: list[str] = []
-    for n, item in enumerate(sheet.items):
+    for n, values in enumerate(sheet.rows):
         r = n + 2
-        values = sheet.row_of(item)
         if len(values) < sheet.width:  # the fill spans the header's width
             values = values + [None] * (sheet.width - len(values))
         while len(letters) < len(values):
@@ -290,7 +307,7 @@ class ReportBook:
                     continue
                 head, tail = data.split(b"</sheetData>", 1)
                 last_col = get_column_letter(max(sheet.width, 1))
-                head = _DIMENSION.sub(f'<dimension ref="A1:{last_col}{len(sheet.items) + 1}"'.encode(), head, count=1)
+                head = _DIMENSION.sub(f'<dimension ref="A1:{last_col}{len(sheet.rows) + 1}"'.encode(), head, count=1)
                 with out.open(info.filename, "w", force_zip64=True) as fh:
                     fh.write(head)
                     for block in _rows_xml(sheet, styles, epoch):
@@ -323,7 +340,6 @@ def _bar_chart(ws: Worksheet, title: str, first: int, last: int, anchor: str) ->
 def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_of: dt.date, lang: str = "zh",
                  failures: Sequence[InputError] = (), mask: bool = True) -> "ReportBook":
     """The report workbook for one pipeline run."""
-    by_name = {r.name: r for r in results}
     index = _Index(registers)
     records = [rec for reg in registers for rec in reg.records]
     report = ReportBook()
@@ -350,33 +366,8 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     _bar_chart(ws, t("rpt_chart_month", lang), first, last, "E3")
     branch = Counter(rec.values.get("branch") or Path(rec.source).stem for rec in records)
     _, _, top = _counts_block(ws, top, t("rpt_by_branch", lang), branch, lang)
-    business = Counter(rec.values.get("business_line") for rec in records)
-    classify_rows = main_items(by_name["classify"].data) if "classify" in by_name else []
-    if classify_rows:
-        business = Counter(item.get("business") or "" for item in classify_rows)
-    _, _, top = _counts_block(ws, top, t("rpt_by_business", lang), business, lang)
-    if classify_rows:
-        reason = Counter(item.get("reason") or "" for item in classify_rows)
-        first, last, top = _counts_block(ws, top, t("rpt_by_reason", lang), reason, lang)
-        _bar_chart(ws, t("rpt_chart_reason", lang), first, last, "E20")
-    _, _, top = _counts_block(ws, top, t("rpt_by_register_status", lang), Counter(rec.values.get("status") for rec in records), lang)
-    followup_rows = main_items(by_name["followups"].data) if "followups" in by_name else []
-    if followup_rows:
-        _, _, top = _counts_block(ws, top, t("rpt_by_status", lang), Counter(i.get("status") for i in followup_rows), lang,
-                                  ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"])
-    risk_rows = main_items(by_name["risk"].data) if "risk" in by_name else []
-    if risk_rows:
-        _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), Counter(i.get("level") for i in risk_rows), lang,
-                                  ["high", "medium", "low", "none"])
-    ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 40
-    ws.freeze_panes = "A3"
-    # Printed or exported to PDF, the summary and its charts fit the page width.
-    ws.page_setup.orientation = "landscape"
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-
+    # One pass over each check's row items: its list sheet's rows, and what the summary and the
+    # overdue and high-risk lists take from it.
     person = ["hdr_file", "hdr_sheet", "hdr_row", "hdr_id"]
 
     def who(item: dict[str, Any]) -> list[Any]:
@@ -389,26 +380,63 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         return [Path(rec.source).name if rec else item.get("file", ""), item.get("sheet"), item.get("row"), item.get("id"), branch_name,
                 name, phone, rec.values.get("handler") if rec else None]
 
-    who_headers = [t(h, lang) for h in person] + [field_label(f, lang) for f in ("branch", "customer_name", "phone", "handler")]
-    if followup_rows:
-        overdue = [i for i in followup_rows if i.get("status") == "overdue" or i.get("followup_status") == "overdue"]
-        overdue.sort(key=lambda i: -(i.get("days_overdue") or 0))
-        due_keys = ["decision_due", "status", "days_overdue", "followup_due", "followup_status"]
-        _list_sheet(report, t("rpt_overdue", lang), who_headers + due_keys, overdue, lambda i: who(i) + [i.get(k) for k in due_keys],
-                    [RED if i.get("status") == "overdue" else AMBER for i in overdue])
-    if risk_rows:
-        high = [i for i in risk_rows if i.get("level") == "high"]
-        high.sort(key=lambda i: -(i.get("score") or 0))
-        _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], high,
-                    lambda i: who(i) + [i.get("level"), i.get("score"), cell_text(i.get("reasons"))], [RED] * len(high))
-
+    due_keys = ["decision_due", "status", "days_overdue", "followup_due", "followup_status"]
+    counts: dict[str, Counter] = {key: Counter() for key in ("business", "reason", "status", "level")}
+    overdue: list[tuple[int, list[Any], str]] = []
+    high: list[tuple[float, list[Any]]] = []
+    sheets: list[tuple[OpResult, _Findings]] = []
     for result in results:
-        items = main_items(result.data)
-        keys = list(dict.fromkeys(itertools.chain.from_iterable(items)))
-        _list_sheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}", keys or ["-"], items,
-                    _item_row(keys, mask), [_row_fill(item) for item in items])
+        found = _Findings(mask)
+        for item in result.items():
+            found.add(item)
+            if result.name == "classify":
+                counts["business"][item.get("business") or ""] += 1
+                counts["reason"][item.get("reason") or ""] += 1
+            elif result.name == "followups":
+                counts["status"][item.get("status")] += 1
+                if item.get("status") == "overdue" or item.get("followup_status") == "overdue":
+                    overdue.append((-(item.get("days_overdue") or 0), who(item) + [item.get(k) for k in due_keys],
+                                    RED if item.get("status") == "overdue" else AMBER))
+            elif result.name == "risk":
+                counts["level"][item.get("level")] += 1
+                if item.get("level") == "high":
+                    high.append((-(item.get("score") or 0), who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"))]))
+        sheets.append((result, found))
+    by_rows = {result.name: bool(found.rows) for result, found in sheets}
+
+    business = Counter(rec.values.get("business_line") for rec in records)
+    if by_rows.get("classify"):
+        business = counts["business"]
+    _, _, top = _counts_block(ws, top, t("rpt_by_business", lang), business, lang)
+    if by_rows.get("classify"):
+        first, last, top = _counts_block(ws, top, t("rpt_by_reason", lang), counts["reason"], lang)
+        _bar_chart(ws, t("rpt_chart_reason", lang), first, last, "E20")
+    _, _, top = _counts_block(ws, top, t("rpt_by_register_status", lang), Counter(rec.values.get("status") for rec in records), lang)
+    if by_rows.get("followups"):
+        _, _, top = _counts_block(ws, top, t("rpt_by_status", lang), counts["status"], lang,
+                                  ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"])
+    if by_rows.get("risk"):
+        _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), counts["level"], lang, ["high", "medium", "low", "none"])
+    ws.column_dimensions["A"].width = 22
+    ws.column_dimensions["B"].width = 40
+    ws.freeze_panes = "A3"
+    # Printed or exported to PDF, the summary and its charts fit the page width.
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+
+    who_headers = [t(h, lang) for h in person] + [field_label(f, lang) for f in ("branch", "customer_name", "phone", "handler")]
+    if by_rows.get("followups"):
+        overdue.sort(key=lambda o: o[0])  # most overdue first; stable, so ties stay in report order
+        _list_sheet(report, t("rpt_overdue", lang), who_headers + due_keys, [o[1] for o in overdue], [o[2] for o in overdue])
+    if by_rows.get("risk"):
+        high.sort(key=lambda h: h[0])
+        _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high))
+    for result, found in sheets:
+        _list_sheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}", list(found.keys) or ["-"], found.rows, found.fills)
     if failures:
-        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], failures, lambda f: [f.path, f.reason])
+        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[f.path, f.reason] for f in failures])
     for sheet in wb.worksheets:
         for row in sheet.iter_rows(min_row=1, max_row=1):
             for c in row:
@@ -418,21 +446,6 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _item_row(keys: list[str], mask: bool) -> Callable[[dict[str, Any]], list[Any]]:
-    """A JSON row item as a list row: its values under ``keys``, ID numbers and phones masked."""
-
-    def row(item: dict[str, Any]) -> list[Any]:
-        values = [v if v.__class__ in _SCALARS else cell_text(v) for v in map(item.get, keys)]
-        personal = _PERSONAL_KEYS.get(item.get("field")) if mask and "value" in keys else None
-        if personal is not None:
-            at = keys.index("value")
-            if isinstance(values[at], str):
-                values[at] = personal(values[at])
-        return values
-
-    return row
 
 
 def write_report(path: str | Path, report: ReportBook, force: bool = False, inputs: Sequence[str] = ()) -> Path:

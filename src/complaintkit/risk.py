@@ -887,7 +887,8 @@ def risk_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     (exit code 1 with --fail-on error, or warning); low and none are not findings."""
     report = assess(registers, ctx.policy, ctx.as_of, **_pipeline_inputs(registers, ctx))
     return OpResult("risk", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [risk_plan(report, reg, ctx.lang)],
-                    report.summary_text(ctx.lang), report.errors, report.warnings, report)
+                    report.summary_text(ctx.lang), report.errors, report.warnings, report,
+                    items=lambda: (r.to_dict(ctx.lang) for r in report.rows))
 
 
 # --------------------------------------------------------------------------------------------

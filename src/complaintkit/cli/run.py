@@ -134,17 +134,19 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     if loaded.failures:
         code = EXIT_PARTIAL
 
-    def payload() -> dict:
-        # Built only for JSON output: each check's JSON section is large on a large batch.
-        return {
-            "as_of": as_of.isoformat(),
-            "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
-            "unreadable": [{"file": f.path, "reason": scrub(f.reason)} for f in loaded.failures],
-            "summary": {r.name: r.summary for r in results},
-            **{r.name: r.data for r in results},
-            "exit_code": code,
-        }
+    # --quiet silences the console unless JSON was asked for explicitly (a script reading stdout).
+    fmt = fmt or (None if quiet else resolve_format(None))
 
+    # The JSON only when it is asked for: on a large batch each check's JSON section is large, and
+    # the report reads the checks' rows one at a time without it.
+    data = {
+        "as_of": as_of.isoformat(),
+        "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
+        "unreadable": [{"file": f.path, "reason": scrub(f.reason)} for f in loaded.failures],
+        "summary": {r.name: r.summary for r in results},
+        **{r.name: r.data for r in results},
+        "exit_code": code,
+    } if json_path or fmt == "json" else None
     inputs = [r.source for r in registers]
     lock_target = report_path or json_path or csv_dir or annotate_dir
     written: list[str] = []
@@ -153,7 +155,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
             wb = build_report(registers, results, as_of, lang, loaded.failures, mask)
             written.append(str(write_report(report_path, wb, force, inputs)))
         if json_path:
-            write_text_output(json_path, to_json(payload()) + "\n", force, inputs)
+            write_text_output(json_path, to_json(data) + "\n", force, inputs)
             written.append(json_path)
         if csv_dir:
             folder = Path(csv_dir)
@@ -176,10 +178,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     if store is not None:
         store.close()
 
-    # --quiet silences the console unless JSON was asked for explicitly (a script reading stdout).
-    fmt = fmt or (None if quiet else resolve_format(None))
     if fmt == "json":
-        click.echo(to_json(payload()))
+        click.echo(to_json(data))
     elif fmt == "table":
         click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(loaded.failures)))
         for failure in loaded.failures:
