@@ -159,6 +159,10 @@ def _list_sheet(report: "ReportBook", title: str, headers: list[str], rows: Sequ
     return ws
 
 
+#: Distinct texts a list column shares between its rows.
+_SHARED_TEXTS = 4096
+
+
 class _Findings:
     """One check's list sheet, filled from its JSON row items as they come: each item becomes a
     compact row at once (a list of cell values, ID numbers and phones masked), its columns the
@@ -170,16 +174,29 @@ class _Findings:
         self.keys: dict[str, int] = {}
         self.rows: list[list[Any]] = []
         self.fills: list[str | None] = []
+        # Each item brings its own copy of texts that repeat down a column (dates, statuses,
+        # codes): the rows keep one. A column of unique texts (IDs) stops being remembered.
+        self.texts: list[dict[str, str]] = []
 
     def add(self, item: dict[str, Any]) -> None:
-        keys = self.keys
+        keys, texts = self.keys, self.texts
         row: list[Any] = [None] * len(keys)
         for k, v in item.items():
             at = keys.get(k)
             if at is None:
                 at = keys[k] = len(keys)
                 row.append(None)
-            row[at] = v if v.__class__ in _SCALARS else cell_text(v)
+                texts.append({})
+            if v.__class__ not in _SCALARS:
+                v = cell_text(v)
+            if v.__class__ is str:
+                seen = texts[at]
+                shared = seen.get(v)
+                if shared is not None:
+                    v = shared
+                elif len(seen) < _SHARED_TEXTS:
+                    seen[v] = v
+            row[at] = v
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
