@@ -428,7 +428,9 @@ class RowDeadline:
     followup_days_left: int | None = None
     rule: str = ""
     reason: Step | None = None
-    steps: list[Step] = field(default_factory=list)
+    #: how to compute the row again, for its explanation: the record, the as-of date and the
+    #: calculator (a large register's explanations would weigh more than its rows).
+    recipe: tuple[Record, dt.date, "DeadlineCalculator"] | None = field(default=None, repr=False, compare=False)
     #: years the calendar had to guess for while computing this row.
     uncovered: frozenset[int] = frozenset()
     followup_date: dt.date | None = None
@@ -508,6 +510,11 @@ class RowDeadline:
             return t("fux_due_today", lang) if self.followup_days_left == 0 else t("fux_pending", lang, n=self.followup_days_left)
         return ""
 
+    @property
+    def steps(self) -> list[Step]:
+        """The steps that produced the dates (computed again: only ``--explain`` reads them)."""
+        return _evaluate(*self.recipe)[1] if self.recipe is not None else []
+
     def explanation(self, lang: str = "zh") -> list[str]:
         return [s.text(lang) for s in self.steps]
 
@@ -550,21 +557,22 @@ def _status_group(status: str | None, closed: dt.date | None, settings: Deadline
 def evaluate_record(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> RowDeadline:
     """Decision deadline, status, follow-up deadline and follow-up status of one record."""
     with calc.calendar.track() as years:
-        row = _evaluate(rec, rec.values, as_of, calc)
+        row = _evaluate(rec, as_of, calc)[0]
     row.uncovered = frozenset(years)
+    row.recipe = (rec, as_of, calc)
     return row
 
 
-def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, calc: DeadlineCalculator) -> RowDeadline:
-    settings, cal = calc.settings, calc.calendar
+def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> tuple[RowDeadline, list[Step]]:
+    settings, cal, v = calc.settings, calc.calendar, rec.values
     received, closed, status = v.get("received_date"), v.get("closed_date"), v.get("status")
     row = RowDeadline(rec.source, rec.sheet, rec.row, rec.id, v.get("branch") or "", v.get("handler") or "",
                       received, closed, None, "unknown", None, None, followup_date=v.get("followup_date"),
                       warning_days=settings.warning_days, id_column=rec.column_of("complaint_id"))
     group, steps = _status_group(status, closed, settings)
     if group == "cancelled":
-        row.status, row.steps = "cancelled", [Step("ex_cancelled", {"status": status})]
-        return row
+        row.status = "cancelled"
+        return row, [Step("ex_cancelled", {"status": status})]
 
     if received is None:
         problem = rec.problems.get("received_date")
@@ -614,8 +622,7 @@ def _evaluate(rec: Record, v: Mapping[str, Any], as_of: dt.date, calc: DeadlineC
             row.followup_status = "overdue" if overdue else "pending"
             steps.append(Step("ex_followup_overdue", {"as_of": as_of, "n": -row.followup_days_left}) if overdue
                          else Step("ex_followup_pending", {"n": row.followup_days_left}))
-    row.steps = steps
-    return row
+    return row, steps
 
 
 # --- the batch ---------------------------------------------------------------------------------
