@@ -33,6 +33,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from .errors import PolicyError
 from .fields import field_label
+from .identity import collector_paused
 from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, operation
@@ -116,7 +117,7 @@ class LabelRules:
         return tuple((i, r) for i, r in enumerate(self.rules) if r.regex is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Why a label was given: a rule that matched (keyword/pattern), an n-gram of the model, or
     the register's own value."""
@@ -129,8 +130,9 @@ class Evidence:
     field: str = ""
     rule: str = ""  # the pattern, for pattern rules
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {"dimension": self.dimension, "label": self.label, "source": self.source, "text": self.text,
+    def to_dict(self, mask: bool = False) -> dict[str, Any]:
+        """The JSON of this evidence; ``mask`` masks ID-number- or phone-like digits in the words."""
+        out = {"dimension": self.dimension, "label": self.label, "source": self.source, "text": scrub(self.text) if mask else self.text,
                "weight": round(self.weight, 4), "field": self.field}
         if self.rule:
             out["rule"] = self.rule
@@ -258,7 +260,7 @@ class Settings:
 # Classifying one complaint
 
 
-@dataclass
+@dataclass(slots=True)
 class Classification:
     """The labels of one complaint, with their confidence and evidence."""
 
@@ -276,18 +278,25 @@ class Classification:
     candidates: list[tuple[str, float]]
     method: str  # rules | model
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, mask: bool = False, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
+        """The JSON of one complaint; ``mask`` masks ID-number- or phone-like digits a pattern
+        caught. ``shared``, one dict for all the rows of a report (and one ``mask``), gives alike
+        tag lists, candidates and evidence one object each: a register repeats them on most rows.
+        The JSON is the same; read those objects, don't change them."""
+        if shared is None:
+            shared = {}
+        tags = tuple(self.tags)
         return {
             "reason": self.reason,
             "review": self.review,
             "guess": self.guess,
             "business": self.business,
             "business_from": self.business_from,
-            "tags": list(self.tags),
+            "tags": shared.get(tags) or shared.setdefault(tags, list(tags)),
             "confidence": round(self.confidence, 3),
             "method": self.method,
-            "candidates": [{"label": label, "score": round(s, 4)} for label, s in self.candidates],
-            "evidence": [e.to_dict() for e in self.evidence],
+            "candidates": [shared.get(c) or shared.setdefault(c, {"label": c[0], "score": round(c[1], 4)}) for c in self.candidates],
+            "evidence": [shared.get(e) or shared.setdefault(e, e.to_dict(mask)) for e in self.evidence],
         }
 
 
@@ -301,8 +310,8 @@ class _Entry:
         self.dim, self.label_no, self.label, self.rank, self.rule = dim, label_no, label, rank, rule
         #: the label's longer keywords that contain this one (收益 in 预期收益): found, they stand for it.
         self.inside = inside
-        #: characters a match must contain one of each: a text without them is not searched.
-        self.needs = _needed_chars(rule.regex) if rule.regex is not None else ()
+        #: words a match must contain one of each: a text without them is not searched.
+        self.needs = _needed_words(rule.regex) if rule.regex is not None else ()
         self._evidence: dict[str, Evidence] = {}
 
     def keyword_evidence(self, field_name: str) -> Evidence:
@@ -319,25 +328,34 @@ class _Entry:
 _REPEATS = tuple(getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(_sre, name))
 
 
-def _needed_chars(regex: re.Pattern[str]) -> tuple[frozenset[str], ...]:
-    """Sets of characters of which every match of ``regex`` contains at least one each (read from
-    its literals: 态度.{0,4}(恶劣|差) needs 态, 度 and one of 恶/差). Empty when nothing is certain."""
+def _needed_words(regex: re.Pattern[str]) -> tuple[frozenset[str], ...]:
+    """Sets of words of which every match of ``regex`` contains at least one each, read from its
+    literal text: 态度.{0,4}(恶劣|差) needs 态度 and one of 恶劣/差. Empty when nothing is certain."""
     if regex.flags & re.IGNORECASE:
         return ()
 
     def needs(items: Any) -> list[frozenset[str]]:
         out: list[frozenset[str]] = []
+        run = ""  # adjacent literal characters: one word
         for op, av in items:
             if op is _sre.LITERAL:
-                out.append(frozenset(chr(av)))
+                run += chr(av)
+                continue
+            if run:
+                out.append(frozenset([run]))
+                run = ""
+            if op is _sre.IN and all(o is _sre.LITERAL for o, _ in av):  # (理|管) is parsed as [理管]
+                out.append(frozenset(chr(c) for _, c in av))
             elif op is _sre.SUBPATTERN and not av[1] & _sre.SRE_FLAG_IGNORECASE:
                 out += needs(av[3])
             elif op in _REPEATS and av[0] >= 1:
                 out += needs(av[2])
             elif op is _sre.BRANCH:
                 firsts = [needs(alt) for alt in av[1]]
-                if all(firsts):  # every alternative needs something: one of those is certain
+                if all(firsts):  # every alternative needs a word: one of those is certain
                     out.append(frozenset().union(*(f[0] for f in firsts)))
+        if run:
+            out.append(frozenset([run]))
         return out
 
     try:
@@ -359,8 +377,8 @@ class _Hits:
 class RuleIndex:
     """The keyword and pattern rules of every dimension (reasons, business lines, tags), read in
     one pass per text instead of one search per rule: a keyword is looked for only where its first
-    two characters occur, a pattern only in texts that hold the characters it cannot match
-    without. Texts that repeat (the demand column holds a dozen phrasings) are read once."""
+    two characters occur, a pattern only in texts that hold the words it cannot match without.
+    Texts that repeat (the demand column holds a dozen phrasings) are read once."""
 
     _CACHE = 4096  # distinct texts remembered; unique ones (descriptions) only pass through
 
@@ -376,11 +394,16 @@ class RuleIndex:
                     inside = frozenset(other for other in lr.keywords if other != word and word in other)
                     self._owners.setdefault(word, []).append(_Entry(dim, label_no, lr.label, rank[i], rule, inside))
                 self._patterns += [_Entry(dim, label_no, lr.label, rank[i], rule) for i, rule in lr.patterns]
+        # The words looked for: the keywords and those the patterns need. Words of two or more
+        # characters are looked for where their first two are, found by one regular expression.
+        words = sorted(set(self._owners).union(*(need for e in self._patterns for need in e.needs)))
+        self._singles = [w for w in words if len(w) == 1]
         self._by_pair: dict[str, list[str]] = {}
-        for word in self._owners:
+        for word in words:
             if len(word) > 1:
                 self._by_pair.setdefault(word[:2], []).append(word)
-        self._singles = [w for w in self._owners if len(w) == 1]
+        firsts, seconds = ("".join(sorted({p[i] for p in self._by_pair})) for i in (0, 1))
+        self._pairs = re.compile(f"(?=([{re.escape(firsts)}][{re.escape(seconds)}]))", re.S) if self._by_pair else None
         self._cache: dict[str, _Hits] = {}
 
     def hits(self, value: str) -> _Hits:
@@ -391,17 +414,21 @@ class RuleIndex:
                 self._cache.clear()
             text = fold(value)
             words = [w for w in self._singles if w in text]
-            for pair in self._by_pair.keys() & {text[i:i + 2] for i in range(len(text) - 1)}:
-                words += [w for w in self._by_pair[pair] if w in text]
+            if self._pairs is not None:
+                for pair in self._by_pair.keys() & set(self._pairs.findall(text)):
+                    words += [w for w in self._by_pair[pair] if w in text]
             patterns = []
             if self._patterns:
-                chars = set(text)
+                present = set(words)
                 for entry in self._patterns:
-                    if all(not need.isdisjoint(chars) for need in entry.needs):
+                    for need in entry.needs:
+                        if need.isdisjoint(present):
+                            break
+                    else:
                         m = entry.rule.regex.search(text)  # type: ignore[union-attr]
                         if m is not None:
                             patterns.append((entry, m.group(0)))
-            found = self._cache[value] = _Hits(text, words, patterns)
+            found = self._cache[value] = _Hits(text, [w for w in words if w in self._owners], patterns)
         return found
 
     def match(self, fields: Sequence[tuple[str, _Hits]], further: float = 1.0) -> list[dict[str, tuple[float, list[Evidence]]]]:
@@ -576,7 +603,7 @@ def classify_text(text: str, policy: Policy | None = None, model: TextModel | No
 # A register
 
 
-@dataclass
+@dataclass(slots=True)
 class RowClassification:
     """One record's classification and where it is."""
 
@@ -589,7 +616,7 @@ class RowClassification:
     business_line: str | None = None  # the register's 业务类型
 
 
-@dataclass
+@dataclass(slots=True)
 class Disagreement:
     """The register's own 投诉类别 or 业务类型 differs from the classification: listed, never changed."""
 
@@ -653,14 +680,12 @@ class ClassificationReport:
         summary and disagreements. Only matched words of the complaint are echoed; with ``mask``
         any ID-number- or phone-like digits a pattern caught are masked too."""
         c = self.classifier
+        shared: dict[Any, Any] = {}
         rows = []
         for r in self.rows:
             item = {"file": r.source, "sheet": r.sheet, "row": r.row, "id": r.id}
-            item.update(r.result.to_dict())
+            item.update(r.result.to_dict(mask, shared))
             item["reason_text"] = c.display(r.result.reason, lang)
-            if mask:
-                for e in item["evidence"]:
-                    e["text"] = scrub(e["text"])
             rows.append(item)
         return {
             "method": c.method,
@@ -780,10 +805,12 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
 def classify_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The classify operation for every door. Rows that need review and disagreements with the
     register count as warnings (exit code 1 with --fail-on warning); nothing is an error."""
-    report = classify(registers, ctx.policy)
-    plans = {(reg.source, reg.sheet): [classification_plan(report, reg, ctx.lang)] for reg in registers}
-    return OpResult("classify", report.to_dict(ctx.lang, ctx.mask), plans, report.summary(ctx.lang), 0,
-                    report.review + len(report.disagreements), report)
+    # Millions of small objects and no cycles: the collector would only walk them again and again.
+    with collector_paused():
+        report = classify(registers, ctx.policy)
+        plans = {(reg.source, reg.sheet): [classification_plan(report, reg, ctx.lang)] for reg in registers}
+        return OpResult("classify", report.to_dict(ctx.lang, ctx.mask), plans, report.summary(ctx.lang), 0,
+                        report.review + len(report.disagreements), report)
 
 
 def read_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
