@@ -22,11 +22,13 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
+    from re import _parser as _sre  # the pattern parser: which characters a pattern cannot match without
 else:  # pragma: no cover - exercised on 3.10 only
+    import sre_parse as _sre
     import tomli as tomllib
 
 from .errors import PolicyError
@@ -95,12 +97,6 @@ class Rule:
     weight: float
     regex: re.Pattern[str] | None = None
 
-    def find(self, text: str) -> str | None:
-        """The words a pattern rule matched in ``text`` (folded), or None. (Keywords are found
-        all at once by their label's screen.)"""
-        m = self.regex.search(text) if self.regex is not None else None
-        return m.group(0) if m else None
-
 
 @dataclass(frozen=True)
 class LabelRules:
@@ -120,7 +116,7 @@ class LabelRules:
         return tuple((i, r) for i, r in enumerate(self.rules) if r.regex is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Why a label was given: a rule that matched (keyword/pattern), an n-gram of the model, or
     the register's own value."""
@@ -133,8 +129,9 @@ class Evidence:
     field: str = ""
     rule: str = ""  # the pattern, for pattern rules
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {"dimension": self.dimension, "label": self.label, "source": self.source, "text": self.text,
+    def to_dict(self, mask: bool = False) -> dict[str, Any]:
+        """The JSON of this evidence; ``mask`` masks ID-number- or phone-like digits in the words."""
+        out = {"dimension": self.dimension, "label": self.label, "source": self.source, "text": scrub(self.text) if mask else self.text,
                "weight": round(self.weight, 4), "field": self.field}
         if self.rule:
             out["rule"] = self.rule
@@ -262,7 +259,7 @@ class Settings:
 # Classifying one complaint
 
 
-@dataclass
+@dataclass(slots=True)
 class Classification:
     """The labels of one complaint, with their confidence and evidence."""
 
@@ -280,76 +277,188 @@ class Classification:
     candidates: list[tuple[str, float]]
     method: str  # rules | model
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, mask: bool = False, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
+        """The JSON of one complaint; ``mask`` masks ID-number- or phone-like digits a pattern
+        caught. ``shared``, one dict for all the rows of a report (and one ``mask``), gives alike
+        tag lists, candidates and evidence one object each: a register repeats them on most rows.
+        The JSON is the same; read those objects, don't change them."""
+        if shared is None:
+            shared = {}
+        tags = tuple(self.tags)
         return {
             "reason": self.reason,
             "review": self.review,
             "guess": self.guess,
             "business": self.business,
             "business_from": self.business_from,
-            "tags": list(self.tags),
+            "tags": shared.get(tags) or shared.setdefault(tags, list(tags)),
             "confidence": round(self.confidence, 3),
             "method": self.method,
-            "candidates": [{"label": label, "score": round(s, 4)} for label, s in self.candidates],
-            "evidence": [e.to_dict() for e in self.evidence],
+            "candidates": [shared.get(c) or shared.setdefault(c, {"label": c[0], "score": round(c[1], 4)}) for c in self.candidates],
+            "evidence": [shared.get(e) or shared.setdefault(e, e.to_dict(mask)) for e in self.evidence],
         }
 
 
-@dataclass(frozen=True)
-class KeywordIndex:
-    """Every keyword of one dimension (reasons, business lines or tags) found in one scan per text
-    instead of one search per keyword: a regular expression of all of them, longest first, inside
-    a lookahead so that overlapping keywords are found too. At each position the longest keyword
-    wins, so ``starts`` lists the shorter keywords that begin the same way (收益 at 收益率)."""
+class _Entry:
+    """One rule of one label as the index meets it: where its score goes, and its keyword
+    evidence per field, made once and shared by every row (a register repeats it endlessly)."""
 
-    regex: re.Pattern[str] | None
-    starts: dict[str, tuple[str, ...]]
+    __slots__ = ("dim", "label_no", "label", "rank", "rule", "inside", "needs", "_evidence")
 
-    @classmethod
-    def of(cls, labels: Sequence[LabelRules]) -> "KeywordIndex":
-        words = sorted({w for lr in labels for w in lr.keywords}, key=lambda w: (-len(w), w))
-        regex = re.compile("(?=(" + "|".join(map(re.escape, words)) + "))") if words else None
-        return cls(regex, {w: tuple(v for v in words if w.startswith(v)) for w in words})
+    def __init__(self, dim: int, label_no: int, label: str, rank: int, rule: Rule, inside: frozenset[str] = frozenset()):
+        self.dim, self.label_no, self.label, self.rank, self.rule = dim, label_no, label, rank, rule
+        #: the label's longer keywords that contain this one (收益 in 预期收益): found, they stand for it.
+        self.inside = inside
+        #: words a match must contain one of each: a text without them is not searched.
+        self.needs = _needed_words(rule.regex) if rule.regex is not None else ()
+        self._evidence: dict[str, Evidence] = {}
 
-    def find(self, texts: Sequence[tuple[str, str]]) -> dict[str, str]:
-        """Keyword -> the first field it occurs in."""
+    def keyword_evidence(self, field_name: str) -> Evidence:
+        ev = self._evidence.get(field_name)
+        if ev is None:
+            ev = self._evidence[field_name] = Evidence(DIMENSIONS[self.dim], self.label, "keyword", self.rule.source,
+                                                       self.rule.weight, field_name)
+        return ev
+
+    def pattern_evidence(self, text: str, field_name: str) -> Evidence:
+        return Evidence(DIMENSIONS[self.dim], self.label, "pattern", text, self.rule.weight, field_name, self.rule.source)
+
+
+_REPEATS = tuple(getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(_sre, name))
+
+
+def _needed_words(regex: re.Pattern[str]) -> tuple[frozenset[str], ...]:
+    """Sets of words of which every match of ``regex`` contains at least one each, read from its
+    literal text: 态度.{0,4}(恶劣|差) needs 态度 and one of 恶劣/差. Empty when nothing is certain."""
+    if regex.flags & re.IGNORECASE:
+        return ()
+
+    def needs(items: Any) -> list[frozenset[str]]:
+        out: list[frozenset[str]] = []
+        run = ""  # adjacent literal characters: one word
+        for op, av in items:
+            if op is _sre.LITERAL:
+                run += chr(av)
+                continue
+            if run:
+                out.append(frozenset([run]))
+                run = ""
+            if op is _sre.IN and all(o is _sre.LITERAL for o, _ in av):  # (理|管) is parsed as [理管]
+                out.append(frozenset(chr(c) for _, c in av))
+            elif op is _sre.SUBPATTERN and not av[1] & _sre.SRE_FLAG_IGNORECASE:
+                out += needs(av[3])
+            elif op in _REPEATS and av[0] >= 1:
+                out += needs(av[2])
+            elif op is _sre.BRANCH:
+                firsts = [needs(alt) for alt in av[1]]
+                if all(firsts):  # every alternative needs a word: one of those is certain
+                    out.append(frozenset().union(*(f[0] for f in firsts)))
+        if run:
+            out.append(frozenset([run]))
+        return out
+
+    try:
+        return tuple(dict.fromkeys(needs(_sre.parse(regex.pattern, regex.flags))))
+    except Exception:  # a parser of another Python version: search every text, as without the screen
+        return ()
+
+
+class _Hits:
+    """What the rules find in one field's text: its folded text, the keywords in it and the
+    pattern rules that match it with the words they matched."""
+
+    __slots__ = ("text", "words", "patterns")
+
+    def __init__(self, text: str, words: list[str], patterns: list[tuple[_Entry, str]]):
+        self.text, self.words, self.patterns = text, words, patterns
+
+
+class RuleIndex:
+    """The keyword and pattern rules of every dimension (reasons, business lines, tags), read in
+    one pass per text instead of one search per rule: a keyword is looked for only where its first
+    two characters occur, a pattern only in texts that hold the words it cannot match without.
+    Texts that repeat (the demand column holds a dozen phrasings) are read once."""
+
+    _CACHE = 4096  # distinct texts remembered; unique ones (descriptions) only pass through
+
+    def __init__(self, dims: Sequence[Sequence[LabelRules]]) -> None:
+        self.labels = tuple(tuple(labels) for labels in dims)
+        self._owners: dict[str, list[_Entry]] = {}
+        self._patterns: list[_Entry] = []
+        for dim, labels in enumerate(self.labels):
+            for label_no, lr in enumerate(labels):
+                # Strongest first, equal weights in the policy's order: evidence always reads the same.
+                rank = {i: r for r, i in enumerate(sorted(range(len(lr.rules)), key=lambda i: (-lr.rules[i].weight, i)))}
+                for word, (i, rule) in lr.keywords.items():
+                    inside = frozenset(other for other in lr.keywords if other != word and word in other)
+                    self._owners.setdefault(word, []).append(_Entry(dim, label_no, lr.label, rank[i], rule, inside))
+                self._patterns += [_Entry(dim, label_no, lr.label, rank[i], rule) for i, rule in lr.patterns]
+        # The words looked for: the keywords and those the patterns need. Words of two or more
+        # characters are looked for where their first two are, found by one regular expression.
+        words = sorted(set(self._owners).union(*(need for e in self._patterns for need in e.needs)))
+        self._singles = [w for w in words if len(w) == 1]
+        self._by_pair: dict[str, list[str]] = {}
+        for word in words:
+            if len(word) > 1:
+                self._by_pair.setdefault(word[:2], []).append(word)
+        firsts, seconds = ("".join(sorted({p[i] for p in self._by_pair})) for i in (0, 1))
+        self._pairs = re.compile(f"(?=([{re.escape(firsts)}][{re.escape(seconds)}]))", re.S) if self._by_pair else None
+        self._cache: dict[str, _Hits] = {}
+
+    def hits(self, value: str) -> _Hits:
+        """The keywords and patterns found in one field's text (as typed; folded here)."""
+        found = self._cache.get(value)
+        if found is None:
+            if len(self._cache) >= self._CACHE:
+                self._cache.clear()
+            text = fold(value)
+            words = [w for w in self._singles if w in text]
+            if self._pairs is not None:
+                for pair in self._by_pair.keys() & set(self._pairs.findall(text)):
+                    words += [w for w in self._by_pair[pair] if w in text]
+            patterns = []
+            if self._patterns:
+                present = set(words)
+                for entry in self._patterns:
+                    for need in entry.needs:
+                        if need.isdisjoint(present):
+                            break
+                    else:
+                        m = entry.rule.regex.search(text)  # type: ignore[union-attr]
+                        if m is not None:
+                            patterns.append((entry, m.group(0)))
+            found = self._cache[value] = _Hits(text, [w for w in words if w in self._owners], patterns)
+        return found
+
+    def match(self, fields: Sequence[tuple[str, _Hits]], further: float = 1.0) -> list[dict[str, tuple[float, list[Evidence]]]]:
+        """Per dimension, score and evidence per label: each rule counts once, in the first field
+        where it matches, and a keyword inside a longer matched keyword of the same label (收益 in
+        预期收益) does not count again. The strongest rule counts in full, the next ``further``
+        times its weight, the one after ``further``² times, and so on: a label with many
+        near-synonyms (利息, 费用, 手续费...) does not win on their number alone."""
         seen: dict[str, str] = {}
-        if self.regex is not None:
-            for name, text in texts:
-                for m in self.regex.finditer(text):
-                    for word in self.starts[m.group(1)]:
-                        seen.setdefault(word, name)
-        return seen
-
-
-def _match(labels: Sequence[LabelRules], index: KeywordIndex, texts: Sequence[tuple[str, str]], dim: str,
-           further: float = 1.0) -> dict[str, tuple[float, list[Evidence]]]:
-    """Score and evidence per label: each rule counts once, in the first field where it matches,
-    and a keyword inside a longer matched keyword of the same label (收益 in 预期收益) does not
-    count again. The strongest rule counts in full, the next ``further`` times its weight, the one
-    after ``further``² times, and so on: a label with many near-synonyms (利息, 费用, 手续费...)
-    does not win on their number alone."""
-    seen = index.find(texts)
-    out: dict[str, tuple[float, list[Evidence]]] = {}
-    for lr in labels:
-        keywords = lr.keywords
-        mine = [w for w in seen if w in keywords]
-        placed: list[tuple[int, Evidence]] = []
-        for word in mine:
-            if not any(word != other and word in other for other in mine):
-                i, rule = keywords[word]
-                placed.append((i, Evidence(dim, lr.label, "keyword", word, rule.weight, seen[word])))
-        for i, rule in lr.patterns:
-            for name, text in texts:
-                hit = rule.find(text)
-                if hit is not None:
-                    placed.append((i, Evidence(dim, lr.label, "pattern", hit, rule.weight, name, rule.source)))
-                    break
-        if placed:
-            # Strongest first; equal weights in the policy's order, so evidence always reads the same.
-            found = [e for _, e in sorted(placed, key=lambda ie: (-ie[1].weight, ie[0]))]
-            out[lr.label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
-    return out
+        patterns: dict[_Entry, Evidence] = {}
+        for name, hits in fields:
+            for word in hits.words:
+                seen.setdefault(word, name)
+            for entry, text in hits.patterns:
+                if entry not in patterns:
+                    patterns[entry] = entry.pattern_evidence(text, name)
+        placed: list[dict[int, list[tuple[int, Evidence]]]] = [{} for _ in self.labels]
+        for word, name in seen.items():
+            for entry in self._owners[word]:
+                if not entry.inside or seen.keys().isdisjoint(entry.inside):
+                    placed[entry.dim].setdefault(entry.label_no, []).append((entry.rank, entry.keyword_evidence(name)))
+        for entry, ev in patterns.items():
+            placed[entry.dim].setdefault(entry.label_no, []).append((entry.rank, ev))
+        out: list[dict[str, tuple[float, list[Evidence]]]] = []
+        for labels, by_label in zip(self.labels, placed):
+            scores = {}
+            for label_no in sorted(by_label):
+                found = [e for _, e in sorted(by_label[label_no])]  # ranks differ: evidence is never compared
+                scores[labels[label_no].label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
+            out.append(scores)
+        return out
 
 
 class Classifier:
@@ -358,8 +467,10 @@ class Classifier:
     def __init__(self, policy: Policy, model: TextModel | None = None) -> None:
         self.settings = Settings.from_policy(policy)
         self.model = model
-        self._index = {dim: KeywordIndex.of(labels) for dim, labels in
-                       ((REASON, self.settings.reasons), (BUSINESS, self.settings.business), (TAG, self.settings.tags))}
+        self._rules = RuleIndex((self.settings.reasons, self.settings.business, self.settings.tags))
+        # Ties go to the label listed first in the policy.
+        self._reason_order = {lr.label: i for i, lr in enumerate(self.settings.reasons)}
+        self._line_order = {lr.label: i for i, lr in enumerate(self.settings.business)}
         self._en = {lr.label: lr.en for lr in self.settings.reasons if lr.en}
         known = [lr.label for lr in self.settings.reasons] + (list(model.classes) if model else [])
         self._reason_keys = {value_key(label): label for label in known}
@@ -385,15 +496,14 @@ class Classifier:
         ``classify.fields``); ``register_business`` is the register's own 业务类型, used when the
         words name no business line."""
         s = self.settings
-        texts = [(name, fold(str(values[name]))) for name in s.fields if values.get(name)]
-        business_scores = _match(s.business, self._index[BUSINESS], texts, BUSINESS, s.further_rule_factor)
-        tag_scores = _match(s.tags, self._index[TAG], texts, TAG, s.further_rule_factor)
+        fields = [(name, self._rules.hits(str(values[name]))) for name in s.fields if values.get(name)]
+        reason_scores, business_scores, tag_scores = self._rules.match(fields, s.further_rule_factor)
         if self.model is not None:
-            reason, review, guess, confidence, evidence, candidates = self._by_model(" ".join(text for _, text in texts))
+            reason, review, guess, confidence, evidence, candidates = self._by_model(" ".join(h.text for _, h in fields))
         else:
-            reason, review, guess, confidence, evidence, candidates = self._by_rules(texts)
+            reason, review, guess, confidence, evidence, candidates = self._by_rules(reason_scores)
         business, business_from = "", ""
-        order = {lr.label: i for i, lr in enumerate(s.business)}
+        order = self._line_order
         best_line = min(business_scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]), default=None)
         if register_business and register_business in business_scores:
             business, business_from = register_business, "text"
@@ -417,10 +527,9 @@ class Classifier:
         """Classify a single text (e.g. one cell), read as the complaint's description."""
         return self.classify_fields({self.settings.fields[0] if self.settings.fields else "description": text})
 
-    def _by_rules(self, texts: Sequence[tuple[str, str]]) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
+    def _by_rules(self, scores: Mapping[str, tuple[float, list[Evidence]]]) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
         s = self.settings
-        scores = _match(s.reasons, self._index[REASON], texts, REASON, s.further_rule_factor)
-        order = {lr.label: i for i, lr in enumerate(s.reasons)}
+        order = self._reason_order
         # Ties go to the reason listed first in the policy: the same text always gets the same label.
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]))
         candidates = [(label, sc) for label, (sc, _) in ranked]
@@ -493,7 +602,7 @@ def classify_text(text: str, policy: Policy | None = None, model: TextModel | No
 # A register
 
 
-@dataclass
+@dataclass(slots=True)
 class RowClassification:
     """One record's classification and where it is."""
 
@@ -506,7 +615,7 @@ class RowClassification:
     business_line: str | None = None  # the register's 业务类型
 
 
-@dataclass
+@dataclass(slots=True)
 class Disagreement:
     """The register's own 投诉类别 or 业务类型 differs from the classification: listed, never changed."""
 
@@ -571,23 +680,24 @@ class ClassificationReport:
         return [{"file": r.source, "sheet": r.sheet, "row": r.row, "reason": r.result.reason, "review": r.result.review,
                  "confidence": round(r.result.confidence, 3)} for r in self.rows]
 
+    def row_items(self, lang: str = "zh", mask: bool = False) -> Iterator[dict[str, Any]]:
+        """The JSON rows, one at a time (a report reads them without holding them all)."""
+        c = self.classifier
+        shared: dict[Any, Any] = {}
+        for r in self.rows:
+            item = {"file": r.source, "sheet": r.sheet, "row": r.row, "id": r.id}
+            item.update(r.result.to_dict(mask, shared))
+            item["reason_text"] = c.display(r.result.reason, lang)
+            yield item
+
     def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
         """The JSON contract: rows (row, sheet, id, reason, business, tags, confidence, evidence),
         summary and disagreements. Only matched words of the complaint are echoed; with ``mask``
         any ID-number- or phone-like digits a pattern caught are masked too."""
         c = self.classifier
-        rows = []
-        for r in self.rows:
-            item = {"file": r.source, "sheet": r.sheet, "row": r.row, "id": r.id}
-            item.update(r.result.to_dict())
-            item["reason_text"] = c.display(r.result.reason, lang)
-            if mask:
-                for e in item["evidence"]:
-                    e["text"] = scrub(e["text"])
-            rows.append(item)
         return {
             "method": c.method,
-            "rows": rows,
+            "rows": list(self.row_items(lang, mask)),
             "summary": {"rows": len(self.rows), "classified": len(self.rows) - self.review, "review": self.review,
                         "disagreements": len(self.disagreements), "counts": self.counts()},
             "disagreements": [d.to_dict(lang, c) for d in self.disagreements],
@@ -706,7 +816,7 @@ def classify_operation(registers: Sequence[Register], ctx: OpContext) -> OpResul
     report = classify(registers, ctx.policy)
     return OpResult("classify", lambda: report.to_dict(ctx.lang, ctx.mask),
                     lambda reg: [classification_plan(report, reg, ctx.lang)], report.summary(ctx.lang), 0,
-                    report.review + len(report.disagreements), report)
+                    report.review + len(report.disagreements), report, items=lambda: report.row_items(ctx.lang, ctx.mask))
 
 
 def read_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
