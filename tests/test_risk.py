@@ -531,7 +531,6 @@ def test_risk_reuses_dedupe_followups_and_classify_from_the_pipeline(monkeypatch
 
 
 def test_risk_works_without_a_classifier(monkeypatch):
-    monkeypatch.setattr(risk_module, "available", lambda: ["validate", "dedupe", "followups", "risk"])
     monkeypatch.setattr("complaintkit.dedupe.available", lambda: ["validate", "dedupe", "followups", "risk"])
     got = assess([row("T1", "2026-03-02"), row("T2", "2026-05-04")])["T2"]
     assert got.level == "medium" and reason(got, "repeat") == "第2次就同一问题投诉，前次: T1 (2026-03-02)"

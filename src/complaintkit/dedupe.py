@@ -624,16 +624,23 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
 
 
 def classifier_labels(registers: Sequence[Register], ctx: OpContext) -> dict[RecordKey, IssueLabel] | None:
-    """The classify operation's labels when it is available (already run in this pipeline, or
-    registered and run now; its result is kept in ctx.results for the rest of the pipeline)."""
+    """The classify operation's labels for dedupe, unless the policy turns them off."""
     if not ctx.policy.get("dedupe.repeat.use_classifier", True):
         return None
-    result = ctx.results.get("classify")
-    if result is None and "classify" in available():
-        result = run_operation("classify", registers, ctx)
-    if result is None:
-        return None
-    return labels_from_classify(result, [r for reg in registers for r in reg.records])
+    return pipeline_labels(registers, ctx)
+
+
+def pipeline_labels(registers: Sequence[Register], ctx: OpContext) -> dict[RecordKey, IssueLabel] | None:
+    """The classify operation's labels when it is available (already run in this pipeline, or
+    registered and run now; its result is kept in ctx.results for the rest of the pipeline), read
+    once per pipeline: dedupe and risk both use them."""
+    if "labels" not in ctx.shared:
+        result = ctx.results.get("classify")
+        if result is None and "classify" in available():
+            result = run_operation("classify", registers, ctx)
+        records = [r for reg in registers for r in reg.records]
+        ctx.shared["labels"] = None if result is None else labels_from_classify(result, records)
+    return ctx.shared["labels"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ class OpContext:
     history: Sequence[Register] = ()
     #: Results of operations already run in this pipeline, by name, so later ones reuse them.
     results: dict[str, "OpResult"] = field(default_factory=dict)
+    #: What several operations derive from earlier results (classify's labels), derived once.
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class OpResult:

@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .deadlines import FollowupReport, RowDeadline, check_deadlines
-from .dedupe import DedupeResult, Group, IssueLabel, dedupe, labels_from_classify
+from .dedupe import DedupeResult, Group, IssueLabel, dedupe, pipeline_labels
 from .errors import ComplaintkitError, PolicyError
 from .fields import field_label
 from .identity import RecordKey, customer_keys
 from .messages import register_messages, t
 from .normalize import nfkc
-from .operations import OpContext, OpResult, available, operation, run_operation
+from .operations import OpContext, OpResult, operation, run_operation
 from .policy import Policy
 from .register import Record, Register
 from .sheetplan import AMBER, RED, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
@@ -870,14 +870,11 @@ def risk_plan(report: RiskReport, register: Register, lang: str = "zh") -> Sheet
 
 def _pipeline_inputs(registers: Sequence[Register], ctx: OpContext) -> dict[str, Any]:
     """dedupe's chains, followups' statuses and classify's reasons, each run once per pipeline."""
-    labels = None
-    if "classify" in available():
-        labels = labels_from_classify(run_operation("classify", registers, ctx), [r for reg in registers for r in reg.records])
     return {
         "history": ctx.history,
         "duplicates": run_operation("dedupe", registers, ctx).detail,
         "deadlines": run_operation("followups", registers, ctx).detail,
-        "labels": labels,
+        "labels": pipeline_labels(registers, ctx),
     }
 
 
