@@ -145,10 +145,23 @@ class Evidence:
         return (f"“{self.text}”" if lang == "zh" else f"'{self.text}'") + f"+{self.weight:g}"
 
 
+# Full-width punctuation, letters and digits (，：（ＡＴＭ）) and the ideographic space, in nearly
+# every Chinese text, replaced by what NFKC makes of them before NFKC itself: the result is the same
+# (each becomes its own decomposition), and NFKC, finding nothing left to change, returns at once.
+_FULL_WIDTH = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
+_FULL_WIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
+_SPACES = re.compile(r"\s+")
+
+
+def _half_width(m: re.Match[str]) -> str:
+    return _FULL_WIDTH[m.group()]
+
+
 def fold(text: str) -> str:
     """Text as the rules see it: NFKC (full-width letters and digits become plain) and lower case;
     line breaks and runs of spaces become one space."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    text = unicodedata.normalize("NFKC", _FULL_WIDTH_RE.sub(_half_width, text))
+    return _SPACES.sub(" ", text.casefold()).strip()
 
 
 def _weight(value: Any, where: str) -> float:
@@ -700,18 +713,24 @@ def classify_records(records: Iterable[Record], classifier: Classifier) -> Class
     """Classify records and compare with what the register says."""
     rows: list[RowClassification] = []
     disagreements: list[Disagreement] = []
+    # A register's 业务类型 and 投诉类别 hold a few values over many rows: each is looked up once.
+    lines: dict[Any, str | None] = {}
+    reasons: dict[Any, str | None] = {}
     for rec in records:
-        line = classifier.business_line(rec.get("business_line"))
+        business, category = rec.get("business_line"), rec.get("category")
+        if business not in lines:
+            lines[business] = classifier.business_line(business)
+        if category not in reasons:
+            reasons[category] = classifier.category_reason(category)
+        line, meant = lines[business], reasons[category]
         result = classifier.classify_fields(rec.values, line)
-        category = rec.get("category")
-        rows.append(RowClassification(rec.source, rec.sheet, rec.row, rec.id, result, category, rec.get("business_line")))
-        meant = classifier.category_reason(category)
+        rows.append(RowClassification(rec.source, rec.sheet, rec.row, rec.id, result, category, business))
         if meant is not None and not result.review and meant != result.reason:
             disagreements.append(Disagreement(rec.source, rec.sheet, rec.row, rec.id, "category", rec.column_of("category"),
                                               str(category), result.reason, result.confidence))
         if line is not None and result.business_from == "text" and result.business != line:
             disagreements.append(Disagreement(rec.source, rec.sheet, rec.row, rec.id, "business_line",
-                                              rec.column_of("business_line"), str(rec.get("business_line")),
+                                              rec.column_of("business_line"), str(business),
                                               result.business, result.confidence))
     return ClassificationReport(rows, disagreements, classifier)
 
