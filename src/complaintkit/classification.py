@@ -317,10 +317,11 @@ class _Entry:
     """One rule of one label as the index meets it: where its score goes, and its keyword
     evidence per field, made once and shared by every row (a register repeats it endlessly)."""
 
-    __slots__ = ("dim", "label_no", "label", "rank", "rule", "inside", "needs", "_evidence")
+    __slots__ = ("dim", "key", "label", "rank", "rule", "inside", "needs", "_evidence")
 
-    def __init__(self, dim: int, label_no: int, label: str, rank: int, rule: Rule, inside: frozenset[str] = frozenset()):
-        self.dim, self.label_no, self.label, self.rank, self.rule = dim, label_no, label, rank, rule
+    def __init__(self, dim: int, key: int, label: str, rank: int, rule: Rule, inside: frozenset[str] = frozenset()):
+        self.dim, self.label, self.rank, self.rule = dim, label, rank, rule
+        self.key = key  # the label's place: dimensions, then labels, in the policy's order
         #: the label's longer keywords that contain this one (收益 in 预期收益): found, they stand for it.
         self.inside = inside
         #: words a match must contain one of each: a text without them is not searched.
@@ -397,16 +398,17 @@ class RuleIndex:
 
     def __init__(self, dims: Sequence[Sequence[LabelRules]]) -> None:
         self.labels = tuple(tuple(labels) for labels in dims)
+        #: (dimension, label) of every label, dimensions and labels in the policy's order.
+        self._places = [(dim, lr) for dim, labels in enumerate(self.labels) for lr in labels]
         self._owners: dict[str, list[_Entry]] = {}
         self._patterns: list[_Entry] = []
-        for dim, labels in enumerate(self.labels):
-            for label_no, lr in enumerate(labels):
-                # Strongest first, equal weights in the policy's order: evidence always reads the same.
-                rank = {i: r for r, i in enumerate(sorted(range(len(lr.rules)), key=lambda i: (-lr.rules[i].weight, i)))}
-                for word, (i, rule) in lr.keywords.items():
-                    inside = frozenset(other for other in lr.keywords if other != word and word in other)
-                    self._owners.setdefault(word, []).append(_Entry(dim, label_no, lr.label, rank[i], rule, inside))
-                self._patterns += [_Entry(dim, label_no, lr.label, rank[i], rule) for i, rule in lr.patterns]
+        for key, (dim, lr) in enumerate(self._places):
+            # Strongest first, equal weights in the policy's order: evidence always reads the same.
+            rank = {i: r for r, i in enumerate(sorted(range(len(lr.rules)), key=lambda i: (-lr.rules[i].weight, i)))}
+            for word, (i, rule) in lr.keywords.items():
+                inside = frozenset(other for other in lr.keywords if other != word and word in other)
+                self._owners.setdefault(word, []).append(_Entry(dim, key, lr.label, rank[i], rule, inside))
+            self._patterns += [_Entry(dim, key, lr.label, rank[i], rule) for i, rule in lr.patterns]
         # The words looked for: the keywords and those the patterns need. Words of two or more
         # characters are looked for where their first two are, found by one regular expression.
         words = sorted(set(self._owners).union(*(need for e in self._patterns for need in e.needs)))
@@ -417,6 +419,14 @@ class RuleIndex:
                 self._by_pair.setdefault(word[:2], []).append(word)
         firsts, seconds = ("".join(sorted({p[i] for p in self._by_pair})) for i in (0, 1))
         self._pairs = re.compile(f"(?=([{re.escape(firsts)}][{re.escape(seconds)}]))", re.S) if self._by_pair else None
+        # Each pattern is filed under the words of one of its needs (the one of longest words, the
+        # rarest): the words a text holds name the few patterns worth a look.
+        self._unscreened = [e for e in self._patterns if not e.needs]
+        self._screened: dict[str, list[_Entry]] = {}
+        for entry in self._patterns:
+            if entry.needs:
+                for word in max(entry.needs, key=lambda need: min(map(len, need))):
+                    self._screened.setdefault(word, []).append(entry)
         self._cache: dict[str, _Hits] = {}
 
     def hits(self, value: str) -> _Hits:
@@ -433,7 +443,8 @@ class RuleIndex:
             patterns = []
             if self._patterns:
                 present = set(words)
-                for entry in self._patterns:
+                screened = self._screened
+                for entry in [*self._unscreened, *dict.fromkeys(e for w in words if w in screened for e in screened[w])]:
                     for need in entry.needs:
                         if need.isdisjoint(present):
                             break
@@ -458,20 +469,18 @@ class RuleIndex:
             for entry, text in hits.patterns:
                 if entry not in patterns:
                     patterns[entry] = entry.pattern_evidence(text, name)
-        placed: list[dict[int, list[tuple[int, Evidence]]]] = [{} for _ in self.labels]
+        placed: dict[int, list[tuple[int, Evidence]]] = {}
         for word, name in seen.items():
             for entry in self._owners[word]:
                 if not entry.inside or seen.keys().isdisjoint(entry.inside):
-                    placed[entry.dim].setdefault(entry.label_no, []).append((entry.rank, entry.keyword_evidence(name)))
+                    placed.setdefault(entry.key, []).append((entry.rank, entry.keyword_evidence(name)))
         for entry, ev in patterns.items():
-            placed[entry.dim].setdefault(entry.label_no, []).append((entry.rank, ev))
-        out: list[dict[str, tuple[float, list[Evidence]]]] = []
-        for labels, by_label in zip(self.labels, placed):
-            scores = {}
-            for label_no in sorted(by_label):
-                found = [e for _, e in sorted(by_label[label_no])]  # ranks differ: evidence is never compared
-                scores[labels[label_no].label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
-            out.append(scores)
+            placed.setdefault(entry.key, []).append((entry.rank, ev))
+        out: list[dict[str, tuple[float, list[Evidence]]]] = [{} for _ in self.labels]
+        for key in sorted(placed):
+            found = [e for _, e in sorted(placed[key])]  # ranks differ: evidence is never compared
+            dim, lr = self._places[key]
+            out[dim][lr.label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
         return out
 
 
