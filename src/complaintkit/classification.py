@@ -760,9 +760,11 @@ def classify(registers: Sequence[Register], policy: Policy, model: TextModel | N
 # What the workbook shows
 
 
-def evidence_text(result: Classification, classifier: Classifier, lang: str = "zh") -> str:
+def evidence_text(result: Classification, classifier: Classifier, lang: str = "zh",
+                  heads: dict[tuple[str, str, bool], str] | None = None) -> str:
     """The CK-分类依据 cell: per label (reason, business line, each tag), its strongest evidence,
-    at most ``classify.evidence_shown`` pieces each; for a row under review, the candidates."""
+    at most ``classify.evidence_shown`` pieces each; for a row under review, the candidates.
+    ``heads``, one dict for the rows of a sheet (in one ``lang``), keeps each label's heading."""
     if not result.evidence:
         return t("cls_no_evidence", lang)
     limit = classifier.settings.evidence_shown
@@ -771,10 +773,15 @@ def evidence_text(result: Classification, classifier: Classifier, lang: str = "z
     for e in result.evidence:
         groups.setdefault((e.dimension, e.label), []).append(e)
     parts = []
+    if heads is None:
+        heads = {}
     for (dim, label), items in groups.items():
-        name = t("cls_dim_model" if items[0].source == "ngram" else f"cls_dim_{dim}", lang)
-        shown = classifier.display(label, lang) if dim == REASON else label
-        parts.append(f"{name} {shown}{colon}" + inner.join(e.short(lang) for e in items[:limit]))
+        key = (dim, label, items[0].source == "ngram")
+        head = heads.get(key)
+        if head is None:
+            name = t("cls_dim_model" if key[2] else f"cls_dim_{dim}", lang)
+            head = heads[key] = f"{name} {classifier.display(label, lang) if dim == REASON else label}{colon}"
+        parts.append(head + inner.join(e.short(lang) for e in items[:limit]))
     if result.review and result.candidates:
         items = inner.join(f"{classifier.display(label, lang)} {sc:.2g}" for label, sc in result.candidates[:3])
         parts.append(t("cls_candidates", lang, items=items))
@@ -791,15 +798,20 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
     cols = {name: PlanColumn(t(f"cls_col_{name}", lang), {}, {}, width=w)
             for name, w in (("reason", 22), ("business", 12), ("tags", 14), ("confidence", 10), ("evidence", 60))}
     sep = "、" if lang == "zh" else ", "
+    heads: dict[tuple[str, str, bool], str] = {}
+    tag_texts: dict[tuple[str, ...], str | None] = {}  # a few tag combinations over many rows: one string each
     for r in mine:
         res = r.result
         cols["reason"].values[r.row] = c.display(res.reason, lang)
         if res.review:
             cols["reason"].fills[r.row] = AMBER
         cols["business"].values[r.row] = res.business or None
-        cols["tags"].values[r.row] = sep.join(res.tags) or None
+        tags = tuple(res.tags)
+        if tags not in tag_texts:
+            tag_texts[tags] = sep.join(tags) or None
+        cols["tags"].values[r.row] = tag_texts[tags]
         cols["confidence"].values[r.row] = round(res.confidence, 2)
-        cols["evidence"].values[r.row] = evidence_text(res, c, lang)
+        cols["evidence"].values[r.row] = evidence_text(res, c, lang, heads)
     disagreements = [d for d in report.disagreements if (d.source, d.sheet) == (register.source, register.sheet)]
     marks: list[CellMark] = []
     rows, links, fills = [], {}, {}
