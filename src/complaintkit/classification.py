@@ -144,10 +144,23 @@ class Evidence:
         return (f"“{self.text}”" if lang == "zh" else f"'{self.text}'") + f"+{self.weight:g}"
 
 
+# Full-width punctuation, letters and digits (，：（ＡＴＭ）) and the ideographic space, in nearly
+# every Chinese text, replaced by what NFKC makes of them before NFKC itself: the result is the same
+# (each becomes its own decomposition), and NFKC, finding nothing left to change, returns at once.
+_FULL_WIDTH = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
+_FULL_WIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
+_SPACES = re.compile(r"\s+")
+
+
+def _half_width(m: re.Match[str]) -> str:
+    return _FULL_WIDTH[m.group()]
+
+
 def fold(text: str) -> str:
     """Text as the rules see it: NFKC (full-width letters and digits become plain) and lower case;
     line breaks and runs of spaces become one space."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    text = unicodedata.normalize("NFKC", _FULL_WIDTH_RE.sub(_half_width, text))
+    return _SPACES.sub(" ", text.casefold()).strip()
 
 
 def _weight(value: Any, where: str) -> float:
@@ -303,10 +316,11 @@ class _Entry:
     """One rule of one label as the index meets it: where its score goes, and its keyword
     evidence per field, made once and shared by every row (a register repeats it endlessly)."""
 
-    __slots__ = ("dim", "label_no", "label", "rank", "rule", "inside", "needs", "_evidence")
+    __slots__ = ("dim", "key", "label", "rank", "rule", "inside", "needs", "_evidence")
 
-    def __init__(self, dim: int, label_no: int, label: str, rank: int, rule: Rule, inside: frozenset[str] = frozenset()):
-        self.dim, self.label_no, self.label, self.rank, self.rule = dim, label_no, label, rank, rule
+    def __init__(self, dim: int, key: int, label: str, rank: int, rule: Rule, inside: frozenset[str] = frozenset()):
+        self.dim, self.label, self.rank, self.rule = dim, label, rank, rule
+        self.key = key  # the label's place: dimensions, then labels, in the policy's order
         #: the label's longer keywords that contain this one (收益 in 预期收益): found, they stand for it.
         self.inside = inside
         #: words a match must contain one of each: a text without them is not searched.
@@ -383,16 +397,17 @@ class RuleIndex:
 
     def __init__(self, dims: Sequence[Sequence[LabelRules]]) -> None:
         self.labels = tuple(tuple(labels) for labels in dims)
+        #: (dimension, label) of every label, dimensions and labels in the policy's order.
+        self._places = [(dim, lr) for dim, labels in enumerate(self.labels) for lr in labels]
         self._owners: dict[str, list[_Entry]] = {}
         self._patterns: list[_Entry] = []
-        for dim, labels in enumerate(self.labels):
-            for label_no, lr in enumerate(labels):
-                # Strongest first, equal weights in the policy's order: evidence always reads the same.
-                rank = {i: r for r, i in enumerate(sorted(range(len(lr.rules)), key=lambda i: (-lr.rules[i].weight, i)))}
-                for word, (i, rule) in lr.keywords.items():
-                    inside = frozenset(other for other in lr.keywords if other != word and word in other)
-                    self._owners.setdefault(word, []).append(_Entry(dim, label_no, lr.label, rank[i], rule, inside))
-                self._patterns += [_Entry(dim, label_no, lr.label, rank[i], rule) for i, rule in lr.patterns]
+        for key, (dim, lr) in enumerate(self._places):
+            # Strongest first, equal weights in the policy's order: evidence always reads the same.
+            rank = {i: r for r, i in enumerate(sorted(range(len(lr.rules)), key=lambda i: (-lr.rules[i].weight, i)))}
+            for word, (i, rule) in lr.keywords.items():
+                inside = frozenset(other for other in lr.keywords if other != word and word in other)
+                self._owners.setdefault(word, []).append(_Entry(dim, key, lr.label, rank[i], rule, inside))
+            self._patterns += [_Entry(dim, key, lr.label, rank[i], rule) for i, rule in lr.patterns]
         # The words looked for: the keywords and those the patterns need. Words of two or more
         # characters are looked for where their first two are, found by one regular expression.
         words = sorted(set(self._owners).union(*(need for e in self._patterns for need in e.needs)))
@@ -403,6 +418,14 @@ class RuleIndex:
                 self._by_pair.setdefault(word[:2], []).append(word)
         firsts, seconds = ("".join(sorted({p[i] for p in self._by_pair})) for i in (0, 1))
         self._pairs = re.compile(f"(?=([{re.escape(firsts)}][{re.escape(seconds)}]))", re.S) if self._by_pair else None
+        # Each pattern is filed under the words of one of its needs (the one of longest words, the
+        # rarest): the words a text holds name the few patterns worth a look.
+        self._unscreened = [e for e in self._patterns if not e.needs]
+        self._screened: dict[str, list[_Entry]] = {}
+        for entry in self._patterns:
+            if entry.needs:
+                for word in max(entry.needs, key=lambda need: min(map(len, need))):
+                    self._screened.setdefault(word, []).append(entry)
         self._cache: dict[str, _Hits] = {}
 
     def hits(self, value: str) -> _Hits:
@@ -419,7 +442,8 @@ class RuleIndex:
             patterns = []
             if self._patterns:
                 present = set(words)
-                for entry in self._patterns:
+                screened = self._screened
+                for entry in [*self._unscreened, *dict.fromkeys(e for w in words if w in screened for e in screened[w])]:
                     for need in entry.needs:
                         if need.isdisjoint(present):
                             break
@@ -444,20 +468,18 @@ class RuleIndex:
             for entry, text in hits.patterns:
                 if entry not in patterns:
                     patterns[entry] = entry.pattern_evidence(text, name)
-        placed: list[dict[int, list[tuple[int, Evidence]]]] = [{} for _ in self.labels]
+        placed: dict[int, list[tuple[int, Evidence]]] = {}
         for word, name in seen.items():
             for entry in self._owners[word]:
                 if not entry.inside or seen.keys().isdisjoint(entry.inside):
-                    placed[entry.dim].setdefault(entry.label_no, []).append((entry.rank, entry.keyword_evidence(name)))
+                    placed.setdefault(entry.key, []).append((entry.rank, entry.keyword_evidence(name)))
         for entry, ev in patterns.items():
-            placed[entry.dim].setdefault(entry.label_no, []).append((entry.rank, ev))
-        out: list[dict[str, tuple[float, list[Evidence]]]] = []
-        for labels, by_label in zip(self.labels, placed):
-            scores = {}
-            for label_no in sorted(by_label):
-                found = [e for _, e in sorted(by_label[label_no])]  # ranks differ: evidence is never compared
-                scores[labels[label_no].label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
-            out.append(scores)
+            placed.setdefault(entry.key, []).append((entry.rank, ev))
+        out: list[dict[str, tuple[float, list[Evidence]]]] = [{} for _ in self.labels]
+        for key in sorted(placed):
+            found = [e for _, e in sorted(placed[key])]  # ranks differ: evidence is never compared
+            dim, lr = self._places[key]
+            out[dim][lr.label] = (sum(e.weight * further ** i for i, e in enumerate(found)), found)
         return out
 
 
@@ -708,18 +730,24 @@ def classify_records(records: Iterable[Record], classifier: Classifier) -> Class
     """Classify records and compare with what the register says."""
     rows: list[RowClassification] = []
     disagreements: list[Disagreement] = []
+    # A register's 业务类型 and 投诉类别 hold a few values over many rows: each is looked up once.
+    lines: dict[Any, str | None] = {}
+    reasons: dict[Any, str | None] = {}
     for rec in records:
-        line = classifier.business_line(rec.get("business_line"))
+        business, category = rec.get("business_line"), rec.get("category")
+        if business not in lines:
+            lines[business] = classifier.business_line(business)
+        if category not in reasons:
+            reasons[category] = classifier.category_reason(category)
+        line, meant = lines[business], reasons[category]
         result = classifier.classify_fields(rec.values, line)
-        category = rec.get("category")
-        rows.append(RowClassification(rec.source, rec.sheet, rec.row, rec.id, result, category, rec.get("business_line")))
-        meant = classifier.category_reason(category)
+        rows.append(RowClassification(rec.source, rec.sheet, rec.row, rec.id, result, category, business))
         if meant is not None and not result.review and meant != result.reason:
             disagreements.append(Disagreement(rec.source, rec.sheet, rec.row, rec.id, "category", rec.column_of("category"),
                                               str(category), result.reason, result.confidence))
         if line is not None and result.business_from == "text" and result.business != line:
             disagreements.append(Disagreement(rec.source, rec.sheet, rec.row, rec.id, "business_line",
-                                              rec.column_of("business_line"), str(rec.get("business_line")),
+                                              rec.column_of("business_line"), str(business),
                                               result.business, result.confidence))
     return ClassificationReport(rows, disagreements, classifier)
 
@@ -740,9 +768,11 @@ def classify(registers: Sequence[Register], policy: Policy, model: TextModel | N
 # What the workbook shows
 
 
-def evidence_text(result: Classification, classifier: Classifier, lang: str = "zh") -> str:
+def evidence_text(result: Classification, classifier: Classifier, lang: str = "zh",
+                  heads: dict[tuple[str, str, bool], str] | None = None) -> str:
     """The CK-分类依据 cell: per label (reason, business line, each tag), its strongest evidence,
-    at most ``classify.evidence_shown`` pieces each; for a row under review, the candidates."""
+    at most ``classify.evidence_shown`` pieces each; for a row under review, the candidates.
+    ``heads``, one dict for the rows of a sheet (in one ``lang``), keeps each label's heading."""
     if not result.evidence:
         return t("cls_no_evidence", lang)
     limit = classifier.settings.evidence_shown
@@ -751,10 +781,15 @@ def evidence_text(result: Classification, classifier: Classifier, lang: str = "z
     for e in result.evidence:
         groups.setdefault((e.dimension, e.label), []).append(e)
     parts = []
+    if heads is None:
+        heads = {}
     for (dim, label), items in groups.items():
-        name = t("cls_dim_model" if items[0].source == "ngram" else f"cls_dim_{dim}", lang)
-        shown = classifier.display(label, lang) if dim == REASON else label
-        parts.append(f"{name} {shown}{colon}" + inner.join(e.short(lang) for e in items[:limit]))
+        key = (dim, label, items[0].source == "ngram")
+        head = heads.get(key)
+        if head is None:
+            name = t("cls_dim_model" if key[2] else f"cls_dim_{dim}", lang)
+            head = heads[key] = f"{name} {classifier.display(label, lang) if dim == REASON else label}{colon}"
+        parts.append(head + inner.join(e.short(lang) for e in items[:limit]))
     if result.review and result.candidates:
         items = inner.join(f"{classifier.display(label, lang)} {sc:.2g}" for label, sc in result.candidates[:3])
         parts.append(t("cls_candidates", lang, items=items))
@@ -771,15 +806,20 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
     cols = {name: PlanColumn(t(f"cls_col_{name}", lang), {}, {}, width=w)
             for name, w in (("reason", 22), ("business", 12), ("tags", 14), ("confidence", 10), ("evidence", 60))}
     sep = "、" if lang == "zh" else ", "
+    heads: dict[tuple[str, str, bool], str] = {}
+    tag_texts: dict[tuple[str, ...], str | None] = {}  # a few tag combinations over many rows: one string each
     for r in mine:
         res = r.result
         cols["reason"].values[r.row] = c.display(res.reason, lang)
         if res.review:
             cols["reason"].fills[r.row] = AMBER
         cols["business"].values[r.row] = res.business or None
-        cols["tags"].values[r.row] = sep.join(res.tags) or None
+        tags = tuple(res.tags)
+        if tags not in tag_texts:
+            tag_texts[tags] = sep.join(tags) or None
+        cols["tags"].values[r.row] = tag_texts[tags]
         cols["confidence"].values[r.row] = round(res.confidence, 2)
-        cols["evidence"].values[r.row] = evidence_text(res, c, lang)
+        cols["evidence"].values[r.row] = evidence_text(res, c, lang, heads)
     disagreements = [d for d in report.disagreements if (d.source, d.sheet) == (register.source, register.sheet)]
     marks: list[CellMark] = []
     rows, links, fills = [], {}, {}
