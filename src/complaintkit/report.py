@@ -101,12 +101,16 @@ class _Index:
     """Finds the record a JSON row item is about: by file, sheet and row, or sheet, row and ID."""
 
     def __init__(self, registers: Sequence[Register]) -> None:
-        self.by_file: dict[tuple[str, str, int], Record] = {}
-        self.by_sheet: dict[tuple[str, int, str], Record] = {}
-        for reg in registers:
-            for rec in reg.records:
-                self.by_file[(rec.source, rec.sheet, rec.row)] = rec
-                self.by_sheet[(rec.sheet, rec.row, rec.id)] = rec
+        self.registers = registers
+        self.by_file: dict[tuple[str, str, int], Record] = {rec.key: rec for reg in registers for rec in reg.records}
+        self._by_sheet: dict[tuple[str, int, str], Record] | None = None
+
+    @property
+    def by_sheet(self) -> dict[tuple[str, int, str], Record]:
+        # Only items without their file need it: built when the first one comes.
+        if self._by_sheet is None:
+            self._by_sheet = {(rec.sheet, rec.row, rec.id): rec for reg in self.registers for rec in reg.records}
+        return self._by_sheet
 
     def find(self, item: dict[str, Any]) -> Record | None:
         row = item.get("row")
@@ -163,6 +167,31 @@ def _list_sheet(report: "ReportBook", title: str, headers: list[str], rows: Sequ
 _SHARED_TEXTS = 4096
 
 
+class _SharedTexts:
+    """Each row item brings its own copy of texts that repeat down a list's columns (dates,
+    statuses, codes, branches): the rows keep one. A column of unique texts (IDs) stops being
+    remembered once it has shown it is one."""
+
+    def __init__(self) -> None:
+        self.columns: list[dict[str, str]] = []
+
+    def share(self, at: int, text: str) -> str:
+        """The copy of ``text`` already kept for column ``at``, or ``text`` itself."""
+        while len(self.columns) <= at:
+            self.columns.append({})
+        seen = self.columns[at]
+        shared = seen.get(text)
+        if shared is not None:
+            return shared
+        if len(seen) < _SHARED_TEXTS:
+            seen[text] = text
+        return text
+
+    def row(self, values: list[Any]) -> list[Any]:
+        """``values`` with their texts shared."""
+        return [self.share(j, v) if v.__class__ is str else v for j, v in enumerate(values)]
+
+
 class _Findings:
     """One check's list sheet, filled from its JSON row items as they come: each item becomes a
     compact row at once (a list of cell values, ID numbers and phones masked), its columns the
@@ -174,29 +203,19 @@ class _Findings:
         self.keys: dict[str, int] = {}
         self.rows: list[list[Any]] = []
         self.fills: list[str | None] = []
-        # Each item brings its own copy of texts that repeat down a column (dates, statuses,
-        # codes): the rows keep one. A column of unique texts (IDs) stops being remembered.
-        self.texts: list[dict[str, str]] = []
+        self.texts = _SharedTexts()
 
     def add(self, item: dict[str, Any]) -> None:
-        keys, texts = self.keys, self.texts
+        keys, share = self.keys, self.texts.share
         row: list[Any] = [None] * len(keys)
         for k, v in item.items():
             at = keys.get(k)
             if at is None:
                 at = keys[k] = len(keys)
                 row.append(None)
-                texts.append({})
             if v.__class__ not in _SCALARS:
                 v = cell_text(v)
-            if v.__class__ is str:
-                seen = texts[at]
-                shared = seen.get(v)
-                if shared is not None:
-                    v = shared
-                elif len(seen) < _SHARED_TEXTS:
-                    seen[v] = v
-            row[at] = v
+            row[at] = share(at, v) if v.__class__ is str else v
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
@@ -401,6 +420,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     counts: dict[str, Counter] = {key: Counter() for key in ("business", "reason", "status", "level")}
     overdue: list[tuple[int, list[Any], str]] = []
     high: list[tuple[float, list[Any]]] = []
+    overdue_texts, high_texts = _SharedTexts(), _SharedTexts()
     sheets: list[tuple[OpResult, _Findings]] = []
     for result in results:
         found = _Findings(mask)
@@ -412,12 +432,13 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
             elif result.name == "followups":
                 counts["status"][item.get("status")] += 1
                 if item.get("status") == "overdue" or item.get("followup_status") == "overdue":
-                    overdue.append((-(item.get("days_overdue") or 0), who(item) + [item.get(k) for k in due_keys],
+                    overdue.append((-(item.get("days_overdue") or 0), overdue_texts.row(who(item) + [item.get(k) for k in due_keys]),
                                     RED if item.get("status") == "overdue" else AMBER))
             elif result.name == "risk":
                 counts["level"][item.get("level")] += 1
                 if item.get("level") == "high":
-                    high.append((-(item.get("score") or 0), who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"))]))
+                    high.append((-(item.get("score") or 0),
+                                 high_texts.row(who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"))])))
         sheets.append((result, found))
     by_rows = {result.name: bool(found.rows) for result, found in sheets}
 

@@ -514,10 +514,15 @@ class RowRisk:
     def level_text(self, lang: str = "zh") -> str:
         return t(f"risk_levelx_{self.level}", lang)
 
-    def messages(self, lang: str = "zh") -> list[str]:
-        if lang not in self._messages:
-            self._messages[lang] = [r.message(lang) for r in self.reasons]
-        return self._messages[lang]
+    def messages(self, lang: str = "zh", keep: bool = True) -> list[str]:
+        """The reasons' messages; kept for the next call unless ``keep`` is False (the JSON of a
+        large register renders each row once, and keeping them all would double its memory)."""
+        found = self._messages.get(lang)
+        if found is None:
+            found = [r.message(lang) for r in self.reasons]
+            if keep:
+                self._messages[lang] = found
+        return found
 
     def reasons_text(self, lang: str = "zh") -> str:
         """Every reason with its points: 已超期 12 天（办理时限 ...） +30；回访不满意 +25."""
@@ -529,7 +534,7 @@ class RowRisk:
         return {
             "file": self.source, "sheet": self.sheet, "row": self.row, "id": self.id,
             "level": self.level, "level_text": t(f"risk_level_{self.level}", lang), "score": _num(self.score),
-            "reasons": [{"code": r.code, "points": _num(r.points), "message": m} for r, m in zip(self.reasons, self.messages(lang))],
+            "reasons": [{"code": r.code, "points": _num(r.points), "message": m} for r, m in zip(self.reasons, self.messages(lang, keep=False))],
         }
 
     def sort_key(self) -> tuple[int, float, int]:
