@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from openpyxl.styles import PatternFill
 
 from complaintkit import loader
+from complaintkit import report as report_module
 from complaintkit.loader import LoadOptions, field_parsers, register_from_rows
 from complaintkit.normalize import is_blank, nfkc
 from complaintkit.operations import OpContext, OpResult, run_pipeline
@@ -108,7 +109,7 @@ def test_column_parsing_across_chunks(monkeypatch):
     assert _same(_read(rows), _plain_records(rows))
 
 
-def test_report_rows_are_what_openpyxl_writes(tmp_path, samples):
+def test_report_rows_are_what_openpyxl_writes(tmp_path, samples, monkeypatch):
     registers = [loader.load_register(samples / "messy_branch.xlsx", LoadOptions(POLICY))]
     ctx = OpContext(POLICY, dt.date.fromisoformat(AS_OF), "zh", True)
     results = run_pipeline(registers, ctx, ["validate", "followups"])
@@ -116,18 +117,28 @@ def test_report_rows_are_what_openpyxl_writes(tmp_path, samples):
            10**17 + 3, 2.5, "=1+1", "#N/A", "a\x01b", "  ", " x ", "<&>", "é" * 33000, decimal.Decimal("1.5"), None, "", [1, None], {"a": 1}]
     items = [{"level": ["high", None, "low", "medium"][i % 4], "value": v, **({"more": v} if i % 2 else {})} for i, v in enumerate(odd)]
     results.append(OpResult("risk", {"rows": items}, {}, "odd values"))
+    # The rows each list sheet streams, as handed to the XML writer.
+    streamed_rows = []
+    compress = report_module._compressed_rows
+
+    def keep(ws, width, rows, fills, *rest):
+        streamed_rows.append((ws, width, list(rows), list(fills) if fills else None))
+        return compress(ws, width, rows, fills, *rest)
+
+    monkeypatch.setattr(report_module, "_compressed_rows", keep)
     report = build_report(registers, results, ctx.as_of, "zh", [], True)
     report.save(tmp_path / "streamed.xlsx")
 
     # The same rows written by openpyxl, cell by cell, as the report did before it streamed them.
     plain = report.workbook
-    for sheet in report.lists:
-        for n, values in enumerate(sheet.rows):
-            fill = sheet.fills[n] if sheet.fills else None
-            for j in range(max(len(values), sheet.width)):
-                cell = sheet.ws.cell(row=n + 2, column=j + 1)
+    assert len(streamed_rows) == len(report.lists)
+    for ws, width, rows, fills in streamed_rows:
+        for n, values in enumerate(rows):
+            fill = fills[n] if fills else None
+            for j in range(max(len(values), width)):
+                cell = ws.cell(row=n + 2, column=j + 1)
                 put(cell, values[j] if j < len(values) else None)
-                if fill and j < sheet.width:
+                if fill and j < width:
                     cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
     plain.save(tmp_path / "plain.xlsx")
 

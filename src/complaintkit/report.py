@@ -14,6 +14,7 @@ import itertools
 import math
 import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,9 @@ _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", start_color=HEADER, end_color=HEADER)
 _LEVEL_FILLS = {"high": RED, "medium": AMBER, "low": YELLOW}
 _PERSONAL_KEYS = {"id_number": mask_id, "phone": mask_phone}
+#: Every fill a list row can have (levels, severities, deadline statuses).
+_ROW_FILLS = (RED, AMBER, YELLOW)
+_CHUNK = 1 << 20
 
 
 def _row_fill(item: dict[str, Any]) -> str | None:
@@ -139,18 +143,19 @@ def _write_table(ws: Worksheet, top: int, left: int, headers: Sequence[str], row
 @dataclass
 class _ListSheet:
     """A list sheet of the report: its header row, column widths, frozen header and filter are
-    in the openpyxl workbook; its rows (each filled ``fills[i]`` across the header's width) are
-    streamed into the file when the report is saved."""
+    in the openpyxl workbook; its rows, turned into sheet XML as soon as the sheet is made and
+    kept compressed (a tenth of the memory of the values), go into the file when it is saved."""
 
     ws: Worksheet
     width: int
-    rows: Sequence[list[Any]]
-    fills: Sequence[str | None] | None = None
+    count: int
+    xml: bytes
 
 
 def _list_sheet(report: "ReportBook", title: str, headers: list[str], rows: Sequence[list[Any]],
-                fills: Sequence[str | None] | None = None, widths: dict[int, float] | None = None) -> Worksheet:
-    ws = report.workbook.create_sheet(title[:31])
+                fills: Sequence[str | None] | None = None, widths: dict[int, float] | None = None,
+                index: int | None = None) -> Worksheet:
+    ws = report.workbook.create_sheet(title[:31], index)
     _write_table(ws, 1, 1, headers, [])
     ws.freeze_panes = "A2"
     if rows:
@@ -159,8 +164,18 @@ def _list_sheet(report: "ReportBook", title: str, headers: list[str], rows: Sequ
     for j, h in enumerate(headers, start=1):
         longest = max([len(str(h))] + [len(str(r[j - 1])) for r in sample if j - 1 < len(r) and r[j - 1] is not None])
         ws.column_dimensions[get_column_letter(j)].width = (widths or {}).get(j, min(60, max(8, longest * 1.6)))
-    report.lists.append(_ListSheet(ws, len(headers), rows, fills))
+    xml = _compressed_rows(ws, len(headers), rows, fills, report.styles, report.workbook.epoch)
+    report.lists.append(_ListSheet(ws, len(headers), len(rows), xml))
     return ws
+
+
+def _compressed_rows(ws: Worksheet, width: int, rows: Sequence[list[Any]], fills: Sequence[str | None] | None,
+                     styles: "_CellStyles", epoch: dt.datetime) -> bytes:
+    """The rows' sheet XML, deflated at the fastest level."""
+    packer = zlib.compressobj(1)
+    out = [packer.compress(block) for block in _rows_xml(ws, width, rows, fills, styles, epoch)]
+    out.append(packer.flush())
+    return b"".join(out)
 
 
 #: Distinct texts a list column shares between its rows.
@@ -224,7 +239,7 @@ class _Findings:
 
 
 class _CellStyles:
-    """Style ids for streamed cells, registered in the workbook before it is saved: each row
+    """Style ids for streamed cells, registered in the workbook when the report starts: each row
     fill, alone and with the number format openpyxl gives each date and time type."""
 
     def __init__(self, workbook: Workbook, fills: Iterable[str]) -> None:
@@ -260,23 +275,24 @@ def _text_tail(text: str) -> str:
 _TEXT_MEMO = 65536
 
 
-def _rows_xml(sheet: _ListSheet, styles: _CellStyles, epoch: dt.datetime) -> Iterator[bytes]:
+def _rows_xml(ws: Worksheet, width: int, rows: Sequence[list[Any]], fills: Sequence[str | None] | None,
+              styles: _CellStyles, epoch: dt.datetime) -> Iterator[bytes]:
     """The sheet's data rows as openpyxl writes them after ``put``: the same types, values and
     styles, at a fraction of the cost per cell."""
-    letters = [get_column_letter(j) for j in range(1, sheet.width + 1)]
+    letters = [get_column_letter(j) for j in range(1, width + 1)]
     tails: dict[str, str] = {}
     chunk: list[str] = []
-    for n, values in enumerate(sheet.rows):
+    for n, values in enumerate(rows):
         r = n + 2
-        if len(values) < sheet.width:  # the fill spans the header's width
-            values = values + [None] * (sheet.width - len(values))
+        if len(values) < width:  # the fill spans the header's width
+            values = values + [None] * (width - len(values))
         while len(letters) < len(values):
             letters.append(get_column_letter(len(letters) + 1))
-        fill = sheet.fills[n] if sheet.fills else None
+        fill = fills[n] if fills else None
         styled = f' s="{styles.ids[(fill, "General")]}"' if fill else ""
         chunk.append(f'<row r="{r}">')
         for j, value in enumerate(values):
-            style = styled if j < sheet.width else ""
+            style = styled if j < width else ""
             kind = value.__class__
             if kind is str:
                 tail = tails.get(value)
@@ -293,7 +309,7 @@ def _rows_xml(sheet: _ListSheet, styles: _CellStyles, epoch: dt.datetime) -> Ite
             elif kind is int or (kind is float and math.isfinite(value)):
                 chunk.append(f'<c r="{letters[j]}{r}"{style} t="n"><v>{"%.16g" % value}</v></c>')
             else:  # dates, odd types: put decides, on a fresh cell (a date's format stays with its cell)
-                probe = Cell(sheet.ws)
+                probe = Cell(ws)
                 put(probe, value)
                 chunk.append(_probe_xml(probe, f"{letters[j]}{r}", style, fill, styles, epoch))
         chunk.append("</row>")
@@ -318,21 +334,19 @@ def _probe_xml(cell: Cell, ref: str, style: str, fill: str | None, styles: _Cell
 class ReportBook:
     """The report workbook: the summary and each list's header row, widths, frozen header and
     filter are built with openpyxl; the lists' rows, which can be millions of cells, are written
-    straight into the sheet XML while the file is saved (openpyxl's own writer costs about 15 µs
-    a cell here; this about 1 µs)."""
+    straight as sheet XML (openpyxl's own writer costs about 15 µs a cell here; this about 1 µs)
+    and put into the sheets when the file is saved."""
 
     def __init__(self) -> None:
         self.workbook = Workbook()
         self.lists: list[_ListSheet] = []
+        self.styles = _CellStyles(self.workbook, _ROW_FILLS)
 
     def save(self, path: str | Path) -> None:
         """Write the .xlsx file."""
-        fills = {f for sheet in self.lists for f in (sheet.fills or ()) if f}
-        styles = _CellStyles(self.workbook, fills)
         shell = io.BytesIO()
         self.workbook.save(shell)
         streamed = {sheet.ws.path.lstrip("/"): sheet for sheet in self.lists}
-        epoch = self.workbook.epoch
         # The lists are most of the file and compress well at the fastest level (a third of the time).
         with zipfile.ZipFile(shell) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1) as out:
             for info in src.infolist():
@@ -343,11 +357,13 @@ class ReportBook:
                     continue
                 head, tail = data.split(b"</sheetData>", 1)
                 last_col = get_column_letter(max(sheet.width, 1))
-                head = _DIMENSION.sub(f'<dimension ref="A1:{last_col}{len(sheet.rows) + 1}"'.encode(), head, count=1)
+                head = _DIMENSION.sub(f'<dimension ref="A1:{last_col}{sheet.count + 1}"'.encode(), head, count=1)
                 with out.open(info.filename, "w", force_zip64=True) as fh:
                     fh.write(head)
-                    for block in _rows_xml(sheet, styles, epoch):
-                        fh.write(block)
+                    unpacker = zlib.decompressobj()
+                    for at in range(0, len(sheet.xml), _CHUNK):
+                        fh.write(unpacker.decompress(sheet.xml[at:at + _CHUNK]))
+                    fh.write(unpacker.flush())
                     fh.write(b"</sheetData>" + tail)
 
 
@@ -421,7 +437,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     overdue: list[tuple[int, list[Any], str]] = []
     high: list[tuple[float, list[Any]]] = []
     overdue_texts, high_texts = _SharedTexts(), _SharedTexts()
-    sheets: list[tuple[OpResult, _Findings]] = []
+    has_rows: dict[str, bool] = {}
     for result in results:
         found = _Findings(mask)
         for item in result.items():
@@ -439,21 +455,24 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
                                  high_texts.row(who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"))])))
-        sheets.append((result, found))
-    by_rows = {result.name: bool(found.rows) for result, found in sheets}
+        # Each check's sheet is made as soon as its rows are known, so one check's rows are held at
+        # a time; the overdue and high-risk lists go in front of them below.
+        _list_sheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}", list(found.keys) or ["-"], found.rows, found.fills)
+        has_rows[result.name] = bool(found.rows)
+        del found
 
     business = Counter(rec.values.get("business_line") for rec in records)
-    if by_rows.get("classify"):
+    if has_rows.get("classify"):
         business = counts["business"]
     _, _, top = _counts_block(ws, top, t("rpt_by_business", lang), business, lang)
-    if by_rows.get("classify"):
+    if has_rows.get("classify"):
         first, last, top = _counts_block(ws, top, t("rpt_by_reason", lang), counts["reason"], lang)
         _bar_chart(ws, t("rpt_chart_reason", lang), first, last, "E20")
     _, _, top = _counts_block(ws, top, t("rpt_by_register_status", lang), Counter(rec.values.get("status") for rec in records), lang)
-    if by_rows.get("followups"):
+    if has_rows.get("followups"):
         _, _, top = _counts_block(ws, top, t("rpt_by_status", lang), counts["status"], lang,
                                   ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"])
-    if by_rows.get("risk"):
+    if has_rows.get("risk"):
         _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), counts["level"], lang, ["high", "medium", "low", "none"])
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 40
@@ -465,14 +484,15 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     ws.page_setup.fitToHeight = 0
 
     who_headers = [t(h, lang) for h in person] + [field_label(f, lang) for f in ("branch", "customer_name", "phone", "handler")]
-    if by_rows.get("followups"):
+    at = 1  # right after the summary
+    if has_rows.get("followups"):
         overdue.sort(key=lambda o: o[0])  # most overdue first; stable, so ties stay in report order
-        _list_sheet(report, t("rpt_overdue", lang), who_headers + due_keys, [o[1] for o in overdue], [o[2] for o in overdue])
-    if by_rows.get("risk"):
+        _list_sheet(report, t("rpt_overdue", lang), who_headers + due_keys, [o[1] for o in overdue], [o[2] for o in overdue], index=at)
+        at += 1
+    if has_rows.get("risk"):
         high.sort(key=lambda h: h[0])
-        _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high))
-    for result, found in sheets:
-        _list_sheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}", list(found.keys) or ["-"], found.rows, found.fills)
+        _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high),
+                    index=at)
     if failures:
         _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[f.path, f.reason] for f in failures])
     for sheet in wb.worksheets:
