@@ -526,18 +526,19 @@ class Classifier:
         else:
             reason, review, guess, confidence, evidence, candidates = self._by_rules(reason_scores)
         business, business_from = "", ""
-        order = self._line_order
-        best_line = min(business_scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]), default=None)
         if register_business and register_business in business_scores:
             business, business_from = register_business, "text"
             evidence += business_scores[register_business][1]
-        elif best_line is not None and best_line[1][0] >= (s.business_disagree_score if register_business else s.business_min_score):
-            business, business_from = best_line[0], "text"
-            evidence += best_line[1][1]
-        elif register_business:
-            # The register's own value stands unless the words clearly name another line.
-            business, business_from = register_business, "register"
-            evidence.append(Evidence(BUSINESS, register_business, "register", register_business, 0.0, "business_line"))
+        else:
+            order = self._line_order
+            best_line = min(business_scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]), default=None)
+            if best_line is not None and best_line[1][0] >= (s.business_disagree_score if register_business else s.business_min_score):
+                business, business_from = best_line[0], "text"
+                evidence += best_line[1][1]
+            elif register_business:
+                # The register's own value stands unless the words clearly name another line.
+                business, business_from = register_business, "register"
+                evidence.append(Evidence(BUSINESS, register_business, "register", register_business, 0.0, "business_line"))
         tags = []
         for lr in s.tags:  # policy order, so tags always read the same way
             hit = tag_scores.get(lr.label)
