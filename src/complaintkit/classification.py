@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
-    from re import _parser as _sre  # the pattern parser: which characters a pattern cannot match without
+    from re import _parser as _sre  # the pattern parser: which words a pattern cannot match without
 else:  # pragma: no cover - exercised on 3.10 only
     import sre_parse as _sre
     import tomli as tomllib
@@ -131,8 +131,8 @@ class Evidence:
 
     def to_dict(self, mask: bool = False) -> dict[str, Any]:
         """The JSON of this evidence; ``mask`` masks ID-number- or phone-like digits in the words."""
-        out = {"dimension": self.dimension, "label": self.label, "source": self.source, "text": scrub(self.text) if mask else self.text,
-               "weight": round(self.weight, 4), "field": self.field}
+        out = {"dimension": self.dimension, "label": self.label, "source": self.source,
+               "text": scrub(self.text) if mask else self.text, "weight": round(self.weight, 4), "field": self.field}
         if self.rule:
             out["rule"] = self.rule
         return out
@@ -307,7 +307,8 @@ class Classification:
             "tags": shared.get(tags) or shared.setdefault(tags, list(tags)),
             "confidence": round(self.confidence, 3),
             "method": self.method,
-            "candidates": [shared.get(c) or shared.setdefault(c, {"label": c[0], "score": round(c[1], 4)}) for c in self.candidates],
+            "candidates": [shared.get(c) or shared.setdefault(c, {"label": c[0], "score": round(c[1], 4)})
+                           for c in self.candidates],
             "evidence": [shared.get(e) or shared.setdefault(e, e.to_dict(mask)) for e in self.evidence],
         }
 
@@ -525,18 +526,20 @@ class Classifier:
         else:
             reason, review, guess, confidence, evidence, candidates = self._by_rules(reason_scores)
         business, business_from = "", ""
-        order = self._line_order
-        best_line = min(business_scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]), default=None)
         if register_business and register_business in business_scores:
             business, business_from = register_business, "text"
             evidence += business_scores[register_business][1]
-        elif best_line is not None and best_line[1][0] >= (s.business_disagree_score if register_business else s.business_min_score):
-            business, business_from = best_line[0], "text"
-            evidence += best_line[1][1]
-        elif register_business:
-            # The register's own value stands unless the words clearly name another line.
-            business, business_from = register_business, "register"
-            evidence.append(Evidence(BUSINESS, register_business, "register", register_business, 0.0, "business_line"))
+        else:
+            order = self._line_order
+            best_line = min(business_scores.items(), key=lambda kv: (-kv[1][0], order[kv[0]]), default=None)
+            needed = s.business_disagree_score if register_business else s.business_min_score
+            if best_line is not None and best_line[1][0] >= needed:
+                business, business_from = best_line[0], "text"
+                evidence += best_line[1][1]
+            elif register_business:
+                # The register's own value stands unless the words clearly name another line.
+                business, business_from = register_business, "register"
+                evidence.append(Evidence(BUSINESS, register_business, "register", register_business, 0.0, "business_line"))
         tags = []
         for lr in s.tags:  # policy order, so tags always read the same way
             hit = tag_scores.get(lr.label)
@@ -549,7 +552,8 @@ class Classifier:
         """Classify a single text (e.g. one cell), read as the complaint's description."""
         return self.classify_fields({self.settings.fields[0] if self.settings.fields else "description": text})
 
-    def _by_rules(self, scores: Mapping[str, tuple[float, list[Evidence]]]) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
+    def _by_rules(self, scores: Mapping[str, tuple[float, list[Evidence]]]
+                  ) -> tuple[str, bool, str, float, list[Evidence], list[tuple[str, float]]]:
         s = self.settings
         order = self._reason_order
         # Ties go to the reason listed first in the policy: the same text always gets the same label.
