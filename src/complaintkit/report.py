@@ -221,16 +221,24 @@ class _Findings:
         self.texts = _SharedTexts()
 
     def add(self, item: dict[str, Any]) -> None:
-        keys, share = self.keys, self.texts.share
+        keys, texts = self.keys, self.texts
         row: list[Any] = [None] * len(keys)
         for k, v in item.items():
             at = keys.get(k)
             if at is None:
                 at = keys[k] = len(keys)
                 row.append(None)
+                texts.columns.append({})
             if v.__class__ not in _SCALARS:
                 v = cell_text(v)
-            row[at] = share(at, v) if v.__class__ is str else v
+            if v.__class__ is str:  # texts.share, inline: a million rows pass here
+                seen = texts.columns[at]
+                shared = seen.get(v)
+                if shared is not None:
+                    v = shared
+                elif len(seen) < _SHARED_TEXTS:
+                    seen[v] = v
+            row[at] = v
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
@@ -422,14 +430,18 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     # overdue and high-risk lists take from it.
     person = ["hdr_file", "hdr_sheet", "hdr_row", "hdr_id"]
 
+    file_names: dict[str, str] = {}
+
     def who(item: dict[str, Any]) -> list[Any]:
         rec = index.find(item)
+        if rec is not None and rec.source not in file_names:
+            file_names[rec.source] = Path(rec.source).name
         name = rec.values.get("customer_name") if rec else None
         phone = rec.values.get("phone") if rec else None
         if mask and phone:
             phone = mask_phone(phone)
         branch_name = (rec.values.get("branch") if rec else None) or ""
-        return [Path(rec.source).name if rec else item.get("file", ""), item.get("sheet"), item.get("row"), item.get("id"), branch_name,
+        return [file_names[rec.source] if rec else item.get("file", ""), item.get("sheet"), item.get("row"), item.get("id"), branch_name,
                 name, phone, rec.values.get("handler") if rec else None]
 
     due_keys = ["decision_due", "status", "days_overdue", "followup_due", "followup_status"]
