@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-_SPACES = re.compile(r"\s+")
 _DATE_TEXT = re.compile(
     r"^(?P<y>\d{4})\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})\s*(?:日|号)?"
     r"(?:[\sT]*(?P<H>\d{1,2})(?:[:时](?P<M>\d{1,2}))?(?:[:分](?P<S>\d{1,2}(?:\.\d+)?))?秒?)?\s*$"
@@ -55,18 +54,23 @@ def nfkc(text: str) -> str:
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
+def fold_spaces(text: str) -> str:
+    """Runs of white space (line breaks, tabs, any Unicode space) as one space, trimmed. Splitting
+    gives back a text without such runs as it is, where a regular expression would copy it."""
+    return " ".join(text.split())
+
+
 def clean_text(value: Any) -> str | None:
     """NFKC, line breaks and runs of spaces folded to one space, trimmed; blank -> None."""
     if value.__class__ is str:
-        return _SPACES.sub(" ", nfkc(value)).strip() or None
+        return fold_spaces(nfkc(value)) or None
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
-    text = _SPACES.sub(" ", nfkc(str(value))).strip()
-    return text or None
+    return fold_spaces(nfkc(str(value))) or None
 
 
 def is_blank(value: Any) -> bool:
@@ -190,4 +194,4 @@ def parse_count(value: Any) -> Parsed:
 
 def value_key(text: str) -> str:
     """Fold an enumerated value for alias lookup: NFKC, case, spaces."""
-    return _SPACES.sub(" ", nfkc(text)).strip().casefold()
+    return fold_spaces(nfkc(text)).casefold()
