@@ -120,7 +120,7 @@ def _enum_normaliser(policy: Policy, name: str) -> Callable[[Any], Parsed]:
     def normalise(value: Any) -> Parsed:
         return Parsed(value_of(value))
 
-    normalise.value_of = value_of  # type: ignore[attr-defined]  # never a problem: the loader takes the bare value
+    normalise.value_of = value_of  # type: ignore[attr-defined]  # never a problem: see _ColumnParser
     return normalise
 
 
@@ -159,7 +159,8 @@ class _ColumnParser:
 
     def __init__(self, parse: Callable[[Any], Parsed]) -> None:
         self.parse = parse
-        # A parser that never finds a problem may offer its bare value function (no Parsed per cell).
+        # A parser may offer its bare value function: the value, or a Parsed only for a cell with
+        # a problem (no Parsed built per good cell).
         self.value_of: Callable[[Any], Any] | None = getattr(parse, "value_of", None)
         self.clean: dict[Any, Any] = {}  # key -> value (or _BLANK) of cells without a problem
         self.flagged: dict[Any, Parsed] = {}  # key -> Parsed of cells with a problem
@@ -199,16 +200,21 @@ class _ColumnParser:
         return values, blanks, problems, kept
 
     def _parse_many(self, cells: list[Any]) -> list[tuple[Any, Parsed | None]]:
-        """``_parse`` of distinct cells; a text column's new texts go through its bare value
-        function in one pass."""
+        """``_parse`` of distinct cells; a column's new texts go through its bare value function
+        in one pass."""
         if self.value_of is None or not all(c.__class__ is str for c in cells):
             return [self._parse(c) for c in cells]
         value_of = self.value_of
-        out = [(_BLANK if not c.strip() else value_of(c), None) for c in cells]
+        out = [(value, None) if value.__class__ is not Parsed else (value.value, value)
+               for value in [_BLANK if not c.strip() else value_of(c) for c in cells]]
         if self.room > 0:
             kept = cells[:self.room]
-            self.clean.update(zip(kept, [value for value, _ in out[:len(kept)]]))
             self.room -= len(kept)
+            for cell, (value, problem) in zip(kept, out):
+                if problem is None:
+                    self.clean[cell] = value
+                else:
+                    self.flagged[cell] = problem
         return out
 
     def _parse(self, cell: Any) -> tuple[Any, Parsed | None]:
@@ -229,11 +235,10 @@ class _ColumnParser:
         problem = None
         if is_blank(cell):
             value = _BLANK
-        elif self.value_of is not None:
-            value = self.value_of(cell)
         else:
-            parsed = self.parse(cell)
-            value, problem = parsed.value, (parsed if parsed.problem else None)
+            value = self.value_of(cell) if self.value_of is not None else self.parse(cell)
+            if value.__class__ is Parsed:
+                value, problem = value.value, (value if value.problem else None)
         if key is not None and self.room > 0:
             self.room -= 1
             if problem is None:
