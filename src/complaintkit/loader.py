@@ -173,7 +173,7 @@ class _ColumnParser:
         plain = kinds <= _PLAIN_CELLS
         # Booleans, unhashable or unusual values handed in by a caller are taken one by one.
         values = list(map(self.clean.get, cells, itertools.repeat(_MISS))) if plain else [_MISS] * len(cells)
-        missing = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_MISS))))
+        missing = _positions(values, _MISS)
         problems: list[tuple[int, Parsed]] = []
         if missing:
             new = list(map(cells.__getitem__, missing))
@@ -192,7 +192,7 @@ class _ColumnParser:
                 for i, (value, _) in zip(missing, parsed):
                     values[i] = value
             problems = [(i, problem) for i, (_, problem) in zip(missing, parsed) if problem is not None]
-        blanks = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_BLANK))))
+        blanks = _positions(values, _BLANK)
         for i in blanks:
             values[i] = None
         # The reader makes a new string for every cell: a column of repeated texts keeps one of each.
@@ -246,6 +246,14 @@ class _ColumnParser:
             else:
                 self.flagged[key] = problem
         return value, problem
+
+
+def _positions(values: list[Any], marker: object) -> list[int]:
+    """Where ``marker`` stands in ``values``; looked for first, as most chunks of a column have
+    no new value and many no blank."""
+    if marker not in values:
+        return []
+    return list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(marker))))
 
 
 def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, str, _ColumnParser]],
