@@ -56,6 +56,11 @@ class RawBook:
             self._cache[name] = self._loader(name)
         return self._cache[name]
 
+    def take(self, name: str) -> RawSheet:
+        """Rows of one sheet for the caller to use up: the book lets go of them, so their memory
+        can be freed as the caller goes (a later ``sheet`` reads them again)."""
+        return self._cache.pop(name, None) or self._loader(name)
+
 
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
     """Files named directly, register files inside folders (recursively) and glob matches.
