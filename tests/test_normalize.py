@@ -129,6 +129,14 @@ def test_text_is_nfkc_and_single_spaced():
     assert clean_text(12.0) == "12"
 
 
+def test_every_unicode_space_folds():
+    """Tabs, line and paragraph separators, the ideographic space, the file separator: each is
+    white space that folds into one space and is trimmed at the ends."""
+    for space in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000":
+        assert clean_text(f"{space}甲{space}{space} 乙{space}") == "甲 乙", repr(space)
+    assert clean_text("甲\u200b乙") == "甲\u200b乙"  # a zero-width space is not white space
+
+
 def test_masking():
     assert mask_id("11010519491231002X") == "110105********002X"
     assert mask_phone("13800138000") == "138****8000"

@@ -120,7 +120,7 @@ def _enum_normaliser(policy: Policy, name: str) -> Callable[[Any], Parsed]:
     def normalise(value: Any) -> Parsed:
         return Parsed(value_of(value))
 
-    normalise.value_of = value_of  # type: ignore[attr-defined]  # never a problem: the loader takes the bare value
+    normalise.value_of = value_of  # type: ignore[attr-defined]  # never a problem: see _ColumnParser
     return normalise
 
 
@@ -159,56 +159,80 @@ class _ColumnParser:
 
     def __init__(self, parse: Callable[[Any], Parsed]) -> None:
         self.parse = parse
-        # A parser that never finds a problem may offer its bare value function (no Parsed per cell).
+        # A parser may offer its bare value function: the value, or a Parsed only for a cell with
+        # a problem (no Parsed built per good cell).
         self.value_of: Callable[[Any], Any] | None = getattr(parse, "value_of", None)
         self.clean: dict[Any, Any] = {}  # key -> value (or _BLANK) of cells without a problem
         self.flagged: dict[Any, Parsed] = {}  # key -> Parsed of cells with a problem
         self.room = _PARSE_CACHE
+        # Every text parsed so far came out as itself (or blank): its value can stand for its raw
+        # text, which saves a string per cell and a pass over the column.
+        self.verbatim = True
 
     def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]], Sequence[Any]]:
         """The value of every cell (None when blank), the positions of blank cells, the
         (position, Parsed) of cells with a problem, and the cells to keep as raw values."""
         kinds = set(map(type, cells))
-        plain = kinds <= _PLAIN_CELLS
-        # Booleans, unhashable or unusual values handed in by a caller are taken one by one.
-        values = list(map(self.clean.get, cells, itertools.repeat(_MISS))) if plain else [_MISS] * len(cells)
-        missing = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_MISS))))
-        problems: list[tuple[int, Parsed]] = []
-        if missing:
-            new = list(map(cells.__getitem__, missing))
-            # A value new in this chunk is parsed once however often it repeats here (texts, dates
-            # and numbers: equal ones parse alike, see _OWN_KEY); other cells one by one.
-            fresh = [c for c in dict.fromkeys(new) if c.__class__ in _OWN_KEY] if plain else []
-            if len(fresh) > 0.9 * len(cells) and len(self.clean) >= _UNIQUE_AFTER:
-                self.room = 0
-            found = dict(zip(fresh, self._parse_many(fresh)))
-            parsed = list(map(found.get, new)) if found else [None] * len(new)
-            for k in itertools.compress(range(len(parsed)), map(operator.not_, parsed)):
-                parsed[k] = self._parse(new[k])
-            if len(missing) == len(values):  # a column of new values (IDs, descriptions)
-                values = [value for value, _ in parsed]
-            else:
-                for i, (value, _) in zip(missing, parsed):
-                    values[i] = value
-            problems = [(i, problem) for i, (_, problem) in zip(missing, parsed) if problem is not None]
-        blanks = list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(_BLANK))))
+        texts = kinds == {str}
+        if self.room == 0 and texts:
+            # A column of unique texts (IDs, descriptions) remembers nothing: its texts are parsed
+            # in one pass, without lookups or a search for repeats.
+            missing: Sequence[int] = range(len(cells))
+            parsed = self._parse_many(cells)
+        else:
+            plain = kinds <= _PLAIN_CELLS
+            # Booleans, unhashable or unusual values handed in by a caller are taken one by one.
+            values = list(map(self.clean.get, cells, itertools.repeat(_MISS))) if plain else [_MISS] * len(cells)
+            missing = _positions(values, _MISS)
+            parsed = self._parse_missing(cells, missing, plain) if missing else []
+        if len(missing) == len(cells):  # a column of new values
+            values = [value for value, _ in parsed]
+        else:
+            for i, (value, _) in zip(missing, parsed):
+                values[i] = value
+        problems = [(i, problem) for i, (_, problem) in zip(missing, parsed) if problem is not None]
+        blanks = _positions(values, _BLANK)
         for i in blanks:
             values[i] = None
-        # The reader makes a new string for every cell: a column of repeated texts keeps one of each.
-        kept = list(map(sys.intern, cells)) if kinds == {str} and self.room > 0 else cells
+        if texts and self.verbatim:
+            kept: Sequence[Any] = values  # equal texts, and one object per distinct text
+        else:
+            # The reader makes a new string for every cell: a column of repeated texts keeps one of each.
+            kept = list(map(sys.intern, cells)) if texts and self.room > 0 else cells
         return values, blanks, problems, kept
 
+    def _parse_missing(self, cells: Sequence[Any], missing: list[int], plain: bool) -> list[tuple[Any, Parsed | None]]:
+        """(value, problem) of the cells at ``missing``, not found among the remembered ones."""
+        new = list(map(cells.__getitem__, missing))
+        # A value new in this chunk is parsed once however often it repeats here (texts, dates
+        # and numbers: equal ones parse alike, see _OWN_KEY); other cells one by one.
+        fresh = [c for c in dict.fromkeys(new) if c.__class__ in _OWN_KEY] if plain else []
+        if len(fresh) > 0.9 * len(cells) and len(self.clean) >= _UNIQUE_AFTER:
+            self.room = 0
+        found = dict(zip(fresh, self._parse_many(fresh)))
+        parsed = list(map(found.get, new)) if found else [None] * len(new)
+        for k in itertools.compress(range(len(parsed)), map(operator.not_, parsed)):
+            parsed[k] = self._parse(new[k])
+        return parsed
+
     def _parse_many(self, cells: list[Any]) -> list[tuple[Any, Parsed | None]]:
-        """``_parse`` of distinct cells; a text column's new texts go through its bare value
-        function in one pass."""
+        """``_parse`` of distinct cells; a column's new texts go through its bare value function
+        in one pass."""
         if self.value_of is None or not all(c.__class__ is str for c in cells):
             return [self._parse(c) for c in cells]
         value_of = self.value_of
-        out = [(_BLANK if not c.strip() else value_of(c), None) for c in cells]
+        values = [_BLANK if not c.strip() else value_of(c) for c in cells]
+        out = [(value, None) if value.__class__ is not Parsed else (value.value, value) for value in values]
+        if self.verbatim:
+            self.verbatim = all(value is _BLANK or value is cell or value == cell for cell, value in zip(cells, values))
         if self.room > 0:
             kept = cells[:self.room]
-            self.clean.update(zip(kept, [value for value, _ in out[:len(kept)]]))
             self.room -= len(kept)
+            for cell, (value, problem) in zip(kept, out):
+                if problem is None:
+                    self.clean[cell] = value
+                else:
+                    self.flagged[cell] = problem
         return out
 
     def _parse(self, cell: Any) -> tuple[Any, Parsed | None]:
@@ -229,11 +253,12 @@ class _ColumnParser:
         problem = None
         if is_blank(cell):
             value = _BLANK
-        elif self.value_of is not None:
-            value = self.value_of(cell)
         else:
-            parsed = self.parse(cell)
-            value, problem = parsed.value, (parsed if parsed.problem else None)
+            value = self.value_of(cell) if self.value_of is not None else self.parse(cell)
+            if value.__class__ is Parsed:
+                value, problem = value.value, (value if value.problem else None)
+            if kind is str and (problem is not None or value != cell):
+                self.verbatim = False
         if key is not None and self.room > 0:
             self.room -= 1
             if problem is None:
@@ -241,6 +266,14 @@ class _ColumnParser:
             else:
                 self.flagged[key] = problem
         return value, problem
+
+
+def _positions(values: list[Any], marker: object) -> list[int]:
+    """Where ``marker`` stands in ``values``; looked for first, as most chunks of a column have
+    no new value and many no blank."""
+    if marker not in values:
+        return []
+    return list(itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(marker))))
 
 
 def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, str, _ColumnParser]],
@@ -303,10 +336,11 @@ def field_parsers(policy: Policy) -> dict[str, Callable[[Any], Parsed]]:
 
 
 def build_register(book: RawBook, opts: LoadOptions) -> Register:
-    """Turn one opened book into a Register (header found, values normalised)."""
+    """Turn one opened book into a Register (header found, values normalised). The chosen sheet's
+    rows are used up: the book reads them again if asked."""
     matcher = HeaderMatcher.from_policy(opts.policy, opts.manual_map)
     sheet, header_idx, mapping = _choose_sheet(book, opts, matcher)
-    rows = sheet.rows
+    rows = book.take(sheet.name).rows
     header_cells = rows[header_idx]
     columns = [
         Column(i, column_letter(i), clean_text(h) or "", mapping.get(i))
@@ -330,6 +364,9 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
     with collector_paused():  # millions of new dicts, no cycles: the collector would rescan them all
         for start, end in zip(bounds, bounds[1:]):
             records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols)
+            # The reader's rows go as soon as their records exist: the records fill the memory they
+            # held, and the peak stays near the larger of the two instead of their sum.
+            rows[start:end] = itertools.repeat(None, end - start)
     return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 
 

@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-_SPACES = re.compile(r"\s+")
 _DATE_TEXT = re.compile(
     r"^(?P<y>\d{4})\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})\s*(?:日|号)?"
     r"(?:[\sT]*(?P<H>\d{1,2})(?:[:时](?P<M>\d{1,2}))?(?:[:分](?P<S>\d{1,2}(?:\.\d+)?))?秒?)?\s*$"
@@ -55,18 +54,23 @@ def nfkc(text: str) -> str:
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
+def fold_spaces(text: str) -> str:
+    """Runs of white space (line breaks, tabs, any Unicode space) as one space, trimmed. Splitting
+    gives back a text without such runs as it is, where a regular expression would copy it."""
+    return " ".join(text.split())
+
+
 def clean_text(value: Any) -> str | None:
     """NFKC, line breaks and runs of spaces folded to one space, trimmed; blank -> None."""
     if value.__class__ is str:
-        return _SPACES.sub(" ", nfkc(value)).strip() or None
+        return fold_spaces(nfkc(value)) or None
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
-    text = _SPACES.sub(" ", nfkc(str(value))).strip()
-    return text or None
+    return fold_spaces(nfkc(str(value))) or None
 
 
 def is_blank(value: Any) -> bool:
@@ -126,11 +130,12 @@ def excel_number_text(value: float) -> str:
     return f"{mantissa}E+{int(exponent):02d}"
 
 
-def parse_id_number(value: Any) -> Parsed:
-    """An ID number as text. A number cell with more than 15 digits, or scientific notation text,
-    has lost its last digits in Excel: the value is gone and reported as such."""
+def id_number_value(value: Any) -> Any:
+    """An ID number as text (None when blank), or the Parsed that says why it is unusable: a
+    number cell with more than 15 digits, or scientific notation text, has lost its last digits
+    in Excel. The reader calls this once per distinct cell and builds no Parsed for a good one."""
     if is_blank(value):
-        return Parsed(None)
+        return None
     if isinstance(value, bool):
         return Parsed(None, "id_length", str(value))
     if isinstance(value, (int, float)):
@@ -138,26 +143,45 @@ def parse_id_number(value: Any) -> Parsed:
             return Parsed(None, "id_length", str(value))
         if abs(value) >= 1e15:
             return Parsed(None, "id_precision_lost", excel_number_text(float(value)))
-        return Parsed(str(int(value)))
+        return str(int(value))
     text = _ID_NOISE.sub("", nfkc(str(value))).upper()
     if _SCIENTIFIC.match(text):
         return Parsed(None, "id_precision_lost", text)
-    return Parsed(text)
+    return text
 
 
-def parse_phone(value: Any) -> Parsed:
-    """A phone as text: 13800138000.0 from a float cell is 13800138000; +86 and spaces dropped."""
+def parse_id_number(value: Any) -> Parsed:
+    """An ID number as text, with its problem when Excel has lost its digits (``id_number_value``)."""
+    value = id_number_value(value)
+    return value if value.__class__ is Parsed else Parsed(value)
+
+
+# The reader's path: a cell's bare value, or a Parsed when the cell has a problem (no Parsed per
+# good cell).
+parse_id_number.value_of = id_number_value  # type: ignore[attr-defined]
+
+
+def phone_value(value: Any) -> str | None:
+    """A phone as text (None when blank): 13800138000.0 from a float cell is 13800138000; +86
+    and spaces dropped. Never a problem here: validation judges the number."""
     if is_blank(value):
-        return Parsed(None)
+        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if float(value).is_integer():
-            return Parsed(str(int(value)))
-        return Parsed(str(value))
+            return str(int(value))
+        return str(value)
     text = _PHONE_NOISE.sub("", nfkc(str(value)).strip())
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
-    text = _PHONE_PREFIX.sub("", text)
-    return Parsed(text)
+    return _PHONE_PREFIX.sub("", text)
+
+
+def parse_phone(value: Any) -> Parsed:
+    """``phone_value`` as a Parsed."""
+    return Parsed(phone_value(value))
+
+
+parse_phone.value_of = phone_value  # type: ignore[attr-defined]
 
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -190,4 +214,4 @@ def parse_count(value: Any) -> Parsed:
 
 def value_key(text: str) -> str:
     """Fold an enumerated value for alias lookup: NFKC, case, spaces."""
-    return _SPACES.sub(" ", nfkc(text)).strip().casefold()
+    return fold_spaces(nfkc(text)).casefold()
