@@ -35,6 +35,12 @@ class Record:
     problems: dict[str, Parsed] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    #: A key unique across a batch: (file, sheet, row). Made once: dedupe, risk and the report
+    #: look records up by it millions of times.
+    key: tuple[str, str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.key = (self.source, self.sheet, self.row)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The normalised value of a canonical field."""
@@ -49,11 +55,6 @@ class Record:
     def column_of(self, name: str) -> str:
         """Excel column letter of a canonical field in this record's sheet ('' when absent)."""
         return self.columns.get(name, "")
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        """A key unique across a batch: (file, sheet, row)."""
-        return (self.source, self.sheet, self.row)
 
 
 @dataclass
