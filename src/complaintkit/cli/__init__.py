@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from .. import __version__
@@ -37,4 +39,10 @@ cli.add_command(history_group)
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="complaintkit")
+    try:
+        cli(prog_name="complaintkit")
+    finally:
+        # The process ends here. Without this, its last act is one more cycle-collector pass over
+        # everything a large run built (a sixth of the run's time at 200,000 rows); memory is
+        # returned by the exit either way.
+        gc.freeze()
