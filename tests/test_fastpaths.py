@@ -166,3 +166,19 @@ def test_report_rows_are_what_openpyxl_writes(tmp_path, samples, monkeypatch):
     assert by_row[2].value == dt.datetime(2025, 1, 2) and by_row[2].number_format == "yyyy-mm-dd"
     assert by_row[6].value == "nan" and len(by_row[18].value) == 32767
     assert risk.cell(row=2, column=1).fill.start_color.rgb.endswith("FFC7CE")
+
+
+def test_rows_one_at_a_time_are_the_json_rows(samples):
+    """The report reads each check's rows one at a time, never the JSON section: every check's
+    rows must be its JSON section's rows exactly (both languages, masked or not)."""
+    files = [samples / "messy_branch.xlsx", *sorted((samples / "branches").glob("*.xlsx"))]
+    registers = [loader.load_register(f, LoadOptions(POLICY)) for f in files]
+    for lang, mask in (("zh", True), ("en", False)):
+        streamed = run_pipeline(registers, OpContext(POLICY, dt.date.fromisoformat(AS_OF), lang, mask))
+        built = run_pipeline(registers, OpContext(POLICY, dt.date.fromisoformat(AS_OF), lang, mask))
+        for one, other in zip(streamed, built):
+            rows = list(one.items())  # before any JSON is built
+            section = other.data
+            expected = next(section[k] for k in ("findings", "groups", "rows") if isinstance(section.get(k), list))
+            assert rows == expected and rows, (one.name, lang)
+            assert list(other.items()) == expected  # once built, the rows come from the JSON

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import itertools
 import math
 import re
 import zipfile
@@ -18,7 +17,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
@@ -33,7 +32,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .errors import InputError
 from .fields import field_label
 from .messages import register_messages, t
-from .operations import OpResult, main_items
+from .operations import OpResult
 from .outputs import atomic_write, check_writable
 from .privacy import mask_id, mask_phone
 from .register import Record, Register

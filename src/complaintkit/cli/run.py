@@ -19,7 +19,7 @@ from ..operations import OpContext, available, run_pipeline
 from ..outputs import to_csv, to_json
 from ..policy import load_policy
 from ..privacy import scrub
-from ..report import build_report, cell_text, main_items, write_report
+from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
@@ -161,7 +161,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
             folder = Path(csv_dir)
             folder.mkdir(parents=True, exist_ok=True)
             for result in results:
-                items = main_items(result.data)
+                items = list(result.items())
                 keys = list(dict.fromkeys(k for item in items for k in item))
                 rows_out = [[cell_text(item.get(k)) for k in keys] for item in items]
                 write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
