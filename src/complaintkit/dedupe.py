@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
-from .identity import RecordKey, collector_paused, matched_keys, resolve
+from .identity import Identity, RecordKey, collector_paused, matched_keys, resolve
 from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, available, operation, run_operation
@@ -356,6 +356,10 @@ class DedupeResult:
     unidentified: int
     undated: int
     files: list[str] = field(default_factory=list)
+    #: The customer of every identified record of the batch, and the batch's record keys in order:
+    #: risk scoring looks back per customer over the same batch and reuses them.
+    identities: Mapping[RecordKey, Identity] = field(default_factory=dict, repr=False, compare=False)
+    batch: list[RecordKey] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def duplicates(self) -> list[Group]:
@@ -553,6 +557,8 @@ def find_groups(records: Sequence[Record], policy: Policy, *, current: set[Recor
         unidentified=sum(1 for k, c in zip(finder.rkey, is_current) if c and k not in identities),
         undated=sum(1 for d, c in zip(finder.day, is_current) if c and d is None),
         files=files,
+        identities=identities,
+        batch=finder.rkey,
     )
 
 

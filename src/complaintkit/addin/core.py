@@ -103,19 +103,24 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
     (Excel has one date type; the reader tells dates from date-times)."""
     if isinstance(values, str) or not isinstance(values, (list, tuple)):
         values = [[values]]  # a one-cell range read without ndim=2
-    rows: list[list[Any]] = []
-    for row in values:
-        cells = row if isinstance(row, (list, tuple)) else [row]
-        out = []
-        for v in cells:
-            if v is None:
-                v = ""
-            elif isinstance(v, dt.datetime) and v.time() == dt.time(0) and v.tzinfo is None:
-                v = v.date()
-            out.append(v)
-        rows.append(out)
-    width = max((len(r) for r in rows), default=0)
-    return [r + [""] * (width - len(r)) for r in rows]
+    rows = [list(row) if isinstance(row, (list, tuple)) else [row] for row in values]
+    width = max(map(len, rows), default=0)
+    # Only blanks and date-times need a change: a row without them is kept as it is (most rows of
+    # a register have no blank and a date or two), the others are rebuilt cell by cell.
+    for i, row in enumerate(rows):
+        if None in row or any(issubclass(kind, dt.datetime) for kind in set(map(type, row))):
+            rows[i] = [_excel_cell(v) for v in row]
+        if len(row) < width:
+            rows[i] += [""] * (width - len(row))
+    return rows
+
+
+def _excel_cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime) and v.tzinfo is None and v.time() == dt.time(0):
+        return v.date()
+    return v
 
 
 def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[list[Any]]:
@@ -152,9 +157,9 @@ def check_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy
                 lang: str = "zh", source: str = "", merged: Merged | None = None) -> SheetCheck:
     """Run a button's operation(s) over one sheet's values, exactly as the CLI runs them on a file."""
     names = operations_for(tag, lang)
-    # One pause for the whole button (see operations.run_operation): the collector then walks
-    # what the button built once, afterwards, instead of after every step.
-    with collector_paused():
+    # One pause for the whole button (see operations.run_operation), and what the button built is
+    # not walked afterwards either: it goes when the button is done with it (reference counting).
+    with collector_paused(freeze=True):
         register = register_from_sheet(rows, sheet_name, policy, source, merged)
         ctx = OpContext(policy, as_of, lang)
         results = run_pipeline([register], ctx, names) if tag == ALL else [run_operation(names[0], [register], ctx)]
