@@ -812,6 +812,7 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
     sep = "、" if lang == "zh" else ", "
     heads: dict[tuple[str, str, bool], str] = {}
     tag_texts: dict[tuple[str, ...], str | None] = {}  # a few tag combinations over many rows: one string each
+    evidence_texts: dict[tuple[Any, ...], str] = {}
     for r in mine:
         res = r.result
         cols["reason"].values[r.row] = c.display(res.reason, lang)
@@ -823,7 +824,12 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
             tag_texts[tags] = sep.join(tags) or None
         cols["tags"].values[r.row] = tag_texts[tags]
         cols["confidence"].values[r.row] = round(res.confidence, 2)
-        cols["evidence"].values[r.row] = evidence_text(res, c, lang, heads)
+        # Rows found by the same rules show the same evidence: each distinct set is written once.
+        key = (tuple(res.evidence), res.review, tuple(res.candidates) if res.review else ())
+        text = evidence_texts.get(key)
+        if text is None:
+            text = evidence_texts[key] = evidence_text(res, c, lang, heads)
+        cols["evidence"].values[r.row] = text
     disagreements = [d for d in report.disagreements if (d.source, d.sheet) == (register.source, register.sheet)]
     marks: list[CellMark] = []
     rows, links, fills = [], {}, {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -13,7 +14,7 @@ _ID15 = re.compile(r"^\d{15}$")
 
 def check_digit(first17: str) -> str:
     """The check character for the first 17 digits: sum of digit x weight, mod 11, into 10X98765432."""
-    total = sum(int(c) * w for c, w in zip(first17, WEIGHTS))
+    total = sum(map(operator.mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 

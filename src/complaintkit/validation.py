@@ -139,9 +139,10 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
     open_statuses = set(policy.get("status.open", ["待处理", "处理中"]))
     first_seen: dict[str, Record] = {}
     id_problems: dict[str, Any] = {}
+    hints: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
     for rec in records:
         v = rec.values
-        present = set(rec.columns)
+        present = rec.columns  # the register's field -> column letter, shared by its records
         for name in required:
             if name in present and v.get(name) is None and name not in rec.problems:
                 out.add("required_missing", rec, name, "")
@@ -174,7 +175,10 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
         for name, values in allowed.items():
             value = v.get(name)
             if value is not None and value not in values:
-                out.add("value_not_allowed", rec, name, hint=_suggest(str(value), values))
+                hint = hints.get((name, value))
+                if hint is None:  # a value typed wrong is typed wrong again: each is matched once
+                    hint = hints[name, value] = _suggest(str(value), values)
+                out.add("value_not_allowed", rec, name, hint=hint)
 
         status = v.get("status")
         # Both rules need the date column to exist: a register without it gets one column finding, not one per row.
