@@ -482,6 +482,10 @@ def test_classifier_rows_are_matched_by_file_sheet_and_row():
     # A label the classifier sends to review links nothing.
     review = OpResult("classify", {"rows": [{"file": "a.xlsx", "sheet": "台账", "row": 2, "reason": "定价收费", "review": True}]}, {}, "")
     assert labels_from_classify(review, [a, b]) == {}
+    # A row under review keeps its place: it does not take the label of another file's row 2.
+    one_each = OpResult("classify", {"rows": [{"file": "a.xlsx", "sheet": "台账", "row": 2, "reason": "定价收费", "review": True},
+                                              {"file": "b.xlsx", "sheet": "台账", "row": 2, "reason": "合同条款"}]}, {}, "")
+    assert labels_from_classify(one_each, [a, b]) == {b.key: IssueLabel("合同条款", 1.0)}
 
 
 def test_the_garbage_collector_is_restored_after_matching():

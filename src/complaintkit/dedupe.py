@@ -588,10 +588,12 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
     # elsewhere is read from its JSON rows.
     labels = getattr(result.detail, "labels", None)
     items = labels() if callable(labels) else result.data.get("rows", []) if isinstance(result.data, dict) else []
-    by_place: dict[tuple, IssueLabel] = {}
+    # Each row claims its place, a row under review too (with no label): a record whose own row is
+    # under review must not take the label of another file's row at the same sheet and row.
+    by_place: dict[tuple, IssueLabel | None] = {}
     clashes: set[tuple] = set()  # a place two items claim (rows of several files without "file")
 
-    def put(place: tuple, value: IssueLabel) -> None:
+    def put(place: tuple, value: IssueLabel | None) -> None:
         if by_place.setdefault(place, value) != value:
             clashes.add(place)
 
@@ -604,27 +606,31 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
         return found
 
     for item in items:
-        label = item.get("reason") if isinstance(item, dict) else None
-        # A label the classifier itself sends to review is not sure enough to link complaints.
-        if not label or item.get("row") is None or item.get("review"):
+        if not isinstance(item, dict) or item.get("row") is None:
             continue
-        try:
-            confidence = float(item.get("confidence", 1.0))
-        except (TypeError, ValueError):
-            confidence = 1.0
-        value = IssueLabel(str(label), confidence)
+        label = item.get("reason")
+        value = None
+        # A label the classifier itself sends to review is not sure enough to link complaints.
+        if label and not item.get("review"):
+            try:
+                confidence = float(item.get("confidence", 1.0))
+            except (TypeError, ValueError):
+                confidence = 1.0
+            value = IssueLabel(str(label), confidence)
         file, sheet, row = item.get("file"), item.get("sheet"), int(item["row"])
-        if file is not None:
+        if file is not None:  # a row that names its file is matched to that file only
             put((str(file), sheet, row), value)
             put((name(str(file)), sheet, row), value)
+            continue
         put((None, sheet, row), value)
         if sheet is not None:
             put((None, None, row), value)
     out: dict[RecordKey, IssueLabel] = {}
     for rec in records:
         for place in ((rec.source, rec.sheet, rec.row), (name(rec.source), rec.sheet, rec.row), (None, rec.sheet, rec.row), (None, None, rec.row)):
-            if place in by_place and place not in clashes:
-                out[rec.key] = by_place[place]
+            if place in by_place:
+                if place not in clashes and by_place[place] is not None:
+                    out[rec.key] = by_place[place]  # type: ignore[assignment]
                 break
     return out
 
