@@ -592,3 +592,28 @@ def test_evaluate_on_the_escalation_history_sample(runner, samples):
     data = json.loads(result.stdout)
     assert (data["rows"], data["escalated"]) == (297, 30)
     assert data["auc"] > 0.75
+
+
+TEXTS = ["客户称将向12378投诉并找媒体曝光", "不会找媒体曝光，只要求退还手续费", "要求全额赔偿并赔礼道歉", "对处理结果不认可",
+         "No problem at all", "the reporter called", "咨询信用卡还款", "", "12378"]
+
+
+@pytest.mark.parametrize("words", [{}, {"patterns": {r"(投诉).{0,3}\1": 30}}, {"patterns": {r"(?i:sue)": 30}}])
+def test_one_screen_search_finds_every_text_a_word_list_finds_something_in(words):
+    # The screen only skips texts none of the lists matches in; where it cannot be built safely
+    # (a back-reference) there is none and every text is searched.
+    settings = RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": words}}) if words else POLICY)
+    lists = (settings.disputed, settings.escalation_words, settings.hard_demands)
+    if "\\1" in str(words):
+        assert settings.screen is None
+        return
+    assert settings.screen is not None
+    for text in TEXTS + ["I will SUE you"]:
+        texts = settings.text.prepare({"description": text}, ("description",))
+        screened = [(n, x) for n, x in texts if settings.screen.search(x)]
+        assert [wl.find(texts) for wl in lists] == [wl.find(screened) for wl in lists], text
+
+
+def test_a_pattern_with_a_global_flag_is_a_policy_error_not_a_crash():
+    with pytest.raises(PolicyError, match="hard_demands.patterns"):
+        RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": {"patterns": {"(?i)sue": 30}}}}))

@@ -217,7 +217,11 @@ class WordList:
         if self.words:
             parts.append("(?P<w>" + "|".join(re.escape(w) for w in sorted(self.words, key=len, reverse=True)) + ")")
         parts += [f"(?P<p{i}>{src})" for i, (_, src, _) in enumerate(self.patterns)]
-        self.regex = re.compile("|".join(parts)) if parts else None
+        try:
+            self.regex = re.compile("|".join(parts)) if parts else None
+        except re.error as exc:  # each compiles alone, but e.g. a global (?i) only stands first
+            raise PolicyError(f"{where}.patterns cannot be searched together ({exc}): write a flag for "
+                              "its part only, as (?i:...)") from None
 
     def find(self, texts: Sequence[tuple[str, str]]) -> list[Hit]:
         """Each term found once, in the first field it is found in; negated mentions and numbers
@@ -386,6 +390,21 @@ class RiskSettings:
             frozenset(_strings(policy.get("status.cancelled", ["已撤销"]), "status.cancelled")),
             text,
         )
+
+    @functools.cached_property
+    def screen(self) -> re.Pattern[str] | None:
+        """One search that tells whether a text holds anything a word list looks for: most texts
+        hold nothing and are then not searched once per list. None when the lists' patterns cannot
+        be joined safely (a back-reference): every text is searched then."""
+        lists = (self.disputed, self.escalation_words, self.hard_demands)
+        sources = [src for wl in lists for _, src, _ in wl.patterns]
+        if any(re.search(r"\\[1-9]|\(\?P=|\(\?\(", src) for src in sources):  # group numbers shift when joined
+            return None
+        parts = [re.escape(w) for wl in lists for w in wl.words] + [f"(?:{src})" for src in sources]
+        try:
+            return re.compile("|".join(parts) or "(?!)")
+        except re.error:
+            return None
 
     def level(self, score: float) -> str:
         """The level a score reaches on its own."""
@@ -695,6 +714,8 @@ class _Scorer:
         if not self.leak_free:
             reasons += self._already(rec)
         texts = s.text.prepare(v, s.text_fields)
+        if s.screen is not None:
+            texts = [(name, text) for name, text in texts if s.screen.search(text)]
         reasons += self._repeat(base)
         reasons += self._customer(base)
         reasons += self._process(rec)
