@@ -700,11 +700,11 @@ class ClassificationReport:
         return t("cls_summary", lang, rows=len(self.rows), classified=len(self.rows) - self.review, review=self.review,
                  disagreements=len(self.disagreements))
 
-    def labels(self) -> list[dict[str, Any]]:
-        """Each row's place, reason, review flag and confidence exactly as the JSON rows give them
-        (what dedupe and risk link complaints by), without building the rest of the JSON."""
-        return [{"file": r.source, "sheet": r.sheet, "row": r.row, "reason": r.result.reason, "review": r.result.review,
-                 "confidence": round(r.result.confidence, 3)} for r in self.rows]
+    def reasons(self) -> Iterator[tuple[tuple[str, str, int], str, bool, float]]:
+        """Each row's record key (file, sheet, row), reason, review flag and confidence as the JSON
+        rows give it (what dedupe and risk link complaints by), without building the JSON."""
+        for r in self.rows:
+            yield (r.source, r.sheet, r.row), r.result.reason, r.result.review, round(r.result.confidence, 3)
 
     def row_items(self, lang: str = "zh", mask: bool = False) -> Iterator[dict[str, Any]]:
         """The JSON rows, one at a time (a report reads them without holding them all)."""

@@ -584,10 +584,22 @@ def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Regi
 def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[RecordKey, IssueLabel]:
     """Reason labels from the classify operation's JSON rows, matched to records by file, sheet
     and row (whichever of them the rows carry). Rows marked for review give no label."""
-    # The classify operation's report gives its labels without building its JSON; a result from
-    # elsewhere is read from its JSON rows.
-    labels = getattr(result.detail, "labels", None)
-    items = labels() if callable(labels) else result.data.get("rows", []) if isinstance(result.data, dict) else []
+    # The classify operation's own report names each row's record: its labels are read without
+    # building its JSON. A result from elsewhere is matched by what its JSON rows carry.
+    reasons = getattr(result.detail, "reasons", None)
+    if callable(reasons):
+        wanted = {rec.key for rec in records}
+        labels: dict[RecordKey, IssueLabel] = {}
+        shared: dict[tuple[str, float], IssueLabel] = {}  # a few reasons and confidences over many rows
+        for key, reason, review, confidence in reasons():
+            # A label the classifier itself sends to review is not sure enough to link complaints.
+            if reason and not review and key in wanted:
+                label = shared.get((reason, confidence))
+                if label is None:
+                    label = shared[reason, confidence] = IssueLabel(str(reason), confidence)
+                labels[key] = label
+        return labels
+    items = result.data.get("rows", []) if isinstance(result.data, dict) else []
     # Each row claims its place, a row under review too (with no label): a record whose own row is
     # under review must not take the label of another file's row at the same sheet and row.
     by_place: dict[tuple, IssueLabel | None] = {}
