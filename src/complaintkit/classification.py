@@ -382,10 +382,12 @@ class _Hits:
     """What the rules find in one field's text: its folded text, the keywords in it and the
     pattern rules that match it with the words they matched."""
 
-    __slots__ = ("text", "words", "patterns")
+    __slots__ = ("text", "words", "patterns", "key")
 
     def __init__(self, text: str, words: list[str], patterns: list[tuple[_Entry, str]]):
         self.text, self.words, self.patterns = text, words, patterns
+        #: what the rules make of the text: texts with the same key score and read alike.
+        self.key = (tuple(words), tuple(patterns))
 
 
 class RuleIndex:
@@ -487,6 +489,8 @@ class RuleIndex:
 class Classifier:
     """Classifies complaints under one policy (rules compiled once), optionally with a model."""
 
+    _RESULTS = 1 << 16  # distinct findings remembered (a register has a few hundred to thousands)
+
     def __init__(self, policy: Policy, model: TextModel | None = None) -> None:
         self.settings = Settings.from_policy(policy)
         self.model = model
@@ -498,6 +502,7 @@ class Classifier:
         known = [lr.label for lr in self.settings.reasons] + (list(model.classes) if model else [])
         self._reason_keys = {value_key(label): label for label in known}
         self._lines = {value_key(lr.label): lr.label for lr in self.settings.business}
+        self._results: dict[Any, Classification] = {}
 
     @property
     def method(self) -> str:
@@ -520,6 +525,20 @@ class Classifier:
         words name no business line."""
         s = self.settings
         fields = [(name, self._rules.hits(str(values[name]))) for name in s.fields if values.get(name)]
+        # The rules see only the words and patterns each field holds: complaints in other words but
+        # with the same findings get the same result (one object, shared: read it, don't change it).
+        key = (register_business, tuple((name, hits.key) for name, hits in fields)) if self.model is None else None
+        found = self._results.get(key) if key is not None else None
+        if found is None:
+            found = self._classify(fields, register_business)
+            if key is not None:
+                if len(self._results) >= self._RESULTS:
+                    self._results.clear()
+                self._results[key] = found
+        return found
+
+    def _classify(self, fields: list[tuple[str, _Hits]], register_business: str | None) -> Classification:
+        s = self.settings
         reason_scores, business_scores, tag_scores = self._rules.match(fields, s.further_rule_factor)
         if self.model is not None:
             reason, review, guess, confidence, evidence, candidates = self._by_model(" ".join(h.text for _, h in fields))
