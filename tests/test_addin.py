@@ -155,6 +155,38 @@ def test_plans_for_sheet_is_values_in_plans_out():
     assert plans[0].marks and plans[0].tables[0].name.startswith(OWN_PREFIX)
 
 
+def test_pressing_a_button_again_and_again_keeps_nothing_behind():
+    # Excel's Python process lives on between presses: what a press built must go once it is done
+    # (the results hold reference cycles, so the collector must be left to find them).
+    import gc
+    import tracemalloc
+
+    register = load_register(BRANCH, LoadOptions(POLICY))
+    rows, _ = sheet_as_xlwings(load_workbook(BRANCH)[register.sheet])
+    tracemalloc.start()
+    try:
+        for _ in range(2):
+            plans_for_sheet(rows, register.sheet, ALL, POLICY, ASOF)
+        gc.collect()
+        settled = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            plans_for_sheet(rows, register.sheet, ALL, POLICY, ASOF)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - settled
+    finally:
+        tracemalloc.stop()
+    assert gc.get_freeze_count() == 0
+    assert grown < 100_000, f"{grown:,} bytes kept after three more presses"
+
+
+def test_excel_rows_pad_short_rows_and_leave_other_cells_alone():
+    class Stamp(dt.datetime):  # a date-time type of another library
+        pass
+
+    got = excel_rows([[Stamp(2026, 3, 2), "a", 1.5], ["b"], (None, dt.datetime(2026, 3, 2, 0, 0, 1))])
+    assert got == [[dt.date(2026, 3, 2), "a", 1.5], ["b", "", ""], ["", dt.datetime(2026, 3, 2, 0, 0, 1), ""]]
+
+
 def test_all_runs_every_available_check_in_pipeline_order():
     assert operations_for(ALL) == [n for n in PIPELINE_ORDER if n in available()]
 

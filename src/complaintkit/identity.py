@@ -180,28 +180,19 @@ def _shared_keys(values: Sequence[str | None], names: Sequence[str | None], limi
 
 
 @contextlib.contextmanager
-def collector_paused(freeze: bool = False) -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector while a large batch builds its many small objects.
 
     Each collection walks every live object, the whole register included, so on a large batch
     the collector alone makes the cost grow faster than the rows. Nothing built by identity or
     dedupe forms a reference cycle, so reference counting still frees it all; the collector
     resumes (if it was on) afterwards.
-
-    ``freeze`` is for a process that lives on (the add-in inside Excel): the first collection
-    after the pause would walk everything built during it (a tenth of a button's time), so it is
-    frozen instead (``gc.freeze``), and thawed again when the next pause begins: a frozen object is
-    still freed by reference counting, it is only left out of the walks.
     """
     enabled = gc.isenabled()
     gc.disable()
-    if freeze:
-        gc.unfreeze()
     try:
         yield
     finally:
-        if freeze:
-            gc.freeze()
         if enabled:
             gc.enable()
 

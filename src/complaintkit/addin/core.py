@@ -157,9 +157,10 @@ def check_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy
                 lang: str = "zh", source: str = "", merged: Merged | None = None) -> SheetCheck:
     """Run a button's operation(s) over one sheet's values, exactly as the CLI runs them on a file."""
     names = operations_for(tag, lang)
-    # One pause for the whole button (see operations.run_operation), and what the button built is
-    # not walked afterwards either: it goes when the button is done with it (reference counting).
-    with collector_paused(freeze=True):
+    # One pause for the whole button (see operations.run_operation): the collector then walks
+    # what the button built once, afterwards, instead of after every step. (Freezing it instead
+    # would keep the results' reference cycles in Excel's process for good.)
+    with collector_paused():
         register = register_from_sheet(rows, sheet_name, policy, source, merged)
         ctx = OpContext(policy, as_of, lang)
         results = run_pipeline([register], ctx, names) if tag == ALL else [run_operation(names[0], [register], ctx)]
