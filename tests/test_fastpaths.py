@@ -78,7 +78,9 @@ def _plain_records(rows: list[list[Any]]) -> list[tuple]:
 
 def _read(rows: list[list[Any]]) -> list[tuple]:
     reg = register_from_rows(rows, "台账", LoadOptions(POLICY))
-    return [(rec.row, rec.values, rec.raw, {k: (p.problem, p.detail) for k, p in rec.problems.items()}, rec.extra) for rec in reg.records]
+    # Every filled field's cell as typed, in column order (blank cells read as None).
+    return [(rec.row, rec.values, {k: rec.cell(k) for k in rec.values if rec.cell(k) is not None},
+             {k: (p.problem, p.detail) for k, p in rec.problems.items()}, dict(rec.extra)) for rec in reg.records]
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -576,7 +576,7 @@ def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> tuple[Ro
 
     if received is None:
         problem = rec.problems.get("received_date")
-        row.reason = Step("reason_bad_received", {"value": clean_text(rec.raw.get("received_date")) or problem.detail}) if problem else Step("reason_no_received")
+        row.reason = Step("reason_bad_received", {"value": clean_text(rec.cell("received_date")) or problem.detail}) if problem else Step("reason_no_received")
         steps.append(Step("ex_unknown", {"reason": row.reason}))
     else:
         extended = settings.is_extended(v.get("extended"))

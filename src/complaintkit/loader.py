@@ -3,14 +3,16 @@ notes, map headers to canonical fields, fill merged cells, and normalise every v
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import operator
 import re
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import InputError
 from .fields import FIELDS, HeaderMatcher, column_letter
@@ -29,6 +31,8 @@ from .policy import Policy
 from .register import Column, Record, Register
 from .sources import RawBook, RawSheet, expand_paths, open_book
 
+#: The raw cells, problems or unknown columns of a record that has none (shared: never changed).
+_NOTHING: Mapping[str, Any] = types.MappingProxyType({})
 _FOOTER = re.compile(r"^(制表|填表|审核|负责人|复核|注[:：]|说明[:：]|合计|总计|小计|total|note)", re.I)
 
 
@@ -138,7 +142,7 @@ _PARSE_CACHE = 1 << 20
 _UNIQUE_AFTER = 4096
 _CHUNK_ROWS = 8192
 _FIRST_CHUNK = 256
-# Markers in a parsed column: a blank cell (left out of Record.raw), a cell not parsed yet.
+# Markers in a parsed column: a blank cell, a cell not parsed yet.
 _BLANK = object()
 _MISS = object()
 # How a cell is remembered. Text, dates and numbers are their own keys: a text or a date equals
@@ -169,9 +173,10 @@ class _ColumnParser:
         # text, which saves a string per cell and a pass over the column.
         self.verbatim = True
 
-    def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]], Sequence[Any]]:
+    def column(self, cells: Sequence[Any]) -> tuple[list[Any], list[int], list[tuple[int, Parsed]], list[tuple[int, Any]]]:
         """The value of every cell (None when blank), the positions of blank cells, the
-        (position, Parsed) of cells with a problem, and the cells to keep as raw values."""
+        (position, Parsed) of cells with a problem, and the (position, cell) of the cells that are
+        not their value as typed (a text date, a number read as text, a cell with a problem)."""
         kinds = set(map(type, cells))
         texts = kinds == {str}
         if self.room == 0 and texts:
@@ -195,11 +200,17 @@ class _ColumnParser:
         for i in blanks:
             values[i] = None
         if texts and self.verbatim:
-            kept: Sequence[Any] = values  # equal texts, and one object per distinct text
-        else:
-            # The reader makes a new string for every cell: a column of repeated texts keeps one of each.
-            kept = list(map(sys.intern, cells)) if texts and self.room > 0 else cells
-        return values, blanks, problems, kept
+            return values, blanks, problems, []  # every text is its value
+        # Cells that differ from their value, or are of another type (2.0 read as 2), found in C;
+        # blank cells are not kept.
+        differ = map(operator.or_, map(operator.ne, cells, values), map(operator.is_not, map(type, cells), map(type, values)))
+        typed = [(i, cells[i]) for i in itertools.compress(range(len(cells)), differ)]
+        if blanks:
+            gone = set(blanks)
+            typed = [(i, cell) for i, cell in typed if i not in gone]
+        if texts and self.room > 0:  # a repeated text typed otherwise than its value: one string each
+            typed = [(i, sys.intern(cell)) for i, cell in typed]
+        return values, blanks, problems, typed
 
     def _parse_missing(self, cells: Sequence[Any], missing: list[int], plain: bool) -> list[tuple[Any, Parsed | None]]:
         """(value, problem) of the cells at ``missing``, not found among the remembered ones."""
@@ -287,20 +298,30 @@ def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, st
     cells = _pick(rows, [i for i, _, _ in fields])
     parsed = [parser.column(col) for (_, _, parser), col in zip(fields, zip(*cells))] if rows else []
     values = [dict(zip(names, v)) for v in zip(*[col for col, _, _, _ in parsed])] if names else [{} for _ in rows]
-    raw = [dict(zip(names, c)) for c in zip(*[kept for _, _, _, kept in parsed])] if names else [{} for _ in rows]
-    problems: list[dict[str, Parsed]] = [{} for _ in rows]
-    for name, (_, blanks, flagged, _) in zip(names, parsed):
-        for i in blanks:
-            del raw[i][name]
+    # Most rows have no cell typed otherwise than its value, no problem and no unknown column:
+    # they share one empty mapping instead of a dict each (a million rows: a gigabyte).
+    typed: list[dict[str, Any] | None] = [None] * len(rows)
+    problems: list[dict[str, Parsed] | None] = [None] * len(rows)
+    blank = collections.Counter()
+    for name, (_, blanks, flagged, kept) in zip(names, parsed):
+        blank.update(blanks)
+        for i, cell in kept:
+            found = typed[i]
+            if found is None:
+                found = typed[i] = {}
+            found[name] = cell
         for i, problem in flagged:
-            problems[i][name] = problem
+            found = problems[i]
+            if found is None:
+                found = problems[i] = {}
+            found[name] = problem
     extra_names = [h for _, h in extras]
-    extra = [dict(zip(extra_names, c)) for c in _pick(rows, [i for i, _ in extras])]
+    extra = [dict(zip(extra_names, c)) for c in _pick(rows, [i for i, _ in extras])] if extras else [_NOTHING] * len(rows)
     return [
-        Record(source, sheet, first + k + 1, values[k], raw[k], problems[k], extra[k], field_cols)
+        Record(source, sheet, first + k + 1, values[k], typed[k] or _NOTHING, problems[k] or _NOTHING, extra[k], field_cols)
         for k in range(len(rows))
         # Two filled fields make a complaint; otherwise the whole row says whether it is blank or a footer.
-        if len(raw[k]) >= 2 or not _blank_or_footer(rows[k])
+        if len(names) - blank[k] >= 2 or not _blank_or_footer(rows[k])
     ]
 
 

@@ -136,7 +136,7 @@ def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutCo
 
 def _cell_value(rec: Record, col: OutColumn) -> Any:
     if col.field:
-        return rec.raw.get(col.field)
+        return rec.cell(col.field)
     return rec.extra.get(col.header)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from .normalize import Parsed
 
@@ -23,17 +23,19 @@ class Record:
     """One complaint row.
 
     ``values`` holds normalised canonical values (``date`` for date fields, ``int`` for transfers,
-    ``str`` otherwise, None when blank or unusable); ``raw`` the cell as it was; ``problems`` the
-    normalisation problems by field; ``extra`` the unknown columns, passed through untouched.
+    ``str`` otherwise, None when blank or unusable); ``raw`` the cells as typed where they are not
+    their value (a text date, a number for a text field, a cell with a problem: ``cell`` reads
+    any field as typed); ``problems`` the normalisation problems by field; ``extra`` the unknown
+    columns, passed through untouched. The three mappings are read-only.
     """
 
     source: str
     sheet: str
     row: int
     values: dict[str, Any]
-    raw: dict[str, Any]
-    problems: dict[str, Parsed] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any]
+    problems: Mapping[str, Parsed] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     #: A key unique across a batch: (file, sheet, row). Made once: dedupe, risk and the report
     #: look records up by it millions of times.
@@ -41,6 +43,10 @@ class Record:
 
     def __post_init__(self) -> None:
         self.key = (self.source, self.sheet, self.row)
+
+    def cell(self, name: str) -> Any:
+        """The cell of a canonical field as it was typed (None when blank)."""
+        return self.raw[name] if name in self.raw else self.values.get(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The normalised value of a canonical field."""

@@ -116,7 +116,7 @@ class _Collector:
         if not enabled:
             return
         if value is None:
-            value = rec.raw.get(name)
+            value = rec.cell(name)
         self.findings.append(
             Finding(code, severity, rec.source, rec.sheet, rec.row, rec.column_of(name), name, value, rec.id, params)
         )

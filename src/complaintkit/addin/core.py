@@ -105,22 +105,20 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
         values = [[values]]  # a one-cell range read without ndim=2
     rows = [list(row) if isinstance(row, (list, tuple)) else [row] for row in values]
     width = max(map(len, rows), default=0)
-    # Only blanks and date-times need a change: a row without them is kept as it is (most rows of
-    # a register have no blank and a date or two), the others are rebuilt cell by cell.
+    # Only blanks and date-times need a change: each is looked for in C first, and a row is
+    # rebuilt only for what it holds.
     for i, row in enumerate(rows):
-        if None in row or any(issubclass(kind, dt.datetime) for kind in set(map(type, row))):
-            rows[i] = [_excel_cell(v) for v in row]
+        if None in row:
+            row = rows[i] = ["" if v is None else v for v in row]
+        if any(issubclass(kind, dt.datetime) for kind in set(map(type, row))):
+            row = rows[i] = [_date_if_midnight(v) if isinstance(v, dt.datetime) else v for v in row]
         if len(row) < width:
-            rows[i] += [""] * (width - len(row))
+            row += [""] * (width - len(row))
     return rows
 
 
-def _excel_cell(v: Any) -> Any:
-    if v is None:
-        return ""
-    if isinstance(v, dt.datetime) and v.tzinfo is None and v.time() == dt.time(0):
-        return v.date()
-    return v
+def _date_if_midnight(v: dt.datetime) -> dt.date | dt.datetime:
+    return v.date() if v.tzinfo is None and v.time() == dt.time(0) else v
 
 
 def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[list[Any]]:
