@@ -854,6 +854,9 @@ def assess(registers: Sequence[Register], policy: Policy, as_of: dt.date, *, his
     complaint already escalated (its channel and its own 是否升级), for ``evaluate``.
     """
     settings = RiskSettings.from_policy(policy)
+    # Each assessment renders its reasons afresh: a press of the add-in costs what a first run
+    # costs, and Excel's process does not keep the last register's texts.
+    _message.cache_clear()
     current = [r for reg in registers for r in reg.records]
     keys = {r.key for r in current}
     # A file given both as current and as history is current only (as in dedupe).
