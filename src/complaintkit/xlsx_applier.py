@@ -181,8 +181,10 @@ class OpenpyxlBook:
                 link_cell.hyperlink = Hyperlink(ref=link_cell.coordinate, location=f"'{quoted}'!{ref}")
                 link_cell.font = Font(color="0563C1", underline="single")
             if table.fills.get(i):
-                for c in ws[r]:
-                    c.fill = _fill(table.fills[i])
+                # The row's own cells: ws[r] would measure the whole sheet's width for every row.
+                fill = _fill(table.fills[i])
+                for c in range(1, max(len(row), len(table.headers)) + 1):
+                    ws.cell(row=r, column=c).fill = fill
         ws.freeze_panes = "A2"
         if table.rows:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(table.rows) + 1}"
