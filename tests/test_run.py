@@ -166,3 +166,31 @@ def test_readme_crontab_line_runs(tmp_path, samples):
     assert proc.stdout == "" and proc.stderr == ""
     reports = list((home / "reports").iterdir())
     assert any(p.suffix == ".xlsx" for p in reports) and any(p.suffix == ".json" for p in reports)
+
+
+def test_annotated_copies_are_freed_one_by_one_while_the_collector_is_paused(tmp_path, monkeypatch):
+    # An openpyxl workbook is a web of reference cycles; a batch run pauses the cycle collector, so
+    # 300 annotated copies would all stay in memory unless each is collected once written.
+    import gc
+    import weakref
+
+    from complaintkit.cli import common
+    from complaintkit.identity import collector_paused
+
+    class Book:  # a workbook's parent <-> sheet cycle
+        def __init__(self) -> None:
+            self.sheet = {"parent": self}
+
+    alive: list[weakref.ref] = []
+
+    def write_annotated(reg, plans, target, force, inputs):
+        book = Book()
+        alive.append(weakref.ref(book))
+        assert sum(r() is not None for r in alive) == 1, "the previous copy is still in memory"
+        return target
+
+    monkeypatch.setattr(common, "write_annotated", write_annotated)
+    regs = [load_register(write_xlsx(tmp_path / f"b{i}.xlsx", [good_row(1)]), LoadOptions(load_policy())) for i in range(4)]
+    with collector_paused():
+        written = common.write_annotations(regs, lambda reg: [], None, str(tmp_path / "out"), False)
+    assert len(written) == 4 and gc.get_freeze_count() == 0
