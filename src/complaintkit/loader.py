@@ -299,7 +299,7 @@ def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, st
     parsed = [parser.column(col) for (_, _, parser), col in zip(fields, zip(*cells))] if rows else []
     values = [dict(zip(names, v)) for v in zip(*[col for col, _, _, _ in parsed])] if names else [{} for _ in rows]
     # Most rows have no cell typed otherwise than its value, no problem and no unknown column:
-    # they share one empty mapping instead of a dict each (a million rows: a gigabyte).
+    # they share one empty mapping instead of a dict each (80 MiB less for 200,000 rows).
     typed: list[dict[str, Any] | None] = [None] * len(rows)
     problems: list[dict[str, Parsed] | None] = [None] * len(rows)
     blank = collections.Counter()

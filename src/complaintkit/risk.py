@@ -29,8 +29,8 @@ Pure: registers, policy and an as-of date in; a ``RiskReport`` out.
 from __future__ import annotations
 
 import bisect
-import functools
 import datetime as dt
+import functools
 import math
 import operator
 import re

@@ -156,20 +156,25 @@ def check_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy
     """Run a button's operation(s) over one sheet's values, exactly as the CLI runs them on a file."""
     names = operations_for(tag, lang)
     # One pause for the whole button (see operations.run_operation): the collector then walks
-    # what the button built once, afterwards, instead of after every step. (Freezing it instead
-    # would keep the results' reference cycles in Excel's process for good.)
+    # what the button built once, afterwards, instead of after every step.
     with collector_paused():
         register = register_from_sheet(rows, sheet_name, policy, source, merged)
         ctx = OpContext(policy, as_of, lang)
         results = run_pipeline([register], ctx, names) if tag == ALL else [run_operation(names[0], [register], ctx)]
         plans = [p for result in results for p in result.plans_for(register)]
+        # The results keep the context (their JSON, built on demand, reads its language): the
+        # context lets them go, so that reference counting alone frees a press once it is done.
+        ctx.results.clear()
+        ctx.shared.clear()
     return SheetCheck(tag, register, results, plans)
 
 
 def plans_for_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, policy: Policy, as_of: dt.date,
                     lang: str = "zh") -> list[SheetPlan]:
     """The SheetPlans a button applies to a sheet with these values (values in, plans out)."""
-    return check_sheet(rows, sheet_name, tag, policy, as_of, lang).plans
+    # The collector resumes once the register and the results are gone (see press).
+    with collector_paused():
+        return check_sheet(rows, sheet_name, tag, policy, as_of, lang).plans
 
 
 def summary_message(check: SheetCheck, lang: str = "zh") -> str:
@@ -200,9 +205,14 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
         return t("addin_cleared", lang, columns=columns, sheets=len(own_sheets))
     if sheet_name.startswith(OWN_PREFIX):
         raise AddinError(t("addin_own_sheet", lang, sheet=sheet_name))
-    check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
-    apply_plans(book, check.plans if marks else [replace(p, marks=[]) for p in check.plans])
-    return summary_message(check, lang)
+    # The collector resumes only once the press's register and results are gone: resuming while
+    # they live would walk them all once more (a tenth of a press).
+    with collector_paused():
+        check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
+        apply_plans(book, check.plans if marks else [replace(p, marks=[]) for p in check.plans])
+        message = summary_message(check, lang)
+        del check
+    return message
 
 
 def addin_policy(workbook_path: str | None = None) -> Policy:
