@@ -166,3 +166,17 @@ def test_legacy_xls_is_read(samples):
     clean = load_register(samples / "clean_branch.xlsx", LoadOptions(POLICY))
     assert reg.file_format == "xls"
     assert [r.values for r in reg.records] == [r.values for r in clean.records]
+
+
+def test_a_record_keeps_the_cells_typed_otherwise_than_their_value(tmp_path):
+    rows = [good_row(1), good_row(2, 受理日期="2026年3月5日", 联系电话=13800138000, 办结日期="下周"), good_row(3, 回访结果="")]
+    reg = load_register(write_xlsx(tmp_path / "r.xlsx", rows), LoadOptions(POLICY))
+    plain, typed, blank = reg.records
+    assert dict(plain.raw) == {} and dict(plain.problems) == {}  # every cell is its value
+    assert plain.cell("received_date") == dt.date(2026, 3, 2) and plain.cell("description") == "信用卡年费被多收"
+    assert typed.get("received_date") == dt.date(2026, 3, 5) and typed.cell("received_date") == "2026年3月5日"
+    assert typed.get("phone") == "13800138000" and typed.cell("phone") == 13800138000  # a number cell stays a number
+    assert typed.get("closed_date") is None and typed.cell("closed_date") == "下周" and "closed_date" in typed.problems
+    assert blank.cell("followup_result") is None and "followup_result" not in blank.raw
+    with pytest.raises(TypeError):
+        plain.raw["x"] = 1  # shared by records without such cells: read-only
