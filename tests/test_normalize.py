@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from complaintkit.normalize import (
-    clean_text, excel_number_text, excel_serial_to_date, parse_count, parse_date, parse_id_number, parse_phone, phone_is_valid,
+    clean_text, excel_number_text, excel_serial_to_date, nfkc, parse_count, parse_date, parse_id_number, parse_phone,
+    phone_is_valid,
 )
 from complaintkit.privacy import mask_id, mask_phone, scrub
 from complaintkit.resident_id import CHECK_CHARS, WEIGHTS, check_digit, check_id
@@ -127,6 +128,23 @@ def test_text_is_nfkc_and_single_spaced():
     assert clean_text("  信用卡\n年费（ＡＢＣ）\t多收  ") == "信用卡 年费(ABC) 多收"
     assert clean_text(" ") is None
     assert clean_text(12.0) == "12"
+
+
+# Chinese, full-width punctuation, letters and digits, the ideographic space, accents that NFKC
+# composes, ligatures and circled digits it decomposes, and white space.
+_WIDE_TEXT = st.text(st.sampled_from(list("信用卡年费多收，：；！？（）ＡＴＭａｂ１２\u3000 e\u0301ﬁ①\t\n")) | st.characters(), max_size=40)
+
+
+@given(_WIDE_TEXT)
+def test_nfkc_is_unicode_nfkc_and_fold_is_nfkc_lower_case_single_spaced(text):
+    import re
+    import unicodedata
+
+    from complaintkit.classification import fold
+
+    expected = unicodedata.normalize("NFKC", text)
+    assert nfkc(text) == expected
+    assert fold(text) == re.sub(r"\s+", " ", expected.casefold()).strip()
 
 
 def test_every_unicode_space_folds():

@@ -18,7 +18,6 @@ import functools
 import json
 import re
 import sys
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 from .errors import PolicyError
 from .fields import field_label
 from .messages import register_messages, t
-from .normalize import value_key
+from .normalize import fold_spaces, nfkc, value_key
 from .operations import OpContext, OpResult, operation
 from .policy import Policy, load_policy
 from .privacy import scrub
@@ -144,23 +143,10 @@ class Evidence:
         return (f"“{self.text}”" if lang == "zh" else f"'{self.text}'") + f"+{self.weight:g}"
 
 
-# Full-width punctuation, letters and digits (，：（ＡＴＭ）) and the ideographic space, in nearly
-# every Chinese text, replaced by what NFKC makes of them before NFKC itself: the result is the same
-# (each becomes its own decomposition), and NFKC, finding nothing left to change, returns at once.
-_FULL_WIDTH = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000)}
-_FULL_WIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
-_SPACES = re.compile(r"\s+")
-
-
-def _half_width(m: re.Match[str]) -> str:
-    return _FULL_WIDTH[m.group()]
-
-
 def fold(text: str) -> str:
     """Text as the rules see it: NFKC (full-width letters and digits become plain) and lower case;
     line breaks and runs of spaces become one space."""
-    text = unicodedata.normalize("NFKC", _FULL_WIDTH_RE.sub(_half_width, text))
-    return _SPACES.sub(" ", text.casefold()).strip()
+    return fold_spaces(nfkc(text).casefold())
 
 
 def _weight(value: Any, where: str) -> float:
