@@ -631,3 +631,12 @@ def test_risk_looks_back_on_the_customers_dedupe_found_for_the_same_batch(monkey
     other = risk_module.dedupe([register(rows[:1])], POLICY)
     report = risk_module.assess([register(rows)], POLICY, ASOF, duplicates=other)
     assert calls == [1] and {r.id for r in report.rows} == {"T1", "T2", "T3"}
+
+
+def test_alike_reasons_of_different_rows_are_one_object_rendered_once():
+    got = assess([row("T1", "2026-03-02", person=1, 流转次数=3), row("T2", "2026-03-05", person=2, 流转次数=3),
+                   row("T3", "2026-03-06", person=3, 流转次数=4)])
+    first, second, other = (next(x for x in got[cid].reasons if x.code == "transfers") for cid in ("T1", "T2", "T3"))
+    assert first is second and first is not other
+    assert reason(got["T1"], "transfers") == reason(got["T2"], "transfers") != reason(got["T3"], "transfers")
+    assert "3" in reason(got["T1"], "transfers") and "4" in reason(got["T3"], "transfers")

@@ -498,21 +498,14 @@ class Reason:
     params: tuple[tuple[str, Any], ...] = ()
     #: the level this reason sets whatever the score (already-escalated complaints are high).
     floor: str = NONE
+    #: the message by language, rendered once: rows share alike reasons (see _Scorer.assess).
+    _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def message(self, lang: str = "zh") -> str:
-        try:
-            return _message(self, lang)
-        except TypeError:  # a parameter that cannot be a key
-            return _render_message(self, lang)
-
-
-def _render_message(reason: Reason, lang: str) -> str:
-    return t(f"risk_{reason.code}", lang, **{k: _render(v, lang) for k, v in reason.params})
-
-
-# Rows share most reasons (the same channel, reason, overdue days, frequency): each distinct one is
-# rendered once (a third of 10,000 rows' reasons are distinct).
-_message = functools.lru_cache(maxsize=1 << 16)(_render_message)
+        text = self._texts.get(lang)
+        if text is None:
+            text = self._texts[lang] = t(f"risk_{self.code}", lang, **{k: _render(v, lang) for k, v in self.params})
+        return text
 
 
 def _num(value: float) -> int | float:
@@ -541,21 +534,13 @@ class RowRisk:
     channel: str = ""
     #: the classified reason (classify), for `evaluate`'s escalation rate per reason.
     issue: str = ""
-    #: reason messages by language, rendered once (the JSON, the columns, the notes and the sheet all show them).
-    _messages: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def level_text(self, lang: str = "zh") -> str:
         return t(f"risk_levelx_{self.level}", lang)
 
-    def messages(self, lang: str = "zh", keep: bool = True) -> list[str]:
-        """The reasons' messages; kept for the next call unless ``keep`` is False (the JSON of a
-        large register renders each row once, and keeping them all would double its memory)."""
-        found = self._messages.get(lang)
-        if found is None:
-            found = [r.message(lang) for r in self.reasons]
-            if keep:
-                self._messages[lang] = found
-        return found
+    def messages(self, lang: str = "zh") -> list[str]:
+        """The reasons' messages (each rendered once, see Reason.message)."""
+        return [r.message(lang) for r in self.reasons]
 
     def reasons_text(self, lang: str = "zh") -> str:
         """Every reason with its points: 已超期 12 天（办理时限 ...） +30；回访不满意 +25."""
@@ -567,7 +552,7 @@ class RowRisk:
         return {
             "file": self.source, "sheet": self.sheet, "row": self.row, "id": self.id,
             "level": self.level, "level_text": t(f"risk_level_{self.level}", lang), "score": _num(self.score),
-            "reasons": [{"code": r.code, "points": _num(r.points), "message": m} for r, m in zip(self.reasons, self.messages(lang, keep=False))],
+            "reasons": [{"code": r.code, "points": _num(r.points), "message": m} for r, m in zip(self.reasons, self.messages(lang))],
         }
 
     def sort_key(self) -> tuple[int, float, int]:
@@ -688,6 +673,7 @@ class _Scorer:
                 self.chain[m.record.key] = (group, pos)
         self.customers = _Customers(records, policy, set(self.primary), duplicates)
         self.deadline: dict[tuple[str, str, int], RowDeadline] = {(r.source, r.sheet, r.row): r for r in deadlines.rows}
+        self.alike: dict[Reason, Reason] = {}
 
     def _refs(self, records: Sequence[Record], note: Any = None) -> tuple[Ref, ...]:
         shown = records[-self.MAX_REFS:]
@@ -722,7 +708,9 @@ class _Scorer:
         reasons += self._outcome(rec, texts)
         reasons += self._words(texts)
         reasons += self._channel_and_reason(rec, base)
-        reasons = [r for r in reasons if r.points > 0 or r.floor != NONE]
+        # Rows share most reasons (the same channel, overdue days, frequency...; a third of 10,000
+        # rows' reasons are distinct): alike ones become one object, whose message is rendered once.
+        reasons = [self.alike.setdefault(r, r) for r in reasons if r.points > 0 or r.floor != NONE]
         out.reasons = reasons
         out.score = sum(r.points for r in reasons)
         floors = [LEVELS.index(r.floor) for r in reasons]
@@ -854,9 +842,6 @@ def assess(registers: Sequence[Register], policy: Policy, as_of: dt.date, *, his
     complaint already escalated (its channel and its own 是否升级), for ``evaluate``.
     """
     settings = RiskSettings.from_policy(policy)
-    # Each assessment renders its reasons afresh: a press of the add-in costs what a first run
-    # costs, and Excel's process does not keep the last register's texts.
-    _message.cache_clear()
     current = [r for reg in registers for r in reg.records]
     keys = {r.key for r in current}
     # A file given both as current and as history is current only (as in dedupe).
