@@ -189,21 +189,21 @@ class _SharedTexts:
     def __init__(self) -> None:
         self.columns: list[dict[str, str]] = []
 
-    def share(self, at: int, text: str) -> str:
-        """The copy of ``text`` already kept for column ``at``, or ``text`` itself."""
-        while len(self.columns) <= at:
-            self.columns.append({})
-        seen = self.columns[at]
-        shared = seen.get(text)
-        if shared is not None:
-            return shared
-        if len(seen) < _SHARED_TEXTS:
-            seen[text] = text
-        return text
-
     def row(self, values: list[Any]) -> list[Any]:
-        """``values`` with their texts shared."""
-        return [self.share(j, v) if v.__class__ is str else v for j, v in enumerate(values)]
+        """``values`` with their texts shared (one pass, no call per cell: a million rows pass here)."""
+        columns = self.columns
+        while len(columns) < len(values):
+            columns.append({})
+        out = []
+        for seen, v in zip(columns, values):
+            if v.__class__ is str:
+                shared = seen.get(v)
+                if shared is not None:
+                    v = shared
+                elif len(seen) < _SHARED_TEXTS:
+                    seen[v] = v
+            out.append(v)
+        return out
 
 
 class _Findings:
@@ -220,28 +220,18 @@ class _Findings:
         self.texts = _SharedTexts()
 
     def add(self, item: dict[str, Any]) -> None:
-        keys, texts = self.keys, self.texts
+        keys = self.keys
         row: list[Any] = [None] * len(keys)
         for k, v in item.items():
             at = keys.get(k)
             if at is None:
                 at = keys[k] = len(keys)
                 row.append(None)
-                texts.columns.append({})
-            if v.__class__ not in _SCALARS:
-                v = cell_text(v)
-            if v.__class__ is str:  # texts.share, inline: a million rows pass here
-                seen = texts.columns[at]
-                shared = seen.get(v)
-                if shared is not None:
-                    v = shared
-                elif len(seen) < _SHARED_TEXTS:
-                    seen[v] = v
-            row[at] = v
+            row[at] = v if v.__class__ in _SCALARS else cell_text(v)
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
-        self.rows.append(row)
+        self.rows.append(self.texts.row(row))
         self.fills.append(_row_fill(item))
 
 
