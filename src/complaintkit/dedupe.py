@@ -582,8 +582,9 @@ def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Regi
 
 
 def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[RecordKey, IssueLabel]:
-    """Reason labels from the classify operation's JSON rows, matched to records by file, sheet
-    and row (whichever of them the rows carry). Rows marked for review give no label."""
+    """Reason labels by record key: from the classify operation's own report, or from the JSON
+    rows of a result from elsewhere, matched to records by file, sheet and row (whichever of them
+    the rows carry). Rows marked for review give no label."""
     # The classify operation's own report names each row's record: its labels are read without
     # building its JSON. A result from elsewhere is matched by what its JSON rows carry.
     reasons = getattr(result.detail, "reasons", None)
