@@ -22,7 +22,7 @@ from complaintkit.policy import load_policy
 from complaintkit.register import Record, Register
 from complaintkit.resident_id import check_digit
 
-from conftest import HEADERS, SAMPLES, good_row, sha256, write_xlsx
+from conftest import SAMPLES, good_row, sha256, write_xlsx
 
 POLICY = load_policy()
 # Text-only matching: the tests must not depend on whichever classifier is installed.
