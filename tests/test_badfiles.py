@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 import click
 import pytest
+from hypothesis import given, settings, strategies as st
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
@@ -297,6 +298,18 @@ def test_stray_cell_limit_is_exact(tmp_path, monkeypatch):
     book = open_book(make_corpus.write_xlsx(tmp_path / "over.xlsx", rows, extra_rows=over))
     with pytest.raises(InputError, match="BI1000"):
         book.sheet("台账")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 2_000_000), st.integers(1, 2_000_000))
+def test_bound_patterns_match_exactly_one_to_n(n, k):
+    """The fast pass's reference bounds: a row number (no leading zero) or column letters match
+    the pattern for n exactly when they stand for 1..n, whatever the order of its alternatives."""
+    rows = re.compile(sources._at_most(n, False))
+    assert bool(rows.fullmatch(str(k).encode())) is (k <= n)
+    assert not rows.fullmatch(b"0" + str(k).encode()) and not rows.fullmatch(b"0")
+    cols = re.compile(sources._at_most(min(n, 16_384), True))
+    assert bool(cols.fullmatch(sources._col_letters(k).encode())) is (k <= min(n, 16_384))
 
 
 def test_fast_path_and_careful_path_agree(tmp_path, monkeypatch):
