@@ -380,6 +380,7 @@ class DeadlineCalculator:
     settings: DeadlineSettings
     calendar: WorkCalendar
     _memo: dict[tuple, tuple[Any, frozenset[int]]] = field(default_factory=dict, repr=False)
+    _extended: dict[tuple[type, Any], bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_policy(cls, policy: Policy) -> "DeadlineCalculator":
@@ -399,6 +400,14 @@ class DeadlineCalculator:
         """``decision_deadline`` under this run's settings (steps are shared: never mutate them)."""
         return self._remember(("decision", received, extended, tuple(rules)),
                               lambda: decision_deadline(received, extended, rules, self.settings, self.calendar))
+
+    def extended(self, value: Any) -> bool:
+        """``settings.is_extended``, once per distinct 是否延期 value (a register has a few)."""
+        key = (value.__class__, value)  # True and 1 read differently
+        found = self._extended.get(key)
+        if found is None:
+            found = self._extended[key] = self.settings.is_extended(value)
+        return found
 
     def followup(self, closed: dt.date) -> tuple[dt.date, list[Step]]:
         """``followup_deadline`` under this run's settings."""
@@ -557,13 +566,15 @@ def _status_group(status: str | None, closed: dt.date | None, settings: Deadline
 def evaluate_record(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> RowDeadline:
     """Decision deadline, status, follow-up deadline and follow-up status of one record."""
     with calc.calendar.track() as years:
-        row = _evaluate(rec, as_of, calc)[0]
+        row = _evaluate(rec, as_of, calc, explain=False)[0]
     row.uncovered = frozenset(years)
     row.recipe = (rec, as_of, calc)
     return row
 
 
-def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> tuple[RowDeadline, list[Step]]:
+def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bool = True) -> tuple[RowDeadline, list[Step]]:
+    """The row and, with ``explain``, the steps that produced it (only ``--explain`` reads them:
+    a check of every row builds none)."""
     settings, cal, v = calc.settings, calc.calendar, rec.values
     received, closed, status = v.get("received_date"), v.get("closed_date"), v.get("status")
     row = RowDeadline(rec.source, rec.sheet, rec.row, rec.id, v.get("branch") or "", v.get("handler") or "",
@@ -579,49 +590,58 @@ def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> tuple[Ro
         row.reason = Step("reason_bad_received", {"value": clean_text(rec.cell("received_date")) or problem.detail}) if problem else Step("reason_no_received")
         steps.append(Step("ex_unknown", {"reason": row.reason}))
     else:
-        extended = settings.is_extended(v.get("extended"))
+        extended = calc.extended(v.get("extended"))
         due, rule, counting = calc.decision(received, extended, settings.rules_for(v))
         row.decision_due, row.rule = due, rule.name
-        steps = [Step("ex_received", {"date": received, "day": cal.day(received)})] + counting + [Step("ex_due", {"due": due})] + steps
+        day = cal.day(received)  # looked up either way: it reports the year if uncovered
+        if explain:
+            steps = [Step("ex_received", {"date": received, "day": day})] + counting + [Step("ex_due", {"due": due})] + steps
         label = status or ""
         if group == "paused":
             row.status, row.days_left = "paused", (due - as_of).days
-            steps.append(Step("ex_paused", {"status": label}))
+            if explain:
+                steps.append(Step("ex_paused", {"status": label}))
         elif group == "closed" and closed is None:
             row.reason = Step("reason_closed_no_date", {"status": label})
             steps.append(Step("ex_undecidable", {"reason": row.reason}))
         elif group == "closed":
             late = (closed - due).days
             row.status, row.days_overdue = ("closed_late", late) if late > 0 else ("closed_on_time", 0)
-            steps.append(Step("ex_closed_late", {"closed": closed, "due": due, "n": late}) if late > 0
-                         else Step("ex_closed_on_time", {"closed": closed, "due": due}))
+            if explain:
+                steps.append(Step("ex_closed_late", {"closed": closed, "due": due, "n": late}) if late > 0
+                             else Step("ex_closed_on_time", {"closed": closed, "due": due}))
         else:
-            if closed is not None and status in settings.open_statuses:
+            if explain and closed is not None and status in settings.open_statuses:
                 steps.append(Step("ex_closed_date_ignored", {"status": status, "closed": closed}))
             left = (due - as_of).days
             row.days_left = left
             if left < 0:
                 row.status, row.days_overdue = "overdue", -left
-                steps.append(Step("ex_open_overdue", {"status": label, "as_of": as_of, "n": -left}))
+                if explain:
+                    steps.append(Step("ex_open_overdue", {"status": label, "as_of": as_of, "n": -left}))
             else:
                 row.status, row.days_overdue = ("due_soon" if left <= settings.warning_days else "on_track"), 0
-                code = "ex_open_due_soon" if row.status == "due_soon" else "ex_open_on_track"
-                steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": settings.warning_days}))
+                if explain:
+                    code = "ex_open_due_soon" if row.status == "due_soon" else "ex_open_on_track"
+                    steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": settings.warning_days}))
 
     if group == "closed" and closed is not None:
         fu_due, fu_steps = calc.followup(closed)
         row.followup_due, row.followup_days_left = fu_due, (fu_due - as_of).days
-        steps += fu_steps
+        if explain:
+            steps += fu_steps
         if row.followup_date is not None:
             row.followup_status = "done"
-            steps.append(Step("ex_followup_done", {"date": row.followup_date}))
+            if explain:
+                steps.append(Step("ex_followup_done", {"date": row.followup_date}))
         else:
-            if v.get("followup_result"):
+            if explain and v.get("followup_result"):
                 steps.append(Step("ex_followup_result_no_date", {"result": v.get("followup_result")}))
             overdue = row.followup_days_left < 0
             row.followup_status = "overdue" if overdue else "pending"
-            steps.append(Step("ex_followup_overdue", {"as_of": as_of, "n": -row.followup_days_left}) if overdue
-                         else Step("ex_followup_pending", {"n": row.followup_days_left}))
+            if explain:
+                steps.append(Step("ex_followup_overdue", {"as_of": as_of, "n": -row.followup_days_left}) if overdue
+                             else Step("ex_followup_pending", {"n": row.followup_days_left}))
     return row, steps
 
 
@@ -709,8 +729,11 @@ def check_deadlines(registers: Sequence[Register], policy: Policy, as_of: dt.dat
 _FILLS = {"error": RED, "warning": AMBER}
 
 
+_DECISION_FILLS = {"overdue": RED, "due_soon": AMBER, "unknown": GREY}
+
+
 def _decision_fill(row: RowDeadline) -> str | None:
-    return {"overdue": RED, "due_soon": AMBER, "unknown": GREY}.get(row.status)
+    return _DECISION_FILLS.get(row.status)
 
 
 def _followup_fill(row: RowDeadline) -> str | None:
@@ -730,10 +753,12 @@ def deadline_plan(report: FollowupReport, register: Register, lang: str = "zh") 
     for r in mine:
         due_col.values[r.row], status_col.values[r.row] = r.decision_due, r.status_text(lang)
         fu_due_col.values[r.row], fu_status_col.values[r.row] = r.followup_due, r.followup_text(lang) or None
-        for col, fill in ((due_col, _decision_fill(r)), (status_col, _decision_fill(r)),
-                          (fu_due_col, _followup_fill(r)), (fu_status_col, _followup_fill(r))):
-            if fill:
-                col.fills[r.row] = fill
+        fill = _decision_fill(r)
+        if fill:
+            due_col.fills[r.row] = status_col.fills[r.row] = fill
+        fill = _followup_fill(r)
+        if fill:
+            fu_due_col.fills[r.row] = fu_status_col.fills[r.row] = fill
     headers = [t(h, lang) for h in ("hdr_where", "hdr_id", "hdr_branch", "hdr_handler", "hdr_received", "hdr_due",
                                       "hdr_status", "hdr_fu_due", "hdr_fu_status")]
     act = [r for r in mine if r.level]

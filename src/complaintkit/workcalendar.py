@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import chinese_calendar
 from chinese_calendar.constants import Holiday
@@ -111,6 +110,29 @@ def _as_dates(values: Iterable[Any], key: str) -> set[dt.date]:
     return out
 
 
+class _Tracking:
+    """``WorkCalendar.track``'s context: a plain class, as it wraps every row's deadlines (a
+    generator-based context manager cost more than the lookups it watched)."""
+
+    __slots__ = ("trackers", "years")
+
+    def __init__(self, trackers: list[set[int]]) -> None:
+        self.trackers = trackers
+        self.years: set[int] = set()
+
+    def __enter__(self) -> set[int]:
+        self.trackers.append(self.years)
+        return self.years
+
+    def __exit__(self, *exc: object) -> None:
+        # by identity: an outer tracker may hold the same years (sets compare equal)
+        trackers = self.trackers
+        if trackers[-1] is self.years:
+            trackers.pop()
+        else:
+            del trackers[next(i for i, x in enumerate(trackers) if x is self.years)]
+
+
 @dataclass
 class WorkCalendar:
     """The working-day calendar: package data, overridden by the policy's extra dates.
@@ -175,16 +197,9 @@ class WorkCalendar:
             return DayInfo(d, True, MAKEUP if weekend else WORKDAY, name if weekend else "")
         return DayInfo(d, False, HOLIDAY if name else WEEKEND, name)
 
-    @contextmanager
-    def track(self) -> Iterator[set[int]]:
+    def track(self) -> "_Tracking":
         """Collect the uncovered years that lookups inside the ``with`` block touch."""
-        years: set[int] = set()
-        self._trackers.append(years)
-        try:
-            yield years
-        finally:
-            # by identity: an outer tracker may hold the same years (sets compare equal)
-            del self._trackers[next(i for i, x in enumerate(self._trackers) if x is years)]
+        return _Tracking(self._trackers)
 
     def note(self, years: Iterable[int]) -> None:
         """Record uncovered years found earlier (a remembered result touched them)."""
