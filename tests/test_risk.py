@@ -202,6 +202,21 @@ def test_hard_demands_add_up_to_their_cap():
     assert single.score == 10 and single.level == "none"  # a plain 赔偿 is common
 
 
+@pytest.mark.parametrize("remembered", [4096, 1])
+def test_a_repeated_text_reads_alike_in_every_row_and_field(monkeypatch, remembered):
+    """Each distinct text is prepared and screened once per assessment (demands and remarks
+    repeat); a row repeating another's text, in the same field or another, finds the same words,
+    also when the memory of texts is full and starts again."""
+    monkeypatch.setattr(risk_module._Scorer, "_SEARCHABLE", remembered)
+    demand = "要求赔偿精神损失并书面道歉"
+    got = assess([row("T1", "2026-10-08", 客户诉求=demand, person=1), row("T2", "2026-10-09", 客户诉求=demand, person=2),
+                  row("T3", "2026-10-10", 客户诉求="要求处理", person=3), row("T4", "2026-10-11", 客户诉求="要求处理", 备注=demand, person=4)])
+    for cid in ("T1", "T2"):
+        assert reason(got[cid], "hard_demands") == "客户诉求提到“赔偿”、“精神损失”、“书面道歉”（难以满足的诉求）", cid
+    assert "hard_demands" not in codes(got["T3"])
+    assert reason(got["T4"], "hard_demands") == "备注提到“赔偿”、“精神损失”、“书面道歉”（难以满足的诉求）"
+
+
 def test_a_channel_over_the_branchs_head_adds_points():
     got = assess([row("T1", "2026-10-08", 投诉渠道="上级转办")])["T1"]
     assert (codes(got), got.score) == (["channel"], 15)

@@ -294,8 +294,12 @@ class TextRules:
         for name in fields:
             value = values.get(name)
             if isinstance(value, str) and value:
-                out.append((name, self.mask(_fold(value))))
+                out.append((name, self.searchable(value)))
         return out
+
+    def searchable(self, value: str) -> str:
+        """One field's text folded, with ignored phrases blanked."""
+        return self.mask(_fold(value))
 
     def mask(self, text: str) -> str:
         """Blank out ignored phrases (冒充律师, 人民银行征信 ...) keeping every position."""
@@ -636,6 +640,9 @@ class _Customers:
         return [(day - d, rec) for d, _, rec in self.events[customer][start:pos]]
 
 
+_UNSEEN = object()
+
+
 def _ref(rec: Record, history_sources: set[str], note: str = "") -> Ref:
     return Ref(rec.id, rec.source, rec.row, rec.get("received_date"), note, rec.source in history_sources)
 
@@ -654,6 +661,7 @@ class _Scorer:
     """The factors of one batch, with everything they look up prepared once."""
 
     MAX_REFS = 5  # earlier complaints named in one reason; a heavy complainant is summarised
+    _SEARCHABLE = 4096  # distinct texts remembered
 
     def __init__(self, settings: RiskSettings, records: Sequence[Record], history_sources: set[str], policy: Policy,
                  duplicates: DedupeResult, deadlines: FollowupReport, labels: Mapping[RecordKey, IssueLabel] | None,
@@ -674,6 +682,26 @@ class _Scorer:
         self.customers = _Customers(records, policy, set(self.primary), duplicates)
         self.deadline: dict[tuple[str, str, int], RowDeadline] = {(r.source, r.sheet, r.row): r for r in deadlines.rows}
         self.alike: dict[Reason, Reason] = {}
+        #: text -> its searchable form, None when the screen rules every word list out.
+        self.searchable: dict[str, str | None] = {}
+
+    def _texts(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """``TextRules.prepare`` of the text fields, less those the screen says no word list can
+        match: each distinct text once (demands and remarks repeat; descriptions pass through)."""
+        s = self.s
+        out = []
+        for name in s.text_fields:
+            value = values.get(name)
+            if isinstance(value, str) and value:
+                text = self.searchable.get(value, _UNSEEN)
+                if text is _UNSEEN:
+                    if len(self.searchable) >= self._SEARCHABLE:
+                        self.searchable.clear()
+                    text = s.text.searchable(value)
+                    text = self.searchable[value] = text if s.screen is None or s.screen.search(text) else None
+                if text is not None:
+                    out.append((name, text))
+        return out
 
     def _refs(self, records: Sequence[Record], note: Any = None) -> tuple[Ref, ...]:
         shown = records[-self.MAX_REFS:]
@@ -699,9 +727,7 @@ class _Scorer:
         reasons: list[Reason] = []
         if not self.leak_free:
             reasons += self._already(rec)
-        texts = s.text.prepare(v, s.text_fields)
-        if s.screen is not None:
-            texts = [(name, text) for name, text in texts if s.screen.search(text)]
+        texts = self._texts(v)
         reasons += self._repeat(base)
         reasons += self._customer(base)
         reasons += self._process(rec)
@@ -872,9 +898,15 @@ def risk_plan(report: RiskReport, register: Register, lang: str = "zh") -> Sheet
     marks: list[CellMark] = []
     headers = [t(f"risk_hdr_{h}", lang) for h in ("where", "id", "branch", "handler", "received", "status", "level", "score", "reasons")]
     rows, links, fills = [], {}, {}
+    level_texts = {level: t(f"risk_level_{level}", lang) for level in LEVELS}
+    # Rows with the same reasons hold the same Reason objects (see _Scorer.assess): one text each.
+    texts: dict[tuple[int, ...], str] = {}
     for r in mine:
-        reasons = r.reasons_text(lang)
-        level_col.values[r.row] = t(f"risk_level_{r.level}", lang)
+        key = tuple(map(id, r.reasons))
+        reasons = texts.get(key)
+        if reasons is None:
+            reasons = texts[key] = r.reasons_text(lang)
+        level_col.values[r.row] = level_texts[r.level]
         score_col.values[r.row] = _num(r.score)
         reasons_col.values[r.row] = reasons or None
         fill = FILLS.get(r.level)
