@@ -151,8 +151,8 @@ class Stages:
                 best = got
         assert best is not None
         self.figures[name] = best
-        print(f"    {name:<34} {self.figures[name]['wall']:8.2f} s wall {self.figures[name]['cpu']:8.2f} s cpu"
-              f" {self.figures[name]['rss']:7.0f} MiB", file=sys.stderr, flush=True)
+        print(f"    {name:<34} {got['wall']:8.2f} s wall {got['cpu']:8.2f} s cpu {got['rss']:7.0f} MiB"
+              + (f" (fastest {best['wall']:.2f} s wall)" if best is not got else ""), file=sys.stderr, flush=True)
         return out
 
 
