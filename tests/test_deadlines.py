@@ -459,3 +459,14 @@ def test_remembered_dates_still_count_their_uncovered_year():
     report = check_deadlines([Register("m.xlsx", "台账", 2, [], recs)], _BASE, D("2026-12-21"))
     assert [(w.year, w.rows) for w in report.calendar_warnings] == [(2027, 2)]
     assert all(r.uncovered == {2027} for r in report.rows)
+
+
+def test_extended_values_are_read_once_each_and_true_is_not_one():
+    """是否延期 as typed: 是, Yes, True count as extended; 1 is a number, not True, even though
+    True == 1 in Python (each distinct value is remembered by its type too)."""
+    from complaintkit.deadlines import DeadlineCalculator
+
+    calc = DeadlineCalculator.from_policy(load_policy())
+    assert calc.extended(True) is True and calc.extended(1) is calc.settings.is_extended(1) is False
+    assert calc.extended("是") is True and calc.extended("否") is False and calc.extended(None) is False
+    assert calc.extended(True) is True  # remembered, still True
