@@ -266,6 +266,9 @@ def _inside_word(text: str, start: int, end: int) -> bool:
         end < len(text) and _ascii_alnum(text[end - 1]) and _ascii_alnum(text[end]))
 
 
+_UNSEEN = object()
+
+
 @dataclass(frozen=True)
 class TextRules:
     """[risk.text]: negations, the fillers allowed between a negation and a word, ignored phrases."""
@@ -287,19 +290,32 @@ class TextRules:
         gap = re.compile(f"(?:{'|'.join(map(re.escape, fillers)) or '(?!)'})*")
         return cls(negation, re.compile("|".join(map(re.escape, ignore))) if ignore else None, gap)
 
-    def prepare(self, values: Mapping[str, Any], fields: Sequence[str]) -> list[tuple[str, str]]:
+    #: Distinct texts a ``prepare`` memo holds before it starts again.
+    MEMO = 4096
+
+    def prepare(self, values: Mapping[str, Any], fields: Sequence[str], screen: re.Pattern[str] | None = None,
+                memo: dict[str, str | None] | None = None) -> list[tuple[str, str]]:
         """The fields to search, folded and with ignored phrases blanked: done once per record
-        for every word list."""
+        for every word list. With ``screen``, only the texts it finds something in (see
+        ``RiskSettings.screen``); with ``memo``, each distinct text is prepared and screened once
+        (demands and remarks repeat; descriptions pass through)."""
         out = []
         for name in fields:
             value = values.get(name)
-            if isinstance(value, str) and value:
-                out.append((name, self.searchable(value)))
+            if not (isinstance(value, str) and value):
+                continue
+            text = memo.get(value, _UNSEEN) if memo is not None else _UNSEEN
+            if text is _UNSEEN:
+                text = self.mask(_fold(value))
+                if screen is not None and not screen.search(text):
+                    text = None
+                if memo is not None:
+                    if len(memo) >= self.MEMO:
+                        memo.clear()
+                    memo[value] = text
+            if text is not None:
+                out.append((name, text))
         return out
-
-    def searchable(self, value: str) -> str:
-        """One field's text folded, with ignored phrases blanked."""
-        return self.mask(_fold(value))
 
     def mask(self, text: str) -> str:
         """Blank out ignored phrases (冒充律师, 人民银行征信 ...) keeping every position."""
@@ -640,9 +656,6 @@ class _Customers:
         return [(day - d, rec) for d, _, rec in self.events[customer][start:pos]]
 
 
-_UNSEEN = object()
-
-
 def _ref(rec: Record, history_sources: set[str], note: str = "") -> Ref:
     return Ref(rec.id, rec.source, rec.row, rec.get("received_date"), note, rec.source in history_sources)
 
@@ -661,7 +674,6 @@ class _Scorer:
     """The factors of one batch, with everything they look up prepared once."""
 
     MAX_REFS = 5  # earlier complaints named in one reason; a heavy complainant is summarised
-    _SEARCHABLE = 4096  # distinct texts remembered
 
     def __init__(self, settings: RiskSettings, records: Sequence[Record], history_sources: set[str], policy: Policy,
                  duplicates: DedupeResult, deadlines: FollowupReport, labels: Mapping[RecordKey, IssueLabel] | None,
@@ -682,26 +694,8 @@ class _Scorer:
         self.customers = _Customers(records, policy, set(self.primary), duplicates)
         self.deadline: dict[tuple[str, str, int], RowDeadline] = {(r.source, r.sheet, r.row): r for r in deadlines.rows}
         self.alike: dict[Reason, Reason] = {}
-        #: text -> its searchable form, None when the screen rules every word list out.
+        #: TextRules.prepare's memo: text -> its searchable form, None when the screen rules it out.
         self.searchable: dict[str, str | None] = {}
-
-    def _texts(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """``TextRules.prepare`` of the text fields, less those the screen says no word list can
-        match: each distinct text once (demands and remarks repeat; descriptions pass through)."""
-        s = self.s
-        out = []
-        for name in s.text_fields:
-            value = values.get(name)
-            if isinstance(value, str) and value:
-                text = self.searchable.get(value, _UNSEEN)
-                if text is _UNSEEN:
-                    if len(self.searchable) >= self._SEARCHABLE:
-                        self.searchable.clear()
-                    text = s.text.searchable(value)
-                    text = self.searchable[value] = text if s.screen is None or s.screen.search(text) else None
-                if text is not None:
-                    out.append((name, text))
-        return out
 
     def _refs(self, records: Sequence[Record], note: Any = None) -> tuple[Ref, ...]:
         shown = records[-self.MAX_REFS:]
@@ -727,7 +721,7 @@ class _Scorer:
         reasons: list[Reason] = []
         if not self.leak_free:
             reasons += self._already(rec)
-        texts = self._texts(v)
+        texts = s.text.prepare(v, s.text_fields, s.screen, self.searchable)
         reasons += self._repeat(base)
         reasons += self._customer(base)
         reasons += self._process(rec)
