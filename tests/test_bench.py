@@ -20,6 +20,7 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
     assert "read (load_register)" in table and "add-in 一键检查 (150 rows)" in table and "x2 rows costs" in table
     lines = bench.verdicts(results)
     assert any(line.startswith("200 rows: read = ") for line in lines)
+    assert any(line.startswith("200 rows: of the read, file to rows = ") for line in lines)
     assert any(line.startswith("add-in 一键检查") for line in lines)
     assert any(line.startswith("classify per row:") for line in lines)
     assert lines[-1].startswith("scaling x2 rows")
