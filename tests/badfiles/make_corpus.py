@@ -562,6 +562,17 @@ def build(dest: Path) -> list[Case]:
     raw, crc, size = _deflate_repeated(b" " * (1 << 20), 300)
     _zip_with_raw_member(dest / "zip_bomb_lying.xlsx", parts, "xl/worksheets/sheet1.xml", raw, crc, size, declared_size=4096)
     add("zip_bomb_lying", dest / "zip_bomb_lying.xlsx", "a zip bomb that lies: the sheet says 4 KiB but inflates to 300 MiB", "error", "zip bomb", sub=True)
+    # The sheet's stated size and checksum fit its first part only: zipfile, and so the far-cell
+    # guard, stop there and see a clean sheet; the reader must not go on to the cell after it.
+    clean = sheet_xml(register_rows()).encode()
+    cut = clean.index(b"</sheetData>")
+    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    whole = clean[:cut] + far + clean[cut:]
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    _zip_with_raw_member(dest / "stray_value_past_stated_size.xlsx", parts, "xl/worksheets/sheet1.xml",
+                         comp.compress(whole) + comp.flush(), zlib.crc32(clean[:cut]), cut)
+    add("stray_value_past_stated_size", dest / "stray_value_past_stated_size.xlsx", "a stray value in XFD1048576 hidden past the "
+        "sheet's stated size, whose checksum fits the part before it", "error", "stated size", sub=True)
 
     folder = dest / "分行 2026" / "城南 支行（三月）"
     chinese = write_xlsx(folder / "投诉 登记台账 2026年3月.xlsx", register_rows())
