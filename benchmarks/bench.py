@@ -48,6 +48,8 @@ AS_OF = dt.date(2026, 11, 20)
 ADDIN_ROWS = 10_000
 #: Each button is pressed this many times and the fastest press counts (a shared machine).
 ADDIN_TRIES = 3
+#: Generator version in the file names, so a changed generator never reuses old files.
+GENERATOR = "v3"
 
 
 def tries(rows: int) -> int:
@@ -55,8 +57,6 @@ def tries(rows: int) -> int:
     shared machine a single 20,000-row run moved by 30% between tries, which alone decided the
     scaling verdict; three tries cost little at that size, two at 200,000 rows, one at a million."""
     return 3 if rows <= 50_000 else 2 if rows <= 500_000 else 1
-#: Generator version in the file names, so a changed generator never reuses old files.
-GENERATOR = "v3"
 
 
 def _setup_path(src: Path) -> None:

@@ -461,12 +461,16 @@ def test_remembered_dates_still_count_their_uncovered_year():
     assert all(r.uncovered == {2027} for r in report.rows)
 
 
-def test_extended_values_are_read_once_each_and_true_is_not_one():
+def test_extended_values_are_read_once_each_and_true_is_not_one(monkeypatch):
     """是否延期 as typed: 是, Yes, True count as extended; 1 is a number, not True, even though
     True == 1 in Python (each distinct value is remembered by its type too)."""
-    from complaintkit.deadlines import DeadlineCalculator
+    from complaintkit.deadlines import DeadlineCalculator, DeadlineSettings
 
+    read: list = []
+    real = DeadlineSettings.is_extended
+    monkeypatch.setattr(DeadlineSettings, "is_extended", lambda self, value: read.append(value) or real(self, value))
     calc = DeadlineCalculator.from_policy(load_policy())
-    assert calc.extended(True) is True and calc.extended(1) is calc.settings.is_extended(1) is False
+    assert calc.extended(True) is True and calc.extended(1) is False
     assert calc.extended("是") is True and calc.extended("否") is False and calc.extended(None) is False
-    assert calc.extended(True) is True  # remembered, still True
+    assert calc.extended(True) is True and calc.extended(1) is False and calc.extended("是") is True  # remembered
+    assert read == [True, 1, "是", "否", None]  # each distinct value read once

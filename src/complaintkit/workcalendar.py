@@ -125,12 +125,10 @@ class _Tracking:
         return self.years
 
     def __exit__(self, *exc: object) -> None:
-        # by identity: an outer tracker may hold the same years (sets compare equal)
+        # By identity (an outer tracker may hold the same years: sets compare equal), from the
+        # end, where a block's own tracker is.
         trackers = self.trackers
-        if trackers[-1] is self.years:
-            trackers.pop()
-        else:
-            del trackers[next(i for i, x in enumerate(trackers) if x is self.years)]
+        del trackers[next(i for i in range(len(trackers) - 1, -1, -1) if trackers[i] is self.years)]
 
 
 @dataclass
