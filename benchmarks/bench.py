@@ -53,9 +53,10 @@ GENERATOR = "v3"
 
 
 def tries(rows: int) -> int:
-    """How often the floors, the read and the whole run are timed (the fastest counts): on the
-    shared machine a single 20,000-row run moved by 30% between tries, which alone decided the
-    scaling verdict; three tries cost little at that size, two at 200,000 rows, one at a million."""
+    """How often the floors, the read, each operation, the report and the whole run are timed
+    (the fastest counts): on the shared machine a single 20,000-row run moved by 30% between
+    tries, which alone decided the scaling verdict; three tries cost little at that size, two at
+    200,000 rows, one at a million."""
     return 3 if rows <= 50_000 else 2 if rows <= 500_000 else 1
 
 
@@ -143,7 +144,9 @@ class Stages:
         (what a stage costs without the shared machine's interruptions, as timeit reports). A
         stage timed again keeps its fastest run over all calls."""
         best: dict[str, float] | None = self.figures.get(name)
+        out = None
         for _ in range(best_of):
+            out = None  # the previous run's result goes first: one lives at a time
             gc.collect()
             w0, c0 = time.perf_counter(), time.process_time()
             out = func(*args)
@@ -171,6 +174,24 @@ def read_rows(path: Path) -> list[list[Any]]:
 
     book = open_book(path)
     return book.take(book.sheet_names[0]).rows
+
+
+def _operation(s: "Stages", name: str, reg: Any, ctx: Any, tries: int) -> Any:
+    """Time one operation as the pipeline runs it after the ones before (their results and what
+    they derived in ``ctx``): every timed run starts from that same state, and the last run's
+    result joins ``ctx`` for the operations after."""
+    from complaintkit.operations import OpContext, run_operation
+
+    results, shared = dict(ctx.results), dict(ctx.shared)
+
+    def once() -> tuple[Any, Any]:
+        fresh = OpContext(ctx.policy, ctx.as_of, ctx.lang, ctx.mask, results=dict(results), shared=dict(shared))
+        return fresh, run_operation(name, [reg], fresh)
+
+    fresh, result = s.time(name, once, best_of=tries)
+    ctx.results[name] = result
+    ctx.shared.update(fresh.shared)
+    return result
 
 
 def write_floor(rows: list[list[Any]], path: Path) -> None:
@@ -224,7 +245,7 @@ def whole_run(src: Path, path: Path, out: Path, memory_limit: float | None = Non
 def bench(rows: int, stages: list[str] | None, src: Path, memory_limit: float | None = None,
           real_texts: list[str] | None = None) -> dict[str, dict[str, float]]:
     from complaintkit.loader import LoadOptions, load_register
-    from complaintkit.operations import OpContext, available, run_operation
+    from complaintkit.operations import OpContext, available
     from complaintkit.policy import load_policy
 
     WORK.mkdir(exist_ok=True)
@@ -279,12 +300,12 @@ def bench(rows: int, stages: list[str] | None, src: Path, memory_limit: float | 
         if "classify" in order and "dedupe" in order:
             order.remove("classify")
             order.insert(order.index("dedupe"), "classify")
-        results = [s.time(name, run_operation, name, [reg], ctx) for name in order if wanted(name)]
+        results = [_operation(s, name, reg, ctx, n) for name in order if wanted(name)]
         if wanted("report"):
             from complaintkit.report import build_report
 
-            report = s.time("report (build)", build_report, [reg], results, AS_OF, "zh", [], True)
-            s.time("report (save)", report.save, WORK / f"report-inprocess-{rows}.xlsx")
+            report = s.time("report (build)", build_report, [reg], results, AS_OF, "zh", [], True, best_of=n)
+            s.time("report (save)", report.save, WORK / f"report-inprocess-{rows}.xlsx", best_of=n)
             del report
         del reg, ctx, results
     gc.collect()
