@@ -27,4 +27,26 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
     assert any(line.startswith("add-in 一键检查") for line in lines)
     assert any(line.startswith("classify per row:") for line in lines)
     assert lines[-1].startswith("scaling x2 rows")
+    # The baselines' growth is shown beside the verdict, never judged by it.
+    assert bench.TOUCH in table and "the baselines grow read floor (calamine) x" in lines[-1]
     assert (tmp_path / f"register-{bench.GENERATOR}-400.xlsx").is_file()
+
+
+def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_beside_it():
+    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def figures(**cpu):
+        return {name.replace("_", " "): {"wall": v, "cpu": v, "rss": 1.0} for name, v in cpu.items()}
+
+    small = {"read floor (calamine)": {"wall": 1.0, "cpu": 1.0, "rss": 1.0}, bench.TOUCH: {"wall": 0.1, "cpu": 0.1, "rss": 1.0},
+             **figures(validate=0.1, dedupe=0.1)}
+    steady = {"read floor (calamine)": {"wall": 14.0, "cpu": 14.0, "rss": 1.0}, bench.TOUCH: {"wall": 1.3, "cpu": 1.3, "rss": 1.0},
+              **figures(validate=1.1, dedupe=1.2)}
+    line = bench.verdicts({1000: small, 10000: steady})[-1]
+    assert line.startswith("scaling x10 rows: every stage <= x12 time (cpu) - met;")
+    assert "read floor (calamine) x14.0" in line and "x13.0" in line
+    grown = {**steady, **figures(dedupe=1.3)}
+    line = bench.verdicts({1000: small, 10000: grown})[-1]
+    assert "not met: dedupe x13.0;" in line and "validate" not in line.split(";")[0]
