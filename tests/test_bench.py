@@ -27,8 +27,7 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
     assert any(line.startswith("add-in 一键检查") for line in lines)
     assert any(line.startswith("classify per row:") for line in lines)
     assert lines[-1].startswith("scaling x2 rows")
-    # The baselines' growth is shown beside the verdict, never judged by it.
-    assert bench.TOUCH in table and "the baselines grow read floor (calamine) x" in lines[-1]
+    assert bench.TOUCH in table  # the scaling baseline (its place in the verdict: the test below)
     assert (tmp_path / f"register-{bench.GENERATOR}-400.xlsx").is_file()
 
 
