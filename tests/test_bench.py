@@ -49,3 +49,10 @@ def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_
     grown = {**steady, **figures(dedupe=1.3)}
     line = bench.verdicts({1000: small, 10000: grown})[-1]
     assert "not met: dedupe x13.0;" in line and "validate" not in line.split(";")[0]
+    # The classify operation scales with the register; the classify comparison and the add-in
+    # presses take the same rows at every size and are not judged.
+    fixed = {"classify 10,000 generated rows": {"wall": 0.1, "cpu": 0.1, "rss": 1.0},
+             "add-in 一键检查 (10,000 rows)": {"wall": 0.1, "cpu": 0.1, "rss": 1.0}}
+    line = bench.verdicts({1000: {**small, **fixed, **figures(classify=0.1)},
+                           10000: {**steady, **{k: {**v, "cpu": 2.0} for k, v in fixed.items()}, **figures(classify=1.3)}})[-1]
+    assert line.split(";")[0].endswith("not met: classify x13.0")

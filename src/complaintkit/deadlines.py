@@ -574,7 +574,8 @@ def evaluate_record(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> Ro
 
 def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bool = True) -> tuple[RowDeadline, list[Step]]:
     """The row and, with ``explain``, the steps that produced it (only ``--explain`` reads them:
-    a check of every row builds none)."""
+    without it a row with a listed status and a received date builds none; the few others keep
+    their one or two steps, which say why the row is judged as it is)."""
     settings, cal, v = calc.settings, calc.calendar, rec.values
     received, closed, status = v.get("received_date"), v.get("closed_date"), v.get("status")
     row = RowDeadline(rec.source, rec.sheet, rec.row, rec.id, v.get("branch") or "", v.get("handler") or "",
