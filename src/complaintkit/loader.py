@@ -29,7 +29,7 @@ from .normalize import (
 )
 from .policy import Policy
 from .register import Column, Record, Register
-from .sources import RawBook, RawSheet, expand_paths, open_book
+from .sources import PiecesOutOfOrder, RawBook, RawSheet, expand_paths, open_book
 
 #: The raw cells, problems or unknown columns of a record that has none (shared: never changed).
 _NOTHING: Mapping[str, Any] = types.MappingProxyType({})
@@ -77,7 +77,7 @@ def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> t
         sheet = book.sheet(name)
         if not sheet.visible and opts.sheet is None and len(names) > 1:
             continue
-        row, mapping = _header_candidates(sheet.rows, matcher, limit)
+        row, mapping = _header_candidates(sheet.head(limit), matcher, limit)
         if best is None or len(mapping) > len(best[2]):
             best = (sheet, row, mapping)
     if best is None or len(best[2]) < need:
@@ -359,9 +359,17 @@ def field_parsers(policy: Policy) -> dict[str, Callable[[Any], Parsed]]:
 def build_register(book: RawBook, opts: LoadOptions) -> Register:
     """Turn one opened book into a Register (header found, values normalised). The chosen sheet's
     rows are used up: the book reads them again if asked."""
+    try:
+        return _build_register(book, opts)
+    except PiecesOutOfOrder:  # the book now reads that sheet whole (see RawSheet.read_to)
+        return _build_register(book, opts)
+
+
+def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     matcher = HeaderMatcher.from_policy(opts.policy, opts.manual_map)
     sheet, header_idx, mapping = _choose_sheet(book, opts, matcher)
-    rows = book.take(sheet.name).rows
+    sheet = book.take(sheet.name)
+    rows = sheet.read_to(header_idx + 1)
     header_cells = rows[header_idx]
     columns = [
         Column(i, column_letter(i), clean_text(h) or "", mapping.get(i))
@@ -369,6 +377,7 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
         if not is_blank(h) or i in mapping
     ]
     notes: list[str] = []
+    # A sheet read in pieces has its merged ranges within the rows read so far (see sources).
     merged = _fill_merged(rows, sheet.merged, header_idx + 1)
     if merged:
         notes.append(f"merged_cells:{merged}")
@@ -377,17 +386,21 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
     fields = [(c.index, c.field, _ColumnParser(parsers[c.field])) for c in columns if c.field]
     extras = [(c.index, c.header) for c in columns if not c.field]
     records: list[Record] = []
-    first = header_idx + 1
     # Column by column in chunks: the per-cell work runs in C (map, zip, dict) and memory for the
-    # intermediate columns stays bounded however long the sheet is.
+    # intermediate columns stays bounded however long the sheet is. A sheet read in pieces grows
+    # as the chunks ask for rows, while the next piece is parsed on the other core.
     # The first chunk is small: its distinct values are parsed one by one, later chunks find them.
-    bounds = [first, *range(first + _FIRST_CHUNK, len(rows), _CHUNK_ROWS), len(rows)]
+    start, size = header_idx + 1, _FIRST_CHUNK
     with collector_paused():  # millions of new dicts, no cycles: the collector would rescan them all
-        for start, end in zip(bounds, bounds[1:]):
+        while True:
+            end = min(start + size, len(sheet.read_to(start + size)))
+            if end <= start:
+                break
             records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols)
             # The reader's rows go as soon as their records exist: the records fill the memory they
             # held, and the peak stays near the larger of the two instead of their sum.
             rows[start:end] = itertools.repeat(None, end - start)
+            start, size = end, _CHUNK_ROWS
     return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 
 

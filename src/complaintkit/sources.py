@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import InputError
+from .xlsx_pieces import PIECES_FROM, Piece, PieceCutter, PiecesOutOfOrder, SheetLayout, read_pieces
 
 REGISTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -32,14 +33,71 @@ MAX_UNZIPPED_BYTES = 4 * 1024**3
 MAX_ZIP_RATIO = 200
 
 
-@dataclass
 class RawSheet:
-    """A sheet's cells as rows (row 0 is Excel row 1), plus its merged ranges (0-based, inclusive)."""
+    """A sheet's cells as rows (row 0 is Excel row 1), plus its merged ranges (0-based, inclusive).
 
-    name: str
-    rows: list[list[Any]]
-    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
-    visible: bool = True
+    A large xlsx sheet arrives in pieces (see ``xlsx_pieces``): ``rows`` reads it to its end
+    first; the loader takes the rows as they come with ``head`` and ``read_to``, normalising the
+    first piece while the next one is parsed."""
+
+    def __init__(self, name: str, rows: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
+                 visible: bool = True, more: Iterator[Piece] | None = None,
+                 whole: Callable[[], RawSheet] | None = None) -> None:
+        self.name = name
+        self.merged = merged if merged is not None else []
+        self.visible = visible
+        self._rows = rows
+        self._more = more
+        self._whole = whole  # reads the sheet whole when its pieces turn out not to be in order
+
+    @property
+    def complete(self) -> bool:
+        """True once every row has been read."""
+        return self._more is None
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """Every row, each as long as the longest (as reading the whole sheet gives them)."""
+        if self._more is not None:
+            try:
+                self.read_to(None)
+            except PiecesOutOfOrder:
+                whole = self._whole() if self._whole is not None else None
+                if whole is None:
+                    raise
+                self._rows, self.merged = whole.rows, whole.merged
+            width = max(map(len, self._rows), default=0)
+            if self._rows and min(map(len, self._rows)) < width:
+                for row in self._rows:
+                    if len(row) < width:
+                        row += [""] * (width - len(row))
+        return self._rows
+
+    def head(self, n: int) -> list[list[Any]]:
+        """The first ``n`` rows (fewer when the sheet is shorter)."""
+        if self._more is not None and len(self._rows) < n:
+            self.rows  # noqa: B018  # a header search beyond the first piece: rare, read it all
+        return self._rows[:n]
+
+    def read_to(self, n: int | None) -> list[list[Any]]:
+        """The rows read so far, reading pieces until there are at least ``n`` (all when None).
+        The list grows in place; rows a piece has not reached are shorter (see xlsx_pieces).
+        Raises PiecesOutOfOrder when a piece goes back to an earlier row."""
+        rows = self._rows
+        while self._more is not None and (n is None or len(rows) < n):
+            piece = next(self._more, None)
+            if piece is None:
+                self._more = None
+                break
+            if not piece.rows:
+                continue
+            if piece.first < len(rows):
+                more, self._more = self._more, None
+                getattr(more, "close", lambda: None)()  # stops the thread that parses them
+                raise PiecesOutOfOrder(self.name)
+            rows.extend([] for _ in range(piece.first - len(rows)))
+            rows += piece.rows if not piece.left else [[""] * piece.left + r for r in piece.rows]
+        return rows
 
 
 @dataclass
@@ -190,10 +248,11 @@ def _is_panic(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _calamine(name: str, what: str) -> Iterator[None]:
-    """Calamine's errors, and its panics on damaged files, as one-line InputErrors."""
+def _calamine(name: str, what: str, quiet: bool = True) -> Iterator[None]:
+    """Calamine's errors, and its panics on damaged files, as one-line InputErrors (``quiet``:
+    with Rust's panic messages kept off the terminal)."""
     try:
-        with _native_stderr_kept_quiet():
+        with _native_stderr_kept_quiet() if quiet else contextlib.nullcontext():
             yield
     except InputError:
         raise
@@ -244,8 +303,9 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
         visible = {meta.name: meta.visible == SheetVisibleEnum.Visible for meta in wb.sheets_metadata or []}
 
     def load(sheet_name: str) -> RawSheet:
-        if zip_parts is not None:
-            zip_parts.check_extent(sheet_name)
+        layout = zip_parts.check_extent(sheet_name) if zip_parts is not None else None
+        if layout is not None:
+            return _in_pieces(p, zip_parts, layout, sheet_name, visible.get(sheet_name, True), load)
         with _calamine(name, f"sheet {sheet_name!r} cannot be read"):
             ws = wb.get_sheet_by_name(sheet_name)
             rows = ws.to_python(skip_empty_area=False)
@@ -253,6 +313,40 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
         return RawSheet(sheet_name, rows, _clip_merged(name, sheet_name, merged, rows), visible.get(sheet_name, True))
 
     return RawBook(name, fmt, sheet_names, load)
+
+
+def _in_pieces(p: Path, zip_parts: _ZipParts, layout: SheetLayout, sheet_name: str, visible: bool,
+               load: Callable[[str], RawSheet]) -> RawSheet:
+    """A large sheet read in pieces (see xlsx_pieces): the first piece now, the others as the
+    loader asks for them. Merged ranges come with the first piece (it carries the sheet's tail);
+    a range reaching past it, or one the first piece alone cannot clip, needs every row first."""
+    name = str(p)
+    what = f"sheet {sheet_name!r} cannot be read"
+    futures = read_pieces(name, layout, zip_parts.shared_parts(), sheet_name, _native_stderr_kept_quiet)
+
+    def pieces() -> Iterator[Piece]:
+        for future in futures:
+            with _calamine(name, what, quiet=False):  # the parse kept its own messages quiet
+                yield future.result()
+
+    def whole() -> RawSheet:
+        zip_parts.whole.add(sheet_name)
+        return load(sheet_name)
+
+    more = pieces()
+    first = next(more)
+    sheet = RawSheet(sheet_name, first.rows, None, visible, more, whole)
+    merged = first.merged
+    width = max(map(len, first.rows), default=0)
+    if any(r1 >= len(first.rows) or c1 >= width for _, (r1, c1) in merged):
+        sheet.rows  # noqa: B018
+    try:
+        sheet.merged = _clip_merged(name, sheet_name, merged, sheet.read_to(0))
+    except InputError:
+        if sheet.complete:
+            raise
+        sheet.merged = _clip_merged(name, sheet_name, merged, sheet.rows)
+    return sheet
 
 
 def _clip_merged(name: str, sheet: str, merged: list, rows: list[list[Any]]) -> list:
@@ -302,6 +396,22 @@ class _ZipParts:
         self.names = names
         self.checked: set[str] = set()
         self._by_sheet: dict[str, str] | None = None
+        #: Where each large plain sheet part can be cut into pieces (found by the guard's pass).
+        self.layouts: dict[str, SheetLayout] = {}
+        #: Sheets to read whole: their pieces turned out not to be in row order.
+        self.whole: set[str] = set()
+
+    def shared_parts(self) -> list[str]:
+        """The parts every piece of a sheet needs: the package's and the workbook's own parts and
+        relationships, its styles and shared strings (not the other sheets, drawings, media)."""
+        keep = {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
+        with zipfile.ZipFile(self.path) as zf:
+            rels = _small_part(zf, "xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in self.names else b""
+        for attrs in _RELATIONSHIP.findall(rels):
+            kind, target = _attr(attrs, b"Type") or "", _attr(attrs, b"Target")
+            if target and kind.rsplit("/", 1)[-1] in ("styles", "sharedStrings"):
+                keep.add(posixpath.normpath(target[1:] if target.startswith("/") else "xl/" + target))
+        return sorted(keep & self.names)
 
     def _sheet_parts(self, zf: zipfile.ZipFile) -> dict[str, str]:
         """Worksheet part of each sheet name, found as the reader finds it: the package's
@@ -332,10 +442,11 @@ class _ZipParts:
                 out[html.unescape(sheet)] = targets[rid]
         return out
 
-    def check_extent(self, sheet: str) -> None:
-        """Refuse a sheet whose cells would span more than MAX_SHEET_CELLS."""
+    def check_extent(self, sheet: str) -> SheetLayout | None:
+        """Refuse a sheet whose cells would span more than MAX_SHEET_CELLS. Returns where a large
+        plain sheet can be cut to be read in pieces (None: read it whole)."""
         try:
-            self._check_extent(sheet)
+            return self._check_extent(sheet)
         except (InputError, MemoryError):
             raise
         except PermissionError:
@@ -343,7 +454,7 @@ class _ZipParts:
         except Exception:  # zipfile stops at a part's stated size, then finds the checksum wrong
             raise InputError(str(self.path), "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)") from None
 
-    def _check_extent(self, sheet: str) -> None:
+    def _check_extent(self, sheet: str) -> SheetLayout | None:
         name = str(self.path)
         with zipfile.ZipFile(self.path) as zf:
             if self._by_sheet is None:
@@ -354,10 +465,16 @@ class _ZipParts:
             for member in parts:
                 if member in self.checked:
                     continue
-                far = _farthest_cell(zf, member)
+                size = zf.getinfo(member).file_size
+                cutter = PieceCutter(member, size) if member == part and size >= PIECES_FROM else None
+                far = _farthest_cell(zf, member, cutter)
                 if far is not None:
                     raise InputError(name, _far_cell_message(f"sheet {sheet!r}", *far))
                 self.checked.add(member)
+                layout = cutter.layout() if cutter is not None else None
+                if layout is not None:
+                    self.layouts[member] = layout
+        return self.layouts.get(part) if part is not None and sheet not in self.whole else None
 
 
 def _check_shared_strings(name: str, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
@@ -413,7 +530,7 @@ def _chunks(zf: zipfile.ZipFile, member: str) -> Iterator[bytes]:
         yield tail
 
 
-def _plainly_small(zf: zipfile.ZipFile, member: str) -> bool:
+def _plainly_small(zf: zipfile.ZipFile, member: str, cutter: PieceCutter | None = None) -> bool:
     """True when every <c> tag starts plainly with r="A1" (no prefix, no second r anywhere) and
     the references keep the rectangle small: column AZ and row 199,999 (10 million cells), or the
     sheet's declared <dimension> when that is small enough. A cell with such a reference sits where
@@ -421,6 +538,7 @@ def _plainly_small(zf: zipfile.ZipFile, member: str) -> bool:
     per buffer, no Python work per cell: about 0.6 s per 100 MiB of sheet XML, unzipping included.
     Anything else is left to the careful pass."""
     rows, cols = 199_999, 52
+    offset = 0
     for n, buf in enumerate(_chunks(zf, member)):
         if n == 0:
             dim = _DIMENSION.search(buf)
@@ -431,6 +549,9 @@ def _plainly_small(zf: zipfile.ZipFile, member: str) -> bool:
             cell_odd = _odd_cell(rows, cols)
         if _PREFIXED.search(buf) or cell_odd.search(buf) or _SECOND_R.search(buf):
             return False
+        if cutter is not None:  # the same pass finds where a large sheet can be cut into pieces
+            cutter.feed(offset, buf)
+            offset += len(buf)
     return True
 
 
@@ -468,13 +589,16 @@ def _at_most(n: int, letters: bool) -> bytes:
     return b"(?:" + b"|".join(alts) + b")"
 
 
-def _farthest_cell(zf: zipfile.ZipFile, member: str) -> tuple[str, int] | None:
+def _farthest_cell(zf: zipfile.ZipFile, member: str, cutter: PieceCutter | None = None) -> tuple[str, int] | None:
     """(cell, cells needed) when the sheet's A1-to-farthest-value rectangle is too big, else None.
 
     A fast pass proves the usual cases safe (see ``_plainly_small``); otherwise a second pass
-    follows cell positions the way the reader does, with references or without."""
-    if _plainly_small(zf, member):
+    follows cell positions the way the reader does, with references or without. ``cutter`` is fed
+    the fast pass's chunks; a sheet the fast pass cannot prove safe is not cut."""
+    if _plainly_small(zf, member, cutter):
         return None
+    if cutter is not None:
+        cutter.give_up()  # the careful pass reads cell by cell: the sheet is read whole
     row_i = col_i = 0
     max_row = max_col = -1
     for buf in _chunks(zf, member):
