@@ -29,7 +29,7 @@ from .normalize import (
 )
 from .policy import Policy
 from .register import Column, Record, Register
-from .sources import PiecesOutOfOrder, RawBook, RawSheet, expand_paths, open_book
+from .sources import RawBook, ReadWhole, RawSheet, expand_paths, open_book
 
 #: The raw cells, problems or unknown columns of a record that has none (shared: never changed).
 _NOTHING: Mapping[str, Any] = types.MappingProxyType({})
@@ -361,7 +361,7 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
     rows are used up: the book reads them again if asked."""
     try:
         return _build_register(book, opts)
-    except PiecesOutOfOrder:  # the book now reads that sheet whole (see RawSheet.read_to)
+    except ReadWhole:  # the sheet's pieces could not be used: the book now reads it whole
         return _build_register(book, opts)
 
 
@@ -377,8 +377,8 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
         if not is_blank(h) or i in mapping
     ]
     notes: list[str] = []
-    # A sheet read in pieces has its merged ranges within the rows read so far (see sources).
-    merged = _fill_merged(rows, sheet.merged, header_idx + 1)
+    seen = sheet.merged  # a sheet read in pieces has them with its last piece (checked below)
+    merged = _fill_merged(rows, seen, header_idx + 1)
     if merged:
         notes.append(f"merged_cells:{merged}")
     field_cols = {c.field: c.letter for c in columns if c.field}
@@ -401,6 +401,8 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
             # held, and the peak stays near the larger of the two instead of their sum.
             rows[start:end] = itertools.repeat(None, end - start)
             start, size = end, _CHUNK_ROWS
+    if sheet.merged is not seen and any(r1 > header_idx and (r0, c0) != (r1, c1) for (r0, c0), (r1, c1) in sheet.merged):
+        raise ReadWhole(f"sheet {sheet.name!r} has merged cells among its rows")  # to be filled before normalising
     return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 
 

@@ -17,13 +17,14 @@ import stat
 import struct
 import sys
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import InputError
-from .xlsx_pieces import PIECES_FROM, Piece, PieceCutter, PiecesOutOfOrder, SheetLayout, read_pieces
+from .xlsx_pieces import PIECE_MIN, PIECES, PIECES_FROM, Piece, ReadWhole, read_pieces, split_sheet
 
 REGISTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -38,17 +39,19 @@ class RawSheet:
 
     A large xlsx sheet arrives in pieces (see ``xlsx_pieces``): ``rows`` reads it to its end
     first; the loader takes the rows as they come with ``head`` and ``read_to``, normalising the
-    first piece while the next one is parsed."""
+    first piece while the next one is parsed. Its merged ranges come with the last piece."""
 
     def __init__(self, name: str, rows: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
-                 visible: bool = True, more: Iterator[Piece] | None = None,
-                 whole: Callable[[], RawSheet] | None = None) -> None:
+                 visible: bool = True, more: Iterator[Piece] | None = None, whole: Callable[[], RawSheet] | None = None,
+                 clip: Callable[[list, int, int], list] | None = None) -> None:
         self.name = name
         self.merged = merged if merged is not None else []
         self.visible = visible
         self._rows = rows
         self._more = more
-        self._whole = whole  # reads the sheet whole when its pieces turn out not to be in order
+        self._whole = whole  # the sheet read whole, when its pieces cannot be used
+        self._clip = clip  # merged ranges cut to the rows and columns read
+        self._width = 0
 
     @property
     def complete(self) -> bool:
@@ -61,10 +64,10 @@ class RawSheet:
         if self._more is not None:
             try:
                 self.read_to(None)
-            except PiecesOutOfOrder:
-                whole = self._whole() if self._whole is not None else None
-                if whole is None:
+            except ReadWhole:
+                if self._whole is None:
                     raise
+                whole = self._whole()
                 self._rows, self.merged = whole.rows, whole.merged
             width = max(map(len, self._rows), default=0)
             if self._rows and min(map(len, self._rows)) < width:
@@ -75,28 +78,35 @@ class RawSheet:
 
     def head(self, n: int) -> list[list[Any]]:
         """The first ``n`` rows (fewer when the sheet is shorter)."""
-        if self._more is not None and len(self._rows) < n:
-            self.rows  # noqa: B018  # a header search beyond the first piece: rare, read it all
+        try:
+            self.read_to(n)
+        except ReadWhole:
+            self.rows  # noqa: B018  # read whole
         return self._rows[:n]
 
     def read_to(self, n: int | None) -> list[list[Any]]:
         """The rows read so far, reading pieces until there are at least ``n`` (all when None).
-        The list grows in place; rows a piece has not reached are shorter (see xlsx_pieces).
-        Raises PiecesOutOfOrder when a piece goes back to an earlier row."""
+        The list grows in place; rows of different pieces may differ in length. Raises ReadWhole
+        when the pieces cannot be used (a piece goes back to an earlier row, see xlsx_pieces)."""
         rows = self._rows
         while self._more is not None and (n is None or len(rows) < n):
             piece = next(self._more, None)
             if piece is None:
                 self._more = None
+                if self._clip is not None:
+                    self.merged = self._clip(self.merged, len(rows), self._width)
                 break
+            if piece.merged:
+                self.merged = piece.merged
             if not piece.rows:
                 continue
             if piece.first < len(rows):
                 more, self._more = self._more, None
                 getattr(more, "close", lambda: None)()  # stops the thread that parses them
-                raise PiecesOutOfOrder(self.name)
+                raise ReadWhole(f"sheet {self.name!r}: a piece goes back to row {piece.first + 1}")
             rows.extend([] for _ in range(piece.first - len(rows)))
             rows += piece.rows if not piece.left else [[""] * piece.left + r for r in piece.rows]
+            self._width = max(self._width, piece.left + max(map(len, piece.rows)))
         return rows
 
 
@@ -215,7 +225,17 @@ _MARKUP_STARTS = (b"<html", b"<!doctype html", b"<table", b"<?xml", b"mime-versi
 def _native_stderr_kept_quiet() -> Iterator[None]:
     """Rust prints a panic's message straight to file descriptor 2, around Python's back; keep it
     off the user's terminal (the panic itself becomes an InputError). Anything else the native
-    code writes there is passed on afterwards."""
+    code writes there is passed on afterwards. One thread at a time (a sheet read in pieces
+    parses in a second thread): each puts back the descriptor it found."""
+    with _STDERR_LOCK, _stderr_quiet():
+        yield
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stderr_quiet() -> Iterator[None]:
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -248,11 +268,10 @@ def _is_panic(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _calamine(name: str, what: str, quiet: bool = True) -> Iterator[None]:
-    """Calamine's errors, and its panics on damaged files, as one-line InputErrors (``quiet``:
-    with Rust's panic messages kept off the terminal)."""
+def _calamine(name: str, what: str) -> Iterator[None]:
+    """Calamine's errors, and its panics on damaged files, as one-line InputErrors."""
     try:
-        with _native_stderr_kept_quiet() if quiet else contextlib.nullcontext():
+        with _native_stderr_kept_quiet():
             yield
     except InputError:
         raise
@@ -303,57 +322,62 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
         visible = {meta.name: meta.visible == SheetVisibleEnum.Visible for meta in wb.sheets_metadata or []}
 
     def load(sheet_name: str) -> RawSheet:
-        layout = zip_parts.check_extent(sheet_name) if zip_parts is not None else None
-        if layout is not None:
-            return _in_pieces(p, zip_parts, layout, sheet_name, visible.get(sheet_name, True), load)
+        member = zip_parts.piece_member(sheet_name) if zip_parts is not None else None
+        if member is not None:
+            return _in_pieces(p, zip_parts, member, sheet_name, visible.get(sheet_name, True), load)  # type: ignore[arg-type]
+        if zip_parts is not None:
+            zip_parts.check_extent(sheet_name)
         with _calamine(name, f"sheet {sheet_name!r} cannot be read"):
             ws = wb.get_sheet_by_name(sheet_name)
             rows = ws.to_python(skip_empty_area=False)
             merged = list(getattr(ws, "merged_cell_ranges", None) or [])
-        return RawSheet(sheet_name, rows, _clip_merged(name, sheet_name, merged, rows), visible.get(sheet_name, True))
+        return RawSheet(sheet_name, rows, _clip_merged(name, sheet_name, merged, len(rows), max(map(len, rows), default=0)),
+                        visible.get(sheet_name, True))
 
     return RawBook(name, fmt, sheet_names, load)
 
 
-def _in_pieces(p: Path, zip_parts: _ZipParts, layout: SheetLayout, sheet_name: str, visible: bool,
+def _in_pieces(p: Path, zip_parts: _ZipParts, member: str, sheet_name: str, visible: bool,
                load: Callable[[str], RawSheet]) -> RawSheet:
     """A large sheet read in pieces (see xlsx_pieces): the first piece now, the others as the
-    loader asks for them. Merged ranges come with the first piece (it carries the sheet's tail);
-    a range reaching past it, or one the first piece alone cannot clip, needs every row first."""
+    loader asks for them. Whatever goes wrong with a piece (a part the fast guard cannot prove,
+    damage, rows out of order) becomes ReadWhole: the sheet is then read whole, guarded, and
+    reports any damage the way a whole read does."""
     name = str(p)
-    what = f"sheet {sheet_name!r} cannot be read"
-    futures = read_pieces(name, layout, zip_parts.shared_parts(), sheet_name, _native_stderr_kept_quiet)
+    zip_parts.whole.add(sheet_name)  # any later read of this sheet reads it whole
+    size = max(PIECE_MIN, zip_parts.size(member) // PIECES)
 
     def pieces() -> Iterator[Piece]:
-        for future in futures:
-            with _calamine(name, what, quiet=False):  # the parse kept its own messages quiet
-                yield future.result()
+        with zipfile.ZipFile(p) as zf:
+            parsed = read_pieces(name, member, zip_parts.shared_parts(), sheet_name,
+                                 split_sheet(_chunks(zf, member), size, _PlainCheck()), _native_stderr_kept_quiet)
+            try:
+                while True:
+                    try:
+                        piece = next(parsed, None)
+                    except (ReadWhole, MemoryError, KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException as exc:  # damage, and calamine's panics: the whole read says what
+                        raise ReadWhole(f"sheet {sheet_name!r}: {_short(exc)}") from exc
+                    if piece is None:
+                        return
+                    yield piece
+            finally:
+                parsed.close()
 
-    def whole() -> RawSheet:
-        zip_parts.whole.add(sheet_name)
-        return load(sheet_name)
-
-    more = pieces()
-    first = next(more)
-    sheet = RawSheet(sheet_name, first.rows, None, visible, more, whole)
-    merged = first.merged
-    width = max(map(len, first.rows), default=0)
-    if any(r1 >= len(first.rows) or c1 >= width for _, (r1, c1) in merged):
-        sheet.rows  # noqa: B018
+    sheet = RawSheet(sheet_name, [], None, visible, pieces(), lambda: load(sheet_name),
+                     lambda merged, height, width: _clip_merged(name, sheet_name, merged, height, width))
     try:
-        sheet.merged = _clip_merged(name, sheet_name, merged, sheet.read_to(0))
-    except InputError:
-        if sheet.complete:
-            raise
-        sheet.merged = _clip_merged(name, sheet_name, merged, sheet.rows)
+        sheet.read_to(1)
+    except ReadWhole:
+        return load(sheet_name)
     return sheet
 
 
-def _clip_merged(name: str, sheet: str, merged: list, rows: list[list[Any]]) -> list:
-    """Merged ranges cut to the cells that exist. A damaged or hostile file may declare ranges
-    far outside the data, or overlapping ones; filling those would take forever."""
-    height = len(rows)
-    width = max((len(r) for r in rows), default=0)
+def _clip_merged(name: str, sheet: str, merged: list, height: int, width: int) -> list:
+    """Merged ranges cut to the cells that exist (``height`` rows, ``width`` columns). A damaged or
+    hostile file may declare ranges far outside the data, or overlapping ones; filling those would
+    take forever."""
     budget = height * width
     out = []
     for (r0, c0), (r1, c1) in merged:
@@ -396,10 +420,25 @@ class _ZipParts:
         self.names = names
         self.checked: set[str] = set()
         self._by_sheet: dict[str, str] | None = None
-        #: Where each large plain sheet part can be cut into pieces (found by the guard's pass).
-        self.layouts: dict[str, SheetLayout] = {}
-        #: Sheets to read whole: their pieces turned out not to be in row order.
+        #: Sheets read whole from now on (read in pieces once already, see _in_pieces).
         self.whole: set[str] = set()
+
+    def piece_member(self, sheet: str) -> str | None:
+        """The sheet's part when the sheet is to be read in pieces: large, and not read yet."""
+        if sheet in self.whole:
+            return None
+        with zipfile.ZipFile(self.path) as zf:
+            if self._by_sheet is None:
+                self._by_sheet = self._sheet_parts(zf)
+            part = self._by_sheet.get(sheet)
+            if part not in self.names or zf.getinfo(part).file_size < PIECES_FROM:
+                return None
+        return part
+
+    def size(self, member: str) -> int:
+        """The unzipped size of a part."""
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.getinfo(member).file_size
 
     def shared_parts(self) -> list[str]:
         """The parts every piece of a sheet needs: the package's and the workbook's own parts and
@@ -442,11 +481,10 @@ class _ZipParts:
                 out[html.unescape(sheet)] = targets[rid]
         return out
 
-    def check_extent(self, sheet: str) -> SheetLayout | None:
-        """Refuse a sheet whose cells would span more than MAX_SHEET_CELLS. Returns where a large
-        plain sheet can be cut to be read in pieces (None: read it whole)."""
+    def check_extent(self, sheet: str) -> None:
+        """Refuse a sheet whose cells would span more than MAX_SHEET_CELLS."""
         try:
-            return self._check_extent(sheet)
+            self._check_extent(sheet)
         except (InputError, MemoryError):
             raise
         except PermissionError:
@@ -454,7 +492,7 @@ class _ZipParts:
         except Exception:  # zipfile stops at a part's stated size, then finds the checksum wrong
             raise InputError(str(self.path), "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)") from None
 
-    def _check_extent(self, sheet: str) -> SheetLayout | None:
+    def _check_extent(self, sheet: str) -> None:
         name = str(self.path)
         with zipfile.ZipFile(self.path) as zf:
             if self._by_sheet is None:
@@ -465,16 +503,10 @@ class _ZipParts:
             for member in parts:
                 if member in self.checked:
                     continue
-                size = zf.getinfo(member).file_size
-                cutter = PieceCutter(member, size) if member == part and size >= PIECES_FROM else None
-                far = _farthest_cell(zf, member, cutter)
+                far = _farthest_cell(zf, member)
                 if far is not None:
                     raise InputError(name, _far_cell_message(f"sheet {sheet!r}", *far))
                 self.checked.add(member)
-                layout = cutter.layout() if cutter is not None else None
-                if layout is not None:
-                    self.layouts[member] = layout
-        return self.layouts.get(part) if part is not None and sheet not in self.whole else None
 
 
 def _check_shared_strings(name: str, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
@@ -530,29 +562,34 @@ def _chunks(zf: zipfile.ZipFile, member: str) -> Iterator[bytes]:
         yield tail
 
 
-def _plainly_small(zf: zipfile.ZipFile, member: str, cutter: PieceCutter | None = None) -> bool:
+def _plainly_small(zf: zipfile.ZipFile, member: str) -> bool:
     """True when every <c> tag starts plainly with r="A1" (no prefix, no second r anywhere) and
-    the references keep the rectangle small: column AZ and row 199,999 (10 million cells), or the
-    sheet's declared <dimension> when that is small enough. A cell with such a reference sits where
-    it says whatever its row tag says, so rows need no check. A few regular-expression searches
-    per buffer, no Python work per cell: about 0.6 s per 100 MiB of sheet XML, unzipping included.
-    Anything else is left to the careful pass."""
-    rows, cols = 199_999, 52
-    offset = 0
-    for n, buf in enumerate(_chunks(zf, member)):
-        if n == 0:
+    the references keep the rectangle small (see ``_PlainCheck``). A few regular-expression
+    searches per buffer, no Python work per cell: about 0.6 s per 100 MiB of sheet XML, unzipping
+    included. Anything else is left to the careful pass."""
+    return all(map(_PlainCheck(), _chunks(zf, member)))
+
+
+class _PlainCheck:
+    """The fast pass's test of one chunk of a sheet's XML, chunk after chunk from the first: no
+    prefixed rows or cells, no second r attribute, and every <c> tag's reference within column AZ
+    and row 199,999 (10 million cells), or within the sheet's declared <dimension> when that is
+    small enough. A cell with such a reference sits where it says whatever its row tag says, so
+    rows need no check."""
+
+    def __init__(self) -> None:
+        self.cell_odd: re.Pattern[bytes] | None = None
+
+    def __call__(self, buf: bytes) -> bool:
+        if self.cell_odd is None:  # the first chunk holds the <dimension>
+            rows, cols = 199_999, 52
             dim = _DIMENSION.search(buf)
             if dim:
                 d_rows, d_cols = int(dim.group(4) or dim.group(2)), _col_number(dim.group(3) or dim.group(1))
                 if d_rows * d_cols <= MAX_SHEET_CELLS:
                     rows, cols = d_rows, d_cols
-            cell_odd = _odd_cell(rows, cols)
-        if _PREFIXED.search(buf) or cell_odd.search(buf) or _SECOND_R.search(buf):
-            return False
-        if cutter is not None:  # the same pass finds where a large sheet can be cut into pieces
-            cutter.feed(offset, buf)
-            offset += len(buf)
-    return True
+            self.cell_odd = _odd_cell(rows, cols)
+        return not (_PREFIXED.search(buf) or self.cell_odd.search(buf) or _SECOND_R.search(buf))
 
 
 @functools.lru_cache(maxsize=32)
@@ -589,16 +626,13 @@ def _at_most(n: int, letters: bool) -> bytes:
     return b"(?:" + b"|".join(alts) + b")"
 
 
-def _farthest_cell(zf: zipfile.ZipFile, member: str, cutter: PieceCutter | None = None) -> tuple[str, int] | None:
+def _farthest_cell(zf: zipfile.ZipFile, member: str) -> tuple[str, int] | None:
     """(cell, cells needed) when the sheet's A1-to-farthest-value rectangle is too big, else None.
 
     A fast pass proves the usual cases safe (see ``_plainly_small``); otherwise a second pass
-    follows cell positions the way the reader does, with references or without. ``cutter`` is fed
-    the fast pass's chunks; a sheet the fast pass cannot prove safe is not cut."""
-    if _plainly_small(zf, member, cutter):
+    follows cell positions the way the reader does, with references or without."""
+    if _plainly_small(zf, member):
         return None
-    if cutter is not None:
-        cutter.give_up()  # the careful pass reads cell by cell: the sheet is read whole
     row_i = col_i = 0
     max_row = max_col = -1
     for buf in _chunks(zf, member):
