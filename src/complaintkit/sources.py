@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import InputError
-from .xlsx_pieces import PIECE_MIN, PIECES, PIECES_FROM, Piece, ReadWhole, read_pieces, split_sheet
+from .xlsx_pieces import PIECE_MIN, PIECES_FROM, Piece, ReadWhole, piece_size, read_pieces, split_sheet
 
 REGISTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -345,12 +345,13 @@ def _in_pieces(p: Path, zip_parts: _ZipParts, member: str, sheet_name: str, visi
     reports any damage the way a whole read does."""
     name = str(p)
     zip_parts.whole.add(sheet_name)  # any later read of this sheet reads it whole
-    size = max(PIECE_MIN, zip_parts.size(member) // PIECES)
+    shared = zip_parts.shared_parts()
+    size = piece_size(zip_parts.size(member), sum(map(zip_parts.size, shared)))
 
     def pieces() -> Iterator[Piece]:
         with zipfile.ZipFile(p) as zf:
-            parsed = read_pieces(name, member, zip_parts.shared_parts(), sheet_name,
-                                 split_sheet(_chunks(zf, member), size, _PlainCheck()), _native_stderr_kept_quiet)
+            parsed = read_pieces(name, member, shared, sheet_name,
+                                 split_sheet(_chunks(zf, member), size, _PlainCheck(), PIECE_MIN), _native_stderr_kept_quiet)
             try:
                 while True:
                     try:

@@ -36,6 +36,9 @@ PIECES_FROM = 8 * 1024**2
 #: PIECE_MIN: nothing is normalised until it is parsed.
 PIECES = 8
 PIECE_MIN = 2 * 1024**2
+#: Larger pieces hold more memory and start the pipeline later; but a piece is never smaller than
+#: twice the parts it repeats, so parsing those again costs at most half the sheet's own parse.
+PIECE_MAX = 32 * 1024**2
 #: The XML after </sheetData> (merged cells, hyperlinks, print settings) goes with the last piece;
 #: a sheet with more of it than this is read whole.
 TAIL_MAX = 16 * 1024**2
@@ -117,6 +120,11 @@ def _stored_zip(parts: list[tuple[str, bytes]]) -> bytes:
         for name, data in parts:
             zf.writestr(name, data)
     return out.getvalue()
+
+
+def piece_size(sheet_bytes: int, shared_bytes: int) -> int:
+    """How much of the sheet's XML goes into each piece after the first (see PIECE_MAX)."""
+    return max(PIECE_MIN, min(sheet_bytes // PIECES, PIECE_MAX), 2 * shared_bytes)
 
 
 def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, pieces: Iterator[tuple[bytes, bool]],
