@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import io
+import re
 import threading
 import xml.etree.ElementTree as ET
 import zipfile
@@ -29,7 +30,8 @@ SHEET = "xl/worksheets/sheet1.xml"
 def pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every sheet read in pieces of a few KiB (unzipped in chunks of 4 KiB); the list counts the
     pieces each sheet was read in."""
-    monkeypatch.setattr(sources, "PIECES_FROM", 0)
+    monkeypatch.setattr(xlsx_pieces, "PIECES_FROM", 0)
+    monkeypatch.setattr(xlsx_pieces, "SHARED_SHARE", 1.0)
     monkeypatch.setattr(sources, "PIECE_MIN", 6000)
     monkeypatch.setattr(xlsx_pieces, "PIECE_MIN", 6000)
     monkeypatch.setattr(xlsx_pieces, "PIECE_MAX", 6000)
@@ -48,7 +50,7 @@ def pieces(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "PIECES_FROM", 1 << 62)
+    monkeypatch.setattr(xlsx_pieces, "PIECES_FROM", 1 << 62)
 
 
 def _register(path: Path):
@@ -73,8 +75,8 @@ def _compare(path: Path, pieces: list[int], monkeypatch: pytest.MonkeyPatch):
 
 
 def _book(path: Path, rows: int = 600, title: bool = True, extra=None) -> Path:
-    """A register as Excel saves one (shared strings, styles, date cells), with blank rows, a
-    stretch without column A, numbers typed as text and a footer."""
+    """A register with styles and date cells, blank rows, a stretch without column A, numbers
+    typed as text and a footer (openpyxl writes its texts inline, as streaming writers do)."""
     wb = Workbook()
     ws = wb.active
     ws.title = "台账"
@@ -100,14 +102,35 @@ def _book(path: Path, rows: int = 600, title: bool = True, extra=None) -> Path:
     return path
 
 
-def _edit(path: Path, change) -> Path:
+def _shared_strings(path: Path) -> Path:
+    """The same workbook with its texts in shared strings, as Excel saves them."""
+    index: dict[bytes, int] = {}
+
+    def shared(m: re.Match) -> bytes:
+        return b'<c r="%s" t="s"><v>%d</v></c>' % (m.group(1), index.setdefault(m.group(2), len(index)))
+
+    out = _edit(path, lambda xml: re.sub(rb'<c r="([A-Z]+\d+)" t="inlineStr"><is><t>(.*?)</t></is></c>', shared, xml),
+                {"xl/_rels/workbook.xml.rels": lambda x: x.replace(b"</Relationships>", b'<Relationship Id="rIdS" Type="http://schemas'
+                                                                   b'.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+                                                                   b'Target="sharedStrings.xml"/></Relationships>'),
+                 "[Content_Types].xml": lambda x: x.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType='
+                                                            b'"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')},
+                lambda: b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                        + b"".join(b"<si><t>%s</t></si>" % t for t in index) + b"</sst>")
+    return out
+
+
+def _edit(path: Path, change, others: dict | None = None, sst=None) -> Path:
     """The same workbook with its sheet's XML changed."""
     with zipfile.ZipFile(path) as zf:
         parts = [(info, zf.read(info)) for info in zf.infolist()]
     out = path.with_name("edited-" + path.name)
+    others = others or {}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for info, data in parts:
-            zf.writestr(info.filename, change(data) if info.filename == SHEET else data)
+            zf.writestr(info.filename, change(data) if info.filename == SHEET else others.get(info.filename, bytes)(data))
+        if sst is not None:
+            zf.writestr("xl/sharedStrings.xml", sst())
     return out
 
 
@@ -116,6 +139,20 @@ def test_a_register_read_in_pieces_is_the_register_read_whole(tmp_path, pieces, 
     assert pieces and pieces[0] >= 10  # really cut: each piece a few KiB
     assert len(reg.records) > 500
     assert not [t for t in threading.enumerate() if t.name.startswith("complaintkit-pieces")]
+
+
+def test_a_register_with_shared_strings_read_in_pieces_is_the_register_read_whole(tmp_path, pieces, monkeypatch):
+    path = _shared_strings(_book(tmp_path / "r.xlsx"))
+    with zipfile.ZipFile(path) as zf:
+        assert b't="s"' in zf.read(SHEET) and b"inlineStr" not in zf.read(SHEET)
+    _compare(path, pieces, monkeypatch)
+    assert pieces[0] >= 2  # each piece at least twice the shared strings
+
+
+def test_a_workbook_whose_shared_strings_are_large_is_read_whole():
+    assert xlsx_pieces.worth_cutting(160 * 1024**2, 10 * 1024**2)
+    assert not xlsx_pieces.worth_cutting(123 * 1024**2, 41 * 1024**2)  # the bench's register saved with shared strings
+    assert not xlsx_pieces.worth_cutting(xlsx_pieces.PIECES_FROM - 1, 0)
 
 
 @pytest.mark.parametrize("name", ["messy_branch.xlsx", "clean_branch.xlsx", "escalation_history.xlsx"])

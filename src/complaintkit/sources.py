@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import InputError
-from .xlsx_pieces import PIECE_MIN, PIECES_FROM, Piece, ReadWhole, piece_size, read_pieces, split_sheet
+from .xlsx_pieces import PIECE_MIN, Piece, ReadWhole, piece_size, read_pieces, split_sheet, worth_cutting
 
 REGISTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -425,14 +425,18 @@ class _ZipParts:
         self.whole: set[str] = set()
 
     def piece_member(self, sheet: str) -> str | None:
-        """The sheet's part when the sheet is to be read in pieces: large, and not read yet."""
+        """The sheet's part when the sheet is to be read in pieces (see xlsx_pieces.worth_cutting),
+        and has not been read yet."""
         if sheet in self.whole:
             return None
         with zipfile.ZipFile(self.path) as zf:
             if self._by_sheet is None:
                 self._by_sheet = self._sheet_parts(zf)
             part = self._by_sheet.get(sheet)
-            if part not in self.names or zf.getinfo(part).file_size < PIECES_FROM:
+            if part not in self.names:
+                return None
+            shared = sum(zf.getinfo(name).file_size for name in self.shared_parts())
+            if not worth_cutting(zf.getinfo(part).file_size, shared):
                 return None
         return part
 

@@ -39,6 +39,11 @@ PIECE_MIN = 2 * 1024**2
 #: Larger pieces hold more memory and start the pipeline later; but a piece is never smaller than
 #: twice the parts it repeats, so parsing those again costs at most half the sheet's own parse.
 PIECE_MAX = 32 * 1024**2
+#: Every piece parses the workbook's shared strings again: a workbook whose shared strings
+#: (with its styles) are more than this share of the sheet's XML is read whole. Measured on a
+#: 200,000-row register saved with shared strings (41 MiB of them for 123 MiB of sheet XML),
+#: pieces were no faster than the whole read, and slower at 20,000 rows.
+SHARED_SHARE = 1 / 16
 #: The XML after </sheetData> (merged cells, hyperlinks, print settings) goes with the last piece;
 #: a sheet with more of it than this is read whole.
 TAIL_MAX = 16 * 1024**2
@@ -120,6 +125,12 @@ def _stored_zip(parts: list[tuple[str, bytes]]) -> bytes:
         for name, data in parts:
             zf.writestr(name, data)
     return out.getvalue()
+
+
+def worth_cutting(sheet_bytes: int, shared_bytes: int) -> bool:
+    """Whether a sheet of this much XML, in a workbook whose pieces each repeat this much, is
+    read in pieces."""
+    return sheet_bytes >= PIECES_FROM and shared_bytes <= sheet_bytes * SHARED_SHARE
 
 
 def piece_size(sheet_bytes: int, shared_bytes: int) -> int:
