@@ -370,13 +370,15 @@ def verdicts(results: dict[int, dict[str, dict[str, float]]]) -> list[str]:
             read = r["read (load_register)"]
             ratio_w, ratio_c = read["wall"] / floor["wall"], read["cpu"] / floor["cpu"]
             out.append(f"{n:,} rows: read = {ratio_w:.2f}x (wall) / {ratio_c:.2f}x (cpu) the calamine floor "
-                       f"({n / read['wall']:,.0f} vs {n / floor['wall']:,.0f} rows/s wall) - target 1.5x: "
-                       f"{'met' if max(ratio_w, ratio_c) <= 1.5 else 'met on cpu only' if ratio_c <= 1.5 else 'not met'}")
+                       f"({n / read['wall']:,.0f} vs {n / floor['wall']:,.0f} rows/s wall) - target 1.5x in rows per "
+                       f"second (wall; a large sheet is read on both cores, so its cpu time is more): "
+                       f"{'met' if ratio_w <= 1.5 else 'not met'}")
             raw = r.get("read: file to rows (guard, calamine)")
             if raw:
                 # Where the read's time goes, in floors: the file to rows, then the rows to records.
                 out.append(f"{n:,} rows: of the read, file to rows = {raw['wall'] / floor['wall']:.2f}x the floor (wall), "
-                           f"normalising the rows into records = {(read['wall'] - raw['wall']) / floor['wall']:.2f}x")
+                           f"normalising the rows into records adds {(read['wall'] - raw['wall']) / floor['wall']:.2f}x "
+                           f"(in pieces, while the next piece is parsed)")
         if "whole run (report)" in r and "write floor (openpyxl write-only)" in r:
             run, wf = r["whole run (report)"], r["write floor (openpyxl write-only)"]
             ratio_w = run["wall"] / (floor["wall"] + wf["wall"])
