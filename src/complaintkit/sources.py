@@ -52,6 +52,7 @@ class RawSheet:
         self._whole = whole  # the sheet read whole, when its pieces cannot be used
         self._clip = clip  # merged ranges cut to the rows and columns read
         self._width = 0
+        self._merged: list = []  # as the last piece gave them, cut once every row is read
 
     @property
     def complete(self) -> bool:
@@ -94,10 +95,10 @@ class RawSheet:
             if piece is None:
                 self._more = None
                 if self._clip is not None:
-                    self.merged = self._clip(self.merged, len(rows), self._width)
+                    self.merged = self._clip(self._merged, len(rows), self._width)
                 break
             if piece.merged:
-                self.merged = piece.merged
+                self._merged = piece.merged
             if not piece.rows:
                 continue
             if piece.first < len(rows):
