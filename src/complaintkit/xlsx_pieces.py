@@ -141,7 +141,7 @@ def piece_size(sheet_bytes: int, shared_bytes: int) -> int:
 def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, pieces: Iterator[tuple[bytes, bool]],
                 quietly: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Iterator[Piece]:
     """Each piece of the sheet (``pieces``, from ``split_sheet``), parsed, in order, by a second
-    thread that works at most two pieces ahead. ``shared`` names the workbook's parts every piece
+    thread that works one piece ahead of the caller. ``shared`` names the workbook's parts every piece
     needs besides the sheet; ``quietly`` wraps each parse (the reader keeps Rust's panic messages
     off the terminal with it). The thread stops when the caller stops asking."""
     from python_calamine import CalamineWorkbook
@@ -162,9 +162,9 @@ def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, piec
             first, left = ws.start if rows else (0, 0)
             return Piece(first, left, rows, merged)
 
-    # This thread cuts and checks the pieces (the guard's searches hold the interpreter; long
-    # stretches of them here interleave better with the parse, which releases it, than short
-    # ones in the second thread would) and hands each to the second thread to parse, one ahead.
+    # This thread cuts and checks the next piece while the second one parses the current: the
+    # guard's searches hold the interpreter, and run in the second thread they left the parse
+    # waiting for it (measured: no faster than a whole read, see benchmarks/RESULTS.md).
     pool = ThreadPoolExecutor(1, thread_name_prefix="complaintkit-pieces")
     ahead: deque[Future[Piece]] = deque()
     count = itertools.count()
