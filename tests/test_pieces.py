@@ -209,6 +209,18 @@ def test_a_far_cell_in_a_late_piece_is_refused_as_when_read_whole(tmp_path, piec
     assert str(cut.value) == str(whole.value) and "XFD1048576" in str(cut.value)
 
 
+def test_cells_without_references_in_a_late_piece_read_the_sheet_whole(tmp_path, pieces, monkeypatch):
+    # Cells placed by their order, not their reference: only the guard's careful pass follows them.
+    def unreferenced(xml: bytes) -> bytes:
+        start = xml.index(b'<row r="500"')
+        end = xml.index(b"</row>", start)
+        return xml[:start] + re.sub(rb'<c r="[A-Z]+500"', b"<c", xml[start:end]) + xml[end:]
+
+    path = _edit(_book(tmp_path / "r.xlsx"), unreferenced)
+    reg = _compare(path, pieces, monkeypatch)
+    assert any(r.row == 500 and r.id for r in reg.records)
+
+
 @pytest.mark.parametrize("odd", [b"<!-- a note -->", b"<?pi x?>"])
 def test_comments_among_the_rows_read_the_sheet_whole(tmp_path, pieces, monkeypatch, odd):
     def note(xml: bytes) -> bytes:
