@@ -7,9 +7,11 @@ import datetime as dt
 import gc
 import io
 import re
+import sys
 import threading
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -243,6 +245,48 @@ def test_a_damaged_piece_reports_what_a_whole_read_reports(tmp_path, pieces, mon
     with pytest.raises(InputError) as cut:
         _register(path)
     assert str(cut.value) == str(whole.value)
+
+
+def _hidden_past_stated_size(tmp_path: Path, before_end: bool) -> Path:
+    """The register with a value in XFD1048576 that inflates past the sheet's stated size, whose
+    checksum fits the bytes before it (zipfile, and so the guard and the pieces, stop there)."""
+    sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
+    import make_corpus
+
+    book = _book(tmp_path / "r.xlsx")
+    with zipfile.ZipFile(book) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    clean = parts[SHEET]
+    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    cut = clean.index(b"</sheetData>") if before_end else len(clean)
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = comp.compress(clean[:cut] + far + clean[cut:]) + comp.flush()
+    return make_corpus._zip_with_raw_member(tmp_path / "hidden.xlsx", parts, SHEET, raw, zlib.crc32(clean[:cut]), cut)
+
+
+def test_a_value_hidden_past_the_stated_size_among_the_rows_is_refused_as_when_read_whole(tmp_path, pieces, monkeypatch):
+    # The corpus's stray_value_past_stated_size: the stated part has no end, the sheet is read
+    # whole and calamine refuses it (docs/robustness.md).
+    path = _hidden_past_stated_size(tmp_path, before_end=True)
+    with pytest.raises(InputError) as cut:
+        _register(path)
+    with monkeypatch.context() as m:
+        _whole(m)
+        with pytest.raises(InputError) as whole:
+            _register(path)
+    assert str(cut.value) == str(whole.value) and "past its stated size" in str(cut.value)
+
+
+def test_bytes_hidden_past_the_end_of_the_sheets_xml_are_never_read_in_pieces(tmp_path, pieces, monkeypatch):
+    # The stated part is a whole sheet: read in pieces, only those bytes are read (as openpyxl
+    # reads them); read whole, calamine refuses the part. Neither lets the hidden cell in.
+    path = _hidden_past_stated_size(tmp_path, before_end=False)
+    reg = _register(path)
+    assert max(r.row for r in reg.records) < 1000 and pieces[0] >= 10
+    with monkeypatch.context() as m:
+        _whole(m)
+        with pytest.raises(InputError, match="past its stated size"):
+            _register(path)
 
 
 def test_a_sheet_left_half_read_stops_its_thread(tmp_path, pieces):

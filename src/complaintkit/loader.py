@@ -92,12 +92,16 @@ def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> t
     return best
 
 
+def _to_fill(merged: list, first_data_row: int) -> list:
+    """The merged ranges whose value is copied into their cells: those reaching below the header
+    and spanning more than one cell."""
+    return [((r0, c0), (r1, c1)) for (r0, c0), (r1, c1) in merged if r1 >= first_data_row and (r0, c0) != (r1, c1)]
+
+
 def _fill_merged(rows: list[list[Any]], merged: list, first_data_row: int) -> int:
     """Copy each merged range's value into all its cells below the header; returns how many ranges."""
     filled = 0
-    for (r0, c0), (r1, c1) in merged:
-        if r1 < first_data_row or (r0 == r1 and c0 == c1):
-            continue
+    for (r0, c0), (r1, c1) in _to_fill(merged, first_data_row):
         if r0 >= len(rows) or c0 >= len(rows[r0]):
             continue
         value = rows[r0][c0]
@@ -401,7 +405,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
             # held, and the peak stays near the larger of the two instead of their sum.
             rows[start:end] = itertools.repeat(None, end - start)
             start, size = end, _CHUNK_ROWS
-    if sheet.merged is not seen and any(r1 > header_idx and (r0, c0) != (r1, c1) for (r0, c0), (r1, c1) in sheet.merged):
+    if sheet.merged is not seen and _to_fill(sheet.merged, header_idx + 1):
         raise ReadWhole(f"sheet {sheet.name!r} has merged cells among its rows")  # to be filled before normalising
     return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
 

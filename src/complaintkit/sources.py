@@ -323,9 +323,9 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
         visible = {meta.name: meta.visible == SheetVisibleEnum.Visible for meta in wb.sheets_metadata or []}
 
     def load(sheet_name: str) -> RawSheet:
-        member = zip_parts.piece_member(sheet_name) if zip_parts is not None else None
-        if member is not None:
-            return _in_pieces(p, zip_parts, member, sheet_name, visible.get(sheet_name, True), load)  # type: ignore[arg-type]
+        plan = zip_parts.piece_plan(sheet_name) if zip_parts is not None else None
+        if plan is not None:
+            return _in_pieces(p, zip_parts, plan, sheet_name, visible.get(sheet_name, True), load)  # type: ignore[arg-type]
         if zip_parts is not None:
             zip_parts.check_extent(sheet_name)
         with _calamine(name, f"sheet {sheet_name!r} cannot be read"):
@@ -338,7 +338,7 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
     return RawBook(name, fmt, sheet_names, load)
 
 
-def _in_pieces(p: Path, zip_parts: _ZipParts, member: str, sheet_name: str, visible: bool,
+def _in_pieces(p: Path, zip_parts: _ZipParts, plan: tuple[str, list[str], int], sheet_name: str, visible: bool,
                load: Callable[[str], RawSheet]) -> RawSheet:
     """A large sheet read in pieces (see xlsx_pieces): the first piece now, the others as the
     loader asks for them. Whatever goes wrong with a piece (a part the fast guard cannot prove,
@@ -346,8 +346,7 @@ def _in_pieces(p: Path, zip_parts: _ZipParts, member: str, sheet_name: str, visi
     reports any damage the way a whole read does."""
     name = str(p)
     zip_parts.whole.add(sheet_name)  # any later read of this sheet reads it whole
-    shared = zip_parts.shared_parts()
-    size = piece_size(zip_parts.size(member), sum(map(zip_parts.size, shared)))
+    member, shared, size = plan
 
     def pieces() -> Iterator[Piece]:
         with zipfile.ZipFile(p) as zf:
@@ -425,9 +424,10 @@ class _ZipParts:
         #: Sheets read whole from now on (read in pieces once already, see _in_pieces).
         self.whole: set[str] = set()
 
-    def piece_member(self, sheet: str) -> str | None:
-        """The sheet's part when the sheet is to be read in pieces (see xlsx_pieces.worth_cutting),
-        and has not been read yet."""
+    def piece_plan(self, sheet: str) -> tuple[str, list[str], int] | None:
+        """How to read the sheet in pieces — its part, the parts every piece repeats, the size of
+        a piece — when it is worth it (see xlsx_pieces.worth_cutting) and the sheet has not been
+        read yet; else None."""
         if sheet in self.whole:
             return None
         with zipfile.ZipFile(self.path) as zf:
@@ -436,22 +436,17 @@ class _ZipParts:
             part = self._by_sheet.get(sheet)
             if part not in self.names:
                 return None
-            shared = sum(zf.getinfo(name).file_size for name in self.shared_parts())
-            if not worth_cutting(zf.getinfo(part).file_size, shared):
-                return None
-        return part
+            shared = self.shared_parts(zf)
+            sheet_bytes, shared_bytes = zf.getinfo(part).file_size, sum(zf.getinfo(n).file_size for n in shared)
+        if not worth_cutting(sheet_bytes, shared_bytes):
+            return None
+        return part, shared, piece_size(sheet_bytes, shared_bytes)
 
-    def size(self, member: str) -> int:
-        """The unzipped size of a part."""
-        with zipfile.ZipFile(self.path) as zf:
-            return zf.getinfo(member).file_size
-
-    def shared_parts(self) -> list[str]:
+    def shared_parts(self, zf: zipfile.ZipFile) -> list[str]:
         """The parts every piece of a sheet needs: the package's and the workbook's own parts and
         relationships, its styles and shared strings (not the other sheets, drawings, media)."""
         keep = {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
-        with zipfile.ZipFile(self.path) as zf:
-            rels = _small_part(zf, "xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in self.names else b""
+        rels = _small_part(zf, "xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in self.names else b""
         for attrs in _RELATIONSHIP.findall(rels):
             kind, target = _attr(attrs, b"Type") or "", _attr(attrs, b"Target")
             if target and kind.rsplit("/", 1)[-1] in ("styles", "sharedStrings"):
