@@ -426,8 +426,8 @@ class RuleIndex:
             text = fold(value)
             words = [w for w in self._singles if w in text]
             if self._pairs is not None:
-                for pair in self._by_pair.keys() & set(self._pairs.findall(text)):
-                    words += [w for w in self._by_pair[pair] if w in text]
+                by_pair = self._by_pair
+                words += [w for pair in by_pair.keys() & set(self._pairs.findall(text)) for w in by_pair[pair] if w in text]
             patterns = []
             if self._patterns:
                 present = set(words)

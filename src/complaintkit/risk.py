@@ -441,9 +441,12 @@ class RiskSettings:
 # Results
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Ref:
-    """An earlier complaint named in a reason: its ID (else its file and row), date and a note."""
+    """An earlier complaint named in a reason: its ID (else its file and row), date and a note.
+
+    One object per complaint and note (see _Scorer._refs), compared by identity: the reasons
+    that name it are compared and hashed for every row (see _Scorer.assess)."""
 
     id: str
     source: str
@@ -451,15 +454,20 @@ class Ref:
     date: dt.date | None
     note: str = ""
     history: bool = False
+    #: the text by language, rendered once: later complaints of a customer name the same ones.
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     def text(self, lang: str) -> str:
-        label = self.id or t("dedupe_row_in", lang, file=Path(self.source).name, row=self.row)
-        inside = [self.date.isoformat()] if self.date else []
-        if self.note:
-            inside.append(self.note)
-        if self.history:
-            inside.append(t("risk_history", lang))
-        return f"{label} ({', '.join(inside)})" if inside else label
+        text = self._texts.get(lang)
+        if text is None:
+            label = self.id or t("dedupe_row_in", lang, file=Path(self.source).name, row=self.row)
+            inside = [self.date.isoformat()] if self.date else []
+            if self.note:
+                inside.append(self.note)
+            if self.history:
+                inside.append(t("risk_history", lang))
+            text = self._texts[lang] = f"{label} ({', '.join(inside)})" if inside else label
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,10 +664,6 @@ class _Customers:
         return [(day - d, rec) for d, _, rec in self.events[customer][start:pos]]
 
 
-def _ref(rec: Record, history_sources: set[str], note: str = "") -> Ref:
-    return Ref(rec.id, rec.source, rec.row, rec.get("received_date"), note, rec.source in history_sources)
-
-
 def _earlier_words(n: int, shown: int) -> Msg:
     if shown < n:
         return Msg("risk_earlier_more", (("shown", shown), ("n", n)))
@@ -696,13 +700,22 @@ class _Scorer:
         self.alike: dict[Reason, Reason] = {}
         #: TextRules.prepare's memo: text -> its searchable form, None when the screen rules it out.
         self.searchable: dict[str, str | None] = {}
+        self._ref_of: dict[tuple[RecordKey, str], Ref] = {}
+        #: complaints already escalated (by 是否升级 or their channel), found once: every later
+        #: complaint of the customer looks back on them.
+        self.escalated = {r.key for r in records if r.get("escalated") in settings.escalated_values
+                          or r.get("channel") in settings.already_channels}
 
     def _refs(self, records: Sequence[Record], note: Any = None) -> tuple[Ref, ...]:
-        shown = records[-self.MAX_REFS:]
-        return tuple(_ref(r, self.history_sources, note(r) if note else "") for r in shown)
+        return tuple(self._ref(r, note(r) if note else "") for r in records[-self.MAX_REFS:])
 
-    def escalated(self, rec: Record) -> bool:
-        return rec.get("escalated") in self.s.escalated_values or rec.get("channel") in self.s.already_channels
+    def _ref(self, rec: Record, note: str) -> Ref:
+        ref = self._ref_of.get((rec.key, note))
+        if ref is None:
+            ref = self._ref_of[rec.key, note] = Ref(rec.id, rec.source, rec.row, rec.get("received_date"), note,
+                                                    rec.source in self.history_sources)
+        return ref
+
 
     def assess(self, rec: Record, order: int) -> RowRisk:
         s = self.s
@@ -786,16 +799,19 @@ class _Scorer:
         if not earlier:
             return out
         chain = self.chain.get(base.key)
-        same_issue = {m.record.key for m in chain[0].members} if chain else set()
-        others = [r for ago, r in earlier if ago <= s.earlier_other["days"] and r.key not in same_issue]
+        same_issue = {m.record.key for m in chain[0].members} if chain else ()
+        within = s.earlier_other["days"]
+        others = [r for ago, r in earlier if ago <= within and r.key not in same_issue]
         if others:
             points = min(s.earlier_other["max"], s.earlier_other["points"] * len(others))
-            out.append(Reason("earlier_other", points, (("n", len(others)), ("period", Period(int(s.earlier_other["days"]))),
+            out.append(Reason("earlier_other", points, (("n", len(others)), ("period", Period(int(within))),
                                                         ("refs", self._refs(others)))))
-        n = sum(1 for ago, _ in earlier if ago <= s.frequency["days"]) + 1
+        within = s.frequency["days"]
+        n = sum(1 for ago, _ in earlier if ago <= within) + 1
         if n >= s.frequency["min_complaints"] > 0:
-            out.append(Reason("frequency", s.frequency["points"], (("n", n), ("period", Period(int(s.frequency["days"]))))))
-        escalated = [r for ago, r in earlier if ago <= s.earlier_escalation["days"] and self.escalated(r)]
+            out.append(Reason("frequency", s.frequency["points"], (("n", n), ("period", Period(int(within))))))
+        within = s.earlier_escalation["days"]
+        escalated = [r for ago, r in earlier if ago <= within and r.key in self.escalated]
         if escalated:
             note = lambda r: r.get("channel") if r.get("channel") in s.already_channels else ""  # noqa: E731
             out.append(Reason("earlier_escalation", s.earlier_escalation["points"], (("refs", self._refs(escalated, note)),)))
@@ -804,7 +820,7 @@ class _Scorer:
     def _process(self, rec: Record) -> list[Reason]:
         s = self.s
         out = []
-        row = self.deadline.get((rec.source, rec.sheet, rec.row))
+        row = self.deadline.get(rec.key)
         if row is not None and row.status == "overdue" and row.days_overdue:
             o = s.overdue
             points = min(o["max"], o["points"] + o["per_week"] * (row.days_overdue // 7))
@@ -893,6 +909,7 @@ def risk_plan(report: RiskReport, register: Register, lang: str = "zh") -> Sheet
     headers = [t(f"risk_hdr_{h}", lang) for h in ("where", "id", "branch", "handler", "received", "status", "level", "score", "reasons")]
     rows, links, fills = [], {}, {}
     level_texts = {level: t(f"risk_level_{level}", lang) for level in LEVELS}
+    levelx_texts = {level: t(f"risk_levelx_{level}", lang) for level in LEVELS}
     # Rows with the same reasons hold the same Reason objects (see _Scorer.assess): one text each.
     texts: dict[tuple[int, ...], str] = {}
     for r in mine:
@@ -900,8 +917,9 @@ def risk_plan(report: RiskReport, register: Register, lang: str = "zh") -> Sheet
         reasons = texts.get(key)
         if reasons is None:
             reasons = texts[key] = r.reasons_text(lang)
+        score = _num(r.score)
         level_col.values[r.row] = level_texts[r.level]
-        score_col.values[r.row] = _num(r.score)
+        score_col.values[r.row] = score
         reasons_col.values[r.row] = reasons or None
         fill = FILLS.get(r.level)
         if fill is None:
@@ -912,7 +930,7 @@ def risk_plan(report: RiskReport, register: Register, lang: str = "zh") -> Sheet
             marks.append(CellMark(r.row, r.id_column, fill, reasons))
         ref = f"{register.sheet}!{r.id_column or 'A'}{r.row}"
         links[len(rows)], fills[len(rows)] = ref, fill
-        rows.append([ref, r.id, r.branch, r.handler, r.received, r.status, r.level_text(lang), _num(r.score), reasons])
+        rows.append([ref, r.id, r.branch, r.handler, r.received, r.status, levelx_texts[r.level], score, reasons])
     table = PlanTable(t("risk_sheet", lang), headers, rows, links, fills, [16, 16, 14, 10, 12, 10, 10, 8, 90])
     part = RiskReport(report.as_of, mine)
     last = max([rec.row for rec in register.records], default=register.header_row)
