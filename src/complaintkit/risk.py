@@ -535,6 +535,13 @@ class Reason:
             text = self._texts[lang] = t(f"risk_{self.code}", lang, **{k: _render(v, lang) for k, v in self.params})
         return text
 
+    def scored(self, lang: str = "zh") -> str:
+        """The message with its points (回访不满意 +25), as the reasons column lists it."""
+        text = self._texts.get(lang + "+")
+        if text is None:
+            text = self._texts[lang + "+"] = f"{self.message(lang)} +{_num(self.points)}" if self.points else self.message(lang)
+        return text
+
 
 def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 2)
@@ -572,8 +579,7 @@ class RowRisk:
 
     def reasons_text(self, lang: str = "zh") -> str:
         """Every reason with its points: 已超期 12 天（办理时限 ...） +30；回访不满意 +25."""
-        parts = [f"{m} +{_num(r.points)}" if r.points else m for r, m in zip(self.reasons, self.messages(lang))]
-        return ("；" if lang == "zh" else "; ").join(parts)
+        return ("；" if lang == "zh" else "; ").join([r.scored(lang) for r in self.reasons])
 
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON-contract form of the row."""
