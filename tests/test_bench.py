@@ -29,6 +29,12 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
     assert lines[-1].startswith("scaling x2 rows")
     assert bench.TOUCH in table  # the scaling baseline (its place in the verdict: the test below)
     assert (tmp_path / f"register-{bench.GENERATOR}-400.xlsx").is_file()
+    # The scaling verdict's stages once more, both sizes in turn; the verdict then reads those.
+    in_turn = bench.growth_in_turn([200, 400], stages, 1, ROOT / "src")
+    assert {"read (load_register)", bench.TOUCH, "validate", "risk", "report (build)", "report (save)"} <= set(in_turn)
+    assert all(a > 0 and b > 0 for a, b in in_turn.values())
+    assert "| risk " in bench.growth_table([200, 400], in_turn)
+    assert bench.verdicts(results, in_turn)[-1].startswith("scaling x2 rows (timed in turn)")
 
 
 def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_beside_it():
@@ -56,3 +62,7 @@ def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_
     line = bench.verdicts({1000: {**small, **fixed, **figures(classify=0.1)},
                            10000: {**steady, **{k: {**v, "cpu": 2.0} for k, v in fixed.items()}, **figures(classify=1.3)}})[-1]
     assert line.split(";")[0].endswith("not met: classify x13.0")
+    # Figures timed in turn, when there are any, decide the verdict instead of the per-size ones.
+    line = bench.verdicts({1000: small, 10000: grown}, {"dedupe": (0.1, 1.15), bench.TOUCH: (0.1, 1.1)})[-1]
+    assert line.startswith("scaling x10 rows (timed in turn): every stage <= x12 time (cpu) - met;")
+    assert "x11.0" in line

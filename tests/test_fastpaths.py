@@ -184,3 +184,40 @@ def test_rows_one_at_a_time_are_the_json_rows(samples):
             expected = next(section[k] for k in ("findings", "groups", "rows") if isinstance(section.get(k), list))
             assert rows == expected and rows, (one.name, lang)
             assert list(other.items()) == expected  # once built, the rows come from the JSON
+
+
+def test_a_full_text_memo_starts_again_and_the_rows_are_written_alike(monkeypatch):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    styles = report_module._CellStyles(wb, report_module._ROW_FILLS)
+    # Unique IDs fill the memo; a branch that first appears late repeats on every row after.
+    rows = [[f"C{i:04d}", "城东支行" if i >= 6 else f"支行{i}", "已办结", dt.date(2025, 1, 1 + i % 28)] for i in range(40)]
+    fills = [report_module._ROW_FILLS[i % 3] if i % 2 else None for i in range(40)]
+
+    def xml() -> bytes:
+        return b"".join(report_module._rows_xml(wb.active, 4, rows, fills, styles, wb.epoch))
+
+    expected = xml()
+    made = []
+    tail = report_module._text_tail
+    monkeypatch.setattr(report_module, "_text_tail", lambda text: made.append(text) or tail(text))
+    monkeypatch.setattr(report_module, "_TEXT_MEMO", 4)
+    assert xml() == expected
+    # Remembered again after each new start, the late branch is not rewritten on every row.
+    assert made.count("城东支行") < 34
+
+
+def test_the_report_is_built_with_the_collector_paused_and_resumed(samples, monkeypatch):
+    import gc
+
+    registers = [loader.load_register(samples / "messy_branch.xlsx", LoadOptions(POLICY))]
+    ctx = OpContext(POLICY, dt.date.fromisoformat(AS_OF), "zh", True)
+    results = run_pipeline(registers, ctx, ["validate", "followups"])
+    seen = []
+    counts = report_module._counts_block
+    monkeypatch.setattr(report_module, "_counts_block", lambda *a, **k: seen.append(gc.isenabled()) or counts(*a, **k))
+    assert gc.isenabled()
+    build_report(registers, results, ctx.as_of, "zh", [], True)
+    assert seen and not any(seen)
+    assert gc.isenabled()
