@@ -722,7 +722,6 @@ class _Scorer:
                                                     rec.source in self.history_sources)
         return ref
 
-
     def assess(self, rec: Record, order: int) -> RowRisk:
         s = self.s
         v = rec.values
