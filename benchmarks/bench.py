@@ -294,25 +294,27 @@ def growth_in_turn(sizes: list[int], stages: list[str] | None, rounds: int, src:
     pair = (sizes[0], sizes[-1])
     best: dict[str, dict[int, float]] = {}
 
+    def keep(name: str, n: int, took: float) -> None:
+        best.setdefault(name, {})[n] = min(best.get(name, {}).get(n, took), took)
+
     def timed(name: str, n: int, func: Callable[..., Any], *args: Any) -> Any:
         out = None
         gc.collect()
         c0 = time.process_time()
         out = func(*args)
-        took = time.process_time() - c0
-        best.setdefault(name, {})[n] = min(best.get(name, {}).get(n, took), took)
+        keep(name, n, time.process_time() - c0)
         return out
 
     print(f"  scaling: {pair[0]:,} and {pair[1]:,} rows in turn, {rounds} rounds", file=sys.stderr)
     regs: dict[int, Any] = {}
-    for r in range(rounds if wanted("read") else 1):
+    for _ in range(rounds if wanted("read") else 1):
         for n in pair:
             regs.pop(n, None)
             if wanted("read"):
                 timed("read floor (calamine)", n, read_floor, register_path(n))
                 timed("read: file to rows (guard, calamine)", n, read_rows, register_path(n))
             regs[n] = timed("read (load_register)", n, load_register, register_path(n), LoadOptions(policy))
-    for r in range(rounds):
+    for _ in range(rounds):
         for n in pair:
             timed(TOUCH, n, touch_every_value, regs[n])
     ctxs = {n: OpContext(policy, AS_OF, "zh", True) for n in pair}
@@ -330,7 +332,7 @@ def growth_in_turn(sizes: list[int], stages: list[str] | None, rounds: int, src:
                     ctxs[n].shared.update(fresh.shared)
                 del result, fresh
     if wanted("report"):
-        for r in range(rounds):
+        for _ in range(rounds):
             for n in pair:
                 results = [ctxs[n].results[name] for name in pipeline_order() if name in ctxs[n].results]
                 report = timed("report (build)", n, build_report, [regs[n]], results, AS_OF, "zh", [], True)
@@ -339,10 +341,9 @@ def growth_in_turn(sizes: list[int], stages: list[str] | None, rounds: int, src:
     del regs, ctxs
     gc.collect()
     if wanted("run"):
-        for r in range(rounds):
+        for _ in range(rounds):
             for n in pair:  # the child's own cpu time
-                took = whole_run(src, register_path(n), WORK / f"report-inturn-{n}.xlsx", memory_limit)["cpu"]
-                best.setdefault("whole run (report)", {})[n] = min(best.get("whole run (report)", {}).get(n, took), took)
+                keep("whole run (report)", n, whole_run(src, register_path(n), WORK / f"report-inturn-{n}.xlsx", memory_limit)["cpu"])
     out = {name: (f[pair[0]], f[pair[1]]) for name, f in best.items() if len(f) == 2}
     for name, (a, b) in out.items():
         print(f"    {name:<48} {a:8.2f} s cpu {b:8.2f} s cpu  x{b / a:.1f}", file=sys.stderr)
@@ -438,10 +439,7 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
             a, b = results[sizes[0]].get(name), results[sizes[-1]].get(name)
             line.append(f"x{b['wall'] / a['wall']:.1f} / x{b['cpu'] / a['cpu']:.1f}" if a and b and a["cpu"] > 0.005 else "")
         lines.append(line)
-    widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
-    out = ["| " + " | ".join(c.ljust(w) for c, w in zip(l, widths)) + " |" for l in lines]
-    out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(out)
+    return _markdown(lines)
 
 
 def growth_table(sizes: list[int], in_turn: dict[str, tuple[float, float]]) -> str:
@@ -449,7 +447,12 @@ def growth_table(sizes: list[int], in_turn: dict[str, tuple[float, float]]) -> s
     a, b = sizes[0], sizes[-1]
     lines = [["stage, timed in turn", f"{a:,} rows: cpu s", f"{b:,} rows: cpu s", f"x{b / a:g} rows costs"]]
     lines += [[name, f"{x:.2f}", f"{y:.2f}", f"x{y / x:.1f}" if x > 0.005 else ""] for name, (x, y) in in_turn.items()]
-    widths = [max(len(l[i]) for l in lines) for i in range(4)]
+    return _markdown(lines)
+
+
+def _markdown(lines: list[list[str]]) -> str:
+    """A Markdown table, its first line the header, its columns padded to their widest cell."""
+    widths = [max(len(l[i]) for l in lines) for i in range(len(lines[0]))]
     out = ["| " + " | ".join(c.ljust(w) for c, w in zip(l, widths)) + " |" for l in lines]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
