@@ -35,6 +35,8 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
     assert all(a > 0 and b > 0 for a, b in in_turn.values())
     assert "| risk " in bench.growth_table([200, 400], in_turn)
     assert bench.verdicts(results, in_turn)[-1].startswith("scaling x2 rows (timed in turn)")
+    # A stage not asked for is neither timed nor judged, the read included.
+    assert set(bench.growth_in_turn([200, 400], ["risk"], 1, ROOT / "src")) == {bench.TOUCH, "risk"}
 
 
 def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_beside_it():

@@ -199,6 +199,8 @@ def test_a_full_text_memo_starts_again_and_the_rows_are_written_alike(monkeypatc
         return b"".join(report_module._rows_xml(wb.active, 4, rows, fills, styles, wb.epoch))
 
     expected = xml()
+    # The late branch's cells, as openpyxl writes an inline string (see the test above).
+    assert '<c r="B40" t="inlineStr"><is><t>城东支行</t></is></c>'.encode() in expected
     made = []
     tail = report_module._text_tail
     monkeypatch.setattr(report_module, "_text_tail", lambda text: made.append(text) or tail(text))
