@@ -118,27 +118,32 @@ def test_report_rows_are_what_openpyxl_writes(tmp_path, samples, monkeypatch):
     odd = [dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 3, 4), dt.time(1, 2), dt.timedelta(hours=30), float("nan"), float("-inf"), True, 0,
            10**17 + 3, 2.5, "=1+1", "#N/A", "a\x01b", "  ", " x ", "<&>", "é" * 33000, decimal.Decimal("1.5"), None, "", [1, None], {"a": 1}]
     items = [{"level": ["high", None, "low", "medium"][i % 4], "value": v, **({"more": v} if i % 2 else {})} for i, v in enumerate(odd)]
+    # A key first met after the first block of rows (the fills of rows already written do not span it).
+    items += [{"level": "high", "value": i, "late": f"x{i}"} for i in range(5)]
     results.append(OpResult("risk", {"rows": items}, {}, "odd values"))
-    # The rows each list sheet streams, as handed to the XML writer.
-    streamed_rows = []
-    compress = report_module._compressed_rows
+    # The blocks of rows each list sheet streams, as handed to the XML writer: blocks of 7 rows,
+    # so the memo of texts goes from block to block.
+    monkeypatch.setattr(report_module._ListSheet, "BLOCK", 7)
+    blocks = []
+    write = report_module._rows_xml
 
-    def keep(ws, width, rows, fills, *rest):
-        streamed_rows.append((ws, width, list(rows), list(fills) if fills else None))
-        return compress(ws, width, rows, fills, *rest)
+    def keep(ws, width, rows, fills, styles, epoch, first, tails):
+        blocks.append((ws, width, list(rows), list(fills) if fills else None, first))
+        return write(ws, width, rows, fills, styles, epoch, first, tails)
 
-    monkeypatch.setattr(report_module, "_compressed_rows", keep)
+    monkeypatch.setattr(report_module, "_rows_xml", keep)
     report = build_report(registers, results, ctx.as_of, "zh", [], True)
     report.save(tmp_path / "streamed.xlsx")
 
     # The same rows written by openpyxl, cell by cell, as the report did before it streamed them.
     plain = report.workbook
-    assert len(streamed_rows) == len(report.lists)
-    for ws, width, rows, fills in streamed_rows:
+    assert {id(b[0]) for b in blocks} == {id(sheet.ws) for sheet in report.lists}
+    assert len(blocks) > len(report.lists) + 3
+    for ws, width, rows, fills, first in blocks:
         for n, values in enumerate(rows):
             fill = fills[n] if fills else None
             for j in range(max(len(values), width)):
-                cell = ws.cell(row=n + 2, column=j + 1)
+                cell = ws.cell(row=first + n, column=j + 1)
                 put(cell, values[j] if j < len(values) else None)
                 if fill and j < width:
                     cell.fill = PatternFill("solid", start_color=fill, end_color=fill)

@@ -15,7 +15,6 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape
@@ -140,42 +139,74 @@ def _write_table(ws: Worksheet, top: int, left: int, headers: Sequence[str], row
     return r
 
 
-@dataclass
 class _ListSheet:
-    """A list sheet of the report: its header row, column widths, frozen header and filter are
-    in the openpyxl workbook; its rows, turned into sheet XML as soon as the sheet is made and
-    kept compressed (a tenth of the memory of the values), go into the file when it is saved."""
+    """A list sheet of the report, written as its rows come. Its header row, column widths, frozen
+    header and filter are in the openpyxl workbook; its rows become sheet XML a block at a time,
+    kept compressed (a tenth of the memory of the values), and go into the file when it is saved.
+    A block is written while its rows are fresh: at a million rows, rows held until the end of a
+    check (a million lists) left the processor's cache before they were written."""
 
-    ws: Worksheet
-    width: int
-    count: int
-    xml: bytes
+    BLOCK = 4096  # rows per block; the first block also settles the columns a row's fill spans
+    SAMPLE = 200  # rows the column widths are measured on
+
+    def __init__(self, report: "ReportBook", title: str, index: int | None = None) -> None:
+        self.report = report
+        self.ws = report.workbook.create_sheet(title[:31], index)
+        self.width = 0
+        self.count = 0
+        self.xml = b""
+        self.sample: list[list[Any]] = []
+        self._rows: list[list[Any]] = []
+        self._fills: list[str | None] = []
+        self._tails: dict[str, str] = {}
+        self._packer = zlib.compressobj(1)
+        self._parts: list[bytes] = []
+
+    def add(self, row: list[Any], fill: str | None, width: int) -> None:
+        """One row, its fill, and the columns known so far (a fill spans them)."""
+        self._rows.append(row)
+        self._fills.append(fill)
+        if len(self.sample) < self.SAMPLE:
+            self.sample.append(row)
+        if len(self._rows) >= self.BLOCK:
+            self._write(width)
+
+    def _write(self, width: int) -> None:
+        self.width = max(self.width, width)
+        styles, epoch = self.report.styles, self.report.workbook.epoch
+        for block in _rows_xml(self.ws, self.width, self._rows, self._fills, styles, epoch, self.count + 2, self._tails):
+            self._parts.append(self._packer.compress(block))
+        self.count += len(self._rows)
+        self._rows, self._fills = [], []
+
+    def finish(self, headers: list[str], widths: dict[int, float] | None = None) -> None:
+        """The header row, widths, frozen header and filter, once every row is in."""
+        self._write(len(headers))
+        self.width = len(headers)
+        self._parts.append(self._packer.flush())
+        self.xml = b"".join(self._parts)
+        self._parts, self._tails = [], {}
+        ws = self.ws
+        _write_table(ws, 1, 1, headers, [])
+        ws.freeze_panes = "A2"
+        if self.count:
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{self.count + 1}"
+        for j, h in enumerate(headers, start=1):
+            longest = max([len(str(h))] + [len(str(r[j - 1])) for r in self.sample if j - 1 < len(r) and r[j - 1] is not None])
+            ws.column_dimensions[get_column_letter(j)].width = (widths or {}).get(j, min(60, max(8, longest * 1.6)))
+        self.sample = []
+        self.report.lists.append(self)
 
 
 def _list_sheet(report: "ReportBook", title: str, headers: list[str], rows: Sequence[list[Any]],
                 fills: Sequence[str | None] | None = None, widths: dict[int, float] | None = None,
-                index: int | None = None) -> Worksheet:
-    ws = report.workbook.create_sheet(title[:31], index)
-    _write_table(ws, 1, 1, headers, [])
-    ws.freeze_panes = "A2"
-    if rows:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
-    sample = rows[:200]
-    for j, h in enumerate(headers, start=1):
-        longest = max([len(str(h))] + [len(str(r[j - 1])) for r in sample if j - 1 < len(r) and r[j - 1] is not None])
-        ws.column_dimensions[get_column_letter(j)].width = (widths or {}).get(j, min(60, max(8, longest * 1.6)))
-    xml = _compressed_rows(ws, len(headers), rows, fills, report.styles, report.workbook.epoch)
-    report.lists.append(_ListSheet(ws, len(headers), len(rows), xml))
-    return ws
-
-
-def _compressed_rows(ws: Worksheet, width: int, rows: Sequence[list[Any]], fills: Sequence[str | None] | None,
-                     styles: "_CellStyles", epoch: dt.datetime) -> bytes:
-    """The rows' sheet XML, deflated at the fastest level."""
-    packer = zlib.compressobj(1)
-    out = [packer.compress(block) for block in _rows_xml(ws, width, rows, fills, styles, epoch)]
-    out.append(packer.flush())
-    return b"".join(out)
+                index: int | None = None) -> _ListSheet:
+    """A list sheet of rows known in full (the overdue and high-risk lists, once sorted)."""
+    sheet = _ListSheet(report, title, index)
+    for n, row in enumerate(rows):
+        sheet.add(row, fills[n] if fills else None, len(headers))
+    sheet.finish(headers, widths)
+    return sheet
 
 
 #: Distinct texts a list column shares between its rows.
@@ -209,15 +240,14 @@ class _SharedTexts:
 
 class _Findings:
     """One check's list sheet, filled from its JSON row items as they come: each item becomes a
-    compact row at once (a list of cell values, ID numbers and phones masked), its columns the
-    items' keys in the order they first appear. A large register's JSON section is never held
-    whole; only its cells are."""
+    row of cells at once (ID numbers and phones masked), its columns the items' keys in the order
+    they first appear, and goes on to the sheet. A large register's JSON section is never held
+    whole, nor its cells."""
 
-    def __init__(self, mask: bool) -> None:
+    def __init__(self, sheet: _ListSheet, mask: bool) -> None:
+        self.sheet = sheet
         self.mask = mask
         self.keys: dict[str, int] = {}
-        self.rows: list[list[Any]] = []
-        self.fills: list[str | None] = []
         self.texts = _SharedTexts()
 
     def add(self, item: dict[str, Any]) -> None:
@@ -232,8 +262,7 @@ class _Findings:
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
-        self.rows.append(self.texts.row(row))
-        self.fills.append(_row_fill(item))
+        self.sheet.add(self.texts.row(row), _row_fill(item), len(keys))
 
 
 class _CellStyles:
@@ -275,14 +304,16 @@ _TEXT_MEMO = 65536
 
 
 def _rows_xml(ws: Worksheet, width: int, rows: Sequence[list[Any]], fills: Sequence[str | None] | None,
-              styles: _CellStyles, epoch: dt.datetime) -> Iterator[bytes]:
-    """The sheet's data rows as openpyxl writes them after ``put``: the same types, values and
-    styles, at a fraction of the cost per cell."""
+              styles: _CellStyles, epoch: dt.datetime, first: int = 2, tails: dict[str, str] | None = None) -> Iterator[bytes]:
+    """The sheet's data rows from row ``first`` as openpyxl writes them after ``put``: the same
+    types, values and styles, at a fraction of the cost per cell. ``tails``: the sheet's memo of
+    text cells' XML, kept from one block of rows to the next."""
     letters = [get_column_letter(j) for j in range(1, width + 1)]
-    tails: dict[str, str] = {}
+    if tails is None:
+        tails = {}
     chunk: list[str] = []
     for n, values in enumerate(rows):
-        r = n + 2
+        r = n + first
         if len(values) < width:  # the fill spans the header's width
             values = values + [None] * (width - len(values))
         while len(letters) < len(values):
@@ -449,7 +480,10 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     overdue_texts, high_texts = _SharedTexts(), _SharedTexts()
     has_rows: dict[str, bool] = {}
     for result in results:
-        found = _Findings(mask)
+        # Each check's sheet is written as its rows come; the overdue and high-risk lists go in
+        # front of them below.
+        sheet = _ListSheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}")
+        found = _Findings(sheet, mask)
         for item in result.items():
             found.add(item)
             if result.name == "classify":
@@ -465,11 +499,9 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
                                  high_texts.row(who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"))])))
-        # Each check's sheet is made as soon as its rows are known, so one check's rows are held at
-        # a time; the overdue and high-risk lists go in front of them below.
-        _list_sheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}", list(found.keys) or ["-"], found.rows, found.fills)
-        has_rows[result.name] = bool(found.rows)
-        del found
+        sheet.finish(list(found.keys) or ["-"])
+        has_rows[result.name] = bool(sheet.count)
+        del found, sheet
 
     business = Counter(rec.values.get("business_line") for rec in records)
     if has_rows.get("classify"):
