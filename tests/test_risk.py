@@ -123,7 +123,7 @@ def test_the_same_issue_weighs_more_than_another_issue():
     same = assess([row("T1", "2026-03-02"), row("T2", "2026-06-01")])["T2"]
     other = assess([row("T1", "2026-03-02", ATM), row("T2", "2026-06-01")])["T2"]
     assert codes(other) == ["earlier_other"] and other.level == "none"
-    assert "近12个月另有 1 次其他问题的投诉: T1 (2026-03-02)" == reason(other, "earlier_other")
+    assert "近12个月另有 1 次投诉（未认定为同一问题）: T1 (2026-03-02)" == reason(other, "earlier_other")
     assert same.score > other.score and same.level == "medium"
 
 

@@ -95,6 +95,16 @@ def test_future_dates_depend_on_as_of(runner, tmp_path):
     assert codes == {"date_future"}
 
 
+def test_a_number_in_a_date_cell_is_too_early_not_a_1900_complaint(runner, tmp_path):
+    path = write_xlsx(tmp_path / "n.xlsx", [good_row(1, 受理日期=1), good_row(2, 受理日期=2025.3), good_row(3)])
+    result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-04-01", "--format", "json"])
+    found = [(f["code"], f["row"], f["column"]) for f in json.loads(result.stdout)["findings"]]
+    assert [(c, col) for c, _, col in found] == [("date_too_early", "B"), ("date_too_early", "B")]
+    assert "1900-01-01 早于 2000-01-01" in json.loads(result.stdout)["findings"][0]["message"]
+    result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-04-01", "--lang", "en"])
+    assert "1905-07-17 is before 2000-01-01" in result.stdout
+
+
 def test_csv_and_table_outputs(runner, samples):
     result = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "csv"])
     rows = list(csv.reader(io.StringIO(result.stdout)))

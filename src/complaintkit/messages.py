@@ -17,6 +17,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "date_unreadable": ("“{label}”无法识别为日期：{value}", "'{label}' is not a readable date: {value}"),
     "date_nonexistent": ("“{label}”是不存在的日期：{detail}", "'{label}' is a date that does not exist: {detail}"),
     "date_future": ("“{label}”{date} 晚于检查日 {as_of}", "'{label}' {date} is after the as-of date {as_of}"),
+    "date_too_early": ("“{label}”{date} 早于 {earliest}：是否把数字或笔误当成了日期？", "'{label}' {date} is before {earliest}: a number or a typo read as a date?"),
     "closed_before_received": ("办结日期 {closed} 早于受理日期 {received}", "closed date {closed} is before received date {received}"),
     "followup_before_closed": ("回访日期 {followup} 早于办结日期 {closed}", "follow-up date {followup} is before closed date {closed}"),
     "id_precision_lost": (
@@ -24,7 +25,8 @@ CATALOG: dict[str, tuple[str, str]] = {
         "ID number was stored by Excel as a number (shown as {detail}); digits after the 15th are lost and cannot be recovered: re-type it from the document and format the column as text",
     ),
     "id_length": ("证件号码位数或字符不对（应为18位，最后一位可为X）", "ID number has the wrong length or characters (18 characters, the last may be X)"),
-    "id_birth_date": ("证件号码中的出生日期 {detail} 不存在", "the birth date {detail} inside the ID number does not exist"),
+    "id_birth_date": ("证件号码中的出生日期 {detail} 不可能（没有这一天、早于1900年或晚于检查日）",
+                      "the birth date {detail} inside the ID number is impossible (no such day, before 1900 or after the as-of date)"),
     "id_check_digit": ("证件号码校验位错误（按 GB 11643 应为 {detail}）", "ID number check digit is wrong (GB 11643 gives {detail})"),
     "id_legacy_15": ("15位旧版身份证号码，建议更新为18位", "legacy 15-digit ID number; update to the 18-digit form"),
     "phone_invalid": ("联系电话格式不对（手机11位以1开头，座机如 010-12345678）", "phone number is not valid (mobile: 11 digits starting 1; landline e.g. 010-12345678)"),

@@ -173,7 +173,11 @@ def phone_value(value: Any) -> str | None:
     text = _PHONE_NOISE.sub("", nfkc(str(value)).strip())
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
-    return _PHONE_PREFIX.sub("", text)
+    text = _PHONE_PREFIX.sub("", text)
+    # 138-0013-8000 is a mobile written in groups; a landline keeps its area-code hyphen.
+    if "-" in text and MOBILE.match(text.replace("-", "")):
+        text = text.replace("-", "")
+    return text
 
 
 def parse_phone(value: Any) -> Parsed:

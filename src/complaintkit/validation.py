@@ -21,6 +21,9 @@ from .sheetplan import AMBER, RED, CellMark, PlanColumn, PlanTable, SheetPlan
 
 SEVERITIES = ("error", "warning")
 _UNCHECKED = object()
+#: No register date is older: a number typed into a date cell (1, 2025.3) reads as an Excel serial
+#: of 1900 or 1905, and would otherwise be a complaint overdue by decades.
+EARLIEST_DATE = dt.date(2000, 1, 1)
 _PERSONAL = {"id_number": mask_id, "phone": mask_phone}
 
 
@@ -156,6 +159,8 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
         for name, day in (("received_date", received), ("closed_date", closed), ("followup_date", followup)):
             if day is not None and day > as_of:
                 out.add("date_future", rec, name, date=day.isoformat(), as_of=as_of.isoformat())
+            elif day is not None and day < EARLIEST_DATE:
+                out.add("date_too_early", rec, name, date=day.isoformat(), earliest=EARLIEST_DATE.isoformat())
         if received and closed and closed < received:
             out.add("closed_before_received", rec, "closed_date", closed=closed.isoformat(), received=received.isoformat())
         if closed and followup and followup < closed:

@@ -24,6 +24,7 @@ from ..privacy import scrub
 from ..register import Register
 from ..resident_id import check_id
 from ..sheetplan import OWN_PREFIX, STATE_SHEET, BookAdapter, SheetPlan, apply_plans, clear_results
+from ..workcalendar import as_date
 
 ALL = "all"
 CLEAR = "clear"
@@ -326,7 +327,7 @@ def _one_row(values: Any) -> list[Any]:
     return list(values) if isinstance(values, (list, tuple)) else [values]
 
 
-def row_risk_text(header: Any, row: Any, policy: Policy, as_of: dt.date | None = None,
+def row_risk_text(header: Any, row: Any, policy: Policy, as_of: Any = None,
                   part: str = "level", lang: str = "zh") -> str:
     """The risk worksheet function's answer for one register row (with its header row): the
     level, the score or the reasons, from the same scoring as the risk check. One row has no
@@ -336,7 +337,8 @@ def row_risk_text(header: Any, row: Any, policy: Policy, as_of: dt.date | None =
     register = register_from_rows([_one_row(header), _one_row(row)], "row", LoadOptions(policy))
     if not register.records:
         return ""
-    found = assess([register], policy, as_of or dt.date.today()).rows[0]
+    # A worksheet passes a date cell as a datetime, a serial or text: read it as CK_DAYS_LEFT does.
+    found = assess([register], policy, dt.date.today() if is_blank(as_of) else as_date(as_of)).rows[0]
     if part == "score":
         return f"{found.score:g}"
     if part == "reasons":
