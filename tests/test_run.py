@@ -89,6 +89,16 @@ def test_quiet_and_log_have_no_personal_data(runner, tmp_path, samples):
     assert "138****8000" in content
 
 
+def test_log_is_never_written_over_an_input(runner, tmp_path, samples):
+    register = shutil.copy(samples / "clean_branch.xlsx", tmp_path / "c.xlsx")
+    before = register.read_bytes()
+    result = runner.invoke(cli, ["run", str(register), "--as-of", AS_OF, "--quiet", "--log", str(register)])
+    assert result.exit_code == 2 and "refusing to write over an input file" in result.output
+    assert register.read_bytes() == before
+    result = runner.invoke(cli, ["run", str(register), "--as-of", AS_OF, "--quiet", "--log", str(tmp_path / "no" / "x.log")])
+    assert result.exit_code == 2 and "does not exist" in result.output and "unexpected" not in result.output
+
+
 def test_lock_refuses_a_second_writer(tmp_path):
     target = tmp_path / "report.xlsx"
     with output_lock(target):

@@ -277,3 +277,18 @@ def test_installed_entry_point(samples, tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "empty file" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "complaintkit", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "complaintkit" in proc.stdout
+
+
+def test_a_finding_inside_merged_cells_gets_its_copy_written(runner, tmp_path):
+    """A wrong phone merged over two rows is found on both; the second row's cell is merged under
+    the first, so it has no note of its own, and the annotated copy is still written."""
+    path = write_xlsx(tmp_path / "m.xlsx", [good_row(1, 联系电话="12345"), good_row(2, 联系电话="12345"), good_row(3)])
+    wb = load_workbook(path)
+    wb.active.merge_cells("G2:G3")
+    wb.save(path)
+    out = tmp_path / "m.checked.xlsx"
+    result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-04-01", "-o", str(out)])
+    assert result.exit_code == 0, result.output  # two warnings
+    ws = load_workbook(out).active
+    assert ws["G2"].comment is not None and "联系电话" in ws["G2"].comment.text
+    assert [str(r) for r in ws.merged_cells.ranges] == ["G2:G3"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles import Font, PatternFill
@@ -158,6 +158,10 @@ class OpenpyxlBook:
 
     def set_format(self, sheet, row, col, fill, note) -> None:
         cell = self._ws(sheet).cell(row=row, column=col)
+        if isinstance(cell, MergedCell):
+            # A cell merged under another has no format or note of its own (Excel shows the
+            # range's first cell): the finding stays in the own columns and lists.
+            return
         cell.fill = _fill(fill)
         cell.comment = _note(note)
 

@@ -16,7 +16,7 @@ from ..identity import collector_paused
 from ..loader import LoadOptions, load_registers
 from ..messages import register_messages, t
 from ..operations import OpContext, available, run_pipeline
-from ..outputs import to_csv, to_json
+from ..outputs import check_writable, to_csv, to_json
 from ..policy import load_policy
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
@@ -92,6 +92,9 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
 
     Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable.
     """
+    files = expand_paths(paths)
+    if log_file:  # appended to, so no --force; but never an input, and its folder must exist
+        check_writable(log_file, True, files)
     _setup_logging(log_file, quiet)
     policy = load_policy(config)
     try:
@@ -103,7 +106,6 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     if unknown:
         raise click.BadParameter(f"unknown check(s): {', '.join(unknown)} (available: {', '.join(available())})", param_hint="--checks")
     opts = LoadOptions(policy, sheet, mapping)
-    files = expand_paths(paths)
     show_progress = not quiet and sys.stderr.isatty() and len(files) > 1
     bar = click.progressbar(length=len(files), label="读取" if lang == "zh" else "reading", file=sys.stderr) if show_progress else None
     with (bar if bar is not None else contextlib.nullcontext()):
