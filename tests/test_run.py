@@ -99,6 +99,21 @@ def test_log_is_never_written_over_an_input(runner, tmp_path, samples):
     assert result.exit_code == 2 and "does not exist" in result.output and "unexpected" not in result.output
 
 
+def test_every_output_is_checked_before_any_is_written(runner, tmp_path, samples):
+    old = tmp_path / "r.json"
+    old.write_text("yesterday", "utf-8")
+    report = tmp_path / "new.xlsx"
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--json", str(old)])
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert not report.exists() and old.read_text("utf-8") == "yesterday"
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--json", str(report)])
+    assert result.exit_code == 2 and "same file" in result.output and not report.exists()
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "risk.csv").write_text("old", "utf-8")
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--csv", str(tmp_path / "csv")])
+    assert result.exit_code == 2 and "risk.csv" in result.output and not report.exists()
+
+
 def test_lock_refuses_a_second_writer(tmp_path):
     target = tmp_path / "report.xlsx"
     with output_lock(target):

@@ -62,6 +62,24 @@ def _setup_logging(log_file: str | None, quiet: bool) -> None:
     log.addHandler(handler)
 
 
+def _check_outputs(files: list, report_path: str | None, json_path: str | None, csv_dir: str | None,
+                   checks: str | None, log_file: str | None, force: bool) -> None:
+    """Every output is checked before any work, so a batch never stops halfway with today's report
+    written beside yesterday's JSON (each is checked again when it is written)."""
+    outs = [p for p in (report_path, json_path) if p]
+    if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
+        raise UserError(f"{json_path}: --report and --json name the same file")
+    for out in outs:
+        if Path(out).parent.is_dir():  # a missing folder is made by the output lock, as before
+            check_writable(out, force, files)
+    if csv_dir and Path(csv_dir).is_dir():
+        names = [c.strip() for c in checks.split(",")] if checks else available()
+        for name in names:
+            check_writable(Path(csv_dir) / f"{name}.csv", force, files)
+    if log_file:  # appended to, so no --force; but never an input, and its folder must exist
+        check_writable(log_file, True, files)
+
+
 @click.command("run")
 @input_options
 @as_of_option
@@ -93,8 +111,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable.
     """
     files = expand_paths(paths)
-    if log_file:  # appended to, so no --force; but never an input, and its folder must exist
-        check_writable(log_file, True, files)
+    _check_outputs(files, report_path, json_path, csv_dir, checks, log_file, force)
     _setup_logging(log_file, quiet)
     policy = load_policy(config)
     try:
