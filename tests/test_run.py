@@ -21,7 +21,7 @@ from complaintkit.policy import load_policy
 from complaintkit.runlock import output_lock
 from complaintkit.errors import OutputError
 
-from conftest import AS_OF, ROOT, good_row, sha256, write_xlsx
+from conftest import AS_OF, ROOT, SAMPLES, good_row, sha256, write_xlsx
 
 
 @pytest.fixture
@@ -112,6 +112,14 @@ def test_every_output_is_checked_before_any_is_written(runner, tmp_path, samples
     (tmp_path / "csv" / "risk.csv").write_text("old", "utf-8")
     result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--csv", str(tmp_path / "csv")])
     assert result.exit_code == 2 and "risk.csv" in result.output and not report.exists()
+
+
+def test_outputs_inside_an_input_folder_are_refused(runner, batch):
+    """The next night's run would read them back as registers (every complaint twice)."""
+    for option, out in (("--report", "r.xlsx"), ("--annotate", "checked"), ("--csv", ".")):
+        result = runner.invoke(cli, ["run", str(batch), "--as-of", AS_OF, option, str(batch / out)])
+        assert result.exit_code == 2 and "inside the input folder" in result.output, (option, result.output)
+    assert sorted(p.name for p in batch.iterdir()) == sorted(["损坏的支行.xlsx", *(p.name for p in Path(SAMPLES, "branches").iterdir())])
 
 
 def test_lock_refuses_a_second_writer(tmp_path):

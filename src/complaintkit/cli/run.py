@@ -6,6 +6,7 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import click
 from tabulate import tabulate
@@ -62,10 +63,19 @@ def _setup_logging(log_file: str | None, quiet: bool) -> None:
     log.addHandler(handler)
 
 
-def _check_outputs(files: list, report_path: str | None, json_path: str | None, csv_dir: str | None,
-                   checks: str | None, log_file: str | None, force: bool) -> None:
+def _check_outputs(paths: Sequence[str], files: list, report_path: str | None, json_path: str | None, csv_dir: str | None,
+                   annotate_dir: str | None, checks: str | None, log_file: str | None, force: bool) -> None:
     """Every output is checked before any work, so a batch never stops halfway with today's report
     written beside yesterday's JSON (each is checked again when it is written)."""
+    # A workbook or CSV written into an input folder is read back by the next run as one more
+    # branch's register: every complaint counted twice, and flagged as its own duplicate.
+    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    for out in (report_path, csv_dir, annotate_dir):
+        where = Path(out).resolve() if out else None
+        inside = next((f for f in folders if where is not None and (where == f or f in where.parents)), None)
+        if inside is not None:
+            raise UserError(f"{out}: is inside the input folder {inside}, where the next run would read it as a register; "
+                            "write it to another folder")
     outs = [p for p in (report_path, json_path) if p]
     if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
         raise UserError(f"{json_path}: --report and --json name the same file")
@@ -111,7 +121,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable.
     """
     files = expand_paths(paths)
-    _check_outputs(files, report_path, json_path, csv_dir, checks, log_file, force)
+    _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, checks, log_file, force)
     _setup_logging(log_file, quiet)
     policy = load_policy(config)
     try:
