@@ -111,6 +111,13 @@ def test_repeat_complaints_grade_by_count_and_name_the_earlier_ones():
     assert got["T3"].score == 75  # first 45 + further 30
 
 
+def test_the_issue_a_reason_names_is_in_the_output_language():
+    got = assess([row("T1", "2026-03-02"), row("T2", "2026-05-04")])
+    repeat = next(x for x in got["T2"].reasons if x.code == "repeat")
+    assert "（定价收费）" in repeat.message("zh")
+    assert "(pricing and fees)" in repeat.message("en") and "定价收费" not in repeat.message("en")
+
+
 def test_a_recent_repeat_and_a_repeat_after_an_unsatisfied_follow_up_weigh_more():
     got = assess([row("T1", "2026-09-01", 回访结果="不满意"), row("T2", "2026-09-21")])["T2"]
     assert codes(got) == ["repeat", "repeat_recent", "repeat_after_unsatisfied"]

@@ -504,11 +504,22 @@ class Msg:
     params: tuple[tuple[str, Any], ...] = ()
 
     def text(self, lang: str) -> str:
-        return t(self.code, lang, **dict(self.params))
+        return t(self.code, lang, **{k: _render(v, lang) for k, v in self.params})
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A classified reason inside a message: its English name (the policy's ``en``) under --lang en."""
+
+    zh: str
+    en: str = ""
+
+    def text(self, lang: str) -> str:
+        return self.en if lang == "en" and self.en else self.zh
 
 
 def _render(value: Any, lang: str) -> Any:
-    if isinstance(value, (Ref, Mentions, Period, Msg)):
+    if isinstance(value, (Ref, Mentions, Period, Msg, Label)):
         return value.text(lang)
     if isinstance(value, tuple):
         return ", ".join(str(_render(v, lang)) for v in value)
@@ -693,6 +704,8 @@ class _Scorer:
         self.leak_free = leak_free
         self.labels = labels or {}
         self.review_label = review_label
+        reasons = (policy.section("classify").get("rules", {}) or {}).get("reason", {}) or {}
+        self.label_en = {name: str(spec["en"]) for name, spec in reasons.items() if isinstance(spec, dict) and spec.get("en")}
         self.primary: dict[RecordKey, Record] = {}
         self.chain: dict[RecordKey, tuple[Group, int]] = {}
         for group in duplicates.duplicates:
@@ -785,7 +798,7 @@ class _Scorer:
         earlier = [m.record for m in group.members[:pos]]
         points = min(p["max"], p["first"] + p["further"] * (pos - 1))
         label = self._issue(base, group, pos)
-        issue = Msg("risk_issue", (("label", label),)) if label else ""
+        issue = Msg("risk_issue", (("label", Label(label, self.label_en.get(label, ""))),)) if label else ""
         refs = self._refs(earlier)
         out = [Reason("repeat", points, (("n", pos + 1), ("issue", issue), ("earlier", _earlier_words(pos, len(refs))), ("refs", refs)))]
         gap = (group.members[pos].date - group.members[pos - 1].date).days
@@ -868,7 +881,7 @@ class _Scorer:
             out.append(Reason("channel", s.channels[channel], (("channel", channel),)))
         label = self.labels.get(base.key)
         if label is not None and label.label in s.reasons:
-            out.append(Reason("reason", s.reasons[label.label], (("label", label.label),)))
+            out.append(Reason("reason", s.reasons[label.label], (("label", Label(label.label, self.label_en.get(label.label, ""))),)))
         return out
 
 
