@@ -293,6 +293,10 @@ def words(text: str, field: str = "description") -> list[str]:
     ("如果不解决我就打12378投诉到金融监管总局", ["12378", "金融监管"]),  # 金融监管 whole, not also 监管
     ("卡号6212378001234被冻结", []),  # 12378 inside a longer number
     ("拨打123789查询", []),
+    ("转账12378元一直没到账", []),  # an amount
+    ("卡号尾号12363的信用卡", []),  # a card number
+    ("订单号：12345，尾号为12378", []),  # an order number, a card number
+    ("已拨打12345热线反映", ["12345"]),
     ("打１２３７８", ["12378"]),  # full-width digits
     ("12378。", ["12378"]),
     ("客户表示不会投诉到监管部门", []),

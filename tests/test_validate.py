@@ -292,3 +292,9 @@ def test_a_finding_inside_merged_cells_gets_its_copy_written(runner, tmp_path):
     ws = load_workbook(out).active
     assert ws["G2"].comment is not None and "联系电话" in ws["G2"].comment.text
     assert [str(r) for r in ws.merged_cells.ranges] == ["G2:G3"]
+
+
+def test_the_language_from_the_environment_ignores_case(runner, samples, monkeypatch):
+    monkeypatch.setenv("COMPLAINTKIT_LANG", "EN")
+    result = runner.invoke(cli, ["validate", str(samples / "clean_branch.xlsx"), "--as-of", "2026-11-20", "--format", "table"])
+    assert result.exit_code == 0 and "40 rows: 0 errors" in result.output

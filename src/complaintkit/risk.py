@@ -224,8 +224,9 @@ class WordList:
                               "its part only, as (?i:...)") from None
 
     def find(self, texts: Sequence[tuple[str, str]]) -> list[Hit]:
-        """Each term found once, in the first field it is found in; negated mentions and numbers
-        inside longer numbers (12378 in 6212378...) are skipped. ``texts`` come from
+        """Each term found once, in the first field it is found in; negated mentions, numbers
+        inside longer numbers (12378 in 6212378...) and numbers that are amounts or card, order
+        or ticket numbers (转账12378元, 尾号12363) are skipped. ``texts`` come from
         ``TextRules.prepare``."""
         if self.regex is None:
             return []
@@ -235,7 +236,7 @@ class WordList:
             negated_until = -1
             for m in self.regex.finditer(text):
                 start, end = m.span()
-                if _inside_word(text, start, end):
+                if _inside_word(text, start, end) or _amount_or_reference(text, start, end):
                     continue
                 # A negation covers a run of words too: 不会找媒体曝光 negates 曝光 as well.
                 if rules.negated(text, start) or (negated_until >= 0 and rules.joins(text, negated_until, start)):
@@ -264,6 +265,22 @@ def _inside_word(text: str, start: int, end: int) -> bool:
     6212378001, "sue" inside "issue"."""
     return (start > 0 and _ascii_alnum(text[start]) and _ascii_alnum(text[start - 1])) or (
         end < len(text) and _ascii_alnum(text[end - 1]) and _ascii_alnum(text[end]))
+
+
+#: After a number, what makes it an amount (转账12378元); before it, what makes it a card, order or
+#: ticket number (尾号12363, 订单号：12345), with the separators allowed between.
+_AMOUNT_AFTER = frozenset("元块万角")
+_REFERENCE_BEFORE = "号"
+_REFERENCE_GAP = " :为是"
+
+
+def _amount_or_reference(text: str, start: int, end: int) -> bool:
+    """A number that is an amount or a card, order or ticket number, not a hotline to call."""
+    if not text[start:end].isdigit():
+        return False
+    if text[end:end + 1] in _AMOUNT_AFTER:
+        return True
+    return text[max(0, start - 3):start].rstrip(_REFERENCE_GAP).endswith(_REFERENCE_BEFORE)
 
 
 _UNSEEN = object()

@@ -152,7 +152,7 @@ def _labelled_options(func: Any) -> Any:
         click.option("--map", "manual_map", multiple=True, metavar="'HEADER=field'", help="Map a register header the aliases do not know."),
         click.option("--config", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_CONFIG",
                      help="Policy file merged over the defaults."),
-        click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True,
+        click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True,
                      help="Language of messages."),
         click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
     ]

@@ -110,7 +110,7 @@ def output_options(func: Callable) -> Callable:
     """--format, --lang, -o, --annotate, --force, --mask, --debug."""
     options = [
         click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None, help="Output format (default: table on a terminal, JSON otherwise)."),
-        click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True, help="Language of messages."),
+        click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True, help="Language of messages."),
         click.option("-o", "--output", type=click.Path(), default=None, help="Write an annotated copy of the workbook (one input)."),
         click.option("--annotate", "annotate_dir", type=click.Path(), default=None, help="Write an annotated copy of every input into this folder."),
         click.option("--force", is_flag=True, help="Replace output files that already exist."),
