@@ -227,3 +227,14 @@ def test_annotated_copies_are_freed_one_by_one_while_the_collector_is_paused(tmp
     with collector_paused():
         written = common.write_annotations(regs, lambda reg: [], None, str(tmp_path / "out"), False)
     assert len(written) == 4 and gc.get_freeze_count() == 0
+
+
+def test_an_annotated_xlsm_leaves_stderr_quiet(tmp_path, samples):
+    """openpyxl keeps an .xlsm's macros in an open zip; left to the interpreter's exit it printed
+    "Exception ignored ... I/O operation on closed file" into every cron mail."""
+    register = shutil.copy(samples / "clean_branch.xlsx", tmp_path / "branch.xlsm")
+    exe = Path(sys.executable).parent / "complaintkit"
+    proc = subprocess.run([str(exe), "run", str(register), "--as-of", AS_OF, "--annotate", str(tmp_path / "out"), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1) and proc.stderr == "", proc.stderr
+    assert (tmp_path / "out" / "branch.checked.xlsm").exists()

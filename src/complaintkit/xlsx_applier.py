@@ -289,5 +289,11 @@ def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | P
     if all(ws.sheet_state != "visible" for ws in wb.worksheets):
         # Excel cannot open a book with every sheet hidden (openpyxl refuses to write one).
         wb[register.sheet if register.sheet in wb.sheetnames else wb.sheetnames[0]].sheet_state = "visible"
-    atomic_write(target, lambda tmp: wb.save(tmp))
+    try:
+        atomic_write(target, lambda tmp: wb.save(tmp))
+    finally:
+        # openpyxl keeps an .xlsm's macros in an open in-memory zip: closed here, not when the
+        # interpreter exits (where it printed "Exception ignored ... I/O operation on closed file").
+        if wb.vba_archive is not None:
+            wb.vba_archive.close()
     return target
