@@ -298,3 +298,12 @@ def test_the_language_from_the_environment_ignores_case(runner, samples, monkeyp
     monkeypatch.setenv("COMPLAINTKIT_LANG", "EN")
     result = runner.invoke(cli, ["validate", str(samples / "clean_branch.xlsx"), "--as-of", "2026-11-20", "--format", "table"])
     assert result.exit_code == 0 and "40 rows: 0 errors" in result.output
+
+
+def test_an_annotated_copy_is_named_as_the_workbook_it_is_and_checked_before_any_output(runner, tmp_path, samples):
+    macro = shutil.copy(samples / "clean_branch.xlsx", tmp_path / "b.xlsm")
+    for source, out, suffix in ((macro, "b.checked.xlsx", ".xlsm"), (samples / "clean_branch.xlsx", "b.csv", ".xlsx")):
+        result = runner.invoke(cli, ["validate", str(source), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / out)])
+        assert result.exit_code == 2 and f"name ending {suffix}" in result.output
+        assert result.stdout == ""  # no result printed before the refusal
+        assert not (tmp_path / out).exists()

@@ -128,13 +128,13 @@ def classify_check(paths, sheet, manual_map, config, model_path, fail_on, fmt, l
             f"{r.result.confidence:.2f}", evidence_text(r.result, classifier, lang)]
         for r in report.rows
     ]
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
     emit(fmt, result.data, headers, rows, "" if fmt != "table" else result.summary)
     if fmt == "table" and report.disagreements:
         click.echo(t("clscli_disagreements", lang))
         for d in report.disagreements:
             where = f"{Path(d.source).name} " if many else ""
             click.echo(f"  {where}{t('row_ref', lang, row=d.row)} {d.id}: {d.message(lang, classifier)}")
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
     click.get_current_context().exit(exit_code_for(result.errors, result.warnings, fail_on))
 
 

@@ -190,6 +190,11 @@ def write_annotations(
     if output:
         if len(registers) != 1:
             raise UserError(f"-o takes one input register, got {len(registers)}: use --annotate DIR")
+        suffix = annotated_suffix(registers[0])
+        if Path(output).suffix.lower() != suffix:
+            # Excel refuses a macro workbook named .xlsx, and any workbook named .csv or .txt.
+            raise UserError(f"{output}: the annotated copy of {Path(registers[0].source).name} is a {suffix} workbook: "
+                            f"give -o a name ending {suffix}")
         jobs.append((registers[0], Path(output)))
     if annotate_dir:
         folder = Path(annotate_dir)

@@ -63,11 +63,11 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
             reason = group.reason(lang) if pos == 0 or fmt == "csv" else member_note(group, pos, None, lang)
             rows.append([group.number, t(f"dedupe_kind_{group.kind}", lang)] + file_cell + [
                 rec.sheet, rec.row, rec.id, m.date.isoformat(), role_text(group, pos, lang), round(group.score, 3), reason])
-    emit(fmt, result.data, headers, rows, result.summary)
     if merge:
         written = write_merged(found, inputs.registers, output, force, lang, [reg.source for reg in history])
         click.echo(written.message(lang), err=True)
         write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force)
     else:
         write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
+    emit(fmt, result.data, headers, rows, result.summary)
     click.get_current_context().exit(exit_code_for(result.errors, result.warnings, fail_on))

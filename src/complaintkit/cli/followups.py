@@ -78,6 +78,7 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     report = result.detail.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
     emit(fmt, report.to_dict(lang, mask, explain), headers, rows, report.summary_text(lang))
     if explain and fmt == "table":
         for r in report.rows:
@@ -86,5 +87,4 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
                 click.echo(f"  - {line}")
     for warning in report.calendar_warnings:
         click.echo(f"complaintkit: {t('sev_warning', lang)}: {warning.message(lang)}", err=True)
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
     click.get_current_context().exit(exit_code_for(report.errors, report.warnings, fail_on))

@@ -37,6 +37,6 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
         for f in report.findings
     ]
     summary = t("summary_validate", lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
-    emit(fmt, result.data, headers, rows, summary)
     write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
+    emit(fmt, result.data, headers, rows, summary)
     click.get_current_context().exit(exit_code_for(report.errors, report.warnings, fail_on))
