@@ -37,6 +37,9 @@ def test_readme_command_runs(command, runner, tmp_path, monkeypatch):
     (tmp_path / "samples").symlink_to(ROOT / "samples")
     (tmp_path / "out").mkdir()
     monkeypatch.chdir(tmp_path)
+    if command.startswith("history list"):  # lists the store the README's `history add` made
+        added = next(c for c in COMMANDS if c.startswith("history add"))
+        assert runner.invoke(cli, shlex.split(added)).exit_code == 0
     result = runner.invoke(cli, shlex.split(command))
     assert result.exit_code in (0, 1), f"{command}\n{result.output}"
     assert "Traceback" not in result.output

@@ -238,3 +238,9 @@ def test_an_annotated_xlsm_leaves_stderr_quiet(tmp_path, samples):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1) and proc.stderr == "", proc.stderr
     assert (tmp_path / "out" / "branch.checked.xlsm").exists()
+
+
+def test_listing_a_store_that_is_not_there_creates_none(runner, tmp_path):
+    missing = tmp_path / "typo.sqlite"
+    result = runner.invoke(cli, ["history", "list", "--store", str(missing)])
+    assert result.exit_code == 2 and "no history store there" in result.output and not missing.exists()

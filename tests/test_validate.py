@@ -307,3 +307,8 @@ def test_an_annotated_copy_is_named_as_the_workbook_it_is_and_checked_before_any
         assert result.exit_code == 2 and f"name ending {suffix}" in result.output
         assert result.stdout == ""  # no result printed before the refusal
         assert not (tmp_path / out).exists()
+
+
+def test_an_implausible_as_of_is_a_usage_error(runner, samples):
+    result = runner.invoke(cli, ["validate", str(samples / "clean_branch.xlsx"), "--as-of", "0001-01-01"])
+    assert result.exit_code == 2 and "plausible" in result.output

@@ -90,6 +90,8 @@ def parse_as_of(_ctx: Any, _param: Any, value: str | None) -> dt.date:
     parsed = parse_date(value)
     if parsed.value is None:
         raise click.BadParameter(f"{scrub(value)!r} is not a date (use YYYY-MM-DD)")
+    if not 2000 <= parsed.value.year <= 2100:  # a typo (0001-01-01, 20260-1-1), not a day to check on
+        raise click.BadParameter(f"{parsed.value.isoformat()} is not a plausible day to check on (use a date from 2000 to 2100)")
     return parsed.value
 
 
