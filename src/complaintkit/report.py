@@ -143,10 +143,11 @@ class _ListSheet:
     """A list sheet of the report, written as its rows come. Its header row, column widths, frozen
     header and filter are in the openpyxl workbook; its rows become sheet XML a block at a time,
     kept compressed (a tenth of the memory of the values), and go into the file when it is saved.
-    A block is written while its rows are fresh: at a million rows, rows held until the end of a
-    check (a million lists) left the processor's cache before they were written."""
+    A check's rows are never all held: 264 MiB less at a million rows (benchmarks/RESULTS.md)."""
 
-    BLOCK = 4096  # rows per block; the first block also settles the columns a row's fill spans
+    #: Rows per block. A row's fill spans the columns known when its block is written: a key first
+    #: met after the first block (rare: each check's items share their keys) is not filled above.
+    BLOCK = 4096
     SAMPLE = 200  # rows the column widths are measured on
 
     def __init__(self, report: "ReportBook", title: str, index: int | None = None) -> None:
