@@ -980,6 +980,9 @@ def test_classify_and_risk_udfs_match_the_checks(tmp_path):
     by_id = {r["id"]: r for r in _run("risk", [reg], ctx).data["rows"]}
     classes = {r["id"]: r for r in _run("classify", [reg], ctx).data["rows"]}
     assert udfs.CK_RISK_LEVEL(header, rows[0], "level", _dt.date(2026, 11, 20)) == "高（红）"
+    # The as-of date as Excel passes a cell: a date-time, a serial, text.
+    for as_of in (_dt.datetime(2026, 11, 20), 46346.0, "2026-11-20"):
+        assert udfs.CK_RISK_LEVEL(header, rows[0], "level", as_of) == "高（红）", as_of
     for row in rows:
         cid = row[0]
         assert udfs.CK_RISK_LEVEL([header], [row], "score", _dt.date(2026, 11, 20)) == str(by_id[cid]["score"])

@@ -107,6 +107,8 @@ def test_id_typed_as_number_is_reported_as_lost():
     ("+86 138 0013 8000", "13800138000", True),
     ("010-62345678", "010-62345678", True),
     ("0755-8888888", "0755-8888888", True),
+    ("138-0013-8000", "13800138000", True),  # a mobile written in groups
+    ("010-6234-5678", "010-6234-5678", False),  # a landline keeps its hyphens
     ("1380013800", "1380013800", False),
     ("12800138000", "12800138000", False),
 ])

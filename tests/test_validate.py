@@ -99,10 +99,15 @@ def test_a_number_in_a_date_cell_is_too_early_not_a_1900_complaint(runner, tmp_p
     path = write_xlsx(tmp_path / "n.xlsx", [good_row(1, 受理日期=1), good_row(2, 受理日期=2025.3), good_row(3)])
     result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-04-01", "--format", "json"])
     found = [(f["code"], f["row"], f["column"]) for f in json.loads(result.stdout)["findings"]]
-    assert [(c, col) for c, _, col in found] == [("date_too_early", "B"), ("date_too_early", "B")]
+    assert found == [("date_too_early", 2, "B"), ("date_too_early", 3, "B")]
     assert "1900-01-01 早于 2000-01-01" in json.loads(result.stdout)["findings"][0]["message"]
     result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-04-01", "--lang", "en"])
     assert "1905-07-17 is before 2000-01-01" in result.stdout
+    # followups computes no deadline from such a date (it would be 46,006 days overdue).
+    result = runner.invoke(cli, ["followups", str(path), "--as-of", "2026-04-01", "--format", "json"])
+    rows = {r["row"]: r for r in json.loads(result.stdout)["rows"]}
+    assert [rows[r]["status"] for r in (2, 3, 4)] == ["unknown", "unknown", "closed_on_time"]
+    assert rows[3]["decision_due"] is None and "1905-07-17 早于 2000-01-01" in rows[3]["reason"]
 
 
 def test_csv_and_table_outputs(runner, samples):

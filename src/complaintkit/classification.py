@@ -103,7 +103,6 @@ class LabelRules:
 
     label: str
     rules: tuple[Rule, ...]
-    en: str = ""
 
     @functools.cached_property
     def keywords(self) -> dict[str, tuple[int, Rule]]:
@@ -177,7 +176,14 @@ def _label_rules(label: str, spec: Any, where: str) -> LabelRules:
         except re.error as exc:
             raise PolicyError(f"{where}.patterns: {pattern!r} is not a valid regular expression ({exc})") from None
         rules.append(Rule("pattern", str(pattern), weight, regex))
-    return LabelRules(label, tuple(rules), str(spec.get("en", "") or ""))
+    return LabelRules(label, tuple(rules))
+
+
+def reason_names_en(policy: Policy) -> dict[str, str]:
+    """Each reason's English name (``en`` in its ``[classify.rules.reason."…"]`` table), for
+    ``Classifier.display`` and for the other checks' messages that name a reason."""
+    table = (policy.section("classify").get("rules", {}) or {}).get(REASON, {}) or {}
+    return {str(name): str(spec["en"]) for name, spec in table.items() if isinstance(spec, Mapping) and spec.get("en")}
 
 
 @dataclass(frozen=True)
@@ -484,7 +490,7 @@ class Classifier:
         # Ties go to the label listed first in the policy.
         self._reason_order = {lr.label: i for i, lr in enumerate(self.settings.reasons)}
         self._line_order = {lr.label: i for i, lr in enumerate(self.settings.business)}
-        self._en = {lr.label: lr.en for lr in self.settings.reasons if lr.en}
+        self._en = reason_names_en(policy)
         known = [lr.label for lr in self.settings.reasons] + (list(model.classes) if model else [])
         self._reason_keys = {value_key(label): label for label in known}
         self._lines = {value_key(lr.label): lr.label for lr in self.settings.business}

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .errors import PolicyError
 from .fields import field_label
 from .messages import register_messages, t
-from .normalize import clean_text, value_key
+from .normalize import EARLIEST_DATE, clean_text, value_key
 from .operations import OpContext, OpResult, operation
 from .policy import Policy, load_policy
 from .register import Record, Register
@@ -70,6 +70,7 @@ register_messages({
     # why a deadline cannot be computed
     "reason_no_received": ("缺少受理日期", "no received date"),
     "reason_bad_received": ("受理日期无法识别（{value}）", "the received date is not readable ({value})"),
+    "reason_too_early": ("受理日期 {date} 早于 {earliest}，不是真实的受理日", "the received date {date} is before {earliest}: not a real receipt date"),
     "reason_closed_no_date": ("状态为“{status}”但没有办结日期，无法判断是否按时办结", "status is '{status}' but there is no closed date, so timeliness cannot be judged"),
     # explanation steps (--explain)
     "ex_received": ("受理日期 {date}（{day}）", "received {date} ({day})"),
@@ -586,9 +587,14 @@ def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bo
         row.status = "cancelled"
         return row, [Step("ex_cancelled", {"status": status})]
 
-    if received is None:
+    if received is None or received < EARLIEST_DATE:
         problem = rec.problems.get("received_date")
-        row.reason = Step("reason_bad_received", {"value": clean_text(rec.cell("received_date")) or problem.detail}) if problem else Step("reason_no_received")
+        if received is not None:
+            row.reason = Step("reason_too_early", {"date": received, "earliest": EARLIEST_DATE})
+        elif problem:
+            row.reason = Step("reason_bad_received", {"value": clean_text(rec.cell("received_date")) or problem.detail})
+        else:
+            row.reason = Step("reason_no_received")
         steps.append(Step("ex_unknown", {"reason": row.reason}))
     else:
         extended = calc.extended(v.get("extended"))

@@ -83,8 +83,12 @@ class SourceSummary:
 class HistoryStore:
     """An SQLite file of complaints from earlier registers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, create: bool = True) -> None:
+        """Open the store at ``path``; ``create=False`` refuses a path with no store (a listing
+        must not leave an empty one behind a mistyped name)."""
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise HistoryError(f"{self.path}: no history store there (`complaintkit history add` creates one)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path))

@@ -24,6 +24,10 @@ _PHONE_NOISE = re.compile(r"[\s()]")
 _PHONE_PREFIX = re.compile(r"^(?:\+?86)(?=1[3-9]\d{9}$)")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _LAST_SERIAL = 2958465  # 9999-12-31
+#: No register date is older: a number typed into a date cell (1, 2025.3) reads as an Excel serial
+#: of 1900 or 1905. Validate reports such a date (date_too_early); followups computes no deadline
+#: from it, which would be decades overdue.
+EARLIEST_DATE = dt.date(2000, 1, 1)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .classification import reason_names_en
 from .deadlines import FollowupReport, RowDeadline, check_deadlines
 from .dedupe import DedupeResult, Group, IssueLabel, dedupe, pipeline_labels
 from .errors import ComplaintkitError, PolicyError
@@ -721,8 +722,7 @@ class _Scorer:
         self.leak_free = leak_free
         self.labels = labels or {}
         self.review_label = review_label
-        reasons = (policy.section("classify").get("rules", {}) or {}).get("reason", {}) or {}
-        self.label_en = {name: str(spec["en"]) for name, spec in reasons.items() if isinstance(spec, dict) and spec.get("en")}
+        self.label_en = reason_names_en(policy)
         self.primary: dict[RecordKey, Record] = {}
         self.chain: dict[RecordKey, tuple[Group, int]] = {}
         for group in duplicates.duplicates:

@@ -11,7 +11,7 @@ from rapidfuzz import fuzz, process
 
 from .fields import field_label
 from .messages import t
-from .normalize import clean_text, phone_is_valid
+from .normalize import EARLIEST_DATE, clean_text, phone_is_valid
 from .operations import OpContext, OpResult, operation
 from .policy import Policy
 from .privacy import mask_id, mask_phone
@@ -21,9 +21,6 @@ from .sheetplan import AMBER, RED, CellMark, PlanColumn, PlanTable, SheetPlan
 
 SEVERITIES = ("error", "warning")
 _UNCHECKED = object()
-#: No register date is older: a number typed into a date cell (1, 2025.3) reads as an Excel serial
-#: of 1900 or 1905, and would otherwise be a complaint overdue by decades.
-EARLIEST_DATE = dt.date(2000, 1, 1)
 _PERSONAL = {"id_number": mask_id, "phone": mask_phone}
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from tabulate import tabulate
 
 from ..history import HistoryStore, default_store_path
 from ..normalize import parse_date
 from ..outputs import to_json
-from .common import UserError, friendly_errors, input_options, read_inputs
+from .common import friendly_errors, input_options, read_inputs
 
 _store_option = click.option(
     "--store", "store_path", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_STORE",
@@ -43,10 +41,7 @@ def history_add(paths, sheet, manual_map, config, store_path, debug):
 @friendly_errors
 def history_list(store_path, fmt, debug):
     """What the store holds, by source file."""
-    path = Path(store_path or default_store_path())
-    if not path.exists():  # listing never creates a store (a mistyped --store would leave one behind)
-        raise UserError(f"{path}: no history store there (`complaintkit history add` creates one)")
-    with HistoryStore(path) as store:
+    with HistoryStore(store_path or default_store_path(), create=False) as store:
         sources = store.sources()
         if fmt == "json":
             click.echo(to_json({"store": str(store.path), "complaints": store.count(), "sources": [s.__dict__ for s in sources]}))

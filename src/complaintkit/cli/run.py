@@ -63,16 +63,16 @@ def _setup_logging(log_file: str | None, quiet: bool) -> None:
     log.addHandler(handler)
 
 
-def _check_outputs(paths: Sequence[str], files: list, report_path: str | None, json_path: str | None, csv_dir: str | None,
-                   annotate_dir: str | None, checks: str | None, log_file: str | None, force: bool) -> None:
+def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | None, json_path: str | None, csv_dir: str | None,
+                   annotate_dir: str | None, names: list[str], log_file: str | None, force: bool) -> None:
     """Every output is checked before any work, so a batch never stops halfway with today's report
     written beside yesterday's JSON (each is checked again when it is written)."""
     # A workbook or CSV written into an input folder is read back by the next run as one more
     # branch's register: every complaint counted twice, and flagged as its own duplicate.
     folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-    for out in (report_path, csv_dir, annotate_dir):
-        where = Path(out).resolve() if out else None
-        inside = next((f for f in folders if where is not None and (where == f or f in where.parents)), None)
+    for out in filter(None, (report_path, csv_dir, annotate_dir)):
+        where = Path(out).resolve()
+        inside = next((f for f in folders if where == f or f in where.parents), None)
         if inside is not None:
             raise UserError(f"{out}: is inside the input folder {inside}, where the next run would read it as a register; "
                             "write it to another folder")
@@ -83,7 +83,6 @@ def _check_outputs(paths: Sequence[str], files: list, report_path: str | None, j
         if Path(out).parent.is_dir():  # a missing folder is made by the output lock, as before
             check_writable(out, force, files)
     if csv_dir and Path(csv_dir).is_dir():
-        names = [c.strip() for c in checks.split(",")] if checks else available()
         for name in names:
             check_writable(Path(csv_dir) / f"{name}.csv", force, files)
     if log_file:  # appended to, so no --force; but never an input, and its folder must exist
@@ -120,18 +119,18 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
 
     Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable.
     """
+    names = [c.strip() for c in checks.split(",")] if checks else None
+    unknown = [n for n in names or [] if n not in available()]
+    if unknown:
+        raise click.BadParameter(f"unknown check(s): {', '.join(unknown)} (available: {', '.join(available())})", param_hint="--checks")
     files = expand_paths(paths)
-    _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, checks, log_file, force)
+    _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
     _setup_logging(log_file, quiet)
     policy = load_policy(config)
     try:
         mapping = parse_manual_map(list(manual_map))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--map") from None
-    names = [c.strip() for c in checks.split(",")] if checks else None
-    unknown = [n for n in names or [] if n not in available()]
-    if unknown:
-        raise click.BadParameter(f"unknown check(s): {', '.join(unknown)} (available: {', '.join(available())})", param_hint="--checks")
     opts = LoadOptions(policy, sheet, mapping)
     show_progress = not quiet and sys.stderr.isatty() and len(files) > 1
     bar = click.progressbar(length=len(files), label="读取" if lang == "zh" else "reading", file=sys.stderr) if show_progress else None
