@@ -378,13 +378,13 @@ def test_outputs_that_cannot_be_written(corpus, tmp_path, monkeypatch, situation
     before = sha256(src)
     base = ["validate", str(src), "--as-of", AS_OF, "--format", "json"]
     if situation == "missing folder":
-        args, words = base + ["-o", str(tmp_path / "nowhere" / "out.xlsx")], ["does not exist"]
+        args, words = base + ["-o", str(tmp_path / "nowhere" / "out.xlsx")], ["不存在"]
     elif situation == "read-only folder":
         locked = tmp_path / "locked"
         locked.mkdir()
         real_access = os.access
         monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
-        args, words = base + ["-o", str(locked / "out.xlsx")], ["not writable"]
+        args, words = base + ["-o", str(locked / "out.xlsx")], ["不可写"]
     elif situation == "output is the input":
         args, words = base + ["-o", str(src), "--force"], ["refusing to write over an input"]
     elif situation == "input by another name":
@@ -394,13 +394,13 @@ def test_outputs_that_cannot_be_written(corpus, tmp_path, monkeypatch, situation
         args, words = base + ["-o", str(tmp_path / "link.xlsx"), "--force"], ["refusing to write over an input"]
     elif situation == "exists without --force":
         (tmp_path / "out.xlsx").write_bytes(b"keep me")
-        args, words = base + ["-o", str(tmp_path / "out.xlsx")], ["already exists", "--force"]
+        args, words = base + ["-o", str(tmp_path / "out.xlsx")], ["文件已存在", "--force"]
     elif situation == "output is a folder":
         (tmp_path / "dir.xlsx").mkdir()
-        args, words = base + ["-o", str(tmp_path / "dir.xlsx"), "--force"], ["is a folder"]
+        args, words = base + ["-o", str(tmp_path / "dir.xlsx"), "--force"], ["这是一个文件夹"]
     else:
         (tmp_path / "afile").write_text("x")
-        args, words = base + ["--annotate", str(tmp_path / "afile")], ["is a file, not a folder"]
+        args, words = base + ["--annotate", str(tmp_path / "afile")], ["这是一个文件，不是文件夹"]
     one_line_error(CliRunner().invoke(cli, args), *words)
     assert sha256(src) == before
     if situation == "exists without --force":
@@ -440,7 +440,7 @@ def test_real_permissions_as_another_user(corpus, tmp_path_factory):
         assert denied.returncode == 2 and denied.stderr.startswith("complaintkit: ") and "permission denied" in denied.stderr
         assert denied.stderr.count("\n") == 1
         blocked = as_nobody("validate", str(readable), "--as-of", AS_OF, "--format", "json", "-o", str(frozen / "out.xlsx"))
-        assert blocked.returncode == 2 and "not writable" in blocked.stderr and blocked.stderr.count("\n") == 1
+        assert blocked.returncode == 2 and "不可写" in blocked.stderr and blocked.stderr.count("\n") == 1
         assert list(frozen.iterdir()) == []
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -466,7 +466,7 @@ def test_inputs_unchanged_outputs_atomic_and_not_overwritten(samples, tmp_path, 
         outputs_made = [p for p in written if p.suffix in (".xlsx", ".xlsm", ".json", ".csv")]
         if outputs_made and out.name == "batch":
             again = CliRunner().invoke(cli, args)
-            assert again.exit_code == 2 and "already exists" in again.stderr, (args, again.output)
+            assert again.exit_code == 2 and "文件已存在" in again.stderr, (args, again.output)
             assert {p: sha256(p) for p in written} == written
             forced = CliRunner().invoke(cli, args + ["--force"])
             assert forced.exit_code in (0, 1, 3), forced.output
@@ -512,7 +512,7 @@ def test_annotate_checks_every_target_before_writing(corpus, tmp_path):
     shutil.copy(corpus["good"].path, b)
     (folder / "b.checked.xlsx").write_bytes(b"keep")
     result = CliRunner().invoke(cli, ["validate", str(a), str(b), "--as-of", AS_OF, "--format", "json", "--annotate", str(folder)])
-    one_line_error(result, "b.checked.xlsx", "already exists")
+    one_line_error(result, "b.checked.xlsx", "文件已存在")
     assert sorted(p.name for p in folder.iterdir()) == ["b.checked.xlsx"]
 
 

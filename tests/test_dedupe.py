@@ -364,7 +364,7 @@ def test_cli_table_csv_and_usage_errors(runner, tmp_path):
     assert lines[0].startswith("group,kind,sheet,row,complaint ID")
     assert len(lines) == 1 + 6  # two duplicate pairs and one chain of two
     bad = runner.invoke(cli, ["dedupe", str(book), "--merge"])
-    assert bad.exit_code == 2 and "--merge needs -o" in bad.output
+    assert bad.exit_code == 2 and "--merge 需要 -o" in bad.output
     assert runner.invoke(cli, ["dedupe", str(tmp_path / "missing.xlsx")]).exit_code == 2
 
 
@@ -440,7 +440,7 @@ def test_cli_merge_of_a_folder_keeps_every_row_traceable(runner, tmp_path):
     assert totals[2:5] == (7, 5, 2)
     # The merged file is not overwritten without --force, and never over an input.
     again = runner.invoke(cli, ["dedupe", str(folder), "--merge", "-o", str(out)])
-    assert again.exit_code == 2 and "already exists" in again.output
+    assert again.exit_code == 2 and "文件已存在" in again.output
 
 
 def test_cli_merge_of_the_shipped_branches(runner, tmp_path, samples):

@@ -422,7 +422,7 @@ def test_level_filter_and_exit_codes(runner, tmp_path):
     assert run("--level", "low", "--fail-on", "warning") == (0, ["T5"])
     assert run("--fail-on", "none")[0] == 0
     bad = runner.invoke(cli, ["risk", str(src), "--level", "red"])
-    assert bad.exit_code == 2 and "unknown level red" in bad.output
+    assert bad.exit_code == 2 and "未知的值 red" in bad.output
 
 
 def test_table_and_csv(runner, tmp_path):

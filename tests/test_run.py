@@ -62,7 +62,7 @@ def test_exit_codes(runner, tmp_path, samples):
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"")
     nothing = runner.invoke(cli, ["run", str(bad), "--as-of", AS_OF])
-    assert nothing.exit_code == 2 and "no register could be read" in nothing.output
+    assert nothing.exit_code == 2 and "没有一个台账能读取" in nothing.output
     unknown = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--checks", "nonsense"])
     assert unknown.exit_code == 2
 
@@ -93,10 +93,10 @@ def test_log_is_never_written_over_an_input(runner, tmp_path, samples):
     register = shutil.copy(samples / "clean_branch.xlsx", tmp_path / "c.xlsx")
     before = register.read_bytes()
     result = runner.invoke(cli, ["run", str(register), "--as-of", AS_OF, "--quiet", "--log", str(register)])
-    assert result.exit_code == 2 and "refusing to write over an input file" in result.output
+    assert result.exit_code == 2 and "不能写在输入文件上" in result.output
     assert register.read_bytes() == before
     result = runner.invoke(cli, ["run", str(register), "--as-of", AS_OF, "--quiet", "--log", str(tmp_path / "no" / "x.log")])
-    assert result.exit_code == 2 and "does not exist" in result.output and "unexpected" not in result.output
+    assert result.exit_code == 2 and "不存在" in result.output and "意外错误" not in result.output
 
 
 def test_every_output_is_checked_before_any_is_written(runner, tmp_path, samples):
@@ -104,10 +104,10 @@ def test_every_output_is_checked_before_any_is_written(runner, tmp_path, samples
     old.write_text("yesterday", "utf-8")
     report = tmp_path / "new.xlsx"
     result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--json", str(old)])
-    assert result.exit_code == 2 and "already exists" in result.output
+    assert result.exit_code == 2 and "文件已存在" in result.output
     assert not report.exists() and old.read_text("utf-8") == "yesterday"
     result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--json", str(report)])
-    assert result.exit_code == 2 and "same file" in result.output and not report.exists()
+    assert result.exit_code == 2 and "同一个文件" in result.output and not report.exists()
     (tmp_path / "csv").mkdir()
     (tmp_path / "csv" / "risk.csv").write_text("old", "utf-8")
     result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(report), "--csv", str(tmp_path / "csv")])
@@ -118,7 +118,7 @@ def test_outputs_inside_an_input_folder_are_refused(runner, batch):
     """The next night's run would read them back as registers (every complaint twice)."""
     for option, out in (("--report", "r.xlsx"), ("--annotate", "checked"), ("--csv", ".")):
         result = runner.invoke(cli, ["run", str(batch), "--as-of", AS_OF, option, str(batch / out)])
-        assert result.exit_code == 2 and "inside the input folder" in result.output, (option, result.output)
+        assert result.exit_code == 2 and "位于输入文件夹" in result.output, (option, result.output)
     assert sorted(p.name for p in batch.iterdir()) == sorted(["损坏的支行.xlsx", *(p.name for p in Path(SAMPLES, "branches").iterdir())])
 
 
@@ -160,14 +160,18 @@ def test_history_status_update_is_an_update(tmp_path):
 def test_history_cli(runner, tmp_path, samples):
     store = tmp_path / "s.sqlite"
     added = runner.invoke(cli, ["history", "add", str(samples / "branches"), "--store", str(store)])
-    assert added.exit_code == 0 and "added 479" in added.output
-    again = runner.invoke(cli, ["history", "add", str(samples / "branches"), "--store", str(store)])
+    assert added.exit_code == 0 and "新增 479 笔" in added.output
+    again = runner.invoke(cli, ["history", "add", str(samples / "branches"), "--store", str(store), "--lang", "en"])
     assert "added 0, updated 0, unchanged 479" in again.output
     listed = runner.invoke(cli, ["history", "list", "--store", str(store), "--format", "json"])
     data = json.loads(listed.output)
     assert data["complaints"] == 479 and len(data["sources"]) == 4
-    forgot = runner.invoke(cli, ["history", "forget", "--before", "2026-01-01", "--store", str(store)])
+    table = runner.invoke(cli, ["history", "list", "--store", str(store)])
+    assert table.exit_code == 0 and "来源文件" in table.output and "共有 479 笔投诉" in table.output
+    forgot = runner.invoke(cli, ["history", "forget", "--before", "2026-01-01", "--store", str(store)], env={"COMPLAINTKIT_LANG": "en"})
     assert forgot.exit_code == 0 and forgot.output.startswith("forgot ")
+    bad = runner.invoke(cli, ["history", "forget", "--before", "soon", "--store", str(store)])
+    assert bad.exit_code == 2 and "不是日期" in bad.output
 
 
 def test_history_schema_version_guard(tmp_path):

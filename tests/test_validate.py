@@ -160,7 +160,7 @@ def test_annotated_copy(runner, samples, tmp_path):
     assert findings["A2"].hyperlink.location == "'投诉登记台账'!B9"
     # refusing to overwrite without --force, replacing with it
     again = runner.invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(out)])
-    assert again.exit_code == 2 and "already exists" in again.output
+    assert again.exit_code == 2 and "文件已存在" in again.output
     forced = runner.invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(out), "--force"])
     assert forced.exit_code == 1
 
@@ -239,7 +239,7 @@ def test_annotate_dir_for_a_folder(runner, tmp_path, samples):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.xlsx"], "no such file"),
-    (["--as-of", "someday", "x.xlsx"], "not a date"),
+    (["--as-of", "someday", "x.xlsx"], "不是日期"),
     (["--map", "nonsense", "x.xlsx"], "HEADER=field"),
 ])
 def test_usage_errors_exit_2(runner, args, message):
@@ -309,11 +309,11 @@ def test_an_annotated_copy_is_named_as_the_workbook_it_is_and_checked_before_any
     macro = shutil.copy(samples / "clean_branch.xlsx", tmp_path / "b.xlsm")
     for source, out, suffix in ((macro, "b.checked.xlsx", ".xlsm"), (samples / "clean_branch.xlsx", "b.csv", ".xlsx")):
         result = runner.invoke(cli, ["validate", str(source), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / out)])
-        assert result.exit_code == 2 and f"name ending {suffix}" in result.output
+        assert result.exit_code == 2 and f"-o 的文件名请以 {suffix} 结尾" in result.output
         assert result.stdout == ""  # no result printed before the refusal
         assert not (tmp_path / out).exists()
 
 
 def test_an_implausible_as_of_is_a_usage_error(runner, samples):
     result = runner.invoke(cli, ["validate", str(samples / "clean_branch.xlsx"), "--as-of", "0001-01-01"])
-    assert result.exit_code == 2 and "plausible" in result.output
+    assert result.exit_code == 2 and "不像是检查日" in result.output

@@ -1,19 +1,42 @@
-"""Typed errors. The doors turn them into a one-line message (and exit code 2 in the CLI)."""
+"""Typed errors. The doors turn them into a one-line message (and exit code 2 in the CLI).
+
+An error holds a message code and its parameters, not a sentence: it is raised where the language
+is not known, and each door renders it in the user's (``exc.text(lang)``; Chinese by default).
+``str(exc)`` is the English text, for tracebacks and the ops log.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from .messages import render
 
 
 class ComplaintkitError(Exception):
     """Base class: something the user can fix, described in one line."""
 
+    def __init__(self, code: str, /, **params: Any) -> None:
+        self.code, self.params = code, params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "zh") -> str:
+        """The one-line message in ``lang``."""
+        return render(self.code, lang, self.params)
+
 
 class InputError(ComplaintkitError):
     """An input file cannot be used: missing, empty, corrupt, encrypted, no header..."""
 
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
+    def __init__(self, path: str, code: str, /, **params: Any) -> None:
         self.path = path
-        self.reason = message
+        super().__init__(code, **params)
+
+    def reason(self, lang: str = "zh") -> str:
+        """What is wrong with the file, without its name."""
+        return render(self.code, lang, self.params)
+
+    def text(self, lang: str = "zh") -> str:
+        return f"{self.path}: {self.reason(lang)}"
 
 
 class PolicyError(ComplaintkitError):

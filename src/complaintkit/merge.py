@@ -63,6 +63,8 @@ register_messages({
         "保留的行在“CK-来源文件/CK-来源工作表/CK-来源行”列中注明来源；被合并的行完整列在“{sheet}”表中，并注明并入的记录。保留 + 已合并 = 输入行数。",
         "Kept rows name their source in the CK-source columns; every removed row is listed in full in '{sheet}' with the row it merged into. kept + removed = rows in.",
     ),
+    "merge_xlsx_only": ("{path}：合并后的台账写成 .xlsx（-o 的文件名请以 .xlsx 结尾）",
+                        "{path}: the merged register is written as .xlsx (give -o a name ending in .xlsx)"),
     "merge_done": ("已写出合并后的台账 {path}：输入 {rows} 行，保留 {kept} 行，合并 {removed} 行", "wrote the merged register {path}: {rows} rows in, {kept} kept, {removed} merged"),
 })
 
@@ -266,7 +268,7 @@ def write_merged(result: DedupeResult, registers: Sequence[Register], out: str |
     """Write the de-duplicated workbook to ``out`` (.xlsx) atomically; never over an input."""
     target = Path(out)
     if target.suffix.lower() != ".xlsx":
-        raise OutputError(f"{target}: the merged register is written as .xlsx (give -o a name ending in .xlsx)")
+        raise OutputError("merge_xlsx_only", path=target)
     target = check_writable(target, force, [reg.source for reg in registers] + list(inputs))
     wb, decision = build_merged_workbook(result, registers, lang)
     atomic_write(target, lambda tmp: wb.save(tmp))

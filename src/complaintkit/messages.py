@@ -6,7 +6,8 @@ same result can be shown in either language.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 LANGS = ("zh", "en")
 
@@ -69,6 +70,23 @@ def t(code: str, lang: str = "zh", **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError):
         return template
+
+
+def render(code: str, lang: str, params: Mapping[str, Any]) -> str:
+    """``t`` with parameters that may themselves be messages (``Text``), each rendered in ``lang``."""
+    return t(code, lang, **{k: v.render(lang) if isinstance(v, Text) else v for k, v in params.items()})
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message whose language is not known yet: a catalog code and its parameters. Errors are
+    raised deep in the core; the door that catches them knows the language and renders them."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self, lang: str = "zh") -> str:
+        return render(self.code, lang, self.params)
 
 
 def register_messages(entries: dict[str, tuple[str, str]]) -> None:

@@ -15,6 +15,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .errors import OutputError
+from .messages import register_messages
+
+register_messages({
+    "out_is_folder": ("{path}：这是一个文件夹，不是文件", "{path}: is a folder"),
+    "out_over_input": ("{path}：不能写在输入文件上（请换一个输出文件名）", "{path}: refusing to write over an input file"),
+    "out_exists": ("{path}：文件已存在（要替换请加 --force）", "{path}: already exists (use --force to replace it)"),
+    "out_no_folder": ("{path}：文件夹 {folder} 不存在", "{path}: folder {folder} does not exist"),
+    "out_folder_readonly": ("{path}：文件夹 {folder} 不可写", "{path}: folder {folder} is not writable"),
+    "out_cannot_write": ("{path}：无法写入（{detail}）", "{path}: cannot be written ({detail})"),
+    "out_locked": ("{path}：无法写入（{detail}；是否正在 Excel 中打开？）", "{path}: cannot be written ({detail}; is it open in Excel?)"),
+})
 
 # What spreadsheet programs take as the start of a formula, including the full-width forms a
 # Chinese input method types, and the tab/CR/LF tricks that hide a formula behind a blank start.
@@ -40,19 +51,19 @@ def check_writable(path: str | Path, force: bool, inputs: Iterable[str | Path] =
     try:
         exists = out.exists()
         if exists and out.is_dir():
-            raise OutputError(f"{out}: is a folder")
+            raise OutputError("out_is_folder", path=out)
         for src in inputs:
             if exists and _same_file(out, Path(src)):
-                raise OutputError(f"{out}: refusing to write over an input file")
+                raise OutputError("out_over_input", path=out)
         if exists and not force:
-            raise OutputError(f"{out}: already exists (use --force to replace it)")
+            raise OutputError("out_exists", path=out)
         parent = out.parent if str(out.parent) else Path(".")
         if not parent.is_dir():
-            raise OutputError(f"{out}: folder {parent} does not exist")
+            raise OutputError("out_no_folder", path=out, folder=parent)
         if not os.access(parent, os.W_OK):
-            raise OutputError(f"{out}: folder {parent} is not writable")
+            raise OutputError("out_folder_readonly", path=out, folder=parent)
     except OSError as exc:  # a name too long, a folder we may not look into
-        raise OutputError(f"{out}: cannot be written ({exc.strerror or exc})") from None
+        raise OutputError("out_cannot_write", path=out, detail=exc.strerror or exc) from None
     return out
 
 
@@ -82,7 +93,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=".~ck-", suffix=out.suffix, dir=str(folder))
     except OSError as exc:
-        raise OutputError(f"{out}: cannot be written ({exc.strerror or exc})") from None
+        raise OutputError("out_cannot_write", path=out, detail=exc.strerror or exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -92,9 +103,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
             os.chmod(tmp, mode)
         os.replace(tmp, out)
     except PermissionError as exc:
-        raise OutputError(f"{out}: cannot be written ({exc.strerror}; is it open in Excel?)") from None
+        raise OutputError("out_locked", path=out, detail=exc.strerror) from None
     except OSError as exc:  # a full disk, a vanished folder
-        raise OutputError(f"{out}: cannot be written ({exc.strerror or exc})") from None
+        raise OutputError("out_cannot_write", path=out, detail=exc.strerror or exc) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -537,7 +537,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high),
                     index=at)
     if failures:
-        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[f.path, f.reason] for f in failures])
+        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[f.path, f.reason(lang)] for f in failures])
     for sheet in wb.worksheets:
         for row in sheet.iter_rows(min_row=1, max_row=1):
             for c in row:

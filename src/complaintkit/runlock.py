@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import OutputError
+from .messages import register_messages
+
+register_messages({
+    "out_run_lock": ("{path}：另一个 complaintkit 任务正在写这些输出（锁文件 {lock}），请等它结束",
+                     "{path}: another complaintkit run is writing these outputs (lock {lock})"),
+})
 
 
 @contextlib.contextmanager
@@ -33,7 +39,7 @@ def output_lock(target: str | Path) -> Iterator[Path]:
 
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise OutputError(f"{target}: another complaintkit run is writing these outputs (lock {lock_path})") from None
+            raise OutputError("out_run_lock", path=target, lock=lock_path) from None
         yield lock_path
     finally:
         fh.close()

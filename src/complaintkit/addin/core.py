@@ -88,14 +88,14 @@ def operations_for(tag: str, lang: str = "zh") -> list[str]:
     if tag == ALL:
         names = [n for n in PIPELINE_ORDER if n in have]
         if not names:
-            raise AddinError(t("addin_nothing", lang))
+            raise AddinError("addin_nothing")
         return names
     if tag in have:
         return [tag]
     if tag in {b[0] for b in BUTTONS} - {CLEAR}:
         listed = "、".join(button_label(n, lang) for n in have) if lang == "zh" else ", ".join(have)
-        raise AddinError(t("addin_not_available", lang, label=button_label(tag, lang), have=listed))
-    raise AddinError(t("addin_unknown_tag", lang, tag=tag))
+        raise AddinError("addin_not_available", label=button_label(tag, lang), have=listed)
+    raise AddinError("addin_unknown_tag", tag=tag)
 
 
 def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
@@ -205,7 +205,7 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
         columns = clear_results(book)
         return t("addin_cleared", lang, columns=columns, sheets=len(own_sheets))
     if sheet_name.startswith(OWN_PREFIX):
-        raise AddinError(t("addin_own_sheet", lang, sheet=sheet_name))
+        raise AddinError("addin_own_sheet", sheet=sheet_name)
     # The collector resumes only once the press's register and results are gone: resuming while
     # they live would walk them all once more (a tenth of a press).
     with collector_paused():
@@ -235,11 +235,11 @@ def addin_lang() -> str:
 def error_message(exc: BaseException, lang: str = "zh", log_path: str | None = None) -> str:
     """One line a branch can act on, never a traceback; personal data scrubbed."""
     if isinstance(exc, AddinError):
-        return str(exc)
+        return exc.text(lang)
     if isinstance(exc, InputError):
-        return t("addin_unreadable", lang, reason=scrub(exc.reason))
+        return t("addin_unreadable", lang, reason=scrub(exc.reason(lang)))
     if isinstance(exc, ComplaintkitError):
-        return t("addin_failed", lang, reason=scrub(str(exc)))
+        return t("addin_failed", lang, reason=scrub(exc.text(lang)))
     log = t("addin_log", lang, path=log_path) if log_path else ""
     return t("addin_unexpected", lang, kind=type(exc).__name__, reason=scrub(str(exc))[:200], log=log).strip()
 

@@ -26,7 +26,8 @@ import xlwings as xw
 from ..deadlines import days_left, due_date
 from ..policy import Policy
 from ..workcalendar import CalendarCoverageWarning
-from .core import addin_policy, classify_cell_text, id_check_text, row_risk_text
+from ..errors import ComplaintkitError
+from .core import addin_lang, addin_policy, classify_cell_text, id_check_text, row_risk_text
 
 #: The worksheet functions, in the order the add-in declares them.
 UDFS: list[Callable[..., Any]] = []
@@ -47,7 +48,9 @@ def udf(func: Callable[..., Any]) -> Callable[..., Any]:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", CalendarCoverageWarning)
                 value = func(*args)
-        except Exception as exc:  # a formula cell shows a reason, not a traceback
+        except ComplaintkitError as exc:  # a formula cell shows a reason, in the clerk's language
+            return f"#CK {exc.text(addin_lang())}".splitlines()[0][:250]
+        except Exception as exc:  # ... and never a traceback
             return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
         # A date in a year the holiday calendar does not cover is never shown as if it were sure.
         for warning in caught:

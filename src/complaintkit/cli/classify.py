@@ -23,7 +23,8 @@ from ..outputs import check_writable, to_json
 from ..policy import load_policy
 from ..textmodel import TextModel, TrainSettings, train
 from .common import (
-    UserError, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options, read_inputs,
+    UserError, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, message_lang,
+    output_options, read_inputs,
     resolve_format, write_annotations,
 )
 
@@ -74,6 +75,15 @@ class ClassifyGroup(click.Group):
         check.format_options(sub, formatter)
         self.format_commands(ctx, formatter)
         self.format_epilog(ctx, formatter)
+
+
+class _CheckContext(click.Context):
+    """The check's context names it by the group's path: `classify PATHS` is how it is typed, so
+    its usage line and errors say `complaintkit classify`, not `complaintkit classify classify`."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
 
 
 @click.group("classify", cls=ClassifyGroup)
@@ -138,6 +148,10 @@ def classify_check(paths, sheet, manual_map, config, model_path, fail_on, fmt, l
     click.get_current_context().exit(exit_code_for(result.errors, result.warnings, fail_on))
 
 
+# Typed as `classify PATHS`: usage and errors name it so (see _CheckContext).
+classify_check.context_class = _CheckContext
+
+
 def _labelled_options(func: Any) -> Any:
     options = [
         click.argument("labelled", nargs=-1, required=True, type=str),
@@ -152,8 +166,7 @@ def _labelled_options(func: Any) -> Any:
         click.option("--map", "manual_map", multiple=True, metavar="'HEADER=field'", help="Map a register header the aliases do not know."),
         click.option("--config", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_CONFIG",
                      help="Policy file merged over the defaults."),
-        click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True,
-                     help="Language of messages."),
+        lang_option,
         click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
     ]
     for option in reversed(options):
@@ -274,7 +287,7 @@ def classify_evaluate(labelled, label_column, text_column, no_header, sheet, man
     many rows reached the confidence threshold and how the output (with 待人工复核) scores.
     """
     if model_path and folds:
-        raise UserError("--model and --folds exclude each other: --folds trains its own models")
+        raise UserError(t("cli_model_folds", message_lang()))
     policy, data = _read(labelled, label_column, text_column, no_header, sheet, manual_map, config)
     names = read_label_names(label_names) if label_names else None
     mapping = read_label_map(policy, label_map) if label_map else None

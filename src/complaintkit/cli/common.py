@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import os
 import re
 import sys
 import traceback
@@ -22,6 +23,7 @@ from tabulate import tabulate
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import parse_manual_map
 from ..loader import LoadOptions, load_registers
+from ..messages import register_messages, t
 from ..normalize import parse_date
 from ..outputs import atomic_write_text, check_writable, to_csv, to_json
 from ..policy import Policy, load_policy
@@ -54,9 +56,38 @@ class UserError(click.ClickException):
         click.echo(f"complaintkit: {printable(self.format_message(), keep_newlines=False)}", err=True)
 
 
+register_messages({
+    "cli_not_a_date": ("{value} 不是日期（请写成 YYYY-MM-DD）", "{value} is not a date (use YYYY-MM-DD)"),
+    "cli_implausible_day": ("{date} 不像是检查日（请用 2000 到 2100 年之间的日期）", "{date} is not a plausible day to check on (use a date from 2000 to 2100)"),
+    "cli_unknown_choice": ("未知的值 {unknown}（可选：{choices}）", "unknown value {unknown} (choose from {choices})"),
+    "cli_merge_needs_o": ("--merge 需要 -o 文件.xlsx（要写出的去重后工作簿）", "--merge needs -o FILE.xlsx (the de-duplicated workbook to write)"),
+    "cli_model_folds": ("--model 和 --folds 不能同时使用：--folds 会自己训练模型", "--model and --folds exclude each other: --folds trains its own models"),
+    "cli_no_memory": ("内存不足，无法处理这些台账（请把批次或文件拆小）", "not enough memory for these registers (split the batch or the file)"),
+    "cli_unexpected": ("意外错误：{kind}：{detail}（加 --debug 查看详情）", "unexpected error: {kind}: {detail} (run with --debug for details)"),
+    "cli_o_one_input": ("-o 只能用于一个台账，这里有 {n} 个：请用 --annotate 文件夹", "-o takes one input register, got {n}: use --annotate DIR"),
+    "cli_o_suffix": ("{path}：{name} 的标注副本是 {suffix} 工作簿，-o 的文件名请以 {suffix} 结尾",
+                     "{path}: the annotated copy of {name} is a {suffix} workbook: give -o a name ending {suffix}"),
+    "cli_folder_is_file": ("{path}：这是一个文件，不是文件夹", "{path}: is a file, not a folder"),
+    "cli_folder_cannot_create": ("{path}：无法创建文件夹（{detail}）", "{path}: folder cannot be created ({detail})"),
+})
+
+
+def message_lang(kwargs: dict[str, Any] | None = None) -> str:
+    """The language of a command's messages: its --lang, else COMPLAINTKIT_LANG, else Chinese
+    (errors of commands without --lang, and of options read before --lang, follow the same rule)."""
+    lang = (kwargs or {}).get("lang")
+    ctx = click.get_current_context(silent=True)
+    while lang is None and ctx is not None:
+        lang, ctx = ctx.params.get("lang"), ctx.parent
+    if lang is None:
+        lang = os.environ.get("COMPLAINTKIT_LANG", "zh")
+    return "en" if str(lang).strip().lower().startswith("en") else "zh"
+
+
 def friendly_errors(func: Callable) -> Callable:
-    """Turn core errors into one line and exit 2; ``--debug`` shows the traceback instead.
-    Messages are scrubbed: an ID number or a phone in a file name or a cell never reaches the log."""
+    """Turn core errors into one line in the command's language and exit 2; ``--debug`` shows the
+    traceback instead. Messages are scrubbed: an ID number or a phone in a file name or a cell
+    never reaches the log."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -68,17 +99,17 @@ def friendly_errors(func: Callable) -> Callable:
         except ComplaintkitError as exc:
             if debug:
                 traceback.print_exc()
-            raise UserError(scrub(str(exc))) from None
+            raise UserError(scrub(exc.text(message_lang(kwargs)))) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
         except MemoryError:
-            raise UserError("not enough memory for these registers (split the batch or the file)") from None
+            raise UserError(t("cli_no_memory", message_lang(kwargs))) from None
         except BaseException as exc:  # a bug or an input we did not foresee: still no traceback by default
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise  # SystemExit and the like
             if debug:
                 traceback.print_exc()
-            raise UserError(f"unexpected error: {type(exc).__name__}: {scrub(str(exc))[:300]} (run with --debug for details)") from None
+            raise UserError(t("cli_unexpected", message_lang(kwargs), kind=type(exc).__name__, detail=scrub(str(exc))[:300])) from None
 
     return wrapper
 
@@ -89,10 +120,16 @@ def parse_as_of(_ctx: Any, _param: Any, value: str | None) -> dt.date:
         return dt.date.today()
     parsed = parse_date(value)
     if parsed.value is None:
-        raise click.BadParameter(f"{scrub(value)!r} is not a date (use YYYY-MM-DD)")
+        raise click.BadParameter(t("cli_not_a_date", message_lang(), value=repr(scrub(value))))
     if not 2000 <= parsed.value.year <= 2100:  # a typo (0001-01-01, 20260-1-1), not a day to check on
-        raise click.BadParameter(f"{parsed.value.isoformat()} is not a plausible day to check on (use a date from 2000 to 2100)")
+        raise click.BadParameter(t("cli_implausible_day", message_lang(), date=parsed.value.isoformat()))
     return parsed.value
+
+
+#: --lang, the same on every command (COMPLAINTKIT_LANG=en for a whole cron job).
+#: Eager, so options checked before it on the command line already know it.
+lang_option = click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG",
+                           show_default=True, is_eager=True, help="Language of messages.")
 
 
 def input_options(func: Callable) -> Callable:
@@ -112,7 +149,7 @@ def output_options(func: Callable) -> Callable:
     """--format, --lang, -o, --annotate, --force, --mask, --debug."""
     options = [
         click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None, help="Output format (default: table on a terminal, JSON otherwise)."),
-        click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True, help="Language of messages."),
+        lang_option,
         click.option("-o", "--output", type=click.Path(), default=None, help="Write an annotated copy of the workbook (one input)."),
         click.option("--annotate", "annotate_dir", type=click.Path(), default=None, help="Write an annotated copy of every input into this folder."),
         click.option("--force", is_flag=True, help="Replace output files that already exist."),
@@ -191,21 +228,20 @@ def write_annotations(
     jobs: list[tuple[Register, Path]] = []
     if output:
         if len(registers) != 1:
-            raise UserError(f"-o takes one input register, got {len(registers)}: use --annotate DIR")
+            raise OutputError("cli_o_one_input", n=len(registers))
         suffix = annotated_suffix(registers[0])
         if Path(output).suffix.lower() != suffix:
             # Excel refuses a macro workbook named .xlsx, and any workbook named .csv or .txt.
-            raise UserError(f"{output}: the annotated copy of {Path(registers[0].source).name} is a {suffix} workbook: "
-                            f"give -o a name ending {suffix}")
+            raise OutputError("cli_o_suffix", path=output, name=Path(registers[0].source).name, suffix=suffix)
         jobs.append((registers[0], Path(output)))
     if annotate_dir:
         folder = Path(annotate_dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise OutputError(f"{folder}: is a file, not a folder") from None
+            raise OutputError("cli_folder_is_file", path=folder) from None
         except OSError as exc:
-            raise OutputError(f"{folder}: folder cannot be created ({exc.strerror or exc})") from None
+            raise OutputError("cli_folder_cannot_create", path=folder, detail=exc.strerror or exc) from None
         used: set[str] = set()
         for reg in registers:
             stem = Path(reg.source).stem

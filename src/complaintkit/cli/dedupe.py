@@ -41,7 +41,7 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
     warnings; repeat chains are links, not findings); 2 unusable input or usage.
     """
     if merge and not output:
-        raise UserError("--merge needs -o FILE.xlsx (the de-duplicated workbook to write)")
+        raise UserError(t("cli_merge_needs_o", lang))
     inputs = read_inputs(paths, sheet, manual_map, config)
     policy = inputs.policy
     if window_days is not None:

@@ -10,7 +10,7 @@ from ..deadlines import FOLLOWUP_STATUSES, STATUSES, FollowupReport
 from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
-    as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options,
+    as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, message_lang,
     output_options, read_inputs, resolve_format, write_annotations,
 )
 
@@ -22,7 +22,7 @@ def _parse_statuses(_ctx: Any, _param: Any, values: tuple[str, ...]) -> list[str
     wanted = [v.strip() for value in values for v in value.split(",") if v.strip()]
     unknown = [v for v in wanted if v not in _FILTERS]
     if unknown:
-        raise click.BadParameter(f"unknown status {', '.join(unknown)} (choose from {', '.join(_FILTERS)})")
+        raise click.BadParameter(t("cli_unknown_choice", message_lang(), unknown=", ".join(unknown), choices=", ".join(_FILTERS)))
     return wanted
 
 

@@ -16,7 +16,8 @@ from ..outputs import to_json
 from ..register import Register
 from ..risk import LEVELS, Evaluation, RiskReport, RowRisk, evaluate_registers, parse_top
 from .common import (
-    Inputs, as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options, printable,
+    Inputs, as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, message_lang,
+    output_options, printable,
     read_inputs, resolve_format, write_annotations,
 )
 
@@ -52,7 +53,7 @@ def _parse_levels(_ctx: Any, _param: Any, value: str | None) -> list[str]:
     wanted = [v.strip() for v in (value or "high,medium,low").split(",") if v.strip()]
     unknown = [v for v in wanted if v not in _LEVEL_CHOICES]
     if unknown:
-        raise click.BadParameter(f"unknown level {', '.join(unknown)} (choose from {', '.join(_LEVEL_CHOICES)})")
+        raise click.BadParameter(t("cli_unknown_choice", message_lang(), unknown=", ".join(unknown), choices=", ".join(_LEVEL_CHOICES)))
     return list(LEVELS) if "all" in wanted else [level for level in LEVELS if level in wanted]
 
 
@@ -118,7 +119,7 @@ def _table(rows: Sequence[RowRisk], lang: str, many: bool) -> tuple[list[str], l
 @click.option("--top", "tops", multiple=True, callback=_parse_tops, metavar="K",
               help="Precision at the top K rows: a number (10) or a share (5%). Repeatable or comma-separated (default: 10 and 5%).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Output format (default: table on a terminal, JSON otherwise).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True, help="Language of messages.")
+@lang_option
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @friendly_errors
 def risk_evaluate_cmd(paths, sheet, manual_map, config, as_of, history_paths, store_path, tops, fmt, lang, debug):

@@ -11,6 +11,7 @@ from typing import Sequence
 import click
 from tabulate import tabulate
 
+from ..errors import OutputError
 from ..fields import parse_manual_map
 from ..history import HistoryStore
 from ..identity import collector_paused
@@ -24,7 +25,7 @@ from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
-    EXIT_PARTIAL, UserError, as_of_option, exit_code_for, fail_on_option, friendly_errors,
+    EXIT_PARTIAL, UserError, as_of_option, exit_code_for, fail_on_option, friendly_errors, lang_option,
     input_options, resolve_format, write_annotations, write_text_output,
 )
 
@@ -35,6 +36,12 @@ register_messages({
     "run_unreadable": ("无法读取：{path}：{reason}", "unreadable: {path}: {reason}"),
     "run_wrote": ("已写出：{path}", "wrote: {path}"),
     "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
+    "run_out_in_input": ("{path}：位于输入文件夹 {folder} 之内，下次运行会把它当成一份台账读入：请写到别的文件夹",
+                         "{path}: is inside the input folder {folder}, where the next run would read it as a register; write it to another folder"),
+    "run_same_output": ("{path}：--report 和 --json 指向同一个文件", "{path}: --report and --json name the same file"),
+    "run_nothing_read": ("没有一个台账能读取（{reasons}）", "no register could be read ({reasons})"),
+    "run_remember_store": ("--remember 需要 --store 路径（或 COMPLAINTKIT_STORE）", "--remember needs --store PATH (or COMPLAINTKIT_STORE)"),
+    "run_unknown_checks": ("未知的检查：{unknown}（可用：{available}）", "unknown check(s): {unknown} (available: {available})"),
 })
 
 
@@ -74,11 +81,10 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
         where = Path(out).resolve()
         inside = next((f for f in folders if where == f or f in where.parents), None)
         if inside is not None:
-            raise UserError(f"{out}: is inside the input folder {inside}, where the next run would read it as a register; "
-                            "write it to another folder")
+            raise OutputError("run_out_in_input", path=out, folder=inside)
     outs = [p for p in (report_path, json_path) if p]
     if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
-        raise UserError(f"{json_path}: --report and --json name the same file")
+        raise OutputError("run_same_output", path=json_path)
     for out in outs:
         if Path(out).parent.is_dir():  # a missing folder is made by the output lock, as before
             check_writable(out, force, files)
@@ -102,7 +108,7 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_STORE", help="History store (SQLite) to look back on; see `complaintkit history`.")
 @click.option("--remember", is_flag=True, help="After the run, add these registers to the history store.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Console output (default: table on a terminal, JSON otherwise).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True)
+@lang_option
 @click.option("--mask/--no-mask", default=True, show_default=True, help="Mask ID numbers and phones in the report, JSON and CSV.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no console summary; errors only.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None, help="Write a log (no personal data) to this file.")
@@ -122,7 +128,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     names = [c.strip() for c in checks.split(",")] if checks else None
     unknown = [n for n in names or [] if n not in available()]
     if unknown:
-        raise click.BadParameter(f"unknown check(s): {', '.join(unknown)} (available: {', '.join(available())})", param_hint="--checks")
+        raise click.BadParameter(t("run_unknown_checks", lang, unknown=", ".join(unknown), available=", ".join(available())), param_hint="--checks")
     files = expand_paths(paths)
     _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
     _setup_logging(log_file, quiet)
@@ -137,11 +143,11 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     with (bar if bar is not None else contextlib.nullcontext()):
         loaded = load_registers(paths, opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None)
     for failure in loaded.failures:
-        log.warning(t("run_unreadable", "en", path=failure.path, reason=failure.reason))
+        log.warning(t("run_unreadable", "en", path=failure.path, reason=failure.reason("en")))
     registers = loaded.registers
     if not registers:
-        reasons = "; ".join(str(f) for f in loaded.failures[:3])
-        raise UserError(f"no register could be read ({reasons})")
+        reasons = ("；" if lang == "zh" else "; ").join(f.text(lang) for f in loaded.failures[:3])
+        raise UserError(scrub(t("run_nothing_read", lang, reasons=reasons)))
     rows = sum(len(r) for r in registers)
     log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(loaded.failures)))
 
@@ -170,7 +176,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     data = {
         "as_of": as_of.isoformat(),
         "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
-        "unreadable": [{"file": f.path, "reason": scrub(f.reason)} for f in loaded.failures],
+        "unreadable": [{"file": f.path, "code": f.code, "reason": scrub(f.reason(lang))} for f in loaded.failures],
         "summary": {r.name: r.summary for r in results},
         **{r.name: r.data for r in results},
         "exit_code": code,
@@ -201,7 +207,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         log.info(t("run_wrote", "en", path=path))
     if remember:
         if store is None:
-            raise UserError("--remember needs --store PATH (or COMPLAINTKIT_STORE)")
+            raise UserError(t("run_remember_store", lang))
         store.add(registers)
     if store is not None:
         store.close()
@@ -211,7 +217,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     elif fmt == "table":
         click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(loaded.failures)))
         for failure in loaded.failures:
-            click.echo("  " + t("run_unreadable", lang, path=failure.path, reason=scrub(failure.reason)))
+            click.echo("  " + t("run_unreadable", lang, path=failure.path, reason=scrub(failure.reason(lang))))
         click.echo(tabulate([[t(f"op_{r.name}", lang), r.summary] for r in results], tablefmt="simple", disable_numparse=True))
         for path in written:
             click.echo(t("run_wrote", lang, path=path))

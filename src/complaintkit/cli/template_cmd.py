@@ -7,13 +7,13 @@ import click
 from ..outputs import atomic_write, check_writable
 from ..policy import load_policy
 from ..register_template import build_template
-from .common import friendly_errors
+from .common import friendly_errors, lang_option
 
 
 @click.command("template")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Where to write the .xlsx.")
 @click.option("--config", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_CONFIG", help="Policy whose fields and allowed values the template uses.")
-@click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG", show_default=True)
+@lang_option
 @click.option("--rows", type=click.IntRange(10, 100000), default=2000, show_default=True, help="Rows prepared with formats and dropdowns.")
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
