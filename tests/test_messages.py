@@ -5,12 +5,14 @@ language."""
 from __future__ import annotations
 
 import ast
+import json
 import importlib
 import pkgutil
 import string
 from pathlib import Path
 
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 import complaintkit
 from complaintkit.cli import cli
@@ -95,3 +97,22 @@ def test_classify_usage_names_the_command_as_typed():
     assert result.exit_code == 2
     assert "Usage: complaintkit classify [OPTIONS] PATHS..." in result.output
     assert "classify classify" not in result.output
+
+
+def test_under_english_a_repeat_names_the_reason_in_english_and_the_report_joins_in_english(tmp_path):
+    runner = CliRunner()
+    en = runner.invoke(cli, ["dedupe", str(SAMPLES / "branches"), "--format", "json", "--lang", "en"])
+    zh = runner.invoke(cli, ["dedupe", str(SAMPLES / "branches"), "--format", "json"])
+    reasons_en = [g["reason"] for g in json.loads(en.output)["groups"] if g["kind"] == "repeat"]
+    reasons_zh = [g["reason"] for g in json.loads(zh.output)["groups"] if g["kind"] == "repeat"]
+    assert any("classified reason 'pricing and fees'" in r for r in reasons_en)
+    assert any("分类原因均为“定价收费”" in r for r in reasons_zh)
+    assert not any("定价收费" in r for r in reasons_en)
+
+    report = tmp_path / "r.xlsx"
+    result = runner.invoke(cli, ["run", str(SAMPLES / "branches"), "--as-of", "2026-11-20", "--lang", "en", "--report", str(report), "--quiet"])
+    assert result.exit_code == 1, result.output
+    wb = load_workbook(report, read_only=True)
+    cells = [v for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    joined = [v for v in cells if v.startswith("complaint no. ")]
+    assert joined and all("；" not in v for v in joined) and any("; " in v for v in joined)

@@ -43,6 +43,9 @@ def test_run_on_a_batch_with_a_corrupt_file(runner, batch, tmp_path):
     assert data["exit_code"] == 3
     assert [Path(u["file"]).name for u in data["unreadable"]] == ["损坏的支行.xlsx"]
     assert len(data["files"]) == 4 and "validate" in data and "summary" in data
+    assert data["unreadable"][0]["code"].startswith("in_") and "损坏" not in data["unreadable"][0]["reason"]
+    assert data["totals"]["validate"] == {k: data["validate"]["summary"][k] for k in ("errors", "warnings")}
+    assert set(data["totals"]) == {"validate", "dedupe", "classify", "followups", "risk"}
     assert json.loads((out / "r.json").read_text("utf-8")) == data
     assert (out / "csv" / "validate.csv").exists()
     assert len(list((out / "ann").iterdir())) == 4

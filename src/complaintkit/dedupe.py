@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
+from .classification import reason_names_en
 from .identity import Identity, RecordKey, collector_paused, matched_keys, resolve
 from .messages import register_messages, t
 from .normalize import value_key
@@ -112,6 +113,8 @@ class Settings:
     same_business_line: bool
     max_comparisons: int
     lead_ins: tuple[str, ...]
+    #: each reason's English name, for reasons under --lang en (pairs: the settings stay hashable).
+    label_en: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_policy(cls, policy: Policy) -> "Settings":
@@ -132,6 +135,7 @@ class Settings:
             max_comparisons=max(1, int(policy.get("dedupe.limits.max_comparisons_per_row", 200))),
             # Longest first, so 客户来电反映 is removed whole rather than as 客户.
             lead_ins=tuple(sorted((p for p in lead_ins if p), key=len, reverse=True)),
+            label_en=tuple(reason_names_en(policy).items()),
         )
 
 
@@ -172,10 +176,11 @@ class IssueMatch:
     score: float
     label: str = ""
     similarity: float = 0.0
+    label_en: str = ""
 
     def describe(self, lang: str) -> str:
         if self.how in ("label", "category"):
-            return t(f"dedupe_basis_{self.how}", lang, label=self.label)
+            return t(f"dedupe_basis_{self.how}", lang, label=self.label_en if lang == "en" and self.label_en else self.label)
         return t("dedupe_basis_text", lang, sim=_pct(self.similarity))
 
 
@@ -192,6 +197,8 @@ def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel
     """Same issue when both have the same classifier label, or the same 投诉类别 (each with the
     same business line when both have one), or the texts are similar enough."""
 
+    english = dict(settings.label_en)
+
     def same_issue(earlier: Record, later: Record, similarity: float) -> IssueMatch | None:
         line_ok = not settings.same_business_line or _agree(earlier.get("business_line"), later.get("business_line"))
         if labels and line_ok:
@@ -200,11 +207,11 @@ def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel
                 confidence = min(a.confidence, b.confidence)
                 if confidence >= settings.min_label_confidence:
                     # An unsure label on identical words is still a sure match: the better evidence scores.
-                    return IssueMatch("label", max(confidence, similarity), a.label, similarity)
+                    return IssueMatch("label", max(confidence, similarity), a.label, similarity, english.get(a.label, ""))
         if settings.use_category and line_ok:
             a, b = earlier.get("category"), later.get("category")
             if a and b and value_key(str(a)) == value_key(str(b)):
-                return IssueMatch("category", 1.0, str(a), similarity)
+                return IssueMatch("category", 1.0, str(a), similarity, english.get(str(a), ""))
         if similarity >= settings.repeat_similarity:
             return IssueMatch("text", similarity, "", similarity)
         return None

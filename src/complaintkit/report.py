@@ -91,12 +91,17 @@ def _row_fill(item: dict[str, Any]) -> str | None:
     return None
 
 
-def cell_text(value: Any) -> Any:
+#: How a cell joins the items of a list and the parts of an object, per language.
+_JOINS = {"zh": ("；", "，"), "en": ("; ", ", ")}
+
+
+def cell_text(value: Any, lang: str = "zh") -> Any:
     """A JSON value as one cell: lists joined, objects by their message or as key=value."""
+    items, parts = _JOINS.get(lang, _JOINS["zh"])
     if isinstance(value, list):
-        return "；".join([str(cell_text(v)) for v in value])
+        return items.join([str(cell_text(v, lang)) for v in value])
     if isinstance(value, dict):
-        return value.get("message") or "，".join([f"{k}={v}" for k, v in value.items()])
+        return value.get("message") or parts.join([f"{k}={v}" for k, v in value.items()])
     return value
 
 
@@ -245,9 +250,10 @@ class _Findings:
     they first appear, and goes on to the sheet. A large register's JSON section is never held
     whole, nor its cells."""
 
-    def __init__(self, sheet: _ListSheet, mask: bool) -> None:
+    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh") -> None:
         self.sheet = sheet
         self.mask = mask
+        self.lang = lang
         self.keys: dict[str, int] = {}
         self.texts = _SharedTexts()
 
@@ -259,7 +265,7 @@ class _Findings:
             if at is None:
                 at = keys[k] = len(keys)
                 row.append(None)
-            row[at] = v if v.__class__ in _SCALARS else cell_text(v)
+            row[at] = v if v.__class__ in _SCALARS else cell_text(v, self.lang)
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
@@ -484,7 +490,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         # Each check's sheet is written as its rows come; the overdue and high-risk lists go in
         # front of them below.
         sheet = _ListSheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}")
-        found = _Findings(sheet, mask)
+        found = _Findings(sheet, mask, lang)
         for item in result.items():
             found.add(item)
             if result.name == "classify":
@@ -499,7 +505,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                 counts["level"][item.get("level")] += 1
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
-                                 high_texts.row(who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"))])))
+                                 high_texts.row(who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"), lang)])))
         sheet.finish(list(found.keys) or ["-"])
         has_rows[result.name] = bool(sheet.count)
         del found, sheet

@@ -178,6 +178,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
         "unreadable": [{"file": f.path, "code": f.code, "reason": scrub(f.reason(lang))} for f in loaded.failures],
         "summary": {r.name: r.summary for r in results},
+        # The counts a script or a monitor reads (summary is the sentence people read).
+        "totals": {r.name: {"errors": r.errors, "warnings": r.warnings} for r in results},
         **{r.name: r.data for r in results},
         "exit_code": code,
     } if json_path or fmt == "json" else None
@@ -197,7 +199,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
             for result in results:
                 items = list(result.items())
                 keys = list(dict.fromkeys(k for item in items for k in item))
-                rows_out = [[cell_text(item.get(k)) for k in keys] for item in items]
+                rows_out = [[cell_text(item.get(k), lang) for k in keys] for item in items]
                 write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
             written.append(str(folder))
         if annotate_dir:
