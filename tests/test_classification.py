@@ -305,6 +305,9 @@ def test_bad_config_exits_2(runner, register_file, tmp_path):
     config.write_text('[classify.rules.tag."催收"]\npatterns."[" = 3\n', encoding="utf-8")
     result = runner.invoke(cli, ["classify", str(register_file), "--config", str(config)])
     assert result.exit_code == 2
+    assert "不是有效的正则表达式" in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(cli, ["classify", str(register_file), "--config", str(config), "--lang", "en"])
+    assert result.exit_code == 2
     assert "regular expression" in result.stderr and "Traceback" not in result.output
 
 

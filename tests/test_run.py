@@ -43,7 +43,9 @@ def test_run_on_a_batch_with_a_corrupt_file(runner, batch, tmp_path):
     assert data["exit_code"] == 3
     assert [Path(u["file"]).name for u in data["unreadable"]] == ["损坏的支行.xlsx"]
     assert len(data["files"]) == 4 and "validate" in data and "summary" in data
-    assert data["unreadable"][0]["code"].startswith("in_") and "损坏" not in data["unreadable"][0]["reason"]
+    # The reason, in the user's language, without the file's name.
+    assert data["unreadable"][0]["code"] == "in_truncated_zip" and "损坏的支行" not in data["unreadable"][0]["reason"]
+    assert data["unreadable"][0]["reason"].startswith("工作簿已损坏")
     assert data["totals"]["validate"] == {k: data["validate"]["summary"][k] for k in ("errors", "warnings")}
     assert set(data["totals"]) == {"validate", "dedupe", "classify", "followups", "risk"}
     assert json.loads((out / "r.json").read_text("utf-8")) == data
@@ -250,4 +252,6 @@ def test_an_annotated_xlsm_leaves_stderr_quiet(tmp_path, samples):
 def test_listing_a_store_that_is_not_there_creates_none(runner, tmp_path):
     missing = tmp_path / "typo.sqlite"
     result = runner.invoke(cli, ["history", "list", "--store", str(missing)])
+    assert result.exit_code == 2 and "这里没有历史库" in result.output and not missing.exists()
+    result = runner.invoke(cli, ["history", "list", "--store", str(missing), "--lang", "en"])
     assert result.exit_code == 2 and "no history store there" in result.output and not missing.exists()

@@ -61,4 +61,6 @@ def test_config_show_and_init(runner, tmp_path):
     assert runner.invoke(cli, ["config", "init", "-o", str(init)]).exit_code == 0
     assert init.read_text("utf-8").startswith("# complaintkit policy")
     missing = runner.invoke(cli, ["config", "show", "--config", str(tmp_path / "nope.toml")])
-    assert missing.exit_code == 2 and "not found" in missing.output
+    assert missing.exit_code == 2 and "找不到策略文件" in missing.output
+    missing = runner.invoke(cli, ["config", "show", "--config", str(tmp_path / "nope.toml")], env={"COMPLAINTKIT_LANG": "en"})
+    assert missing.exit_code == 2 and "policy file not found" in missing.output

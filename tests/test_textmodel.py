@@ -251,7 +251,9 @@ def test_bad_model_file_exits_2(runner, tmp_path):
     bad = tmp_path / "m.json"
     bad.write_text("not json", encoding="utf-8")
     result = runner.invoke(cli, ["classify", str(register), "--model", str(bad)])
-    assert result.exit_code == 2 and "not a usable complaintkit model" in result.stderr
+    assert result.exit_code == 2 and "不是可用的 complaintkit 模型" in result.stderr
+    result = runner.invoke(cli, ["classify", str(register), "--model", str(bad), "--lang", "en"])
+    assert result.exit_code == 2 and "not a usable complaintkit model (not JSON: " in result.stderr
     missing = runner.invoke(cli, ["classify", "evaluate", str(register), "--model", str(tmp_path / "none.json")])
     assert missing.exit_code == 2
 

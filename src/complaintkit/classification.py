@@ -32,7 +32,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from .errors import PolicyError
 from .fields import field_label
-from .messages import register_messages, t
+from .messages import Text, register_messages, t
 from .normalize import fold_spaces, nfkc, value_key
 from .operations import OpContext, OpResult, operation
 from .policy import Policy, load_policy
@@ -148,20 +148,40 @@ def fold(text: str) -> str:
     return fold_spaces(nfkc(text).casefold())
 
 
+register_messages({
+    "cls_pol_weight": ("{where}：权重应为不小于 0 的数，而不是 {value!r}", "{where}: a weight must be a number of 0 or more, not {value!r}"),
+    "cls_pol_label_table": ("{where}：应为含 keywords 和 patterns 的表", "{where}: must be a table with keywords and patterns"),
+    "cls_pol_word_tables": ("{where}：keywords 和 patterns 应为“词 = 权重”的表", "{where}: keywords and patterns must be tables of word = weight"),
+    "cls_pol_bad_regex": ("{where}.patterns：{pattern!r} 不是有效的正则表达式（{detail}）",
+                          "{where}.patterns: {pattern!r} is not a valid regular expression ({detail})"),
+    "cls_pol_no_rules": ('classify.{dim}s 列出了 {name!r}，但没有 [classify.rules.{dim}."{name}"] 表',
+                         'classify.{dim}s lists {name!r} but there is no [classify.rules.{dim}."{name}"] table'),
+    "cls_pol_no_reasons": ("classify.reasons 为空：请列出要归入的投诉原因", "classify.reasons is empty: list the reasons to classify into"),
+    "cls_pol_review_is_reason": ("classify.review_label {review!r} 同时也是 classify.reasons 中的一项", "classify.review_label {review!r} is also one of classify.reasons"),
+    "cls_pol_settings": ("classify 设置有误：{detail}", "classify: {detail}"),
+    "cls_pol_no_label_map": ("--label-map {name!r}：既不是 classify.label_maps 中的映射（{known}），也不是文件",
+                             "--label-map {name!r}: neither a map in classify.label_maps ({known}) nor a file"),
+    "cls_pol_no_maps": ("无", "none"),
+    "cls_pol_map_unreadable": ("{path}：无法读取（{detail}）", "{path}: cannot be read ({detail})"),
+    "cls_pol_map_not_readable": ("{path}：不是可读的标签映射文件（{detail}）", "{path}: not a readable label map ({detail})"),
+    "cls_pol_map_not_flat": ("{path}：标签映射应为“标签 = 另一标签”的简单表", "{path}: a label map is a flat table of label = other label"),
+})
+
+
 def _weight(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise PolicyError(f"{where}: a weight must be a number of 0 or more, not {value!r}")
+        raise PolicyError("cls_pol_weight", where=where, value=value)
     return float(value)
 
 
 def _label_rules(label: str, spec: Any, where: str) -> LabelRules:
     if not isinstance(spec, Mapping):
-        raise PolicyError(f"{where}: must be a table with keywords and patterns")
+        raise PolicyError("cls_pol_label_table", where=where)
     rules: list[Rule] = []
     keywords = spec.get("keywords", {}) or {}
     patterns = spec.get("patterns", {}) or {}
     if not isinstance(keywords, Mapping) or not isinstance(patterns, Mapping):
-        raise PolicyError(f"{where}: keywords and patterns must be tables of word = weight")
+        raise PolicyError("cls_pol_word_tables", where=where)
     for word, value in keywords.items():
         weight = _weight(value, f"{where}.keywords.{word}")
         key = fold(str(word))
@@ -174,7 +194,7 @@ def _label_rules(label: str, spec: Any, where: str) -> LabelRules:
         try:
             regex = re.compile(fold(str(pattern)))
         except re.error as exc:
-            raise PolicyError(f"{where}.patterns: {pattern!r} is not a valid regular expression ({exc})") from None
+            raise PolicyError("cls_pol_bad_regex", where=where, pattern=pattern, detail=str(exc)) from None
         rules.append(Rule("pattern", str(pattern), weight, regex))
     return LabelRules(label, tuple(rules))
 
@@ -220,18 +240,18 @@ class Settings:
                 spec = table.get(name)
                 if spec is None:
                     if require:
-                        raise PolicyError(f"classify.{dim}s lists {name!r} but there is no [classify.rules.{dim}.\"{name}\"] table")
+                        raise PolicyError("cls_pol_no_rules", dim=dim, name=name)
                     spec = {}
                 out.append(_label_rules(str(name), spec, f"classify.rules.{dim}.{name}"))
             return tuple(out)
 
         reasons = list(sec.get("reasons", []) or [])
         if not reasons:
-            raise PolicyError("classify.reasons is empty: list the reasons to classify into")
+            raise PolicyError("cls_pol_no_reasons")
         lines = list(sec.get("business_lines", []) or []) or list(policy.get("values.allowed.business_line", []) or [])
         review = str(sec.get("review_label", "待人工复核"))
         if review in reasons:
-            raise PolicyError(f"classify.review_label {review!r} is also one of classify.reasons")
+            raise PolicyError("cls_pol_review_is_reason", review=review)
         aliases = {value_key(str(k)): str(v) for k, v in (sec.get("category_aliases", {}) or {}).items()}
         maps = {str(name): {str(k): str(v) for k, v in table.items()}
                 for name, table in (sec.get("label_maps", {}) or {}).items() if isinstance(table, Mapping)}
@@ -257,7 +277,7 @@ class Settings:
                 label_maps=maps,
             )
         except (TypeError, ValueError) as exc:
-            raise PolicyError(f"classify: {exc}") from None
+            raise PolicyError("cls_pol_settings", detail=str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -888,15 +908,15 @@ def read_label_map(policy: Policy, name_or_path: str) -> dict[str, str]:
         return dict(settings.label_maps[name_or_path])
     path = Path(name_or_path)
     if not path.is_file():
-        known = ", ".join(sorted(settings.label_maps)) or "none"
-        raise PolicyError(f"--label-map {name_or_path!r}: neither a map in classify.label_maps ({known}) nor a file")
+        known = ", ".join(sorted(settings.label_maps)) or Text("cls_pol_no_maps")
+        raise PolicyError("cls_pol_no_label_map", name=name_or_path, known=known)
     try:
         text = path.read_text("utf-8-sig")
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except OSError as exc:
-        raise PolicyError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise PolicyError("cls_pol_map_unreadable", path=path, detail=str(exc).strerror or exc) from None
     except ValueError as exc:  # not UTF-8, not JSON, not TOML
-        raise PolicyError(f"{path}: not a readable label map ({exc})") from None
+        raise PolicyError("cls_pol_map_not_readable", path=path, detail=str(exc)) from None
     if not isinstance(data, dict) or not all(isinstance(v, (str, int)) for v in data.values()):
-        raise PolicyError(f"{path}: a label map is a flat table of label = other label")
+        raise PolicyError("cls_pol_map_not_flat", path=path)
     return {str(k): str(v) for k, v in data.items()}

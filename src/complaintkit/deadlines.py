@@ -229,23 +229,35 @@ class DeadlineRule:
         return Step("ex_source_override", {"label": _Label(self.field), "value": self.value})
 
 
+register_messages({
+    "dl_pol_whole": ("{where}.{key} 应为不小于 0 的整数，而不是 {value!r}", "{where}.{key} must be a whole number of 0 or more, not {value!r}"),
+    "dl_pol_count": ('{where}.{key} 应为 "calendar" 或 "working"，而不是 {value!r}', '{where}.{key} must be "calendar" or "working", not {value!r}'),
+    "dl_pol_words": ("{where} 应为词语列表，而不是 {value!r}", "{where} must be a list of words, not {value!r}"),
+    "dl_pol_override_field": ("deadlines.overrides.{name}：只能按 {fields} 设置例外", "deadlines.overrides.{name}: overrides are by {fields}"),
+    "dl_pol_override_table": ("{where} 应为表，如 {{ days = 10 }}", "{where} must be a table such as {{ days = 10 }}"),
+    "dl_pol_override_keys": ("{where}：未知的键 {unknown}（可用：days, extension_days, count）",
+                             "{where}: unknown keys {unknown} (allowed: days, extension_days, count)"),
+    "dl_pol_roll_forward": ("deadlines.roll_forward 应为 true 或 false，而不是 {value!r}", "deadlines.roll_forward must be true or false, not {value!r}"),
+})
+
+
 def _whole(spec: Mapping[str, Any], key: str, default: int, where: str) -> int:
     value = spec.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise PolicyError(f"{where}.{key} must be a whole number of 0 or more, not {value!r}")
+        raise PolicyError("dl_pol_whole", where=where, key=key, value=value)
     return value
 
 
 def _counting(spec: Mapping[str, Any], key: str, default: str, where: str) -> str:
     value = spec.get(key, default)
     if value not in COUNTS:
-        raise PolicyError(f'{where}.{key} must be "calendar" or "working", not {value!r}')
+        raise PolicyError("dl_pol_count", where=where, key=key, value=value)
     return value
 
 
 def _words(value: Any, where: str) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PolicyError(f"{where} must be a list of words, not {value!r}")
+        raise PolicyError("dl_pol_words", where=where, value=value)
     return frozenset(value)
 
 
@@ -276,21 +288,21 @@ class DeadlineSettings:
         overrides = []
         for name, table in (spec.get("overrides") or {}).items():
             if name not in OVERRIDE_FIELDS:
-                raise PolicyError(f"deadlines.overrides.{name}: overrides are by {', '.join(OVERRIDE_FIELDS)}")
+                raise PolicyError("dl_pol_override_field", name=name, fields=", ".join(OVERRIDE_FIELDS))
             for value, entry in (table or {}).items():
                 here = f"deadlines.overrides.{name}.{value}"
                 if not isinstance(entry, dict):
-                    raise PolicyError(f"{here} must be a table such as {{ days = 10 }}")
+                    raise PolicyError("dl_pol_override_table", where=here)
                 unknown = set(entry) - {"days", "extension_days", "count"}
                 if unknown:
-                    raise PolicyError(f"{here}: unknown keys {', '.join(sorted(unknown))} (allowed: days, extension_days, count)")
+                    raise PolicyError("dl_pol_override_keys", where=here, unknown=", ".join(sorted(unknown)))
                 overrides.append(DeadlineRule(
                     _whole(entry, "days", base.days, here), _whole(entry, "extension_days", base.extension_days, here),
                     _counting(entry, "count", base.count, here), name, str(value),
                 ))
         roll = spec.get("roll_forward", True)
         if not isinstance(roll, bool):
-            raise PolicyError(f"deadlines.roll_forward must be true or false, not {roll!r}")
+            raise PolicyError("dl_pol_roll_forward", value=roll)
         return cls(
             base, tuple(overrides), roll,
             _whole(spec, "warning_days", 3, "deadlines"), _whole(spec, "followup_days", 3, "deadlines"),

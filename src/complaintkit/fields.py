@@ -6,7 +6,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .errors import PolicyError
+from .messages import register_messages
 from .policy import Policy
+
+register_messages({
+    "map_no_equals": ("--map 的格式应为 表头=字段，而不是 {entry!r}", "--map expects HEADER=field, got {entry!r}"),
+    "map_unknown_field": ("--map {entry!r}：未知字段 {target!r}（可用：{fields}）", "--map {entry!r}: unknown field {target!r} (one of: {fields})"),
+})
+
+
+class MapError(PolicyError, ValueError):
+    """A --map entry that cannot be used. A ValueError as well, for callers that catch that."""
 
 #: Canonical fields in register order, with their Chinese names (used in messages and templates).
 FIELDS: dict[str, str] = {
@@ -123,12 +134,12 @@ def parse_manual_map(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for entry in entries:
         if "=" not in entry:
-            raise ValueError(f"--map expects HEADER=field, got {entry!r}")
+            raise MapError("map_no_equals", entry=entry)
         header, _, target = entry.rpartition("=")
         target = target.strip()
         name = target if target in FIELDS else by_label.get(target)
         if not header.strip() or name is None:
-            raise ValueError(f"--map {entry!r}: unknown field {target!r} (one of: {', '.join(FIELDS)})")
+            raise MapError("map_unknown_field", entry=entry, target=target, fields=", ".join(FIELDS))
         out[header.strip()] = name
     return out
 

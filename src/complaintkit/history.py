@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import ComplaintkitError
+from .messages import register_messages
 from .register import Record, Register
 
 SCHEMA_VERSION = 1
 _DATE_FIELDS = ("received_date", "closed_date", "followup_date")
+
+register_messages({
+    "hist_no_store": ("{path}：这里没有历史库（`complaintkit history add` 会新建一个）",
+                      "{path}: no history store there (`complaintkit history add` creates one)"),
+    "hist_cannot_open": ("{path}：无法打开历史库（{detail}）", "{path}: history store cannot be opened ({detail})"),
+    "hist_too_new": ("{path}：历史库版本 {version} 比当前 complaintkit 支持的版本（{supported}）新：请升级 complaintkit",
+                     "{path}: history store version {version} is newer than this complaintkit ({supported}): upgrade complaintkit"),
+})
 
 
 class HistoryError(ComplaintkitError):
@@ -88,17 +97,17 @@ class HistoryStore:
         must not leave an empty one behind a mistyped name)."""
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise HistoryError(f"{self.path}: no history store there (`complaintkit history add` creates one)")
+            raise HistoryError("hist_no_store", path=self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path))
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except (sqlite3.Error, OSError) as exc:
-            raise HistoryError(f"{self.path}: history store cannot be opened ({exc})") from None
+            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
         if version == 0:
             self._create()
         elif version > SCHEMA_VERSION:
-            raise HistoryError(f"{self.path}: history store version {version} is newer than this complaintkit ({SCHEMA_VERSION}): upgrade complaintkit")
+            raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
 
     def _create(self) -> None:
         with self.db:

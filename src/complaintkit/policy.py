@@ -19,6 +19,16 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from .errors import PolicyError
+from .messages import register_messages
+
+register_messages({
+    "pol_not_found": ("{path}：找不到策略文件", "{path}: policy file not found"),
+    "pol_not_utf8": ("{path}：策略文件不是 UTF-8 文本（请用 UTF-8 编码另存）", "{path}: policy file is not UTF-8 text"),
+    "pol_bad_toml": ("{path}：不是有效的 TOML（{detail}）", "{path}: not valid TOML ({detail})"),
+    "pol_bad_severity": ("rules.{rule}.severity 应为 'error' 或 'warning'，而不是 {value!r}",
+                         "rules.{rule}.severity must be 'error' or 'warning', not {value!r}"),
+    "pol_unknown_required": ("fields.required 中有未知字段：{fields}", "fields.required names unknown fields: {fields}"),
+})
 
 DEFAULT_POLICY_NAME = "complaintkit.toml"
 
@@ -79,11 +89,11 @@ def load_policy(config: str | Path | None = None) -> Policy:
         try:
             user = tomllib.loads(path.read_text("utf-8-sig"))
         except FileNotFoundError:
-            raise PolicyError(f"{path}: policy file not found") from None
+            raise PolicyError("pol_not_found", path=path) from None
         except UnicodeDecodeError:
-            raise PolicyError(f"{path}: policy file is not UTF-8 text") from None
+            raise PolicyError("pol_not_utf8", path=path) from None
         except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"{path}: not valid TOML ({exc})") from None
+            raise PolicyError("pol_bad_toml", path=path, detail=str(exc)) from None
         data = _merge(data, user)
         sources.append(str(path))
     _check(data)
@@ -94,9 +104,9 @@ def _check(data: dict[str, Any]) -> None:
     """Catch the policy mistakes that would otherwise surface as odd results much later."""
     for code, spec in (data.get("rules") or {}).items():
         if isinstance(spec, dict) and spec.get("severity", "error") not in ("error", "warning"):
-            raise PolicyError(f"rules.{code}.severity must be 'error' or 'warning', not {spec.get('severity')!r}")
+            raise PolicyError("pol_bad_severity", rule=code, value=spec.get("severity"))
     required = data.get("fields", {}).get("required", [])
     aliases = data.get("fields", {}).get("aliases", {})
     unknown = [f for f in required if f not in aliases]
     if unknown:
-        raise PolicyError(f"fields.required names unknown fields: {', '.join(unknown)}")
+        raise PolicyError("pol_unknown_required", fields=", ".join(unknown))

@@ -143,17 +143,42 @@ register_messages({
 # --------------------------------------------------------------------------------------------
 # Settings
 
+register_messages({
+    "risk_pol_points": ("{where}.{key} 应为不小于 0 的数，而不是 {value!r}", "{where}.{key} must be a number of 0 or more, not {value!r}"),
+    "risk_pol_words": ("{where} 应为词语列表，而不是 {value!r}", "{where} must be a list of words, not {value!r}"),
+    "risk_pol_table": ("risk.{name} 应为 TOML 表", "risk.{name} must be a table"),
+    "risk_pol_unknown_keys": ("risk.{name}：未知的键 {unknown}（可用：{known}）", "risk.{name}: unknown keys {unknown} (known: {known})"),
+    "risk_pol_word_table": ("{where}.{kind} 应为“词 = 分数”的表", "{where}.{kind} must be a table of word = points"),
+    "risk_pol_bad_regex": ("{where}.patterns：{term!r} 不是有效的正则表达式（{detail}）",
+                           "{where}.patterns: {term!r} is not a valid regular expression ({detail})"),
+    "risk_pol_regex_together": ("{where}.patterns 无法合在一起搜索（{detail}）：标志只能写给它作用的那一部分，如 (?i:...)",
+                                "{where}.patterns cannot be searched together ({detail}): write a flag for its part only, as (?i:...)"),
+    "risk_pol_unknown_sections": ("risk：未知的键 {unknown}（可用：{known}）", "risk: unknown keys {unknown} (known: {known})"),
+    "risk_pol_levels": ("risk.levels 应满足 high >= medium >= low > 0（现为 {high:g}、{medium:g}、{low:g}）",
+                        "risk.levels must satisfy high >= medium >= low > 0 (got {high:g}, {medium:g}, {low:g})"),
+    "risk_top_invalid": ("{value!r} 既不是行数（如 10）也不是比例（如 5%）", "{value!r} is not a number of rows (10) or a share (5%)"),
+    "risk_no_escalated_column": (
+        "没有“{label}”（escalated）列：risk evaluate 需要台账把每条投诉标为 是/否（可用 --map '表头=escalated' 指定该列）",
+        "no {label} (escalated) column: risk evaluate needs the complaints marked 是/否 (name the column with --map 'HEADER=escalated')",
+    ),
+})
+
+
+class TopError(ComplaintkitError, ValueError):
+    """A --top value that is neither a number of rows nor a share (a ValueError as well, for
+    callers that catch that)."""
+
 
 def _points(spec: Mapping[str, Any], key: str, default: float, where: str) -> float:
     value = spec.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise PolicyError(f"{where}.{key} must be a number of 0 or more, not {value!r}")
+        raise PolicyError("risk_pol_points", where=where, key=key, value=value)
     return float(value)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PolicyError(f"{where} must be a list of words, not {value!r}")
+        raise PolicyError("risk_pol_words", where=where, value=value)
     return tuple(v for v in value if v)
 
 
@@ -162,10 +187,10 @@ def _section(policy: Policy, name: str, known: Iterable[str] | None = None) -> d
     rather than a setting silently ignored."""
     value = policy.get(f"risk.{name}", {}) or {}
     if not isinstance(value, dict):
-        raise PolicyError(f"risk.{name} must be a table")
+        raise PolicyError("risk_pol_table", name=name)
     unknown = sorted(set(value) - set(known)) if known is not None else []
     if unknown:
-        raise PolicyError(f"risk.{name}: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")  # type: ignore[arg-type]
+        raise PolicyError("risk_pol_unknown_keys", name=name, unknown=", ".join(unknown), known=", ".join(known))  # type: ignore[arg-type]
     return value
 
 
@@ -197,7 +222,7 @@ class WordList:
         for kind in ("words", "patterns"):
             table = spec.get(kind, {}) or {}
             if not isinstance(table, Mapping):
-                raise PolicyError(f"{where}.{kind} must be a table of word = points")
+                raise PolicyError("risk_pol_word_table", where=where, kind=kind)
             for term, value in table.items():
                 points = _points({"p": value}, "p", 0, f"{where}.{kind}.{term}")
                 folded = _fold(str(term))
@@ -209,7 +234,7 @@ class WordList:
                 try:
                     re.compile(folded)
                 except re.error as exc:
-                    raise PolicyError(f"{where}.patterns: {term!r} is not a valid regular expression ({exc})") from None
+                    raise PolicyError("risk_pol_bad_regex", where=where, term=term, detail=str(exc)) from None
                 self.patterns.append((str(term), folded, points))
         # One regex: the words as plain literals, longest first (金融监管 is found whole, not as
         # 监管), then each pattern as a group. Boundaries are checked after a match, so the
@@ -221,8 +246,7 @@ class WordList:
         try:
             self.regex = re.compile("|".join(parts)) if parts else None
         except re.error as exc:  # each compiles alone, but e.g. a global (?i) only stands first
-            raise PolicyError(f"{where}.patterns cannot be searched together ({exc}): write a flag for "
-                              "its part only, as (?i:...)") from None
+            raise PolicyError("risk_pol_regex_together", where=where, detail=str(exc)) from None
 
     def find(self, texts: Sequence[tuple[str, str]]) -> list[Hit]:
         """Each term found once, in the first field it is found in; negated mentions, numbers
@@ -388,11 +412,11 @@ class RiskSettings:
         top = policy.section("risk")
         unknown = sorted(set(top) - set(_SECTIONS))
         if unknown:
-            raise PolicyError(f"risk: unknown keys {', '.join(unknown)} (known: {', '.join(_SECTIONS)})")
+            raise PolicyError("risk_pol_unknown_sections", unknown=", ".join(unknown), known=", ".join(_SECTIONS))
         levels = _section(policy, "levels", ("high", "medium", "low"))
         high, medium, low = (_points(levels, k, d, "risk.levels") for k, d in (("high", 70), ("medium", 40), ("low", 20)))
         if not high >= medium >= low > 0:
-            raise PolicyError(f"risk.levels must satisfy high >= medium >= low > 0 (got {high:g}, {medium:g}, {low:g})")
+            raise PolicyError("risk_pol_levels", high=high, medium=medium, low=low)
 
         def numbers(name: str, defaults: dict[str, float]) -> dict[str, float]:
             spec = _section(policy, name, defaults)
@@ -1119,7 +1143,7 @@ def parse_top(value: str) -> str:
         elif int(text) < 1:
             raise ValueError
     except ValueError:
-        raise ValueError(f"{value!r} is not a number of rows (10) or a share (5%)") from None
+        raise TopError("risk_top_invalid", value=value) from None
     return text
 
 
@@ -1133,8 +1157,7 @@ def evaluate_registers(registers: Sequence[Register], ctx: OpContext, tops: Sequ
     """``evaluate`` on registers whose escalated complaints are marked (是否升级): scored
     leak-free, with dedupe, followups and classify run once through the pipeline."""
     if not any("escalated" in reg.field_columns for reg in registers):
-        raise ComplaintkitError(f"no {field_label('escalated')} (escalated) column: risk evaluate needs the complaints marked "
-                                "是/否 (name the column with --map 'HEADER=escalated')")
+        raise ComplaintkitError("risk_no_escalated_column", label=field_label("escalated"))
     report = assess(registers, ctx.policy, ctx.as_of, leak_free=True, **_pipeline_inputs(registers, ctx))
     return evaluate(report, tops, RiskSettings.from_policy(ctx.policy).already_channels)
 

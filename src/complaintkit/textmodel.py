@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import ComplaintkitError
+from .messages import Text, register_messages
 from .outputs import atomic_write_text
 
 MODEL_FORMAT = "complaintkit-textmodel"
@@ -44,6 +45,32 @@ _ROUND = 6  # decimals kept in the file
 
 class ModelError(ComplaintkitError):
     """A model file cannot be used, or a model cannot be trained from the data given."""
+
+
+register_messages({
+    "model_ngram_range": ("n-gram 范围 {lo}..{hi} 不可用（需 1 <= min <= max <= 8）", "n-gram range {lo}..{hi} is not usable (1 <= min <= max <= 8)"),
+    "model_bad_numbers": ("min_df 和 epochs 至少为 1，learning_rate 应大于 0，l2 不能为负",
+                          "min_df and epochs must be at least 1, learning_rate above 0 and l2 not negative"),
+    "model_class_weight": ("class_weight 应为 'balanced' 或 'none'，而不是 {value!r}", "class_weight must be 'balanced' or 'none', not {value!r}"),
+    "model_settings": ("classify.model 设置有误：{detail}", "classify.model settings: {detail}"),
+    "model_unusable": ("{path}：不是可用的 complaintkit 模型（{what}）", "{path}: not a usable complaintkit model ({what})"),
+    "model_what_format": ("format 不是 {format!r}", "format is not {format!r}"),
+    "model_what_version": ("version 为 {version!r}；当前 complaintkit 只能读取 version {supported}",
+                           "version {version!r}; this complaintkit reads version {supported}"),
+    "model_what_kind": ("kind 为 {kind!r}", "kind {kind!r}"),
+    "model_what_classes": ("classes 应为两个或以上互不相同的名称", "classes must be two or more different names"),
+    "model_what_part": ("{part} 有误", "{part}"),
+    "model_what_entry": ("vocabulary 中的 {gram!r} 有误", "vocabulary entry {gram!r}"),
+    "model_what_json": ("不是 JSON：{detail}", "not JSON: {detail}"),
+    "model_too_big": ("{path}：模型文件 {size:.0f} MiB，超过 {limit} MiB 的上限", "{path}: model file is {size:.0f} MiB, over the {limit} MiB limit"),
+    "model_not_found": ("{path}：找不到模型文件", "{path}: model file not found"),
+    "model_unreadable": ("{path}：无法读取模型文件（{detail}）", "{path}: model file cannot be read ({detail})"),
+    "model_texts_labels": ("文本和标签的数量不一致", "texts and labels differ in number"),
+    "model_one_label": ("训练至少需要两个不同的标签，现只有 {n} 个", "training needs at least two different labels, found {n}"),
+    "model_too_little_data": ("没有哪个字符 n-gram 出现在 {min_df} 条或以上的文本中：训练数据太少",
+                              "no character n-gram occurs in {min_df} or more texts: too little training data"),
+    "model_folds": ("交叉验证的折数应为 2 到 {most}，而不是 {folds}", "cross-validation needs 2 to {most} folds, not {folds}"),
+})
 
 
 @dataclass(frozen=True)
@@ -63,11 +90,11 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.ngram_min <= self.ngram_max <= 8:
-            raise ModelError(f"n-gram range {self.ngram_min}..{self.ngram_max} is not usable (1 <= min <= max <= 8)")
+            raise ModelError("model_ngram_range", lo=self.ngram_min, hi=self.ngram_max)
         if self.min_df < 1 or self.epochs < 1 or self.learning_rate <= 0 or self.l2 < 0:
-            raise ModelError("min_df and epochs must be at least 1, learning_rate above 0 and l2 not negative")
+            raise ModelError("model_bad_numbers")
         if self.class_weight not in ("balanced", "none"):
-            raise ModelError(f"class_weight must be 'balanced' or 'none', not {self.class_weight!r}")
+            raise ModelError("model_class_weight", value=self.class_weight)
 
     @classmethod
     def from_mapping(cls, spec: Mapping[str, Any]) -> "TrainSettings":
@@ -76,7 +103,7 @@ class TrainSettings:
         try:
             return cls(**{k: v for k, v in spec.items() if k in known})
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"classify.model settings: {exc}") from None
+            raise ModelError("model_settings", detail=str(exc)) from None
 
 
 def model_text(text: str) -> str:
@@ -178,33 +205,33 @@ class TextModel:
     def from_dict(cls, data: Any, where: str = "model") -> "TextModel":
         """A model from its JSON form, every part checked: a damaged or foreign file is refused
         with one line saying what is wrong."""
-        def bad(what: str) -> ModelError:
-            return ModelError(f"{where}: not a usable complaintkit model ({what})")
+        def bad(code: str, **params: Any) -> ModelError:
+            return ModelError("model_unusable", path=where, what=Text(code, params))
 
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-            raise bad(f"format is not {MODEL_FORMAT!r}")
+            raise bad("model_what_format", format=MODEL_FORMAT)
         if data.get("version") != MODEL_VERSION:
-            raise bad(f"version {data.get('version')!r}; this complaintkit reads version {MODEL_VERSION}")
+            raise bad("model_what_version", version=data.get("version"), supported=MODEL_VERSION)
         if data.get("kind") != MODEL_KIND:
-            raise bad(f"kind {data.get('kind')!r}")
+            raise bad("model_what_kind", kind=data.get("kind"))
         classes = data.get("classes")
         if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes) \
                 or len(set(classes)) != len(classes):
-            raise bad("classes must be two or more different names")
+            raise bad("model_what_classes")
         k = len(classes)
         span = data.get("ngram_range")
         if not (isinstance(span, list) and len(span) == 2 and all(type(n) is int for n in span) and 1 <= span[0] <= span[1] <= 8):
-            raise bad("ngram_range")
+            raise bad("model_what_part", part="ngram_range")
         bias = data.get("bias")
         if not _numbers(bias, k):
-            raise bad("bias")
+            raise bad("model_what_part", part="bias")
         vocab_in = data.get("vocabulary")
         if not isinstance(vocab_in, dict) or not vocab_in:
-            raise bad("vocabulary")
+            raise bad("model_what_part", part="vocabulary")
         vocabulary: dict[str, tuple[float, tuple[float, ...]]] = {}
         for g, entry in vocab_in.items():
             if not _numbers(entry, k + 1) or entry[0] <= 0:
-                raise bad(f"vocabulary entry {g!r}")
+                raise bad("model_what_entry", gram=g)
             vocabulary[g] = (float(entry[0]), tuple(float(w) for w in entry[1:]))
         training = data.get("training") if isinstance(data.get("training"), dict) else {}
         return cls(list(classes), span[0], span[1], [float(b) for b in bias], vocabulary, training)
@@ -216,14 +243,14 @@ class TextModel:
         try:
             size = p.stat().st_size
             if size > MAX_MODEL_BYTES:
-                raise ModelError(f"{p}: model file is {size / 1024**2:.0f} MiB, over the {MAX_MODEL_BYTES // 1024**2} MiB limit")
+                raise ModelError("model_too_big", path=p, size=size / 1024**2, limit=MAX_MODEL_BYTES // 1024**2)
             data = json.loads(p.read_text("utf-8-sig"))
         except FileNotFoundError:
-            raise ModelError(f"{p}: model file not found") from None
+            raise ModelError("model_not_found", path=p) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{p}: model file cannot be read ({exc})") from None
+            raise ModelError("model_unreadable", path=p, detail=str(exc)) from None
         except json.JSONDecodeError as exc:
-            raise ModelError(f"{p}: not a usable complaintkit model (not JSON: {exc})") from None
+            raise ModelError("model_unusable", path=p, what=Text("model_what_json", {"detail": str(exc)})) from None
         return cls.from_dict(data, str(p))
 
 
@@ -236,18 +263,18 @@ def train(texts: Sequence[str], labels: Sequence[str], settings: TrainSettings =
           source: str = "") -> TextModel:
     """Learn a model from texts and their labels (deterministic: same data, same model)."""
     if len(texts) != len(labels):
-        raise ModelError("texts and labels differ in number")
+        raise ModelError("model_texts_labels")
     counts = Counter(labels)
     classes = sorted(counts)
     if len(classes) < 2:
-        raise ModelError(f"training needs at least two different labels, found {len(classes)}")
+        raise ModelError("model_one_label", n=len(classes))
     lo, hi = settings.ngram_min, settings.ngram_max
     grams = [ngrams(model_text(t), lo, hi) for t in texts]
     df: Counter[str] = Counter(g for doc in grams for g in doc)
     n = len(texts)
     names = sorted(g for g, c in df.items() if c >= settings.min_df)
     if not names:
-        raise ModelError(f"no character n-gram occurs in {settings.min_df} or more texts: too little training data")
+        raise ModelError("model_too_little_data", min_df=settings.min_df)
     index = {g: i for i, g in enumerate(names)}
     idf = [math.log((1 + n) / (1 + df[g])) + 1.0 for g in names]
     vectors: list[list[tuple[int, float]]] = []
@@ -380,7 +407,7 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], folds: int = 5,
     """Each text's label as predicted by a model trained on the other folds: how well a model
     trained on this data would do on complaints it has not seen."""
     if folds < 2 or folds > len(texts):
-        raise ModelError(f"cross-validation needs 2 to {len(texts)} folds, not {folds}")
+        raise ModelError("model_folds", most=len(texts), folds=folds)
     order = list(range(len(texts)))
     random.Random(settings.seed).shuffle(order)
     predicted = [""] * len(texts)

@@ -51,6 +51,10 @@ register_messages({
         "{year} to complete_years, or upgrade {package}",
     ),
     "calendar_rows": ("（涉及 {rows} 行）", " ({rows} rows)"),
+    # policy errors
+    "cal_pol_not_a_date": ("{key}：{value!r} 不是日期（请写成 2027-01-01）", "{key}: {value!r} is not a date (write 2027-01-01)"),
+    "cal_pol_both": ("deadlines.calendar：{days} 同时列为补充节假日和补充工作日", "deadlines.calendar: {days} listed both as extra holiday and as extra workday"),
+    "cal_pol_years": ("deadlines.calendar.complete_years 应为年份列表，而不是 {value!r}", "deadlines.calendar.complete_years must be a list of years, not {value!r}"),
 })
 
 
@@ -105,7 +109,7 @@ def _as_dates(values: Iterable[Any], key: str) -> set[dt.date]:
     for value in values or ():
         parsed = parse_date(value)
         if parsed.value is None:
-            raise PolicyError(f"{key}: {value!r} is not a date (write 2027-01-01)")
+            raise PolicyError("cal_pol_not_a_date", key=key, value=value)
         out.add(parsed.value)
     return out
 
@@ -151,7 +155,7 @@ class WorkCalendar:
         both = self.extra_holidays & self.extra_workdays
         if both:
             days = ", ".join(sorted(d.isoformat() for d in both))
-            raise PolicyError(f"deadlines.calendar: {days} listed both as extra holiday and as extra workday")
+            raise PolicyError("cal_pol_both", days=days)
 
     @classmethod
     def from_policy(cls, policy: Policy | None) -> "WorkCalendar":
@@ -159,7 +163,7 @@ class WorkCalendar:
         section = (policy.get("deadlines.calendar", {}) if policy else {}) or {}
         years = section.get("complete_years", []) or []
         if not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
-            raise PolicyError(f"deadlines.calendar.complete_years must be a list of years, not {years!r}")
+            raise PolicyError("cal_pol_years", value=years)
         return cls(
             frozenset(_as_dates(section.get("extra_holidays", []), "deadlines.calendar.extra_holidays")),
             frozenset(_as_dates(section.get("extra_workdays", []), "deadlines.calendar.extra_workdays")),
