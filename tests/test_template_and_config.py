@@ -64,3 +64,22 @@ def test_config_show_and_init(runner, tmp_path):
     assert missing.exit_code == 2 and "找不到策略文件" in missing.output
     missing = runner.invoke(cli, ["config", "show", "--config", str(tmp_path / "nope.toml")], env={"COMPLAINTKIT_LANG": "en"})
     assert missing.exit_code == 2 and "policy file not found" in missing.output
+
+
+def test_a_mistake_in_any_section_is_found_before_any_register_is_read(runner, tmp_path):
+    """config show and config check read the policy as every check will; run checks the sections
+    of the checks it runs before it reads a file."""
+    bad = tmp_path / "bank.toml"
+    bad.write_text("[risk.repeat]\nfrist = 50\n", encoding="utf-8")
+    for command in (["config", "show"], ["config", "check"]):
+        result = runner.invoke(cli, [*command, "--config", str(bad)])
+        assert result.exit_code == 2 and "未知的键 frist" in result.output, command
+    good = runner.invoke(cli, ["config", "check", "--lang", "en"])
+    assert good.exit_code == 0 and good.output.startswith("the policy is sound: (defaults)")
+    # The file is not even opened: the batch stops on the policy.
+    run = runner.invoke(cli, ["run", str(tmp_path / "no-such-folder"), "--config", str(bad), "--quiet"])
+    assert run.exit_code == 2 and "frist" in run.output and "no-such-folder" not in run.output
+    # A check that is not run does not need its section.
+    only = runner.invoke(cli, ["run", str(ROOT / "samples" / "clean_branch.xlsx"), "--config", str(bad), "--checks", "validate",
+                               "--as-of", "2026-11-20", "--quiet"])
+    assert only.exit_code == 0, only.output

@@ -890,7 +890,7 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
     return SheetPlan("classify", register.sheet, register.header_row, last, list(cols.values()), marks, tables, sub.summary(lang))
 
 
-@operation("classify")
+@operation("classify", reads_policy=Settings.from_policy)
 def classify_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The classify operation for every door. Rows that need review and disagreements with the
     register count as warnings (exit code 1 with --fail-on warning); nothing is an error."""

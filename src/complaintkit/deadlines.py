@@ -793,7 +793,7 @@ def deadline_plan(report: FollowupReport, register: Register, lang: str = "zh") 
     return SheetPlan("followups", register.sheet, register.header_row, last, columns, [], [table], summary)
 
 
-@operation("followups")
+@operation("followups", reads_policy=DeadlineCalculator.from_policy)
 def followups_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The followups operation for every door: deadlines, JSON, plans, summary, exit counts."""
     report = check_deadlines(registers, ctx.policy, ctx.as_of)

@@ -60,7 +60,7 @@ CATALOG: dict[str, tuple[str, str]] = {
 }
 
 
-def t(code: str, lang: str = "zh", **params: Any) -> str:
+def t(code: str, lang: str = "zh", /, **params: Any) -> str:
     """The message for ``code`` in ``lang``, with ``params`` filled in (unknown codes show as-is)."""
     pair = CATALOG.get(code)
     if pair is None:
@@ -72,7 +72,7 @@ def t(code: str, lang: str = "zh", **params: Any) -> str:
         return template
 
 
-def render(code: str, lang: str, params: Mapping[str, Any]) -> str:
+def render(code: str, lang: str, params: Mapping[str, Any], /) -> str:
     """``t`` with parameters that may themselves be messages (``Text``), each rendered in ``lang``."""
     return t(code, lang, **{k: v.render(lang) if isinstance(v, Text) else v for k, v in params.items()})
 

@@ -100,14 +100,30 @@ OPERATIONS: dict[str, Operation] = {}
 PIPELINE_ORDER = ["validate", "dedupe", "classify", "followups", "risk"]
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    """Decorator: register an operation under ``name``."""
+#: Per operation, what reads its part of the policy (raising PolicyError on a wrong value).
+POLICY_READERS: dict[str, Callable[[Policy], Any]] = {}
+
+
+def operation(name: str, reads_policy: Callable[[Policy], Any] | None = None) -> Callable[[Operation], Operation]:
+    """Decorator: register an operation under ``name``; ``reads_policy`` reads and checks its
+    settings, so a policy can be checked whole before any register is read (``check_policy``)."""
 
     def wrap(func: Operation) -> Operation:
         OPERATIONS[name] = func
+        if reads_policy is not None:
+            POLICY_READERS[name] = reads_policy
         return func
 
     return wrap
+
+
+def check_policy(policy: Policy, names: Sequence[str] | None = None) -> None:
+    """Read every operation's settings (or those of ``names``) as the operation will: a mistake in
+    any section is a PolicyError now, not when that check first runs (``config show``, ``run``)."""
+    _load_all()
+    for name in PIPELINE_ORDER + sorted(set(POLICY_READERS) - set(PIPELINE_ORDER)):
+        if name in POLICY_READERS and (names is None or name in names):
+            POLICY_READERS[name](policy)
 
 
 def run_operation(name: str, registers: Sequence[Register], ctx: OpContext) -> OpResult:

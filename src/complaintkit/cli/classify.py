@@ -15,7 +15,6 @@ import click
 from tabulate import tabulate
 
 from ..classification import Classifier, evidence_text, read_label_map
-from ..fields import parse_manual_map
 from ..labelled import Columns, Evaluation, evaluate, read_label_names, read_labelled
 from ..messages import register_messages, t
 from ..operations import OpContext, run_operation
@@ -23,7 +22,7 @@ from ..outputs import check_writable, to_json
 from ..policy import load_policy
 from ..textmodel import TextModel, TrainSettings, train
 from .common import (
-    UserError, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, message_lang,
+    UserError, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, manual_mapping, message_lang,
     output_options, read_inputs,
     resolve_format, write_annotations,
 )
@@ -176,10 +175,7 @@ def _labelled_options(func: Any) -> Any:
 
 def _read(labelled, label_column, text_column, no_header, sheet, manual_map, config):
     policy = load_policy(config)
-    try:
-        mapping = parse_manual_map(list(manual_map))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--map") from None
+    mapping = manual_mapping(manual_map)
     data = read_labelled(labelled, policy, Columns(label_column, text_column, no_header, sheet, mapping))
     return policy, data
 

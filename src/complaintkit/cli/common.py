@@ -21,7 +21,7 @@ import click
 from tabulate import tabulate
 
 from ..errors import ComplaintkitError, InputError, OutputError
-from ..fields import parse_manual_map
+from ..fields import MapError, parse_manual_map
 from ..loader import LoadOptions, load_registers
 from ..messages import register_messages, t
 from ..normalize import parse_date
@@ -181,13 +181,18 @@ class Inputs:
     failures: list[InputError] = field(default_factory=list)
 
 
+def manual_mapping(manual_map: Sequence[str]) -> dict[str, str]:
+    """--map 'HEADER=field' entries as a mapping; a wrong one is a usage error in the user's language."""
+    try:
+        return parse_manual_map(list(manual_map))
+    except MapError as exc:
+        raise click.BadParameter(exc.text(message_lang()), param_hint="--map") from None
+
+
 def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, keep_going: bool = False) -> Inputs:
     """Load the policy and every register the paths name."""
     policy = load_policy(config)
-    try:
-        mapping = parse_manual_map(list(manual_map))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--map") from None
+    mapping = manual_mapping(manual_map)
     result = load_registers(tuple(paths), LoadOptions(policy, sheet, mapping), keep_going=keep_going)
     return Inputs(policy, result.registers, result.failures)
 

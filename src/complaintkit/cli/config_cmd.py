@@ -5,9 +5,15 @@ from __future__ import annotations
 import click
 import tomli_w
 
+from ..messages import register_messages, t
+from ..operations import check_policy
 from ..outputs import to_json
 from ..policy import default_policy_text, load_policy
-from .common import friendly_errors, write_text_output
+from .common import friendly_errors, lang_option, write_text_output
+
+register_messages({
+    "config_ok": ("策略无误：{sources}", "the policy is sound: {sources}"),
+})
 
 
 @click.group("config")
@@ -18,16 +24,32 @@ def config_group() -> None:
 @config_group.command("show")
 @click.option("--config", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_CONFIG", help="Policy file merged over the defaults.")
 @click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True)
+@lang_option
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @friendly_errors
-def config_show(config, fmt, debug):
-    """Print the effective policy (defaults with --config merged over them)."""
+def config_show(config, fmt, lang, debug):
+    """Print the effective policy (defaults with --config merged over them), once every check has
+    read it: a mistake in any section exits 2 here, not when that check first runs."""
     policy = load_policy(config)
+    check_policy(policy)
     if fmt == "json":
         click.echo(to_json(policy.data))
     else:
         click.echo(f"# effective policy: {' + '.join(policy.sources)}")
         click.echo(tomli_w.dumps(policy.data), nl=False)
+
+
+@config_group.command("check")
+@click.option("--config", type=click.Path(dir_okay=False), default=None, envvar="COMPLAINTKIT_CONFIG", help="Policy file merged over the defaults.")
+@lang_option
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@friendly_errors
+def config_check(config, lang, debug):
+    """Check a policy file as every check will read it (exit 0 sound, 2 with the first mistake):
+    run it after editing the bank's policy, before the night's batch."""
+    policy = load_policy(config)
+    check_policy(policy)
+    click.echo(t("config_ok", lang, sources=" + ".join(policy.sources)))
 
 
 @config_group.command("init")

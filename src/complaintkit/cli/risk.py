@@ -14,7 +14,7 @@ from ..messages import register_messages, t
 from ..operations import OpContext, run_operation
 from ..outputs import to_json
 from ..register import Register
-from ..risk import LEVELS, Evaluation, RiskReport, RowRisk, evaluate_registers, parse_top
+from ..risk import LEVELS, Evaluation, RiskReport, RowRisk, TopError, evaluate_registers, parse_top
 from .common import (
     Inputs, as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, message_lang,
     output_options, printable,
@@ -60,8 +60,8 @@ def _parse_levels(_ctx: Any, _param: Any, value: str | None) -> list[str]:
 def _parse_tops(_ctx: Any, _param: Any, values: tuple[str, ...]) -> list[str]:
     try:
         return [parse_top(v) for value in values for v in value.split(",") if v.strip()] or ["10", "5%"]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    except TopError as exc:
+        raise click.BadParameter(exc.text(message_lang())) from None
 
 
 def _history_options(func: Any) -> Any:

@@ -12,12 +12,11 @@ import click
 from tabulate import tabulate
 
 from ..errors import OutputError
-from ..fields import parse_manual_map
 from ..history import HistoryStore
 from ..identity import collector_paused
 from ..loader import LoadOptions, load_registers
 from ..messages import register_messages, t
-from ..operations import OpContext, available, run_pipeline
+from ..operations import OpContext, available, check_policy, run_pipeline
 from ..outputs import check_writable, to_csv, to_json
 from ..policy import load_policy
 from ..privacy import scrub
@@ -25,7 +24,7 @@ from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
-    EXIT_PARTIAL, UserError, as_of_option, exit_code_for, fail_on_option, friendly_errors, lang_option,
+    EXIT_PARTIAL, UserError, as_of_option, exit_code_for, fail_on_option, friendly_errors, lang_option, manual_mapping,
     input_options, resolve_format, write_annotations, write_text_output,
 )
 
@@ -129,14 +128,12 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     unknown = [n for n in names or [] if n not in available()]
     if unknown:
         raise click.BadParameter(t("run_unknown_checks", lang, unknown=", ".join(unknown), available=", ".join(available())), param_hint="--checks")
+    policy = load_policy(config)
+    check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
     files = expand_paths(paths)
     _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
     _setup_logging(log_file, quiet)
-    policy = load_policy(config)
-    try:
-        mapping = parse_manual_map(list(manual_map))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--map") from None
+    mapping = manual_mapping(manual_map)
     opts = LoadOptions(policy, sheet, mapping)
     show_progress = not quiet and sys.stderr.isatty() and len(files) > 1
     bar = click.progressbar(length=len(files), label="读取" if lang == "zh" else "reading", file=sys.stderr) if show_progress else None
