@@ -46,6 +46,29 @@ sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
 import make_corpus  # noqa: E402
 
 AS_OF = "2026-11-20"
+# What the one-line message says in Chinese (the default language) for each case's English words.
+ZH_EXPECT = {
+    "cannot be read": "无法读取",
+    "cannot be read as an xls workbook": "无法作为 xls 工作簿读取",
+    "damaged": "损坏",
+    "damaged workbook": "工作簿已损坏",
+    "declares entities": "声明了实体",
+    "empty file (0 bytes)": "文件是空的（0 字节）",
+    "encoding": "编码无法识别",
+    "far outside the register": "远在台账范围之外",
+    "has no data": "工作簿里没有数据",
+    "is a zip file but not an Excel workbook": "是 zip 压缩文件，不是 Excel 工作簿",
+    "is an OpenDocument spreadsheet": "是 OpenDocument 电子表格",
+    "is not a real .xlsx workbook": "不是真正的 .xlsx 工作簿",
+    "is not a spreadsheet or a CSV text file": "既不是表格文件，也不是 CSV 文本文件",
+    "no header row found": "找不到表头行",
+    "not an Excel workbook": "不是 Excel 工作簿",
+    "password-protected": "文件设有密码",
+    "shared strings": "共享字符串",
+    "stated size": "标明的大小",
+    "web page": "是网页",
+    "zip bomb": "压缩炸弹",
+}
 ENTRY_POINT = Path(sys.executable).parent / "complaintkit"
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING|ERROR) ")
 
@@ -134,8 +157,8 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip() and not _LOG_LINE.match(line)]
 
 
-def check_outcome(case: make_corpus.Case, names: tuple[str, ...], code: int, stdout: str, stderr: str) -> str | None:
-    """What is wrong with one run, or None."""
+def check_outcome(case: make_corpus.Case, names: tuple[str, ...], code: int, stdout: str, stderr: str, lang: str = "zh") -> str | None:
+    """What is wrong with one run in ``lang`` (Chinese unless --lang en), or None."""
     where = f"{' '.join(names)} {case.name}"
     if "Traceback" in stderr or "panicked" in stderr:
         return f"{where}: traceback or panic on stderr: {stderr[-300:]}"
@@ -145,8 +168,11 @@ def check_outcome(case: make_corpus.Case, names: tuple[str, ...], code: int, std
             return f"{where}: exit {code}, expected 2"
         if len(told) != 1 or not told[0].startswith("complaintkit: "):
             return f"{where}: expected one 'complaintkit: ' line, got {told}"
-        if case.expect not in told[0]:
-            return f"{where}: {told[0]!r} does not say {case.expect!r}"
+        expect = case.expect if lang == "en" else ZH_EXPECT.get(case.expect)
+        if expect is None:
+            return f"{where}: add the Chinese for {case.expect!r} to ZH_EXPECT"
+        if expect not in told[0]:
+            return f"{where}: {told[0]!r} does not say {expect!r}"
         return None
     if code not in (0, 1):
         return f"{where}: exit {code} on a readable file: {stderr[-300:]}"
@@ -193,6 +219,17 @@ def test_every_command_on_every_bad_file(corpus, names, tmp_path):
             problems.append(problem)
     assert not problems, "\n".join(problems)
     assert {c.name: sha256(c.path) for c in corpus.values()} == before, "an input was modified"
+
+
+def test_every_bad_file_says_the_documented_english_with_lang_en(corpus, tmp_path):
+    """docs/robustness.md quotes the English messages: --lang en gives them."""
+    problems = []
+    for case in corpus.values():
+        result = CliRunner().invoke(cli, args_for(("validate",), [str(case.path)], tmp_path) + ["--lang", "en"])
+        problem = check_outcome(case, ("validate",), result.exit_code, result.stdout, result.stderr, "en")
+        if problem:
+            problems.append(problem)
+    assert not problems, "\n".join(problems)
 
 
 def test_readable_files_read_correctly(corpus):
@@ -267,7 +304,7 @@ def test_entity_bomb_refused_by_the_annotating_writer(corpus, tmp_path):
     result = CliRunner().invoke(cli, ["validate", str(corpus["billion_laughs_properties"].path), "--as-of", AS_OF,
                                       "--format", "json", "-o", str(tmp_path / "out.xlsx")])
     assert result.exit_code == 2
-    assert "entities" in result.stderr and len(error_lines(result.stderr)) == 1
+    assert "声明了实体" in result.stderr and len(error_lines(result.stderr)) == 1
     assert not (tmp_path / "out.xlsx").exists() and not list(tmp_path.glob(".~ck-*"))
 
 
@@ -351,6 +388,8 @@ def test_input_locked_by_another_program(corpus, monkeypatch):
 
     monkeypatch.setattr(sources, "open", locked, raising=False)
     result = CliRunner().invoke(cli, ["validate", str(corpus["good"].path), "--as-of", AS_OF, "--format", "json"])
+    one_line_error(result, "没有权限打开", "其他程序中打开")
+    result = CliRunner().invoke(cli, ["validate", str(corpus["good"].path), "--as-of", AS_OF, "--format", "json", "--lang", "en"])
     one_line_error(result, "permission denied", "open in another program")
 
 
@@ -364,7 +403,7 @@ def test_output_open_in_excel(corpus, tmp_path, monkeypatch):
 
     monkeypatch.setattr(outputs.os, "replace", refuse)
     result = CliRunner().invoke(cli, ["validate", str(corpus["good"].path), "--as-of", AS_OF, "--format", "json", "-o", str(out), "--force"])
-    one_line_error(result, "out.xlsx", "open in Excel")
+    one_line_error(result, "out.xlsx", "是否正在 Excel 中打开")
     assert out.read_bytes() == b"old contents"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.xlsx"]
 
@@ -386,12 +425,12 @@ def test_outputs_that_cannot_be_written(corpus, tmp_path, monkeypatch, situation
         monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
         args, words = base + ["-o", str(locked / "out.xlsx")], ["不可写"]
     elif situation == "output is the input":
-        args, words = base + ["-o", str(src), "--force"], ["refusing to write over an input"]
+        args, words = base + ["-o", str(src), "--force"], ["不能写在输入文件上"]
     elif situation == "input by another name":
-        args, words = base + ["-o", str(tmp_path / "in" / ".." / "in" / "register.xlsx"), "--force"], ["refusing to write over an input"]
+        args, words = base + ["-o", str(tmp_path / "in" / ".." / "in" / "register.xlsx"), "--force"], ["不能写在输入文件上"]
     elif situation == "input through a link":
         (tmp_path / "link.xlsx").symlink_to(src)
-        args, words = base + ["-o", str(tmp_path / "link.xlsx"), "--force"], ["refusing to write over an input"]
+        args, words = base + ["-o", str(tmp_path / "link.xlsx"), "--force"], ["不能写在输入文件上"]
     elif situation == "exists without --force":
         (tmp_path / "out.xlsx").write_bytes(b"keep me")
         args, words = base + ["-o", str(tmp_path / "out.xlsx")], ["文件已存在", "--force"]
@@ -524,7 +563,7 @@ def test_a_batch_never_writes_over_another_input(corpus, tmp_path):
     before = sha256(tmp_path / "a.checked.xlsx")
     result = CliRunner().invoke(cli, ["validate", str(a), str(tmp_path / "a.checked.xlsx"), "--as-of", AS_OF, "--format", "json",
                                       "--annotate", str(tmp_path), "--force"])
-    one_line_error(result, "refusing to write over an input")
+    one_line_error(result, "不能写在输入文件上")
     assert sha256(tmp_path / "a.checked.xlsx") == before
 
 
@@ -642,7 +681,7 @@ def test_error_line_stays_one_line_whatever_the_file_name(tmp_path):
     path = tmp_path / "evil\nname\x1b[2J.xlsx"
     path.write_bytes(b"")
     result = CliRunner().invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json"])
-    line = one_line_error(result, "empty file")
+    line = one_line_error(result, "文件是空的")
     assert "\x1b" not in line and "\\n" in line
 
 
@@ -650,12 +689,12 @@ def test_no_personal_data_in_error_messages(corpus, tmp_path):
     """An ID number or a phone in a sheet name or a file name is masked in the message."""
     the_id = make_corpus.ID_1
     result = CliRunner().invoke(cli, ["validate", str(corpus["good"].path), "--sheet", the_id, "--as-of", AS_OF, "--format", "json"])
-    line = one_line_error(result, "has no sheet")
+    line = one_line_error(result, "没有名为")
     assert the_id not in line and f"{the_id[:6]}********{the_id[-4:]}" in line
     named = tmp_path / f"客户{the_id}电话13800138000.xlsx"
     named.write_bytes(b"")
     result = CliRunner().invoke(cli, ["validate", str(named), "--as-of", AS_OF, "--format", "json"])
-    line = one_line_error(result, "empty file")
+    line = one_line_error(result, "文件是空的")
     assert the_id not in line and "13800138000" not in line and "138****8000" in line
     result = CliRunner().invoke(cli, ["validate", str(corpus["good"].path), "--as-of", "+86 138-0013-8000", "--format", "json"])
     assert result.exit_code == 2 and "0013" not in result.output
@@ -704,7 +743,7 @@ def test_xls_wider_than_xlsx_reads_but_is_not_copied(tmp_path):
     ok = CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json"])
     assert ok.exit_code in (0, 1) and json.loads(ok.stdout)["summary"]["rows"] == 2
     refused = CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / "out.xlsx")])
-    one_line_error(refused, "cannot be copied into an .xlsx", "16,384")
+    one_line_error(refused, "无法复制成 .xlsx", "16,384")
 
 
 def struct_pack(row: int, col: int) -> bytes:
@@ -719,7 +758,7 @@ def test_reader_and_writer_disagreeing_about_sheets_is_one_line(tmp_path):
     parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(b'Id="rId1"', b'Id="rId1" TargetMode="External"')
     src = make_corpus.write_zip(tmp_path / "odd.xlsx", parts)
     result = CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / "out.xlsx")])
-    one_line_error(result, "cannot be opened for annotation", "damaged")
+    one_line_error(result, "无法打开文件来添加标注", "文件已损坏")
 
 
 def test_xls_that_declares_a_vast_sheet_is_refused_before_the_reader_reserves_it(tmp_path):
@@ -731,8 +770,8 @@ def test_xls_that_declares_a_vast_sheet_is_refused_before_the_reader_reserves_it
     assert honest in make_corpus.biff8_workbook(rows)
     for declared in (struct.pack("<IIHHH", 0, 4_000_000_000, 0, 8, 0), struct.pack("<IIHHH", 10, 5, 0, 8, 0)):
         stream = make_corpus.biff8_workbook(rows).replace(honest, declared)
-        assert "declares" in sources._biff_too_big(stream)
+        assert "declares" in str(sources._biff_too_big(stream, "vast.xls"))
         src = tmp_path / "vast.xls"
         src.write_bytes(make_corpus.ole_file({"Workbook": stream}))
-        one_line_error(CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json"]), "damaged workbook", "declares")
-    assert sources._biff_too_big(make_corpus.biff8_workbook(rows)) is None
+        one_line_error(CliRunner().invoke(cli, ["validate", str(src), "--as-of", AS_OF, "--format", "json"]), "工作簿已损坏", "声称有")
+    assert sources._biff_too_big(make_corpus.biff8_workbook(rows), "ok.xls") is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -238,7 +239,8 @@ def test_annotate_dir_for_a_folder(runner, tmp_path, samples):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["missing.xlsx"], "no such file"),
+    (["missing.xlsx"], "找不到这个文件"),
+    (["missing.xlsx", "--lang", "en"], "no such file"),
     (["--as-of", "someday", "x.xlsx"], "不是日期"),
     (["--map", "nonsense", "x.xlsx"], "HEADER=field"),
 ])
@@ -278,8 +280,8 @@ def test_installed_entry_point(samples, tmp_path):
     assert sha256(src) == before
     empty = tmp_path / "empty.xlsx"
     empty.write_bytes(b"")
-    proc = subprocess.run([exe, "validate", str(empty)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "empty file" in proc.stderr
+    proc = subprocess.run([exe, "validate", str(empty)], capture_output=True, text=True, timeout=60, env={**os.environ, "COMPLAINTKIT_LANG": "zh"})
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "文件是空的" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "complaintkit", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "complaintkit" in proc.stdout
 

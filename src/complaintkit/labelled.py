@@ -22,10 +22,29 @@ from .classification import Classifier
 from .errors import InputError
 from .fields import FIELDS, HeaderMatcher, header_key
 from .loader import LoadOptions, build_register
+from .messages import Text, register_messages
 from .normalize import clean_text, is_blank
 from .policy import Policy
 from .sources import expand_paths, open_book
 from .textmodel import Metrics, TrainSettings, cross_validate, score
+
+register_messages({
+    "in_no_column": ("没有{what}列“{spec}”（现有表头：{headers}；也可以写从 0 开始的列号）",
+                     "no {what} column {spec!r} (headers: {headers}; or give a 0-based position)"),
+    "in_what_text": ("文本", "text"),
+    "in_what_label": ("标签", "label"),
+    "in_no_rows": ("没有任何数据行", "has no rows"),
+    "in_position_needed": ("用了 --no-header 时，{what}列要写从 0 开始的列号，不能写“{spec}”",
+                           "with --no-header the {what} column must be a 0-based position, not {spec!r}"),
+    "in_no_label_column": ("台账里没有标签列“{spec}”（现有表头：{headers}）", "no label column {spec!r} in the register (headers: {headers})"),
+    "in_not_register_nor_table": ("{reason}；如果这是只有文本和标签两列的普通表格，请用 --text-column 和 --label-column "
+                                  "指定这两列（第一行就是数据时再加 --no-header）",
+                                  "{reason}; for a plain table of texts and labels name the columns with "
+                                  "--text-column and --label-column (and --no-header when the first row is data)"),
+    "in_no_labelled_rows": ("没有找到带标签的行（有 {skipped} 行缺少文本或标签）", "no labelled rows found ({skipped} rows without text or label)"),
+    "in_no_code_names": ("没有找到“代码: 名称”格式的行（例如 0: 催收行为类）", "no 'code: name' lines found"),
+})
+_WHAT = {"text": Text("in_what_text"), "label": Text("in_what_label")}
 
 _CODE_NAME = re.compile(r"^\s*([^:：,=\t]+?)\s*[:：,=\t]\s*(.+?)\s*$")
 
@@ -91,24 +110,24 @@ def _find_column(headers: Sequence[Any], spec: str, what: str, path: str) -> int
         if header_key(h) == want:
             return i
     shown = ", ".join(str(h) for h in headers if not is_blank(h))
-    raise InputError(path, f"no {what} column {spec!r} (headers: {shown}; or give a 0-based position)")
+    raise InputError(path, "in_no_column", what=_WHAT[what], spec=spec, headers=shown)
 
 
 def _read_plain(path: Path, cols: Columns, policy: Policy, data: LabelledData, fields: Sequence[str]) -> None:
     book = open_book(path, float(policy.get("register.max_file_mb", 500)))
     name = cols.sheet or book.sheet_names[0]
     if name not in book.sheet_names:
-        raise InputError(str(path), f"has no sheet {name!r} (sheets: {', '.join(book.sheet_names)})")
+        raise InputError(str(path), "in_no_sheet", sheet=name, sheets=", ".join(book.sheet_names))
     rows = [r for r in book.sheet(name).rows if any(not is_blank(c) for c in r)]
     if not rows:
-        raise InputError(str(path), "has no rows")
+        raise InputError(str(path), "in_no_rows")
     if cols.no_header:
         headers: list[Any] = []
         first = 0
         text_spec, label_spec = cols.text or "0", cols.label or "1"
         for spec, what in ((text_spec, "text"), (label_spec, "label")):
             if _position(spec) is None:
-                raise InputError(str(path), f"with --no-header the {what} column must be a 0-based position, not {spec!r}")
+                raise InputError(str(path), "in_position_needed", what=_WHAT[what], spec=spec)
     else:
         headers, first = rows[0], 1
         text_spec, label_spec = cols.text or "text", cols.label or "label"
@@ -140,7 +159,7 @@ def _read_register(path: Path, cols: Columns, policy: Policy, data: LabelledData
     extra_name = next((c.header for c in reg.columns if not c.field and header_key(c.header) == (folded or header_key(spec))), None)
     if extra_name is None and (canonical is None or canonical not in reg.field_columns):
         shown = ", ".join(c.header for c in reg.columns)
-        raise InputError(str(path), f"no label column {spec!r} in the register (headers: {shown})")
+        raise InputError(str(path), "in_no_label_column", spec=spec, headers=shown)
     for rec in reg.records:
         raw = rec.extra.get(extra_name) if extra_name is not None else rec.values.get(canonical or "")
         label = clean_text(raw)
@@ -165,15 +184,14 @@ def read_labelled(paths: Sequence[str], policy: Policy, cols: Columns = Columns(
         try:
             _read_register(path, cols, policy, data, fields)
         except InputError as exc:
-            if "no header row found" not in exc.reason:
+            if exc.code != "in_no_header":
                 raise
             try:
                 _read_plain(path, cols, policy, data, fields)
             except InputError:
-                raise InputError(str(path), exc.reason + "; for a plain table of texts and labels name the columns with "
-                                 "--text-column and --label-column (and --no-header when the first row is data)") from None
+                raise InputError(str(path), "in_not_register_nor_table", reason=Text(exc.code, exc.params)) from None
     if not data.examples:
-        raise InputError(", ".join(paths), f"no labelled rows found ({data.skipped} rows without text or label)")
+        raise InputError(", ".join(paths), "in_no_labelled_rows", skipped=data.skipped)
     return data
 
 
@@ -184,7 +202,7 @@ def read_label_names(path: str | Path) -> dict[str, str]:
     try:
         text = p.read_text("utf-8-sig")
     except OSError as exc:
-        raise InputError(str(p), f"cannot be read ({exc.strerror or exc})") from None
+        raise InputError(str(p), "in_cannot_read", detail=exc.strerror or str(exc)) from None
     except UnicodeDecodeError:
         text = p.read_bytes().decode("gb18030", errors="replace")
     names = {}
@@ -193,7 +211,7 @@ def read_label_names(path: str | Path) -> dict[str, str]:
         if m and len(m.group(1)) <= 20:
             names[m.group(1)] = m.group(2)
     if not names:
-        raise InputError(str(p), "no 'code: name' lines found")
+        raise InputError(str(p), "in_no_code_names")
     return names
 
 

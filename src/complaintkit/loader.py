@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .errors import InputError
 from .fields import FIELDS, HeaderMatcher, column_letter
 from .identity import collector_paused
+from .messages import Text, register_messages
 from .normalize import (
     Parsed,
     clean_text,
@@ -30,6 +31,17 @@ from .normalize import (
 from .policy import Policy
 from .register import Column, Record, Register
 from .sources import RawBook, ReadWhole, RawSheet, expand_paths, open_book
+
+register_messages({
+    "in_no_sheet": ("没有名为“{sheet}”的工作表（现有工作表：{sheets}）", "has no sheet {sheet!r} (sheets: {sheets})"),
+    "in_no_data": ("工作簿里没有数据（每个工作表都是空的）", "the workbook has no data (every sheet is empty)"),
+    "in_no_header": ("在{where}的前 {limit} 行里找不到表头行（找的是“投诉编号、受理日期、客户姓名、投诉内容”这类表头；"
+                     "其他表头请用 --map '表头=字段' 指定）",
+                     "no header row found in the first {limit} rows of {where} (looked for headers such as "
+                     "投诉编号, 受理日期, 客户姓名, 投诉内容; name others with --map 'HEADER=field')"),
+    "in_any_sheet": ("各工作表", "any sheet"),
+    "in_no_register_files": ("没有找到台账文件（.xlsx、.xlsm、.xls、.csv）", "no register files (.xlsx, .xlsm, .xls, .csv) found"),
+})
 
 #: The raw cells, problems or unknown columns of a record that has none (shared: never changed).
 _NOTHING: Mapping[str, Any] = types.MappingProxyType({})
@@ -67,7 +79,7 @@ def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> t
     need = int(opts.policy.get("register.min_header_fields", 3))
     if opts.sheet is not None:
         if opts.sheet not in book.sheet_names:
-            raise InputError(book.path, f"has no sheet {opts.sheet!r} (sheets: {', '.join(book.sheet_names)})")
+            raise InputError(book.path, "in_no_sheet", sheet=opts.sheet, sheets=", ".join(book.sheet_names))
         names = [opts.sheet]
     else:
         skip = [w.lower() for w in opts.policy.get("register.skip_sheet_words", [])]
@@ -82,13 +94,9 @@ def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> t
             best = (sheet, row, mapping)
     if best is None or len(best[2]) < need:
         if all(not any(not is_blank(c) for c in row) for n in names for row in book.sheet(n).rows):
-            raise InputError(book.path, "the workbook has no data (every sheet is empty)")
-        where = f"sheet {opts.sheet!r}" if opts.sheet else "any sheet"
-        raise InputError(
-            book.path,
-            f"no header row found in the first {limit} rows of {where} (looked for headers such as "
-            f"投诉编号, 受理日期, 客户姓名, 投诉内容; name others with --map 'HEADER=field')",
-        )
+            raise InputError(book.path, "in_no_data")
+        where = Text("in_sheet_named", {"sheet": opts.sheet}) if opts.sheet else Text("in_any_sheet")
+        raise InputError(book.path, "in_no_header", limit=limit, where=where)
     return best
 
 
@@ -446,5 +454,5 @@ def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_g
                 raise
             failures.append(exc)
     if not registers and not failures:
-        raise InputError(", ".join(paths), "no register files (.xlsx, .xlsm, .xls, .csv) found")
+        raise InputError(", ".join(paths), "in_no_register_files")
     return LoadResult(registers, failures)

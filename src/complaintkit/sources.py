@@ -24,7 +24,78 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import InputError
+from .messages import Text, register_messages
 from .xlsx_pieces import PIECE_MIN, Piece, ReadWhole, piece_size, read_pieces, split_sheet, worth_cutting
+
+register_messages({
+    "in_no_match": ("没有文件符合这个通配符", "no file matches this pattern"),
+    "in_no_such_path": ("找不到这个文件或文件夹", "no such file or folder"),
+    "in_no_such_file": ("找不到这个文件", "no such file"),
+    "in_permission": ("没有权限打开（文件是否正在其他程序中打开，或没有共享给您？）",
+                      "permission denied (is it open in another program, or not shared with you?)"),
+    "in_cannot_open": ("无法打开（{detail}）", "cannot be opened ({detail})"),
+    "in_cannot_read": ("无法读取（{detail}）", "cannot be read ({detail})"),
+    "in_is_folder": ("这是文件夹，不是文件", "is a folder, not a file"),
+    "in_not_regular_file": ("不是普通文件（是管道或设备）", "is not a regular file (a pipe or a device)"),
+    "in_empty_file": ("文件是空的（0 字节）", "empty file (0 bytes)"),
+    "in_file_too_big": ("文件有 {size_mb:.0f} MiB，超过上限 {limit_mb:g} MiB（配置项 register.max_file_mb）",
+                        "file is {size_mb:.0f} MiB, over the {limit_mb:g} MiB limit (register.max_file_mb)"),
+    "in_web_page": ("是网页或 XML 文件，只是起了表格的文件名，不是工作簿：请在 Excel 中打开，另存为 .xlsx",
+                    "is a web page or XML saved with a spreadsheet name, not a workbook: open it in Excel and save as .xlsx"),
+    "in_not_real_workbook": ("不是真正的 {suffix} 工作簿（文件已损坏，或是别的文件改了扩展名）",
+                             "is not a real {suffix} workbook (damaged, or another kind of file renamed)"),
+    "in_not_spreadsheet": ("既不是表格文件，也不是 CSV 文本文件", "is not a spreadsheet or a CSV text file"),
+    # A reader's failure: what could not be read ({what}), and why ({detail}, a message or the reader's own text).
+    "in_read_failed": ("{what}：{detail}", "{what} ({detail})"),
+    "in_read_no_memory": ("{what}：内存不足", "{what}: not enough memory"),
+    "in_as_workbook": ("无法作为 {fmt} 工作簿读取", "cannot be read as an {fmt} workbook"),
+    "in_sheet_unreadable": ("工作表“{sheet}”无法读取", "sheet {sheet!r} cannot be read"),
+    "in_password_reason": ("文件设有密码，请在 Excel 中打开，去掉密码（文件→信息→保护工作簿）后保存，再试一次",
+                           "it is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again"),
+    "in_part_inflates": ("其中一部分解压后超过标明的大小：可能是压缩炸弹，或文件已损坏",
+                         "a part inflates past its stated size: a zip bomb or a damaged file"),
+    "in_xml_entities": ("其中的 XML 声明了实体，已拒绝读取（可能是实体扩展攻击，或文件已损坏）",
+                        "its XML declares entities: refused (an entity-expansion attack or a damaged file)"),
+    "in_reader_stopped": ("文件已损坏：读取时遇到前后矛盾的数据，无法继续", "the file is damaged: the reader stopped on inconsistent data"),
+    "in_xml_damaged": ("其中的 XML 已损坏", "its XML is damaged"),
+    "in_zip_damaged": ("其压缩结构已损坏", "its zip structure is damaged"),
+    "in_merged_overlap": ("工作表“{sheet}”的合并单元格互相重叠（文件已损坏）：请在 Excel 中取消合并后保存",
+                          "sheet {sheet!r} declares overlapping merged cells (a damaged file): unmerge them in Excel and save"),
+    "in_part_mismatch": ("工作簿已损坏：其中一部分与标明的大小或校验值不符（可能是压缩炸弹，或文件已损坏）",
+                         "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)"),
+    "in_far_cell": ("{sheet}的单元格 {ref} 有值，远在台账范围之外：读取它要用 {cells:,} 个单元格（上限 {limit:,}）。"
+                    "请在 Excel 中按 Ctrl+End 找到它，删除台账以外的行和列，保存后再试一次",
+                    "{sheet} has a value in cell {ref}, far outside the register: reading it would take {cells:,} cells "
+                    "(limit {limit:,}). In Excel press Ctrl+End to find it, delete the rows and columns after "
+                    "the register, save and try again"),
+    "in_sheet_named": ("工作表“{sheet}”", "sheet {sheet!r}"),
+    "in_a_sheet": ("有一个工作表", "a sheet"),
+    "in_shared_strings": ("工作簿已损坏：在 {size:,} 字节中声称有 {count:,} 个共享字符串（上限 {limit:,}）",
+                          "damaged workbook: it announces {count:,} shared strings in {size:,} bytes (limit {limit:,})"),
+    "in_sheet_declares": ("工作簿已损坏：有一个工作表声称有 {rows:,} × {cols:,} 个单元格（上限 {limit:,}）",
+                          "damaged workbook: a sheet declares {rows:,} x {cols:,} cells (limit {limit:,})"),
+    "in_too_many_parts": ("已拒绝：压缩包里有超过 {limit:,} 个部分（不是台账）", "refused: the zip holds more than {limit:,} parts (not a register)"),
+    "in_truncated_zip": ("工作簿已损坏（文件不完整，或不是有效的 zip 压缩文件）", "damaged workbook (the file is truncated or not a valid zip)"),
+    "in_xlsb": ("是 Excel 二进制工作簿（.xlsb）：请在 Excel 中打开，另存为 .xlsx",
+                "is an Excel binary workbook (.xlsb): open it in Excel and save as .xlsx"),
+    "in_opendocument": ("是 OpenDocument 电子表格：请另存为 .xlsx", "is an OpenDocument spreadsheet: save it as .xlsx"),
+    "in_zip_not_excel": ("是 zip 压缩文件，不是 Excel 工作簿", "is a zip file but not an Excel workbook"),
+    "in_zip_bomb": ("已拒绝：解压后会有 {size_mb:.0f} MiB（可能是压缩炸弹，或不是台账）",
+                    "refused: it would inflate to {size_mb:.0f} MiB (a zip bomb or not a register)"),
+    "in_ole_damaged": ("Office 文件已损坏（内部目录前后矛盾）", "damaged Office file (its internal directory is inconsistent)"),
+    "in_password": ("文件设有密码：请在 Excel 中打开，去掉密码（文件→信息→保护工作簿）后保存，再试一次",
+                    "is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again"),
+    "in_word": ("是 Word 文档，不是 Excel 工作簿", "is a Word document, not an Excel workbook"),
+    "in_powerpoint": ("是 PowerPoint 文件，不是 Excel 工作簿", "is a PowerPoint file, not an Excel workbook"),
+    "in_office_not_excel": ("是 Office 文件，但不是 Excel 工作簿", "is an Office file but not an Excel workbook"),
+    "in_unknown_encoding": ("CSV 文件的文字编码无法识别（不是 UTF-8 或 GB18030）：请在 Excel 中另存为“CSV UTF-8(逗号分隔)”",
+                            "CSV in an unknown text encoding (not UTF-8 or GB18030): save it from Excel as 'CSV UTF-8'"),
+    "in_garbled_encoding": ("CSV 文件的文字编码无法识别（按 GB18030 读出来是乱码，可能是繁体 Big5 或日文 Shift-JIS）："
+                            "请在 Excel 中另存为“CSV UTF-8(逗号分隔)”",
+                            "CSV in an unknown text encoding (read as GB18030 it is garbled: Big5 or Shift-JIS?): "
+                            "save it from Excel as 'CSV UTF-8'"),
+    "in_csv_unparsable": ("CSV 无法解析（{detail}）", "CSV cannot be parsed ({detail})"),
+})
 
 REGISTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -159,16 +230,16 @@ def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
             elif any(ch in entry for ch in "*?["):
                 matches = sorted(glob.glob(entry, recursive=True))
                 if not matches:
-                    raise InputError(entry, "no file matches this pattern")
+                    raise InputError(entry, "in_no_match")
                 for m in matches:
                     if Path(m).is_file():
                         add(Path(m))
             else:
-                raise InputError(entry, "no such file or folder")
+                raise InputError(entry, "in_no_such_path")
         except PermissionError:
-            raise InputError(entry, _PERMISSION) from None
+            raise InputError(entry, "in_permission") from None
         except OSError as exc:  # a name too long, a loop of links
-            raise InputError(entry, f"cannot be opened ({exc.strerror or exc})") from None
+            raise InputError(entry, "in_cannot_open", detail=exc.strerror or str(exc)) from None
     return found
 
 
@@ -179,28 +250,28 @@ def open_book(path: str | Path, max_mb: float = 500) -> RawBook:
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise InputError(name, "no such file") from None
+        raise InputError(name, "in_no_such_file") from None
     except PermissionError:
-        raise InputError(name, _PERMISSION) from None
+        raise InputError(name, "in_permission") from None
     except (OSError, ValueError) as exc:  # a name too long, a loop of links, a NUL in the name
-        raise InputError(name, f"cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+        raise InputError(name, "in_cannot_open", detail=getattr(exc, "strerror", None) or str(exc)) from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(name, "is a folder, not a file")
+        raise InputError(name, "in_is_folder")
     if not stat.S_ISREG(st.st_mode):
         # A pipe or a device would block or never end.
-        raise InputError(name, "is not a regular file (a pipe or a device)")
+        raise InputError(name, "in_not_regular_file")
     size = st.st_size
     if size == 0:
-        raise InputError(name, "empty file (0 bytes)")
+        raise InputError(name, "in_empty_file")
     if size > max_mb * 1024**2:
-        raise InputError(name, f"file is {size / 1024**2:.0f} MiB, over the {max_mb:g} MiB limit (register.max_file_mb)")
+        raise InputError(name, "in_file_too_big", size_mb=size / 1024**2, limit_mb=max_mb)
     try:
         with open(p, "rb") as fh:
             head = fh.read(4096)
     except PermissionError:
-        raise InputError(name, _PERMISSION) from None
+        raise InputError(name, "in_permission") from None
     except OSError as exc:
-        raise InputError(name, f"cannot be read ({exc.strerror or exc})") from None
+        raise InputError(name, "in_cannot_read", detail=exc.strerror or str(exc)) from None
     suffix = p.suffix.lower()
     if head.startswith(_ZIP_MAGIC):
         return _open_zip_workbook(p, suffix)
@@ -208,15 +279,14 @@ def open_book(path: str | Path, max_mb: float = 500) -> RawBook:
         return _open_ole(p)
     lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if lowered.startswith(_MARKUP_STARTS):
-        raise InputError(name, "is a web page or XML saved with a spreadsheet name, not a workbook: open it in Excel and save as .xlsx")
+        raise InputError(name, "in_web_page")
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        raise InputError(name, f"is not a real {suffix} workbook (damaged, or another kind of file renamed)")
+        raise InputError(name, "in_not_real_workbook", suffix=suffix)
     if _utf16_without_bom(head) is None and b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InputError(name, "is not a spreadsheet or a CSV text file")
+        raise InputError(name, "in_not_spreadsheet")
     return _open_csv(p)
 
 
-_PERMISSION = "permission denied (is it open in another program, or not shared with you?)"
 _MARKUP_STARTS = (b"<html", b"<!doctype html", b"<table", b"<?xml", b"mime-version", b"<meta", b"<head", b"<body", b"<style")
 
 
@@ -269,40 +339,42 @@ def _is_panic(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _calamine(name: str, what: str) -> Iterator[None]:
-    """Calamine's errors, and its panics on damaged files, as one-line InputErrors."""
+def _calamine(name: str, what: Text) -> Iterator[None]:
+    """Calamine's errors, and its panics on damaged files, as one-line InputErrors (``what``
+    could not be read)."""
     try:
         with _native_stderr_kept_quiet():
             yield
     except InputError:
         raise
     except MemoryError:
-        raise InputError(name, f"{what}: not enough memory") from None
+        raise InputError(name, "in_read_no_memory", what=what) from None
     except BaseException as exc:
         if not isinstance(exc, Exception) and not _is_panic(exc):
             raise  # KeyboardInterrupt, SystemExit
-        raise InputError(name, f"{what} ({_explain(exc)})") from exc
+        raise InputError(name, "in_read_failed", what=what, detail=_explain(exc)) from exc
 
 
 _KNOWN_ERRORS = (
-    ("password protected", "it is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again"),
-    ("larger than its declared", "a part inflates past its stated size: a zip bomb or a damaged file"),
-    ("permission denied", _PERMISSION),
-    ("os error 13", _PERMISSION),
-    ("unrecognized entity", "its XML declares entities: refused (an entity-expansion attack or a damaged file)"),
+    ("password protected", Text("in_password_reason")),
+    ("larger than its declared", Text("in_part_inflates")),
+    ("permission denied", Text("in_permission")),
+    ("os error 13", Text("in_permission")),
+    ("unrecognized entity", Text("in_xml_entities")),
 )
 # Calamine errors that come without a message.
-_BARE_ERRORS = {"XmlError": "its XML is damaged", "ZipError": "its zip structure is damaged"}
+_BARE_ERRORS = {"XmlError": Text("in_xml_damaged"), "ZipError": Text("in_zip_damaged")}
 
 
-def _explain(exc: BaseException) -> str:
+def _explain(exc: BaseException) -> Text | str:
+    """Why the reader failed: a message for the failures we know, else the reader's own text."""
     text = str(exc).strip()
     lowered = text.lower()
     for needle, meaning in _KNOWN_ERRORS:
         if needle in lowered:
             return meaning
     if _is_panic(exc):
-        return "the file is damaged: the reader stopped on inconsistent data"
+        return Text("in_reader_stopped")
     if not text and type(exc).__name__ in _BARE_ERRORS:
         return _BARE_ERRORS[type(exc).__name__]
     return _short(exc)
@@ -317,7 +389,7 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     name = str(p)
-    with _calamine(name, f"cannot be read as an {fmt} workbook"):
+    with _calamine(name, Text("in_as_workbook", {"fmt": fmt})):
         wb = CalamineWorkbook.from_path(str(p))
         sheet_names = list(wb.sheet_names)
         visible = {meta.name: meta.visible == SheetVisibleEnum.Visible for meta in wb.sheets_metadata or []}
@@ -328,7 +400,7 @@ def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> R
             return _in_pieces(p, zip_parts, plan, sheet_name, visible.get(sheet_name, True), load)  # type: ignore[arg-type]
         if zip_parts is not None:
             zip_parts.check_extent(sheet_name)
-        with _calamine(name, f"sheet {sheet_name!r} cannot be read"):
+        with _calamine(name, Text("in_sheet_unreadable", {"sheet": sheet_name})):
             ws = wb.get_sheet_by_name(sheet_name)
             rows = ws.to_python(skip_empty_area=False)
             merged = list(getattr(ws, "merged_cell_ranges", None) or [])
@@ -387,7 +459,7 @@ def _clip_merged(name: str, sheet: str, merged: list, height: int, width: int) -
             continue
         budget -= (r1 - r0 + 1) * (c1 - c0 + 1)
         if budget < 0:
-            raise InputError(name, f"sheet {sheet!r} declares overlapping merged cells (a damaged file): unmerge them in Excel and save")
+            raise InputError(name, "in_merged_overlap", sheet=sheet)
         out.append(((r0, c0), (r1, c1)))
     return out
 
@@ -489,9 +561,9 @@ class _ZipParts:
         except (InputError, MemoryError):
             raise
         except PermissionError:
-            raise InputError(str(self.path), _PERMISSION) from None
+            raise InputError(str(self.path), "in_permission") from None
         except Exception:  # zipfile stops at a part's stated size, then finds the checksum wrong
-            raise InputError(str(self.path), "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)") from None
+            raise InputError(str(self.path), "in_part_mismatch") from None
 
     def _check_extent(self, sheet: str) -> None:
         name = str(self.path)
@@ -506,7 +578,7 @@ class _ZipParts:
                     continue
                 far = _farthest_cell(zf, member)
                 if far is not None:
-                    raise InputError(name, _far_cell_message(f"sheet {sheet!r}", *far))
+                    raise _far_cell(name, Text("in_sheet_named", {"sheet": sheet}), *far)
                 self.checked.add(member)
 
 
@@ -521,14 +593,12 @@ def _check_shared_strings(name: str, zf: zipfile.ZipFile, infos: list[zipfile.Zi
         tag = re.search(rb"<(?:[\w.-]+:)?sst\b([^>]*)>", head)
         count = re.search(rb"(?:^|\s)uniqueCount\s*=\s*[\"']\s*\+?(\d+)", tag.group(1)) if tag else None
         if count and int(count.group(1)) > min(MAX_SHARED_STRINGS, info.file_size // 5 + 1):
-            raise InputError(name, f"damaged workbook: it announces {int(count.group(1)):,} shared strings in "
-                                   f"{info.file_size:,} bytes (limit {MAX_SHARED_STRINGS:,})")
+            raise InputError(name, "in_shared_strings", count=int(count.group(1)), size=info.file_size, limit=MAX_SHARED_STRINGS)
 
 
-def _far_cell_message(sheet: str, ref: str, cells: int) -> str:
-    return (f"{sheet} has a value in cell {ref}, far outside the register: reading it would take {cells:,} cells "
-            f"(limit {MAX_SHEET_CELLS:,}). In Excel press Ctrl+End to find it, delete the rows and columns after "
-            "the register, save and try again")
+def _far_cell(name: str, sheet: Text, ref: str, cells: int) -> InputError:
+    """The error for a value in cell ``ref`` of ``sheet`` that needs ``cells`` cells to read."""
+    return InputError(name, "in_far_cell", sheet=sheet, ref=ref, cells=cells, limit=MAX_SHEET_CELLS)
 
 
 def _attr(attrs: bytes, key: bytes) -> str | None:
@@ -706,35 +776,35 @@ def _open_zip_workbook(p: Path, suffix: str) -> RawBook:
     name = str(p)
     try:
         if _zip_directory_too_big(p):
-            raise InputError(name, f"refused: the zip holds more than {_MAX_ZIP_ENTRIES:,} parts (not a register)")
+            raise InputError(name, "in_too_many_parts", limit=_MAX_ZIP_ENTRIES)
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
     except InputError:
         raise
     except PermissionError:
-        raise InputError(name, _PERMISSION) from None
+        raise InputError(name, "in_permission") from None
     except Exception:  # BadZipFile, and the odd ValueError/EOFError zipfile raises on damaged headers
-        raise InputError(name, "damaged workbook (the file is truncated or not a valid zip)") from None
+        raise InputError(name, "in_truncated_zip") from None
     names = {i.filename for i in infos}
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos) or 1
     if len(infos) > _MAX_ZIP_ENTRIES:
-        raise InputError(name, f"refused: the zip holds more than {_MAX_ZIP_ENTRIES:,} parts (not a register)")
+        raise InputError(name, "in_too_many_parts", limit=_MAX_ZIP_ENTRIES)
     if "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
-            raise InputError(name, "is an Excel binary workbook (.xlsb): open it in Excel and save as .xlsx")
+            raise InputError(name, "in_xlsb")
         if "content.xml" in names:
-            raise InputError(name, "is an OpenDocument spreadsheet: save it as .xlsx")
-        raise InputError(name, "is a zip file but not an Excel workbook")
+            raise InputError(name, "in_opendocument")
+        raise InputError(name, "in_zip_not_excel")
     if total > MAX_UNZIPPED_BYTES or (total > 50 * 1024**2 and total / packed > MAX_ZIP_RATIO):
-        raise InputError(name, f"refused: it would inflate to {total / 1024**2:.0f} MiB (a zip bomb or not a register)")
+        raise InputError(name, "in_zip_bomb", size_mb=total / 1024**2)
     try:
         with zipfile.ZipFile(p) as zf:
             _check_shared_strings(name, zf, infos)
     except InputError:
         raise
     except Exception:  # the part's stated size or checksum is wrong
-        raise InputError(name, "damaged workbook: a part does not match its stated size or checksum (a zip bomb or a damaged file)") from None
+        raise InputError(name, "in_part_mismatch") from None
     fmt = "xlsm" if suffix == ".xlsm" or "xl/vbaProject.bin" in names else "xlsx"
     return _calamine_book(p, fmt, _ZipParts(p, names))
 
@@ -839,10 +909,11 @@ _BIFF_CELLS = frozenset((0x0203, 0x0204, 0x00D6, 0x0205, 0x027E, 0x00FD, 0x0006,
 _BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_BOUNDSHEET = 0x0809, 0x000A, 0x0200, 0x0085
 
 
-def _biff_too_big(stream: bytes) -> str | None:
-    """What in an xls Workbook stream would make the reader allocate more than MAX_SHEET_CELLS
-    cells (a far cell, or a DIMENSIONS record announcing a vast sheet), else None. Each sheet is
-    walked from where the workbook says it starts, as the reader walks it."""
+def _biff_too_big(stream: bytes, name: str) -> InputError | None:
+    """The error for what in an xls Workbook stream (of file ``name``) would make the reader
+    allocate more than MAX_SHEET_CELLS cells (a far cell, or a DIMENSIONS record announcing a
+    vast sheet), else None. Each sheet is walked from where the workbook says it starts, as the
+    reader walks it."""
     unpack = struct.unpack_from
     n = len(stream)
     starts, pos = [], 0
@@ -874,7 +945,7 @@ def _biff_too_big(stream: bytes) -> str | None:
                     # Reserved up front, with the reader's unsigned 32-bit arithmetic.
                     rows, cols = (rl - 1 - rf + 1) % 2**32, (cl - 1 - cf + 1) % 2**32
                     if rows * cols > MAX_SHEET_CELLS:
-                        return f"damaged workbook: a sheet declares {rows:,} x {cols:,} cells (limit {MAX_SHEET_CELLS:,})"
+                        return InputError(name, "in_sheet_declares", rows=rows, cols=cols, limit=MAX_SHEET_CELLS)
             elif typ in _BIFF_CELLS and size >= 4 and body + size <= n:
                 row, col = unpack("<HH", stream, body)
                 if typ == 0x00BD and size >= 6:
@@ -883,7 +954,7 @@ def _biff_too_big(stream: bytes) -> str | None:
                     max_row, max_col = max(max_row, row), max(max_col, col)
                     cells = (max_row + 1) * (max_col + 1)
                     if cells > MAX_SHEET_CELLS:
-                        return _far_cell_message("a sheet", f"{_col_letters(col + 1)}{row + 1}", cells)
+                        return _far_cell(name, Text("in_a_sheet"), f"{_col_letters(col + 1)}{row + 1}", cells)
     return None
 
 
@@ -896,21 +967,21 @@ def _open_ole(p: Path) -> RawBook:
         if workbook is None:
             workbook = ole.stream("Book")
     except PermissionError:
-        raise InputError(name, _PERMISSION) from None
+        raise InputError(name, "in_permission") from None
     except (OSError, ValueError, struct.error):
-        raise InputError(name, "damaged Office file (its internal directory is inconsistent)") from None
+        raise InputError(name, "in_ole_damaged") from None
     # An encrypted xlsx/xlsm is an OLE container holding these two streams.
     if {"ENCRYPTEDPACKAGE", "ENCRYPTIONINFO"} & streams:
-        raise InputError(name, "is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again")
+        raise InputError(name, "in_password")
     if not {"WORKBOOK", "BOOK"} & streams:
         if "WORDDOCUMENT" in streams:
-            raise InputError(name, "is a Word document, not an Excel workbook")
+            raise InputError(name, "in_word")
         if "POWERPOINT DOCUMENT" in streams:
-            raise InputError(name, "is a PowerPoint file, not an Excel workbook")
-        raise InputError(name, "is an Office file but not an Excel workbook")
-    too_big = _biff_too_big(workbook) if workbook is not None else None
-    if too_big:
-        raise InputError(name, too_big)
+            raise InputError(name, "in_powerpoint")
+        raise InputError(name, "in_office_not_excel")
+    too_big = _biff_too_big(workbook, name) if workbook is not None else None
+    if too_big is not None:
+        raise too_big
     return _calamine_book(p, "xls")
 
 
@@ -933,7 +1004,6 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
-_UNKNOWN_ENCODING = "CSV in an unknown text encoding (not UTF-8 or GB18030): save it from Excel as 'CSV UTF-8'"
 
 
 def decode_csv(data: bytes, name: str) -> tuple[str, str]:
@@ -948,7 +1018,7 @@ def decode_csv(data: bytes, name: str) -> tuple[str, str]:
         if utf16:
             return data.decode(utf16), utf16
     except UnicodeDecodeError:
-        raise InputError(name, _UNKNOWN_ENCODING) from None
+        raise InputError(name, "in_unknown_encoding") from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -956,9 +1026,9 @@ def decode_csv(data: bytes, name: str) -> tuple[str, str]:
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
-        raise InputError(name, _UNKNOWN_ENCODING) from None
+        raise InputError(name, "in_unknown_encoding") from None
     if _looks_garbled(text):
-        raise InputError(name, "CSV in an unknown text encoding (read as GB18030 it is garbled: Big5 or Shift-JIS?): save it from Excel as 'CSV UTF-8'")
+        raise InputError(name, "in_garbled_encoding")
     return text, "gb18030"
 
 
@@ -990,9 +1060,9 @@ def _open_csv(p: Path) -> RawBook:
     try:
         raw = p.read_bytes()
     except PermissionError:
-        raise InputError(name, _PERMISSION) from None
+        raise InputError(name, "in_permission") from None
     except OSError as exc:
-        raise InputError(name, f"cannot be read ({exc.strerror or exc})") from None
+        raise InputError(name, "in_cannot_read", detail=exc.strerror or str(exc)) from None
     text, _encoding = decode_csv(raw, name)
     del raw
     delimiter = _sniff_delimiter(text)
@@ -1000,6 +1070,6 @@ def _open_csv(p: Path) -> RawBook:
     try:
         rows: list[list[Any]] = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
     except csv.Error as exc:
-        raise InputError(name, f"CSV cannot be parsed ({exc})") from None
+        raise InputError(name, "in_csv_unparsable", detail=str(exc)) from None
     sheet = RawSheet(p.stem, rows)
     return RawBook(name, "csv", [sheet.name], lambda _n: sheet)

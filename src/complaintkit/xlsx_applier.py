@@ -22,10 +22,25 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import InputError
+from .messages import Text, register_messages
 from .outputs import atomic_write, check_writable
 from .register import Register
 from .sheetplan import HEADER, STATE_SHEET, PlanTable, SheetPlan, apply_plans
 from .sources import open_book
+
+register_messages({
+    "in_annotate_no_memory": ("无法打开文件来添加标注：内存不足", "cannot be opened for annotation: not enough memory"),
+    "in_annotate_permission": ("无法打开文件来添加标注：没有权限（文件是否正在其他程序中打开？）",
+                               "cannot be opened for annotation: permission denied (is it open in another program?)"),
+    "in_annotate_failed": ("无法打开文件来添加标注：{detail}", "cannot be opened for annotation ({detail})"),
+    "in_annotate_entities": ("其中的 XML 声明了实体或 DTD，已拒绝读取（可能是实体扩展攻击，或文件已损坏）",
+                             "its XML declares entities or a DTD: refused (an entity-expansion attack or a damaged file)"),
+    "in_annotate_sheet_lost": ("无法打开文件来添加标注（写入时找不到工作表“{sheet}”：文件已损坏）",
+                               "cannot be opened for annotation (sheet {sheet!r} is not where the writer looks: a damaged file)"),
+    "in_too_big_for_xlsx": ("无法复制成 .xlsx：它有 {rows:,} 行、{columns:,} 列，超出 Excel 的 {max_rows:,} 行 × {max_columns:,} 列",
+                            "cannot be copied into an .xlsx: it has {rows:,} rows and {columns:,} columns, "
+                            "beyond Excel's {max_rows:,} x {max_columns:,}"),
+})
 
 _AUTHOR = "complaintkit"
 _EXCEL_ROWS, _EXCEL_COLUMNS = 1_048_576, 16_384
@@ -227,25 +242,24 @@ def _workbook_for(register: Register) -> Workbook:
                 warnings.simplefilter("ignore")
                 wb = load_workbook(path, keep_vba=register.file_format == "xlsm", rich_text=False)
         except MemoryError:
-            raise InputError(path, "cannot be opened for annotation: not enough memory") from None
+            raise InputError(path, "in_annotate_no_memory") from None
         except PermissionError:
-            raise InputError(path, "cannot be opened for annotation: permission denied (is it open in another program?)") from None
+            raise InputError(path, "in_annotate_permission") from None
         except Exception as exc:
             if _refused_by_defusedxml(exc):
-                reason = "its XML declares entities or a DTD: refused (an entity-expansion attack or a damaged file)"
+                reason: Text | str = Text("in_annotate_entities")
             else:
                 reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise InputError(path, f"cannot be opened for annotation ({reason})") from exc
+            raise InputError(path, "in_annotate_failed", detail=reason) from exc
         if register.sheet not in wb.sheetnames:
             # The reader and the writer disagree about a damaged file's sheets.
-            raise InputError(path, f"cannot be opened for annotation (sheet {register.sheet!r} is not where the writer looks: a damaged file)")
+            raise InputError(path, "in_annotate_sheet_lost", sheet=register.sheet)
         return wb
     book = open_book(path)
     rows = book.sheet(register.sheet).rows
     width = max((len(r) for r in rows), default=0)
     if len(rows) > _EXCEL_ROWS or width > _EXCEL_COLUMNS:
-        raise InputError(path, f"cannot be copied into an .xlsx: it has {len(rows):,} rows and {width:,} columns, "
-                               f"beyond Excel's {_EXCEL_ROWS:,} x {_EXCEL_COLUMNS:,}")
+        raise InputError(path, "in_too_big_for_xlsx", rows=len(rows), columns=width, max_rows=_EXCEL_ROWS, max_columns=_EXCEL_COLUMNS)
     wb = Workbook()
     ws = wb.active
     ws.title = sheet_title(register.sheet)
