@@ -269,6 +269,41 @@ def test_a_duplicate_entry_looks_back_as_its_primary_does():
     assert reason(got["T3"], "repeat") == reason(got["T2"], "repeat")
 
 
+def test_what_a_duplicate_entry_records_counts_for_its_primary_and_later_repeats():
+    """One event typed in twice: the follow-up or escalation recorded on the second entry is the
+    event's, so the primary shows it (saying where it was found) and a later repeat sees it."""
+    rows = [row("T1", "2026-03-02", 回访结果=None, 回访日期=None), row("T2", "2026-03-03", "客户来电反映：" + FEE, 回访结果="不满意"),
+            row("T3", "2026-05-04")]
+    got = assess(rows)
+    assert "unsatisfied" in codes(got["T1"]) and reason(got["T1"], "unsatisfied").endswith("（记于同一投诉的重复录入 T2）")
+    assert "记于" not in reason(got["T2"], "unsatisfied")
+    assert "repeat_after_unsatisfied" in codes(got["T3"]) and "T1 (2026-03-02)" in reason(got["T3"], "repeat_after_unsatisfied")
+    flagged = assess([row("T1", "2026-03-02"), row("T2", "2026-03-03", "客户来电反映：" + FEE, 是否升级="是")])
+    assert flagged["T1"].level == "high" and "（记于同一投诉的重复录入 T2）" in reason(flagged["T1"], "already_flag")
+    # Without the copy, the primary alone is quiet: the copy's facts are what changed it.
+    assert assess([row("T1", "2026-03-02", 回访结果=None, 回访日期=None)])["T1"].level == "none"
+
+
+@pytest.mark.parametrize("text,said", [
+    ("上次投诉的年费问题到现在还没解决，" + FEE, True),
+    ("这是我第三次反映了，" + FEE, True),
+    ("已经投诉过好几次，" + FEE, True),
+    ("我再次投诉：" + FEE, True),
+    ("我没有再次投诉的打算，" + FEE, False),  # negated
+    (FEE, False),
+])
+def test_the_customers_own_word_that_it_is_a_repeat_counts_when_the_register_holds_no_earlier_one(text, said):
+    got = assess([row("T1", "2026-09-01", text)])["T1"]
+    assert ("said_repeat" in codes(got)) == said
+    if said:
+        assert got.level == "low" and reason(got, "said_repeat").endswith("（客户称此前已投诉过，台账中未找到前次投诉）")
+
+
+def test_a_repeat_the_register_shows_is_not_counted_again_for_the_customers_word():
+    got = assess([row("T1", "2026-03-02"), row("T2", "2026-05-04", "上次投诉还没解决，" + FEE)])["T2"]
+    assert "repeat" in codes(got) and "said_repeat" not in codes(got)
+
+
 def test_english_messages():
     report = run_operation("risk", [register([row("T1", "2026-03-02"), row("T2", "2026-05-04")])], OpContext(POLICY, ASOF, "en")).detail
     got = {r.id: r for r in report.rows}["T2"]
@@ -640,7 +675,7 @@ def test_one_screen_search_finds_every_text_a_word_list_finds_something_in(words
     # The screen only skips texts none of the lists matches in; where it cannot be built safely
     # (a back-reference) there is none and every text is searched.
     settings = RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": words}}) if words else POLICY)
-    lists = (settings.disputed, settings.escalation_words, settings.hard_demands)
+    lists = settings.word_lists
     if "\\1" in str(words):
         assert settings.screen is None
         return

@@ -5,13 +5,17 @@ The score is a plain sum of points, one addend per factor found (shared/DOMAIN.m
 its early signs"); every number and word list is in the policy's ``[risk]`` section:
 
 - the customer: repeat complaints about the same issue (dedupe's repeat chains: count, recency,
-  an earlier 回访不满意), other complaints within 12 months, a high frequency, an earlier
-  escalation;
+  an earlier 回访不满意), or the customer's own word that this is not the first time (再次投诉,
+  上次投诉还没解决) when no earlier complaint is in the registers; other complaints within 12
+  months, a high frequency, an earlier escalation;
 - the process: overdue and by how much, closed late (followups), passed between departments;
 - the outcome: 回访不满意, or a disputed result in the text;
 - the words: escalation words (12378, 媒体, 律师 ...) and hard demands (赔偿, 书面道歉, 找领导 ...)
   in the description, demand and remarks, with negations and look-alikes left out;
 - the channel and the classified reason (both optional points).
+
+A duplicate entry is the same event as its primary: what either copy records (回访不满意, 是否升级,
+the channel) counts for both, and says on which entry it was found.
 
 A complaint that arrived through 监管转办 or 媒体, or that the register marks 是否升级=是, is already
 escalated: level high with a reason that says so (a fact, not a prediction). A cancelled complaint
@@ -68,10 +72,10 @@ register_messages({
     "risk_levelx_low": ("低（黄）", "low (yellow)"),
     "risk_levelx_none": ("无", "none"),
     # reasons
-    "risk_already_channel": ("已升级：经“{channel}”渠道受理，本身就是升级投诉（事实，不是预测）",
-                             "already escalated: received through '{channel}' (a fact, not a prediction)"),
-    "risk_already_flag": ("已升级：台账标记是否升级为“{value}”（事实，不是预测）",
-                          "already escalated: the register marks it escalated ('{value}'; a fact, not a prediction)"),
+    "risk_already_channel": ("已升级：经“{channel}”渠道受理，本身就是升级投诉（事实，不是预测）{copy}",
+                             "already escalated: received through '{channel}' (a fact, not a prediction){copy}"),
+    "risk_already_flag": ("已升级：台账标记是否升级为“{value}”（事实，不是预测）{copy}",
+                          "already escalated: the register marks it escalated ('{value}'; a fact, not a prediction){copy}"),
     "risk_repeat": ("第{n}次就同一问题{issue}投诉，{earlier}: {refs}", "complaint no. {n} about the same issue{issue}; {earlier}: {refs}"),
     "risk_issue": ("（{label}）", " ({label})"),
     "risk_earlier_1": ("前次", "earlier"),
@@ -86,8 +90,11 @@ register_messages({
     "risk_overdue": ("已超期 {n} 天（办理时限 {due}）", "overdue by {n} days (decision due {due})"),
     "risk_closed_late": ("超期办结（晚 {n} 天）", "closed late (by {n} days)"),
     "risk_transfers": ("已在部门间流转 {n} 次", "passed between departments {n} times"),
-    "risk_unsatisfied": ("回访{result}{date}", "follow-up result '{result}'{date}"),
+    "risk_unsatisfied": ("回访{result}{date}{copy}", "follow-up result '{result}'{date}{copy}"),
     "risk_unsatisfied_date": ("（回访日期 {date}）", " ({date})"),
+    "risk_on_copy": ("（记于同一投诉的重复录入 {id}）", " (recorded on its duplicate entry {id})"),
+    "risk_said_repeat": ("{mentions}（客户称此前已投诉过，台账中未找到前次投诉）",
+                         "{mentions} (says it complained before; no earlier complaint found in the registers)"),
     "risk_disputed": ("{mentions}（对处理结果有异议）", "{mentions} (disputes the outcome)"),
     "risk_escalation_words": ("{mentions}", "{mentions}"),
     "risk_hard_demands": ("{mentions}（难以满足的诉求）", "{mentions} (a demand that is hard to meet)"),
@@ -99,6 +106,7 @@ register_messages({
     "risk_factor_already_flag": ("已标记升级", "marked escalated"),
     "risk_factor_repeat": ("同一问题重复投诉", "repeat complaint, same issue"),
     "risk_factor_repeat_recent": ("短期内重复", "recent repeat"),
+    "risk_factor_said_repeat": ("自称此前已投诉", "says it complained before"),
     "risk_factor_repeat_after_unsatisfied": ("前次回访不满意后重复", "repeat after an unsatisfied follow-up"),
     "risk_factor_earlier_other": ("此前的其他投诉", "other earlier complaints"),
     "risk_factor_frequency": ("频繁投诉", "frequent complainant"),
@@ -375,7 +383,8 @@ class TextRules:
 
 
 _SECTIONS = ("levels", "text_fields", "already_escalated", "repeat", "earlier_other", "frequency", "earlier_escalation",
-             "overdue", "transfers", "unsatisfied", "disputed", "channels", "reasons", "escalation_words", "hard_demands", "text")
+             "overdue", "transfers", "unsatisfied", "disputed", "channels", "reasons", "escalation_words", "hard_demands",
+             "said_repeat", "text")
 _WORD_LIST = ("max", "words", "patterns")
 
 
@@ -405,6 +414,7 @@ class RiskSettings:
     hard_demands: WordList
     cancelled_statuses: frozenset[str]
     text: TextRules
+    said_repeat: WordList
 
     @classmethod
     def from_policy(cls, policy: Policy) -> "RiskSettings":
@@ -451,14 +461,20 @@ class RiskSettings:
             WordList(_section(policy, "hard_demands", _WORD_LIST), "risk.hard_demands", text, 50),
             frozenset(_strings(policy.get("status.cancelled", ["已撤销"]), "status.cancelled")),
             text,
+            WordList(_section(policy, "said_repeat", _WORD_LIST), "risk.said_repeat", text, 30),
         )
+
+    @property
+    def word_lists(self) -> tuple[WordList, ...]:
+        """Every list searched in the texts (``screen`` joins them)."""
+        return (self.disputed, self.escalation_words, self.hard_demands, self.said_repeat)
 
     @functools.cached_property
     def screen(self) -> re.Pattern[str] | None:
         """One search that tells whether a text holds anything a word list looks for: most texts
         hold nothing and are then not searched once per list. None when the lists' patterns cannot
         be joined safely (a back-reference): every text is searched then."""
-        lists = (self.disputed, self.escalation_words, self.hard_demands)
+        lists = self.word_lists
         sources = [src for wl in lists for _, src, _ in wl.patterns]
         if any(re.search(r"\\[1-9]|\(\?P=|\(\?\(", src) for src in sources):  # group numbers shift when joined
             return None
@@ -749,7 +765,12 @@ class _Scorer:
         self.label_en = reason_names_en(policy)
         self.primary: dict[RecordKey, Record] = {}
         self.chain: dict[RecordKey, tuple[Group, int]] = {}
+        #: every entry of a complaint typed in more than once: one event, whose facts count for all.
+        self.event: dict[RecordKey, tuple[Record, ...]] = {}
         for group in duplicates.duplicates:
+            entries = tuple(m.record for m in group.members)
+            for m in group.members:
+                self.event[m.record.key] = entries
             for m in group.members[1:]:
                 self.primary[m.record.key] = group.primary.record
         for group in duplicates.repeats:
@@ -765,6 +786,7 @@ class _Scorer:
         #: complaint of the customer looks back on them.
         self.escalated = {r.key for r in records if r.get("escalated") in settings.escalated_values
                           or r.get("channel") in settings.already_channels}
+        self.escalated.update(r.key for key in list(self.escalated) for r in self.event.get(key, ()))
 
     def _refs(self, records: Sequence[Record], note: Any = None) -> tuple[Ref, ...]:
         return tuple(self._ref(r, note(r) if note else "") for r in records[-self.MAX_REFS:])
@@ -795,6 +817,7 @@ class _Scorer:
             reasons += self._already(rec)
         texts = s.text.prepare(v, s.text_fields, s.screen, self.searchable)
         reasons += self._repeat(base)
+        reasons += self._said_repeat(base, texts)
         reasons += self._customer(base)
         reasons += self._process(rec)
         reasons += self._outcome(rec, texts)
@@ -811,16 +834,33 @@ class _Scorer:
 
     # -- the factors ----------------------------------------------------------------------
 
+    def _entry_with(self, rec: Record, has: Any) -> Record | None:
+        """The entry of this complaint event (the row itself first, then its duplicate entries)
+        for which ``has(entry)`` holds."""
+        if has(rec):
+            return rec
+        return next((r for r in self.event.get(rec.key, ()) if r is not rec and has(r)), None)
+
+    def _copy_note(self, rec: Record, entry: Record) -> Msg | str:
+        return "" if entry is rec else Msg("risk_on_copy", (("id", entry.id),))
+
     def _already(self, rec: Record) -> list[Reason]:
         s = self.s
         out = []
-        channel = rec.get("channel")
-        if channel in s.already_channels:
-            out.append(Reason("already_channel", s.already_points, (("channel", channel),), HIGH))
-        if rec.get("escalated") in s.escalated_values:
+        by_channel = self._entry_with(rec, lambda r: r.get("channel") in s.already_channels)
+        if by_channel is not None:
+            out.append(Reason("already_channel", s.already_points, (("channel", by_channel.get("channel")),
+                                                                    ("copy", self._copy_note(rec, by_channel))), HIGH))
+        flagged = self._entry_with(rec, lambda r: r.get("escalated") in s.escalated_values)
+        if flagged is not None:
             # Both facts count once: the points are for being escalated, not for each way it shows.
-            out.append(Reason("already_flag", 0 if out else s.already_points, (("value", rec.get("escalated")),), HIGH))
+            out.append(Reason("already_flag", 0 if out else s.already_points, (("value", flagged.get("escalated")),
+                                                                              ("copy", self._copy_note(rec, flagged))), HIGH))
         return out
+
+    def _unsatisfied(self, rec: Record) -> Record | None:
+        """The entry of this complaint whose follow-up was unsatisfied, if any."""
+        return self._entry_with(rec, lambda r: r.get("followup_result") in self.s.unsatisfied_values)
 
     def _issue(self, base: Record, group: Group, pos: int) -> str:
         match = group.members[pos].match
@@ -845,10 +885,19 @@ class _Scorer:
         gap = (group.members[pos].date - group.members[pos - 1].date).days
         if gap <= p["recent_days"]:
             out.append(Reason("repeat_recent", p["recent"], (("days", gap),)))
-        unhappy = [r for r in earlier if r.get("followup_result") in self.s.unsatisfied_values]
+        unhappy = [r for r in earlier if self._unsatisfied(r) is not None]
         if unhappy:
             out.append(Reason("repeat_after_unsatisfied", p["after_unsatisfied"], (("refs", self._refs(unhappy)),)))
         return out
+
+    def _said_repeat(self, base: Record, texts: Sequence[tuple[str, str]]) -> list[Reason]:
+        # Only when the registers hold no earlier complaint about it: then the repeat counts.
+        found = self.chain.get(base.key)
+        if found is not None and found[1] > 0:
+            return []
+        words = self.s.said_repeat
+        hits = words.find(texts)
+        return [Reason("said_repeat", words.score(hits), (("mentions", Mentions(tuple(hits))),))] if hits else []
 
     def _customer(self, base: Record) -> list[Reason]:
         s = self.s
@@ -895,11 +944,12 @@ class _Scorer:
     def _outcome(self, rec: Record, texts: Sequence[tuple[str, str]]) -> list[Reason]:
         s = self.s
         out = []
-        result = rec.get("followup_result")
-        if result in s.unsatisfied_values:
-            when = rec.get("followup_date")
+        entry = self._unsatisfied(rec)
+        if entry is not None:
+            when = entry.get("followup_date")
             date = Msg("risk_unsatisfied_date", (("date", when.isoformat()),)) if isinstance(when, dt.date) else ""
-            out.append(Reason("unsatisfied", s.unsatisfied_points, (("result", result), ("date", date))))
+            out.append(Reason("unsatisfied", s.unsatisfied_points, (("result", entry.get("followup_result")), ("date", date),
+                                                                    ("copy", self._copy_note(rec, entry)))))
         hits = s.disputed.find(texts)
         if hits:
             out.append(Reason("disputed", s.disputed.score(hits), (("mentions", Mentions(tuple(hits))),)))
