@@ -242,7 +242,8 @@ def test_annotate_dir_for_a_folder(runner, tmp_path, samples):
     (["missing.xlsx"], "找不到这个文件"),
     (["missing.xlsx", "--lang", "en"], "no such file"),
     (["--as-of", "someday", "x.xlsx"], "不是日期"),
-    (["--map", "nonsense", "x.xlsx"], "HEADER=field"),
+    (["--map", "nonsense", "x.xlsx"], "表头=字段"),
+    (["--map", "nonsense", "x.xlsx", "--lang", "en"], "HEADER=field"),
 ])
 def test_usage_errors_exit_2(runner, args, message):
     result = runner.invoke(cli, ["validate", *args])
@@ -268,7 +269,7 @@ def test_config_override_changes_severity(runner, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[rules\n", encoding="utf-8")
     result = runner.invoke(cli, ["validate", str(path), "--config", str(bad)])
-    assert result.exit_code == 2 and "not valid TOML" in result.output
+    assert result.exit_code == 2 and "不是有效的 TOML" in result.output
 
 
 def test_installed_entry_point(samples, tmp_path):
