@@ -4,6 +4,7 @@ with --lang en: each is raised as an ``in_`` code, the English is what the messa
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import struct
 import sys
@@ -22,6 +23,7 @@ from complaintkit.sources import open_book
 
 sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
 import make_corpus  # noqa: E402
+from conftest import ROOT  # noqa: E402
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Three English words in a row: a sentence left untranslated ("Excel", "CSV UTF-8" are names).
@@ -154,3 +156,37 @@ def test_validate_says_a_bad_file_in_chinese_and_in_english_with_lang_en(tmp_pat
     assert result.exit_code == 2 and result.stderr == f"complaintkit: {missing}: 找不到这个文件或文件夹\n"
     result = runner.invoke(cli, ["validate", str(missing), "--lang", "en"])
     assert result.exit_code == 2 and result.stderr == f"complaintkit: {missing}: no such file or folder\n"
+
+
+def test_a_workbook_named_as_another_kind_is_read_by_what_it_is(tmp_path):
+    """An .xlsx saved as "x.xls" and an .xls renamed .xlsx are read (the reader used to go by the
+    name and fail), and the first is annotated like any .xlsx."""
+    as_xls = tmp_path / "城东.xls"
+    as_xls.write_bytes((ROOT / "samples" / "branches" / "城东支行.xlsx").read_bytes())
+    as_xlsx = tmp_path / "旧台账.xlsx"
+    as_xlsx.write_bytes((ROOT / "samples" / "legacy_branch.xls").read_bytes())
+    runner = CliRunner()
+    for path, rows in ((as_xls, 118), (as_xlsx, 40)):
+        result = runner.invoke(cli, ["validate", str(path), "--as-of", "2026-11-20", "--format", "json",
+                                     "--annotate", str(tmp_path / "out"), "--force"])
+        assert result.exit_code in (0, 1), result.output
+        assert json.loads(result.stdout)["summary"]["rows"] == rows
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["城东.checked.xlsx", "旧台账.checked.xlsx"]
+
+
+def test_spreadsheets_a_folder_holds_that_cannot_be_read_are_reported_not_passed_over(tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "城东.xlsx").write_bytes((ROOT / "samples" / "branches" / "城东支行.xlsx").read_bytes())
+    make_corpus.write_zip(folder / "城西.xlsb", {"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\x00" * 64})
+    (folder / "滨江.et").write_bytes(make_corpus.ole_file({"ETDocument": b"\x00" * 5000}))
+    make_corpus.write_zip(folder / "高新.ods", {"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})
+    make_corpus.write_zip(folder / "开发区.numbers", {"Index/Document.iwa": b"\x00" * 64})
+    result = CliRunner().invoke(cli, ["run", str(folder), "--checks", "validate", "--as-of", "2026-11-20", "--format", "json"])
+    assert result.exit_code == 3, result.output  # a partial batch: the readable one was checked
+    data = json.loads(result.stdout)
+    assert [Path(f["file"]).name for f in data["files"]] == ["城东.xlsx"]
+    codes = {Path(u["file"]).name: u["code"] for u in data["unreadable"]}
+    assert codes == {"城西.xlsb": "in_xlsb", "滨江.et": "in_wps", "高新.ods": "in_opendocument", "开发区.numbers": "in_numbers"}
+    reasons = {Path(u["file"]).name: u["reason"] for u in data["unreadable"]}
+    assert "另存为 .xlsx" in reasons["滨江.et"] and "导出为 Excel" in reasons["开发区.numbers"]

@@ -87,6 +87,8 @@ register_messages({
                     "is password-protected: open it in Excel, remove the password (文件→信息→保护工作簿), save and try again"),
     "in_word": ("是 Word 文档，不是 Excel 工作簿", "is a Word document, not an Excel workbook"),
     "in_powerpoint": ("是 PowerPoint 文件，不是 Excel 工作簿", "is a PowerPoint file, not an Excel workbook"),
+    "in_numbers": ("是 Apple Numbers 文件：请在 Numbers 中导出为 Excel（.xlsx）", "is an Apple Numbers file: export it to Excel (.xlsx) from Numbers"),
+    "in_wps": ("是 WPS 表格文件（.et），读不了：请在 WPS 中打开，另存为 .xlsx", "is a WPS spreadsheet (.et) that cannot be read: open it in WPS and save as .xlsx"),
     "in_office_not_excel": ("是 Office 文件，但不是 Excel 工作簿", "is an Office file but not an Excel workbook"),
     "in_unknown_encoding": ("CSV 文件的文字编码无法识别（不是 UTF-8 或 GB18030）：请在 Excel 中另存为“CSV UTF-8(逗号分隔)”",
                             "CSV in an unknown text encoding (not UTF-8 or GB18030): save it from Excel as 'CSV UTF-8'"),
@@ -98,6 +100,10 @@ register_messages({
 })
 
 REGISTER_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
+#: Spreadsheets a folder may hold that cannot be read as they are (Excel binary, WPS, OpenDocument,
+#: Numbers): taken from folders all the same, so each is reported with what to do instead of
+#: being passed over without a word.
+OTHER_SPREADSHEET_SUFFIXES = (".xlsb", ".et", ".ods", ".numbers")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 # A workbook zip that inflates past this, or by more than this ratio, is refused as a zip bomb.
@@ -223,7 +229,8 @@ def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
             if p.is_dir():
                 for child in sorted(p.rglob("*")):
                     name = child.name
-                    if child.is_file() and name.lower().endswith(REGISTER_SUFFIXES) and not name.startswith(("~$", ".")):
+                    if (child.is_file() and name.lower().endswith(REGISTER_SUFFIXES + OTHER_SPREADSHEET_SUFFIXES)
+                            and not name.startswith(("~$", "."))):
                         add(child)
             elif p.exists():
                 add(p)
@@ -385,12 +392,22 @@ def _short(exc: BaseException) -> str:
     return text[:160]
 
 
+#: The names the reader opens by path as each format (it picks its parser by the name).
+_READER_SUFFIXES = {"xlsx": (".xlsx", ".xlsm", ".xlam"), "xlsm": (".xlsx", ".xlsm", ".xlam"), "xls": (".xls", ".xla")}
+
+
 def _calamine_book(p: Path, fmt: str, zip_parts: "_ZipParts | None" = None) -> RawBook:
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     name = str(p)
     with _calamine(name, Text("in_as_workbook", {"fmt": fmt})):
-        wb = CalamineWorkbook.from_path(str(p))
+        if p.suffix.lower() in _READER_SUFFIXES[fmt]:
+            wb = CalamineWorkbook.from_path(str(p))
+        else:
+            # Named as another kind (an .xlsx saved as "x.xls", a renamed .xls): the reader would
+            # go by the name, so it is handed the bytes and goes by what they are.
+            with open(p, "rb") as fh:
+                wb = CalamineWorkbook.from_filelike(fh)
         sheet_names = list(wb.sheet_names)
         visible = {meta.name: meta.visible == SheetVisibleEnum.Visible for meta in wb.sheets_metadata or []}
 
@@ -795,6 +812,8 @@ def _open_zip_workbook(p: Path, suffix: str) -> RawBook:
             raise InputError(name, "in_xlsb")
         if "content.xml" in names:
             raise InputError(name, "in_opendocument")
+        if suffix == ".numbers":
+            raise InputError(name, "in_numbers")
         raise InputError(name, "in_zip_not_excel")
     if total > MAX_UNZIPPED_BYTES or (total > 50 * 1024**2 and total / packed > MAX_ZIP_RATIO):
         raise InputError(name, "in_zip_bomb", size_mb=total / 1024**2)
@@ -978,6 +997,8 @@ def _open_ole(p: Path) -> RawBook:
             raise InputError(name, "in_word")
         if "POWERPOINT DOCUMENT" in streams:
             raise InputError(name, "in_powerpoint")
+        if p.suffix.lower() == ".et":
+            raise InputError(name, "in_wps")
         raise InputError(name, "in_office_not_excel")
     too_big = _biff_too_big(workbook, name) if workbook is not None else None
     if too_big is not None:

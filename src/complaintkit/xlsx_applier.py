@@ -7,6 +7,7 @@ formula, control characters, 32,767-character cells, NaN) is written as inert, v
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import re
 import warnings
@@ -240,7 +241,10 @@ def _workbook_for(register: Register) -> Workbook:
             with warnings.catch_warnings():
                 # openpyxl warns on stderr about features it drops (extensions, some validations).
                 warnings.simplefilter("ignore")
-                wb = load_workbook(path, keep_vba=register.file_format == "xlsm", rich_text=False)
+                # openpyxl refuses a workbook by its name (an .xlsx saved as "x.xls"): it gets the bytes.
+                named_right = Path(path).suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm")
+                wb = load_workbook(path if named_right else io.BytesIO(Path(path).read_bytes()),
+                                   keep_vba=register.file_format == "xlsm", rich_text=False)
         except MemoryError:
             raise InputError(path, "in_annotate_no_memory") from None
         except PermissionError:
