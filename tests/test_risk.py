@@ -672,14 +672,10 @@ TEXTS = ["客户称将向12378投诉并找媒体曝光", "不会找媒体曝光�
 
 @pytest.mark.parametrize("words", [{}, {"patterns": {r"(投诉).{0,3}\1": 30}}, {"patterns": {r"(?i:sue)": 30}}])
 def test_one_screen_search_finds_every_text_a_word_list_finds_something_in(words):
-    # The screen only skips texts none of the lists matches in; where it cannot be built safely
-    # (a back-reference) there is none and every text is searched.
+    # The screen only skips texts none of the lists matches in (each pattern is searched on its
+    # own, so a back-reference keeps its meaning).
     settings = RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": words}}) if words else POLICY)
     lists = settings.word_lists
-    if "\\1" in str(words):
-        assert settings.screen is None
-        return
-    assert settings.screen is not None
     kept = set()
     for text in TEXTS + ["I will SUE you"]:
         texts = settings.text.prepare({"description": text}, ("description",))
@@ -690,7 +686,7 @@ def test_one_screen_search_finds_every_text_a_word_list_finds_something_in(words
     # Texts holding a listed word pass the screen (a negated one too: the lists judge negation);
     # texts holding none are not searched again.
     expected = {"客户称将向12378投诉并找媒体曝光", "不会找媒体曝光，只要求退还手续费", "要求全额赔偿并赔礼道歉", "12378"}
-    if words:
+    if "sue" in str(words):
         expected.add("I will SUE you")
     assert kept == expected
 

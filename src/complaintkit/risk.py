@@ -343,7 +343,7 @@ class TextRules:
     #: Distinct texts a ``prepare`` memo holds before it starts again.
     MEMO = 4096
 
-    def prepare(self, values: Mapping[str, Any], fields: Sequence[str], screen: re.Pattern[str] | None = None,
+    def prepare(self, values: Mapping[str, Any], fields: Sequence[str], screen: "Screen | None" = None,
                 memo: dict[str, str | None] | None = None) -> list[tuple[str, str]]:
         """The fields to search, folded and with ignored phrases blanked: done once per record
         for every word list. With ``screen``, only the texts it finds something in (see
@@ -386,6 +386,24 @@ _SECTIONS = ("levels", "text_fields", "already_escalated", "repeat", "earlier_ot
              "overdue", "transfers", "unsatisfied", "disputed", "channels", "reasons", "escalation_words", "hard_demands",
              "said_repeat", "text")
 _WORD_LIST = ("max", "words", "patterns")
+
+
+class Screen:
+    """Whether a text holds any word or pattern of the word lists. The words are one regular
+    expression of literals, which the engine skips through quickly, and each pattern is searched
+    on its own: joined into one alternation with the words, every position of every text tried
+    every alternative (twice the time, and more with each pattern a policy adds)."""
+
+    __slots__ = ("words", "patterns")
+
+    def __init__(self, words: Sequence[str], patterns: Sequence[str]) -> None:
+        self.words = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))) if words else None
+        self.patterns = [re.compile(src) for src in patterns]
+
+    def search(self, text: str) -> bool:
+        if self.words is not None and self.words.search(text):
+            return True
+        return any(p.search(text) for p in self.patterns)
 
 
 @dataclass(frozen=True)
@@ -470,19 +488,11 @@ class RiskSettings:
         return (self.disputed, self.escalation_words, self.hard_demands, self.said_repeat)
 
     @functools.cached_property
-    def screen(self) -> re.Pattern[str] | None:
-        """One search that tells whether a text holds anything a word list looks for: most texts
-        hold nothing and are then not searched once per list. None when the lists' patterns cannot
-        be joined safely (a back-reference): every text is searched then."""
+    def screen(self) -> "Screen":
+        """One look that tells whether a text holds anything a word list looks for: most texts
+        hold nothing and are then not searched once per list."""
         lists = self.word_lists
-        sources = [src for wl in lists for _, src, _ in wl.patterns]
-        if any(re.search(r"\\[1-9]|\(\?P=|\(\?\(", src) for src in sources):  # group numbers shift when joined
-            return None
-        parts = [re.escape(w) for wl in lists for w in wl.words] + [f"(?:{src})" for src in sources]
-        try:
-            return re.compile("|".join(parts) or "(?!)")
-        except re.error:
-            return None
+        return Screen([w for wl in lists for w in wl.words], [src for wl in lists for _, src, _ in wl.patterns])
 
     def level(self, score: float) -> str:
         """The level a score reaches on its own."""
@@ -834,12 +844,13 @@ class _Scorer:
 
     # -- the factors ----------------------------------------------------------------------
 
-    def _entry_with(self, rec: Record, has: Any) -> Record | None:
+    def _entry_with(self, rec: Record, name: str, values: frozenset[str]) -> Record | None:
         """The entry of this complaint event (the row itself first, then its duplicate entries)
-        for which ``has(entry)`` holds."""
-        if has(rec):
+        whose field ``name`` holds one of ``values``."""
+        if rec.values.get(name) in values:
             return rec
-        return next((r for r in self.event.get(rec.key, ()) if r is not rec and has(r)), None)
+        entries = self.event.get(rec.key)
+        return next((r for r in entries if r is not rec and r.values.get(name) in values), None) if entries else None
 
     def _copy_note(self, rec: Record, entry: Record) -> Msg | str:
         return "" if entry is rec else Msg("risk_on_copy", (("id", entry.id),))
@@ -847,11 +858,11 @@ class _Scorer:
     def _already(self, rec: Record) -> list[Reason]:
         s = self.s
         out = []
-        by_channel = self._entry_with(rec, lambda r: r.get("channel") in s.already_channels)
+        by_channel = self._entry_with(rec, "channel", s.already_channels)
         if by_channel is not None:
             out.append(Reason("already_channel", s.already_points, (("channel", by_channel.get("channel")),
                                                                     ("copy", self._copy_note(rec, by_channel))), HIGH))
-        flagged = self._entry_with(rec, lambda r: r.get("escalated") in s.escalated_values)
+        flagged = self._entry_with(rec, "escalated", s.escalated_values)
         if flagged is not None:
             # Both facts count once: the points are for being escalated, not for each way it shows.
             out.append(Reason("already_flag", 0 if out else s.already_points, (("value", flagged.get("escalated")),
@@ -860,7 +871,7 @@ class _Scorer:
 
     def _unsatisfied(self, rec: Record) -> Record | None:
         """The entry of this complaint whose follow-up was unsatisfied, if any."""
-        return self._entry_with(rec, lambda r: r.get("followup_result") in self.s.unsatisfied_values)
+        return self._entry_with(rec, "followup_result", self.s.unsatisfied_values)
 
     def _issue(self, base: Record, group: Group, pos: int) -> str:
         match = group.members[pos].match
