@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from complaintkit.cli import cli
-from complaintkit.deadlines import DeadlineSettings, check_deadlines, days_left, due_date
+from complaintkit.deadlines import DeadlineCalculator, DeadlineSettings, check_deadlines, days_left, due_date, evaluate_record
 from complaintkit.errors import PolicyError
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.policy import load_policy
@@ -27,7 +27,7 @@ from complaintkit.register import Record, Register
 from complaintkit.sheetplan import AMBER, RED
 from complaintkit.workcalendar import CalendarCoverageWarning, WorkCalendar
 
-from conftest import sha256
+from conftest import good_row, sha256, write_xlsx
 
 D = dt.date.fromisoformat
 AS_OF = "2026-11-20"  # a Friday
@@ -231,7 +231,7 @@ MORNING = [
     _row("A01", "2026-10-23"),                                                        # 3: due 11-09 -> overdue 11
     _row("A02", "2026-11-05"),                                                        # 4: due 11-20 -> due today
     _row("A03", "2026-11-07", status="待处理"),                                       # 5: due Sun 11-22 -> Mon 11-23, 3 left
-    _row("A04", "2026-11-09"),                                                        # 6: due 11-24 -> on track, 4 left
+    _row("A04", "2026-11-11"),                                   # 6: due 11-26 -> on track, 6 left (4 working days)
     _row("A05", "2026-10-12", "已办结", "2026-10-20", "2026-10-22", "满意"),          # 7: closed on time, followed up
     _row("A06", "2026-09-16", "已办结", "2026-10-09", "2026-10-12", "满意"),          # 8: due 10-08, closed 10-09 -> late 1;
                                                                                       #    follow-up due 10-13 (Sat 10-10 调休 counts)
@@ -268,7 +268,7 @@ def test_every_row_status_at_the_as_of_date(runner, morning):
         "A01": ("2026-11-09", "overdue", 11, None, None),
         "A02": ("2026-11-20", "due_soon", 0, None, None),
         "A03": ("2026-11-23", "due_soon", 0, None, None),
-        "A04": ("2026-11-24", "on_track", 0, None, None),
+        "A04": ("2026-11-26", "on_track", 0, None, None),
         "A05": ("2026-10-27", "closed_on_time", 0, "2026-10-23", "done"),
         "A06": ("2026-10-08", "closed_late", 1, "2026-10-13", "done"),
         "A07": ("2026-11-17", "closed_on_time", 0, "2026-11-13", "overdue"),
@@ -415,7 +415,7 @@ def test_annotated_copy(runner, morning, tmp_path):
     assert cell(3, due).value.date() == D("2026-11-09") and cell(3, status).value == "已超期 11 天"
     assert fill(3, status) == RED and fill(3, due) == RED
     assert cell(4, status).value == "今天到期" and fill(4, status) == AMBER
-    assert cell(6, status).value == "未到期（剩 4 天）" and fill(6, status) is None
+    assert cell(6, status).value == "未到期（剩 6 天）" and fill(6, status) is None
     assert cell(9, fu_status).value == "回访超期 7 天" and fill(9, fu_status) == RED
     assert cell(10, fu_status).value == "待回访（剩 3 天）" and fill(10, fu_status) == AMBER
     assert cell(8, fu_due).value.date() == D("2026-10-13") and cell(8, status).value == "超期办结（晚 1 天）"
@@ -474,3 +474,26 @@ def test_extended_values_are_read_once_each_and_true_is_not_one(monkeypatch):
     assert calc.extended("是") is True and calc.extended("否") is False and calc.extended(None) is False
     assert calc.extended(True) is True and calc.extended(1) is False and calc.extended("是") is True  # remembered
     assert read == [True, 1, "是", "否", None]  # each distinct value read once
+
+
+@pytest.mark.parametrize("as_of,due,count,status", [
+    ("2026-09-30", "2026-10-09", "working", "due_soon"),   # 国庆: 9 calendar days, 1 working day
+    ("2026-09-30", "2026-10-09", "calendar", "on_track"),
+    ("2026-11-20", "2026-11-24", "working", "due_soon"),   # Friday: Tuesday is 2 working days away
+    ("2026-11-20", "2026-11-24", "calendar", "on_track"),  # ... and 4 calendar days
+    ("2026-11-20", "2026-11-26", "working", "on_track"),   # 4 working days
+    ("2026-11-20", "2026-11-23", "calendar", "due_soon"),
+])
+def test_the_due_soon_window_counts_working_days_by_default(tmp_path, as_of, due, count, status):
+    """A branch closed for a holiday still has the deadline after it: on 9-30 a case due 10-09 is
+    due soon. deadlines.warning_count = "calendar" counts every day instead."""
+    policy = load_policy() if count == "working" else load_policy().with_overrides({"deadlines": {"warning_count": "calendar"}})
+    received = D(due) - dt.timedelta(days=15)  # the 15 days of the default rule, so the deadline is `due`
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1, 受理日期=received, 处理状态="处理中", 办结日期=None, 回访日期=None, 回访结果=None)])
+    reg = load_register(path, LoadOptions(policy))
+    calc = DeadlineCalculator.from_policy(policy)
+    row = evaluate_record(reg.records[0], D(as_of), calc)
+    assert (row.decision_due, row.status) == (D(due), status)
+    explained = row.explanation()
+    if status == "due_soon" and count == "working":
+        assert "个工作日，还剩" in explained[-1], explained

@@ -92,7 +92,9 @@ register_messages({
     "ex_workday_end": ("{date} 是{kind}，算工作日，不顺延", "{date} is a {kind}: a working day, not moved"),
     "ex_due": ("办理时限 {due}", "decision due {due}"),
     "ex_open_overdue": ("状态“{status}”未办结；检查日 {as_of} 已超过时限 {n} 天 → 已超期", "status '{status}' is open; as of {as_of} the deadline passed {n} days ago → overdue"),
-    "ex_open_due_soon": ("状态“{status}”未办结；检查日 {as_of} 距时限 {n} 天（提醒窗口 {window} 天）→ 即将到期", "status '{status}' is open; as of {as_of} {n} days are left (warning window {window}) → due soon"),
+    "ex_open_due_soon": ("状态“{status}”未办结；检查日 {as_of} 距时限 {n} 天（提醒窗口 {window}）→ 即将到期", "status '{status}' is open; as of {as_of} {n} days are left (warning window {window}) → due soon"),
+    "ex_window_calendar": ("{n} 天", "{n} days"),
+    "ex_window_working": ("{n} 个工作日，还剩 {left} 个", "{n} working days, {left} left"),
     "ex_open_on_track": ("状态“{status}”未办结；检查日 {as_of} 距时限 {n} 天 → 未到期", "status '{status}' is open; as of {as_of} {n} days are left → on track"),
     "ex_closed_on_time": ("办结日期 {closed} 不晚于时限 {due} → 按时办结", "closed {closed}, not after the deadline {due} → closed on time"),
     "ex_closed_late": ("办结日期 {closed} 晚于时限 {due} {n} 天 → 超期办结", "closed {closed}, {n} days after the deadline {due} → closed late"),
@@ -278,6 +280,9 @@ class DeadlineSettings:
     paused_statuses: frozenset[str]
     #: the policy's spellings of 是/否 (values.aliases.extended), for worksheet arguments.
     extended_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: how the due-soon window counts: "working" days (a case due after 国庆 is due soon on 9-30)
+    #: or "calendar" days.
+    warning_count: str = "working"
 
     @classmethod
     def from_policy(cls, policy: Policy) -> "DeadlineSettings":
@@ -313,6 +318,7 @@ class DeadlineSettings:
             _words(policy.get("status.cancelled", ["已撤销"]), "status.cancelled"),
             _words(spec.get("paused_statuses", []), "deadlines.paused_statuses"),
             {value_key(k): v for k, v in (policy.get("values.aliases.extended", {}) or {}).items()},
+            _counting(spec, "warning_count", "working", "deadlines"),
         )
 
     def rules_for(self, values: Mapping[str, Any]) -> list[DeadlineRule]:
@@ -457,13 +463,16 @@ class RowDeadline:
     uncovered: frozenset[int] = frozenset()
     followup_date: dt.date | None = None
     warning_days: int = 3
+    #: the follow-up's days left as the warning window counts them (working days by default).
+    followup_window_left: int | None = None
     #: the column letter of the complaint ID (links from the reminder sheet).
     id_column: str = ""
 
     @property
     def followup_due_soon(self) -> bool:
         """A pending follow-up inside the warning window."""
-        return self.followup_status == "pending" and self.followup_days_left is not None and self.followup_days_left <= self.warning_days
+        left = self.followup_days_left if self.followup_window_left is None else self.followup_window_left
+        return self.followup_status == "pending" and left is not None and left <= self.warning_days
 
     @property
     def level(self) -> str | None:
@@ -585,6 +594,24 @@ def evaluate_record(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> Ro
     return row
 
 
+def _window_left(settings: DeadlineSettings, cal: WorkCalendar, as_of: dt.date, due: dt.date, exact: bool = False) -> int:
+    """Days left to ``due`` (not before ``as_of``) as the warning window counts them: on 9-30 a
+    case due 10-09 has 9 calendar days but 1 working day left, and the branch is closed for the 7
+    between. Unless ``exact``, working days are counted only as far as the window needs: a larger
+    count comes back as ``warning_days + 1``."""
+    calendar_left = (due - as_of).days
+    if settings.warning_count == "calendar" or (calendar_left <= settings.warning_days and not exact):
+        return calendar_left  # working days are never more than calendar days
+    if exact:
+        return cal.working_days_between(as_of, due)
+    left, day = 0, as_of
+    while day < due and left <= settings.warning_days:
+        day = cal.next_working_day(day)
+        if day <= due:
+            left += 1
+    return left
+
+
 def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bool = True) -> tuple[RowDeadline, list[Step]]:
     """The row and, with ``explain``, the steps that produced it (only ``--explain`` reads them:
     without it a row with a listed status and a received date builds none; the few others keep
@@ -639,14 +666,19 @@ def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bo
                 if explain:
                     steps.append(Step("ex_open_overdue", {"status": label, "as_of": as_of, "n": -left}))
             else:
-                row.status, row.days_overdue = ("due_soon" if left <= settings.warning_days else "on_track"), 0
+                window_left = _window_left(settings, cal, as_of, due, explain)
+                row.status, row.days_overdue = ("due_soon" if window_left <= settings.warning_days else "on_track"), 0
                 if explain:
                     code = "ex_open_due_soon" if row.status == "due_soon" else "ex_open_on_track"
-                    steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": settings.warning_days}))
+                    window = (Step("ex_window_working", {"n": settings.warning_days, "left": window_left}) if settings.warning_count == "working"
+                              else Step("ex_window_calendar", {"n": settings.warning_days}))
+                    steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": window}))
 
     if group == "closed" and closed is not None:
         fu_due, fu_steps = calc.followup(closed)
         row.followup_due, row.followup_days_left = fu_due, (fu_due - as_of).days
+        if row.followup_date is None and row.followup_days_left >= 0:
+            row.followup_window_left = _window_left(settings, cal, as_of, fu_due)
         if explain:
             steps += fu_steps
         if row.followup_date is not None:
