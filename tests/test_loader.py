@@ -180,3 +180,29 @@ def test_a_record_keeps_the_cells_typed_otherwise_than_their_value(tmp_path):
     assert blank.cell("followup_result") is None and "followup_result" not in blank.raw
     with pytest.raises(TypeError):
         plain.raw["x"] = 1  # shared by records without such cells: read-only
+
+
+# --- a field's second column -----------------------------------------------------------------------
+
+def test_a_second_column_for_a_field_is_kept_as_passed_through_and_recorded(tmp_path):
+    """Two 联系电话 columns, or 联系电话 and an alias of it: the first is read, the other is passed
+    through untouched and named in duplicate_columns (validate reports it)."""
+    headers = HEADERS + ["联系电话", "手机号码（备用）", "回访状态"]
+    path = write_xlsx(tmp_path / "d.xlsx", [good_row(1) + ["139 0000 0000", "13700000000", "已回访"]], headers)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert reg.field_columns["phone"] == "G"
+    assert reg.records[0].values["phone"] == "13800138000"
+    assert reg.records[0].extra == {"联系电话": "139 0000 0000", "手机号码(备用)": "13700000000", "回访状态": "已回访"}
+    # 回访状态 only contains an alias of status (状态): it is another thing, not a second status column.
+    assert [(c.letter, c.header, c.field) for c in reg.duplicate_columns] == [("N", "联系电话", "phone"), ("O", "手机号码(备用)", "phone")]
+
+
+def test_header_matcher_names_the_columns_it_shadows():
+    matcher = HeaderMatcher.from_policy(POLICY, {"备用号码": "phone"})
+    cells = ["投诉编号", "投诉内容", "受理日期", "投诉内容", None, 3, "事由", "回访状态", "处理状态", "备用号码", "联系电话"]
+    mapping = matcher.map_row(cells)
+    assert mapping == {0: "complaint_id", 1: "description", 2: "received_date", 8: "status", 9: "phone"}
+    # The first column wins (here the --map entry, which names a field exactly like an alias).
+    assert matcher.shadowed(cells, mapping) == {3: "description", 6: "description", 10: "phone"}
+    assert matcher.shadowed(HEADERS, matcher.map_row(HEADERS)) == {}
+

@@ -18,11 +18,11 @@ from openpyxl import load_workbook
 from complaintkit.cli import cli
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.policy import load_policy
-from complaintkit.sheetplan import RED
+from complaintkit.sheetplan import AMBER, RED
 from complaintkit.validation import validate
 from complaintkit.xlsx_applier import write_annotated
 
-from conftest import AS_OF, good_row, sha256, write_xlsx
+from conftest import AS_OF, HEADERS, good_row, sha256, write_xlsx
 
 
 def run_json(runner, *args):
@@ -320,3 +320,63 @@ def test_an_annotated_copy_is_named_as_the_workbook_it_is_and_checked_before_any
 def test_an_implausible_as_of_is_a_usage_error(runner, samples):
     result = runner.invoke(cli, ["validate", str(samples / "clean_branch.xlsx"), "--as-of", "0001-01-01"])
     assert result.exit_code == 2 and "不像是检查日" in result.output
+
+
+# --- a field's second column -------------------------------------------------------
+
+def _two_phone_columns(path, second="联系电话"):
+    """A register (title row above the header) with a second phone column in N, whose value would fail."""
+    headers = HEADERS + [second]
+    return write_xlsx(path, [good_row(1) + ["12345"], good_row(2) + [None]], headers, title="城南支行投诉登记台账")
+
+
+@pytest.mark.parametrize("second, zh, en", [
+    ("联系电话", "“联系电话”列重复（N列）：只读取了 G 列，N 列的内容未被检查",
+     "column '联系电话' appears twice (column N): only column G is read, column N is not checked"),
+    ("手机号码", "“联系电话”列重复（N列“手机号码”）：只读取了 G 列，N 列的内容未被检查",
+     "column '联系电话' appears twice (column N '手机号码'): only column G is read, column N is not checked"),
+])
+def test_a_second_column_for_a_field_is_a_warning_on_the_header_row(runner, tmp_path, second, zh, en):
+    path = _two_phone_columns(tmp_path / "d.xlsx", second)
+    result, data = run_json(runner, str(path))
+    assert result.exit_code == 0  # a warning: the register is read, from its first phone column
+    assert data["summary"] == {"rows": 2, "errors": 0, "warnings": 1}
+    [f] = data["findings"]
+    assert (f["code"], f["severity"], f["row"], f["column"], f["field"], f["value"], f["id"]) == (
+        "duplicate_column", "warning", 2, "N", "phone", second, "")
+    assert f["message"] == zh
+    english = runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "--lang", "en"])
+    assert json.loads(english.stdout)["findings"][0]["message"] == en
+    assert runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "--fail-on", "warning"]).exit_code == 1
+
+
+def test_the_same_description_header_twice_and_the_rule_in_the_policy(runner, tmp_path):
+    headers = HEADERS + ["投诉内容"]
+    path = write_xlsx(tmp_path / "c.xlsx", [good_row(1) + ["第二段内容"]], headers)
+    _, data = run_json(runner, str(path))
+    assert [(f["code"], f["column"], f["field"]) for f in data["findings"]] == [("duplicate_column", "N", "description")]
+    assert "只读取了 I 列" in data["findings"][0]["message"]
+    off = tmp_path / "off.toml"
+    off.write_text('[rules]\nduplicate_column = { enabled = false }\n', encoding="utf-8")
+    _, quiet = run_json(runner, str(path), "--config", str(off))
+    assert quiet["findings"] == []
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[rules]\nduplicate_column = { severity = "error" }\n', encoding="utf-8")
+    result, loud = run_json(runner, str(path), "--config", str(strict))
+    assert result.exit_code == 1 and loud["findings"][0]["severity"] == "error"
+
+
+def test_a_second_column_is_marked_in_the_annotated_copy(runner, tmp_path):
+    path = _two_phone_columns(tmp_path / "d.xlsx")
+    out = tmp_path / "out.xlsx"
+    assert runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "-o", str(out)]).exit_code == 0
+    wb = load_workbook(out)
+    ws = wb["台账"]
+    assert ws["N2"].value == "联系电话"  # the user's header is untouched, its cell marked
+    assert ws["N2"].fill.start_color.rgb.endswith(AMBER)
+    assert "只读取了 G 列" in ws["N2"].comment.text
+    assert ws["N3"].comment is None and ws.cell(row=2, column=15).value == "CK-校验问题"
+    findings = wb["CK-校验结果"]
+    assert findings.max_row == 2 and findings["A2"].hyperlink.location == "'台账'!N2"
+    assert findings["D2"].value == "duplicate_column"
+

@@ -127,6 +127,22 @@ class HeaderMatcher:
                 taken[name] = idx
         return {idx: name for name, idx in taken.items()}
 
+    def shadowed(self, cells: list[object], mapping: dict[int, str]) -> dict[int, str]:
+        """Column index -> field for the columns of a header row whose header names a field
+        exactly (the field's name, an alias or a ``--map`` entry) that another column supplies
+        (``mapping``, from ``map_row``): "联系电话" twice, or "联系电话" and "手机号码". Their cells
+        are not read as that field. A header that only contains an alias ("回访状态" beside
+        "处理状态") is not counted: it is another thing."""
+        taken = set(mapping.values())
+        out: dict[int, str] = {}
+        for idx, cell in enumerate(cells):
+            if idx in mapping or not isinstance(cell, str) or not cell.strip():
+                continue
+            name = self.exact.get(header_key(cell))
+            if name in taken:
+                out[idx] = name
+        return out
+
 
 def parse_manual_map(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
     """Parse ``--map 'HEADER=field'`` entries; the field may be canonical or its Chinese name."""

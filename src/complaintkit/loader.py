@@ -388,6 +388,9 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
         for i, h in enumerate(header_cells)
         if not is_blank(h) or i in mapping
     ]
+    # A second column naming a field already read: kept as an unknown column, and reported.
+    shadowed = matcher.shadowed(header_cells, mapping)
+    duplicates = [Column(c.index, c.letter, c.header, shadowed[c.index]) for c in columns if c.index in shadowed]
     notes: list[str] = []
     seen = sheet.merged  # a sheet read in pieces has them with its last piece (checked below)
     merged = _fill_merged(rows, seen, header_idx + 1)
@@ -415,7 +418,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
             start, size = end, _CHUNK_ROWS
     if sheet.merged is not seen and _to_fill(sheet.merged, header_idx + 1):
         raise ReadWhole(f"sheet {sheet.name!r} has merged cells among its rows")  # to be filled before normalising
-    return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes)
+    return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes, duplicates)
 
 
 def register_from_rows(rows: list[list[Any]], sheet_name: str, opts: LoadOptions, source: str = "",

@@ -15,6 +15,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     # validation findings
     "required_missing": ("必填项“{label}”为空", "required field '{label}' is empty"),
     "required_column_missing": ("缺少必填列“{label}”（可用 --map '表头=字段' 指定）", "required column '{label}' not found (name it with --map 'HEADER=field')"),
+    "duplicate_column": ("“{header}”列重复（{column}列{named}）：只读取了 {used} 列，{column} 列的内容未被检查",
+                         "column '{header}' appears twice (column {column}{named}): only column {used} is read, column {column} is not checked"),
+    "duplicate_column_named": ("“{header}”", " '{header}'"),
     "date_unreadable": ("“{label}”无法识别为日期：{value}", "'{label}' is not a readable date: {value}"),
     "date_nonexistent": ("“{label}”是不存在的日期：{detail}", "'{label}' is a date that does not exist: {detail}"),
     "date_future": ("“{label}”{date} 晚于检查日 {as_of}", "'{label}' {date} is after the as-of date {as_of}"),

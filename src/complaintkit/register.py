@@ -65,7 +65,13 @@ class Record:
 
 @dataclass
 class Register:
-    """A register sheet as read: where it came from, its columns and its records."""
+    """A register sheet as read: where it came from, its columns and its records.
+
+    ``duplicate_columns`` are the columns whose header names a field that an earlier column
+    supplies ("联系电话" twice, or "联系电话" and "手机号码"): they are in ``columns`` as unknown
+    columns (their cells pass through in ``extra``), and here with the field they name, so that
+    validate can say that they were not read.
+    """
 
     source: str
     sheet: str
@@ -74,11 +80,16 @@ class Register:
     records: list[Record]
     file_format: str = "xlsx"
     notes: list[str] = field(default_factory=list)
+    duplicate_columns: list[Column] = field(default_factory=list)
 
     @property
     def field_columns(self) -> dict[str, str]:
         """Canonical field -> Excel column letter."""
         return {c.field: c.letter for c in self.columns if c.field}
+
+    def column_of_field(self, name: str) -> Column | None:
+        """The column read as canonical field ``name`` (None when the register has none)."""
+        return next((c for c in self.columns if c.field == name), None)
 
     @property
     def last_column(self) -> int:

@@ -44,11 +44,12 @@ class Finding:
         params = dict(self.params)
         params.setdefault("label", field_label(self.field, lang))
         params.setdefault("value", self.display_value())
-        for key in ("hint",):
+        for key in ("hint", "named"):
             if isinstance(params.get(key), tuple):
                 code, sub = params[key]
                 params[key] = t(code, lang, **sub)
         params.setdefault("hint", "")
+        params.setdefault("named", "")
         return t(self.code, lang, **params)
 
     def display_value(self, mask: bool = False) -> str:
@@ -213,6 +214,14 @@ def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> V
             if name not in present:
                 stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns=reg.field_columns)
                 out.add("required_column_missing", stub, name, "")
+        for dup in reg.duplicate_columns:  # a field's second column: its cells were never read
+            used = reg.column_of_field(dup.field) if dup.field else None
+            if dup.field is None or used is None:
+                continue
+            stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns={dup.field: dup.letter})
+            named = "" if clean_text(dup.header) == clean_text(used.header) else ("duplicate_column_named", {"header": dup.header})
+            out.add("duplicate_column", stub, dup.field, dup.header, header=used.header, column=dup.letter, used=used.letter,
+                    named=named)
     findings = out.findings + validate_records((r for reg in registers for r in reg.records), policy, as_of)
     order = {(reg.source, reg.sheet): i for i, reg in enumerate(registers)}
     findings.sort(key=lambda f: (order.get((f.source, f.sheet), 0), f.row, _col_key(f.column)))
@@ -238,7 +247,8 @@ def validation_plan(report: ValidationReport, register: Register, lang: str = "z
         column.values[row] = ("；" if lang == "zh" else "; ").join(message[id(f)] for f in items)
         column.fills[row] = RED if any(f.severity == "error" for f in items) else AMBER
     for f in mine:
-        if f.column and f.row > register.header_row:
+        # A header finding that names a column (a duplicate column) marks its header cell.
+        if f.column and f.row >= register.header_row:
             marks.append(CellMark(f.row, f.column, RED if f.severity == "error" else AMBER, message[id(f)]))
     headers = [t(h, lang) for h in ("hdr_row", "hdr_column", "hdr_severity", "hdr_code", "hdr_field", "hdr_id", "hdr_value", "hdr_message")]
     rows, links, fills = [], {}, {}
