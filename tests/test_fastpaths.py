@@ -54,7 +54,9 @@ _HEADERS = ["投诉编号", "受理日期", "投诉渠道", "客户姓名", "证
 
 def _plain_records(rows: list[list[Any]]) -> list[tuple]:
     """What reading means, cell by cell with the field parsers: a blank cell is None and not in
-    raw; a row with no value or a lone footer text is not a complaint."""
+    raw; a row whose received date is not a date (blank, unreadable or a bare number) is looked
+    at whole and is not a complaint when it holds no value or only a note (合计：3笔 alone, with
+    counts, or a text merged across it)."""
     parsers = field_parsers(POLICY)
     names = ["complaint_id", "received_date", "channel", "customer_name", "id_number", "phone", "description", "status", "transfers", "closed_date"]
     out = []
@@ -69,8 +71,10 @@ def _plain_records(rows: list[list[Any]]) -> list[tuple]:
             raw[name], values[name] = cell, parsed.value
             if parsed.problem:
                 problems[name] = (parsed.problem, parsed.detail)
-        filled = [c for c in cells if not is_blank(c)]
-        if not filled or (len(filled) == 1 and isinstance(filled[0], str) and filled[0].startswith("合计")):
+        undated = values["received_date"] is None or type(cells[1]) in (int, float)  # a number: a count, not a date
+        data = {i for i, name in enumerate(names) if name in ("complaint_id", "received_date", "customer_name", "id_number", "phone", "description")}
+        says = data - {0, 1}
+        if undated and loader._not_a_complaint(list(cells), data, says):
             continue
         out.append((r, values, raw, problems, {"其他列": cells[10] if len(cells) > 10 else None}))
     return out
@@ -94,7 +98,12 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@given(st.lists(st.lists(st.sampled_from(_CELLS + ["合计：3笔"]), min_size=0, max_size=11), min_size=1, max_size=60))
+_ROW = st.lists(st.sampled_from(_CELLS + ["合计：3笔", "审核：李四", "3件"]), min_size=0, max_size=11)
+# A value merged (or copied) across a row, as a totals line or a note fills it.
+_SPREAD = st.builds(lambda value, n: [value] * n, st.sampled_from(_CELLS + ["合计", "以下空白"]), st.integers(1, 11))
+
+
+@given(st.lists(_ROW | _SPREAD, min_size=1, max_size=60))
 @settings(max_examples=150, deadline=None)
 def test_column_parsing_is_cell_by_cell_parsing(body):
     rows = [_HEADERS, *body]

@@ -206,3 +206,79 @@ def test_header_matcher_names_the_columns_it_shadows():
     assert matcher.shadowed(cells, mapping) == {3: "description", 6: "description", 10: "phone"}
     assert matcher.shadowed(HEADERS, matcher.map_row(HEADERS)) == {}
 
+
+# --- totals, sign-off and note rows -------------------------------------------------------------------
+
+def _with_merges(path, *ranges):
+    from openpyxl import load_workbook
+    wb = load_workbook(path)
+    for ref in ranges:
+        wb.active.merge_cells(ref)
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("rows, merges", [
+    ([["合计"]], ["A3:M3"]),                                       # 合计 merged across the row
+    ([["合计：120件"]], ["A3:M3"]),
+    ([["以下空白"]], ["A3:M3"]),                                    # any note merged across the row
+    ([["合计", None, None, None, None, None, None, None, 120, "35件", "1,234.50元"]], ["A3:C3"]),  # counts beside it
+    ([["小计", 3, None, "3笔"]], []),
+    ([["制表人：张三", None, None, None, None, "审核：李四", None, None, None, "日期：2026年11月20日"]], []),  # sign-off line
+    ([["制表人：张三  审核：李四"]], []),
+    ([[None, None, "Total", 1]], []),
+    ([["合计（含撤销）", 120, None, "城南支行", None, None, None, None, "120件"]], []),  # a count under 受理日期, a branch
+    ([["城南支行小计", None, None, None, None, None, None, None, "35"]], []),
+    ([[None] * 8 + ["合计：3笔"]], []),                              # under 投诉内容, as a totals text
+])
+def test_totals_and_sign_off_rows_are_not_complaints(tmp_path, rows, merges):
+    path = _with_merges(write_xlsx(tmp_path / "t.xlsx", [good_row(1), *rows, [], ["注：本表每周报送"]]), *merges)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert [r.row for r in reg.records] == [2]
+
+
+def test_subtotal_rows_between_complaints_are_not_complaints(tmp_path):
+    rows = [good_row(1), ["小计", None, None, "城南支行", None, None, None, None, "1件"], good_row(2), ["合计"]]
+    path = _with_merges(write_xlsx(tmp_path / "s.xlsx", rows), "A5:M5")
+    assert [r.row for r in load_register(path, LoadOptions(POLICY)).records] == [2, 4]
+
+
+def test_a_complaint_that_says_heji_is_a_complaint(tmp_path):
+    """合计 in a description, even its first word, even on a row without a date or an ID, or a
+    footer word in a row that holds anything else: the row is a complaint."""
+    rows = [
+        good_row(1, 投诉内容="合计多扣了三次年费"),
+        good_row(2, 投诉编号=None, 受理日期=None, 投诉渠道=None, 受理机构=None, 客户姓名=None, 证件号码=None, 联系电话=None,
+                 业务类型=None, 投诉内容="合计多扣了三次年费", 办结日期=None, 回访日期=None, 回访结果=None),  # + 已办结
+        ["合计", "2026-03-02"],                                     # a date
+        ["合计", None, None, None, "王小明"],                          # a name
+        ["审核：李四", None, None, None, None, "11010519491231002X"],  # an ID number
+        ["小计", None, None, None, None, None, None, None, "多收年费"],  # a description
+        ["城南支行", "城南支行"],                                       # one text twice, not across the row
+        [None] * 8 + ["合计多扣了三次年费"],                              # a description alone
+        ["合计", None, None, None, None, None, 13800138000],            # a phone typed as a number
+    ]
+    path = write_xlsx(tmp_path / "c.xlsx", rows)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert [r.row for r in reg.records] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert reg.records[0].values["description"] == reg.records[1].values["description"] == "合计多扣了三次年费"
+
+
+def test_a_merged_complaint_row_is_still_a_complaint(tmp_path):
+    """A complaint whose description is merged over two columns, and a complaint merged down over
+    two rows: only a row with nothing but the note is left out."""
+    headers = HEADERS + ["处理经过"]
+    rows = [good_row(1, 投诉内容="合计扣费三次") + [None], good_row(2) + ["已回电"], [None] * 8 + ["合计"] + [None] * 5]
+    path = _with_merges(write_xlsx(tmp_path / "m.xlsx", rows, headers), "I2:J2", "A3:A4")
+    reg = load_register(path, LoadOptions(POLICY))
+    assert [r.row for r in reg.records] == [2, 3, 4]  # row 4: T0002 merged down onto a row holding 合计
+
+
+def test_a_totals_row_from_cells_in_memory_is_left_out_too():
+    """The add-in's door: the same rows and merged ranges handed in as values."""
+    from complaintkit.loader import register_from_rows
+    rows = [HEADERS, good_row(1), ["合计"] + [None] * 12, ["制表人：张三"]]
+    reg = register_from_rows(rows, "台账", LoadOptions(POLICY), merged=[((2, 0), (2, 12))])
+    assert [r.row for r in reg.records] == [2]
+    dup = register_from_rows([HEADERS + ["投诉内容"], good_row(1) + ["另一段内容"]], "台账", LoadOptions(POLICY))
+    assert [(c.letter, c.field) for c in dup.duplicate_columns] == [("N", "description")]

@@ -322,7 +322,7 @@ def test_an_implausible_as_of_is_a_usage_error(runner, samples):
     assert result.exit_code == 2 and "不像是检查日" in result.output
 
 
-# --- a field's second column -------------------------------------------------------
+# --- a field's second column, and totals rows -------------------------------------------------------
 
 def _two_phone_columns(path, second="联系电话"):
     """A register (title row above the header) with a second phone column in N, whose value would fail."""
@@ -380,3 +380,15 @@ def test_a_second_column_is_marked_in_the_annotated_copy(runner, tmp_path):
     assert findings.max_row == 2 and findings["A2"].hyperlink.location == "'台账'!N2"
     assert findings["D2"].value == "duplicate_column"
 
+
+def test_a_merged_totals_row_gives_no_findings(runner, tmp_path):
+    rows = [good_row(1), good_row(2, 投诉内容="合计多扣了三次年费", 联系电话="12345"), ["合计：2件"],
+            ["制表人：张三", None, None, None, None, "审核：李四"]]
+    path = write_xlsx(tmp_path / "t.xlsx", rows)
+    wb = load_workbook(path)
+    wb.active.merge_cells("A4:M4")
+    wb.save(path)
+    result, data = run_json(runner, str(path))
+    assert result.exit_code == 0
+    assert data["summary"] == {"rows": 2, "errors": 0, "warnings": 1}
+    assert [(f["row"], f["code"]) for f in data["findings"]] == [(3, "phone_invalid")]  # the complaint that says 合计 is checked

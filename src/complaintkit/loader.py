@@ -3,8 +3,8 @@ notes, map headers to canonical fields, fill merged cells, and normalise every v
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
+import decimal
 import itertools
 import operator
 import re
@@ -12,7 +12,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import InputError
 from .fields import FIELDS, HeaderMatcher, column_letter
@@ -45,7 +45,23 @@ register_messages({
 
 #: The raw cells, problems or unknown columns of a record that has none (shared: never changed).
 _NOTHING: Mapping[str, Any] = types.MappingProxyType({})
-_FOOTER = re.compile(r"^(制表|填表|审核|负责人|复核|注[:：]|说明[:：]|合计|总计|小计|total|note)", re.I)
+# Notes under (or between) the complaints: totals, sign-offs, remarks. A text in this many cells
+# of a row and nothing else is a note merged (or copied) across the row.
+_NOTE_CELLS = 3
+#: A count or an amount in a totals line: 120, 120件, 3笔, 1,234.50元, 95% (not a phone or an ID).
+_TALLY = r"[共计]?\s*[-+]?\d{1,9}(?:[,，]\d{3})*(?:\.\d+)?\s*(?:件|笔|条|个|人|次|户|元|万元|%|％)?"
+#: A note in any column: a sign-off (制表人：张三, 审核：李四, 日期：…), a remark (注：…, 以下空白), or
+#: a totals text and nothing more (合计, 合计：120件, 城南支行小计, Total 35; see _is_note).
+_NOTE = re.compile(r"^(?:(?:制表|填表|填报|审核|复核|审批|负责|签字|签名)人?\s*[:：]|(?:制表|填表|填报|报送|统计)?日期\s*[:：]|"
+                   r"注\s*[:：]|说明\s*[:：]|以下空白|以下无内容)")
+_TOTAL = re.compile(r"^.{0,20}?(?:合计|总计|小计|sub-?total|grand total|total)\s*[:：]?\s*(?:" + _TALLY + r")?$", re.I)
+#: How a note may begin where a complaint's own words are not kept (合计（含撤销）：120件 in column A).
+#: In 客户姓名, 投诉内容 and the like a text so begun is the complaint's ("合计多扣了三次年费").
+_FOOTER = re.compile(r"^(制表|填表|填报|审核|负责人|复核|注[:：]|说明[:：]|合计|总计|小计|total|note)", re.I)
+_TALLY_TEXT = re.compile(f"^{_TALLY}$")
+#: Fields whose value makes a row a complaint, and among them those that hold what a complaint says.
+_DATA_FIELDS = frozenset({"complaint_id", "received_date", "customer_name", "id_number", "phone", "description", "demand"})
+_SAYS_FIELDS = _DATA_FIELDS - {"complaint_id", "received_date"}
 
 
 @dataclass
@@ -314,9 +330,7 @@ def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, st
     # they share one empty mapping instead of a dict each (80 MiB less for 200,000 rows).
     typed: list[dict[str, Any] | None] = [None] * len(rows)
     problems: list[dict[str, Parsed] | None] = [None] * len(rows)
-    blank = collections.Counter()
-    for name, (_, blanks, flagged, kept) in zip(names, parsed):
-        blank.update(blanks)
+    for name, (_, _, flagged, kept) in zip(names, parsed):
         for i, cell in kept:
             found = typed[i]
             if found is None:
@@ -329,11 +343,22 @@ def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, st
             found[name] = problem
     extra_names = [h for _, h in extras]
     extra = [dict(zip(extra_names, c)) for c in _pick(rows, [i for i, _ in extras])] if extras else [_NOTHING] * len(rows)
+    # A row with a received date is a complaint. The others (a few: blank rows, notes, incomplete
+    # entries) are looked at whole, with the rows whose date is a bare number (read as an Excel
+    # serial; a totals line's count reads so too); a register without the column has all looked at.
+    if parsed and "received_date" in names:
+        days, _, _, typed_days = parsed[names.index("received_date")]
+        undated: Iterable[int] = set(_positions(days, None)).union(
+            [i for i, cell in typed_days if cell.__class__ is int or cell.__class__ is float])
+    else:
+        undated = range(len(rows))
+    data = {i for i, name, _ in fields if name in _DATA_FIELDS}
+    says = {i for i, name, _ in fields if name in _SAYS_FIELDS}
+    skip = {k for k in undated if _not_a_complaint(rows[k], data, says)}
     return [
         Record(source, sheet, first + k + 1, values[k], typed[k] or _NOTHING, problems[k] or _NOTHING, extra[k], field_cols)
         for k in range(len(rows))
-        # Two filled fields make a complaint; otherwise the whole row says whether it is blank or a footer.
-        if len(names) - blank[k] >= 2 or not _blank_or_footer(rows[k])
+        if k not in skip
     ]
 
 
@@ -346,12 +371,51 @@ def _pick(rows: list[list[Any]], idxs: list[int]) -> list[tuple[Any, ...]]:
     return [()] * len(rows)
 
 
-def _blank_or_footer(cells: list[Any]) -> bool:
-    """True for a row with no value, or with one text that is a footer line (制表人, 合计, ...)."""
-    filled = [v for v in cells if not is_blank(v)]
-    if not filled:
+def _not_a_complaint(cells: Sequence[Any], data: Collection[int] = (), says: Collection[int] = ()) -> bool:
+    """True for a row (merged cells filled, no date in its received date) that holds no
+    complaint: no value at all, or only a note. ``data`` are the columns of the fields whose value
+    makes a complaint (ID, received date, customer, ID number, phone, description, demand),
+    ``says`` those among them that hold the complaint's own words.
+
+    A note is one text in three or more cells and nothing else (合计, or 以下空白, merged across the
+    row), or a line whose first value is a note (a sign-off such as 制表人：张三 or 审核：李四, or a
+    totals text such as 合计：120件 or 城南支行小计; in a column that is not the complaint's own words,
+    any text begun 合计, 小计, 总计, 制表, 审核 ...) and whose other values are that text again,
+    counts and amounts (120, 35件, 1,234.50元), more notes, or values of columns that say nothing
+    of a complaint (a branch, a status). A row with an ID, a date, a customer or a description of
+    its own is a complaint, whatever its words: "合计多扣了三次年费" is one.
+    """
+    at = next((i for i, v in enumerate(cells) if not is_blank(v)), -1)
+    if at < 0:
         return True
-    return len(filled) == 1 and isinstance(filled[0], str) and bool(_FOOTER.match(filled[0].strip()))
+    first = cells[at]
+    if first.__class__ is not str:
+        return False
+    text = first.strip()
+    starts = _is_note(text) or (at not in says and bool(_FOOTER.match(text)))
+    if not starts and cells.count(first) < _NOTE_CELLS:  # most rows: a complaint's ID or name comes first
+        return False
+    filled = [(i, v) for i, v in enumerate(cells) if i > at and not is_blank(v)]
+    if not starts:
+        return len(filled) + 1 >= _NOTE_CELLS and all(v == first for _, v in filled)
+    return all(v == first or i not in data or _is_tally_or_note(v) for i, v in filled)
+
+
+def _is_note(text: str) -> bool:
+    """A sign-off, a remark or a totals text (see _NOTE, _TOTAL)."""
+    if _NOTE.match(text):
+        return True
+    return ("计" in text or "otal" in text or "OTAL" in text) and bool(_TOTAL.match(text))
+
+
+def _is_tally_or_note(value: Any) -> bool:
+    """A count or an amount (a number, or text such as 120件), or a note (审核：李四)."""
+    if value.__class__ in (int, float, decimal.Decimal):
+        return abs(value) < 1e9 or value != value  # a phone or an ID number typed as a number is not a count
+    if value.__class__ is not str:
+        return False
+    text = value.strip()
+    return bool(_TALLY_TEXT.match(text)) or _is_note(text)
 
 
 def field_parsers(policy: Policy) -> dict[str, Callable[[Any], Parsed]]:
