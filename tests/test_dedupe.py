@@ -16,6 +16,7 @@ from complaintkit.cli import cli
 from complaintkit.dedupe import (
     DUPLICATE, PALETTE, REPEAT, IssueLabel, IssueMatch, comparable_text, dedupe, dedupe_operation, dedupe_plan, find_groups,
 )
+from complaintkit.errors import PolicyError
 from complaintkit.loader import LoadOptions, load_registers
 from complaintkit.operations import OpContext, OpResult
 from complaintkit.policy import load_policy
@@ -199,6 +200,31 @@ def test_a_heavy_customer_is_grouped_by_day_within_the_comparison_cap():
     result = find_groups(rows, policy)
     assert not result.duplicates
     assert [len(g.members) for g in result.repeats] == [300]
+
+
+@pytest.mark.parametrize("count,gaps,duplicate", [
+    ("calendar", (9,), False),   # 2026-09-30 and 10-09: 9 days, a repeat by default
+    ("working", (9,), True),     # ... 1 working day after 国庆
+    ("working", (4,), False),    # Mon and Fri: 4 working days
+    ("calendar", (3,), True),
+    ("working", (3, 1), True),   # transitively, each within the window
+])
+def test_duplicate_entries_may_be_counted_in_working_days(count, gaps, duplicate):
+    start = (dt.date(2026, 9, 30) - D0).days if gaps == (9,) else (dt.date(2026, 11, 16) - D0).days
+    days = [start]
+    for gap in gaps:
+        days.append(days[-1] + gap)
+    rows = [rec(i + 2, d, FEE) for i, d in enumerate(days)]
+    policy = TEXT_ONLY.with_overrides({"dedupe": {"duplicate": {"count": count}}})
+    result = find_groups(rows, policy)
+    assert bool(result.duplicates) == duplicate
+    if duplicate:
+        assert [len(g.members) for g in result.duplicates] == [len(days)]
+
+
+def test_a_wrong_day_count_is_a_policy_error():
+    with pytest.raises(PolicyError, match="dedupe.duplicate.count"):
+        find_groups([rec(2, 0, FEE)], POLICY.with_overrides({"dedupe": {"duplicate": {"count": "weekdays"}}}))
 
 
 def test_classifier_result_in_the_pipeline_supplies_labels():

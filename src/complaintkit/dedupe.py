@@ -36,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 from rapidfuzz import fuzz
 
 from .classification import reason_names_en
+from .errors import PolicyError
 from .identity import Identity, RecordKey, collector_paused, matched_keys, resolve
 from .messages import register_messages, t
 from .normalize import value_key
@@ -43,6 +44,7 @@ from .operations import OpContext, OpResult, available, operation, run_operation
 from .policy import Policy
 from .register import Record, Register
 from .sheetplan import AMBER, BLUE, GREEN, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
+from .workcalendar import WorkCalendar
 
 DUPLICATE, REPEAT = "duplicate", "repeat"
 #: Alternating fills, so neighbouring groups are told apart at a glance.
@@ -72,6 +74,7 @@ register_messages({
         "同一客户（{keys}）{count}次就同一问题投诉：{dates}，间隔 {gaps} 天；同一问题依据：{basis}",
         "same customer ({keys}) complained {count} times about the same issue: {dates}, {gaps} days apart; same issue by {basis}",
     ),
+    "dedupe_pol_count": ('dedupe.duplicate.count 应为 "working" 或 "calendar"，而不是 {value!r}', 'dedupe.duplicate.count must be "working" or "calendar", not {value!r}'),
     "dedupe_basis_label": ("分类原因均为“{label}”", "classified reason '{label}' on both"),
     "dedupe_basis_category": ("投诉类别均为“{label}”", "category '{label}' on both"),
     "dedupe_basis_text": ("投诉内容相似度 {sim}", "text similarity {sim}"),
@@ -103,6 +106,9 @@ class Settings:
     """The [dedupe] policy section, read once."""
 
     dup_days: int
+    #: how dup_days counts: "calendar" days, or "working" days (a copy typed in after 国庆 is 9
+    #: days but 1 working day after the original; see the policy for the trade-off).
+    dup_count: str
     dup_similarity: float
     primary: str
     window_days: int
@@ -124,6 +130,7 @@ class Settings:
             primary = "earliest"
         return cls(
             dup_days=int(policy.get("dedupe.duplicate.max_days", 3)),
+            dup_count=_day_count(policy.get("dedupe.duplicate.count", "calendar")),
             dup_similarity=float(policy.get("dedupe.duplicate.min_similarity", 0.85)),
             primary=primary,
             window_days=int(policy.get("dedupe.repeat.window_days", 180)),
@@ -137,6 +144,29 @@ class Settings:
             lead_ins=tuple(sorted((p for p in lead_ins if p), key=len, reverse=True)),
             label_en=tuple(reason_names_en(policy).items()),
         )
+
+
+def _day_count(value: Any) -> str:
+    if value not in ("working", "calendar"):
+        raise PolicyError("dedupe_pol_count", value=value)
+    return str(value)
+
+
+def _working_day_numbers(days: Sequence[int | None], policy: Policy) -> list[int | None]:
+    """For each day number, the working days from the earliest one up to it: the difference of
+    two is the working days after the first up to the second (as ``working_days_between``)."""
+    known = sorted({d for d in days if d is not None})
+    if not known:
+        return list(days)
+    calendar = WorkCalendar.from_policy(policy)
+    number: dict[int, int] = {}
+    count, ordinal = 0, known[0]
+    for d in known:  # one walk over the dates from the first to the last
+        while ordinal < d:
+            ordinal += 1
+            count += calendar.is_working_day(dt.date.fromordinal(ordinal))
+        number[d] = count
+    return [None if d is None else number[d] for d in days]
 
 
 def comparable_text(text: str | None, lead_ins: Sequence[str] = ()) -> str:
@@ -435,6 +465,8 @@ class _Finder:
         self._texts: dict[int, str] = {}
         # Day numbers, so date gaps in the inner loops are integer subtractions.
         self.day = [d.toordinal() if isinstance(d, dt.date) else None for d in (r.values.get("received_date") for r in records)]
+        #: the numbers duplicate entries are compared by (working-day numbers with count = "working").
+        self.dup_day = self.day if self.settings.dup_count == "calendar" else _working_day_numbers(self.day, policy)
 
     def text(self, i: int) -> str:
         # Folded lazily: most customers have one row and their text is never compared.
@@ -482,10 +514,10 @@ class _Finder:
                 i = parent[i]
             return i
 
-        day = self.day
+        day, dup_day = self.day, self.dup_day
         for p, i in enumerate(idx):
             for j in idx[p + 1:p + 1 + s.max_comparisons]:
-                if day[j] - day[i] > s.dup_days:
+                if dup_day[j] - dup_day[i] > s.dup_days:
                     break
                 if self.similarity(i, j) >= s.dup_similarity:
                     parent[find(j)] = find(i)
