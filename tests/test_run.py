@@ -81,6 +81,24 @@ def test_report_masks_personal_data(runner, tmp_path, samples):
     assert not re.search(r"(?<![\dA-Za-z])\d{17}[\dX](?![\dA-Za-z])", text)
 
 
+def test_a_masked_report_masks_phones_and_ids_in_file_names(runner, tmp_path, samples):
+    """A register saved under a customer's phone, and a broken one under an ID number: the report
+    (masked by default) shows neither in any sheet, the duplicates' member lists included."""
+    folder = tmp_path / "in"
+    shutil.copytree(samples / "branches", folder)
+    (folder / "城东支行.xlsx").rename(folder / "城东支行13800138000.xlsx")
+    (folder / "11010519491231002X.xlsx").write_bytes(b"junk")
+    masked, plain = tmp_path / "masked.xlsx", tmp_path / "plain.xlsx"
+    for out, extra in ((masked, []), (plain, ["--no-mask"])):
+        result = runner.invoke(cli, ["run", str(folder), "--as-of", AS_OF, "--report", str(out), "--quiet", *extra])
+        assert result.exit_code == 3, result.output
+    texts = {out: " ".join(str(c.value) for ws in load_workbook(out).worksheets for row in ws.iter_rows() for c in row if c.value is not None)
+             for out in (masked, plain)}
+    assert "13800138000" in texts[plain] and "11010519491231002X" in texts[plain]  # the names are there to mask
+    assert "13800138000" not in texts[masked] and "11010519491231002X" not in texts[masked]
+    assert "城东支行138****8000" in texts[masked]
+
+
 def test_quiet_and_log_have_no_personal_data(runner, tmp_path, samples):
     log = tmp_path / "ck.log"
     folder = tmp_path / "in"

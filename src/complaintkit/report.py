@@ -9,6 +9,7 @@ forwarding.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -34,7 +35,7 @@ from .identity import collector_paused
 from .messages import register_messages, t
 from .operations import OpResult
 from .outputs import atomic_write, check_writable
-from .privacy import mask_id, mask_phone
+from .privacy import mask_id, mask_phone, scrub
 from .register import Record, Register
 from .sheetplan import AMBER, HEADER, RED, YELLOW
 from .xlsx_applier import put, safe_text
@@ -74,6 +75,13 @@ _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", start_color=HEADER, end_color=HEADER)
 _LEVEL_FILLS = {"high": RED, "medium": AMBER, "low": YELLOW}
 _PERSONAL_KEYS = {"id_number": mask_id, "phone": mask_phone}
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown_name(name: str) -> str:
+    """A file name or path as a masked report shows it: a phone or an ID number in it (a
+    register saved as 张三13800138000.xlsx) is masked like any other (once per name)."""
+    return scrub(name)
 #: Every fill a list row can have (levels, severities, deadline statuses).
 _ROW_FILLS = (RED, AMBER, YELLOW)
 _CHUNK = 1 << 20
@@ -250,10 +258,12 @@ class _Findings:
     they first appear, and goes on to the sheet. A large register's JSON section is never held
     whole, nor its cells."""
 
-    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh") -> None:
+    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh", files_in_lists: bool = False) -> None:
         self.sheet = sheet
         self.mask = mask
         self.lang = lang
+        #: the items' lists and objects name files (dedupe's members and primary): masked too.
+        self.files_in_lists = mask and files_in_lists
         self.keys: dict[str, int] = {}
         self.texts = _SharedTexts()
 
@@ -265,7 +275,14 @@ class _Findings:
             if at is None:
                 at = keys[k] = len(keys)
                 row.append(None)
-            row[at] = v if v.__class__ in _SCALARS else cell_text(v, self.lang)
+            if v.__class__ in _SCALARS:
+                row[at] = v
+            else:
+                row[at] = cell_text(v, self.lang)
+                if self.files_in_lists and isinstance(row[at], str):
+                    row[at] = _shown_name(row[at])
+        if self.mask and isinstance(item.get("file"), str):
+            row[keys["file"]] = _shown_name(item["file"])
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
@@ -460,7 +477,8 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     months = sorted(month)
     first, last, top = _counts_block(ws, top, t("rpt_by_month", lang), month, lang, months)
     _bar_chart(ws, t("rpt_chart_month", lang), first, last, "E3")
-    branch = Counter(rec.values.get("branch") or Path(rec.source).stem for rec in records)
+    stem = (lambda source: _shown_name(Path(source).stem)) if mask else (lambda source: Path(source).stem)  # noqa: E731
+    branch = Counter(rec.values.get("branch") or stem(rec.source) for rec in records)
     _, _, top = _counts_block(ws, top, t("rpt_by_branch", lang), branch, lang)
     # One pass over each check's row items: its list sheet's rows, and what the summary and the
     # overdue and high-risk lists take from it.
@@ -471,7 +489,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     def who(item: dict[str, Any]) -> list[Any]:
         rec = index.find(item)
         if rec is not None and rec.source not in file_names:
-            file_names[rec.source] = Path(rec.source).name
+            file_names[rec.source] = _shown_name(Path(rec.source).name) if mask else Path(rec.source).name
         name = rec.values.get("customer_name") if rec else None
         phone = rec.values.get("phone") if rec else None
         if mask and phone:
@@ -490,7 +508,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         # Each check's sheet is written as its rows come; the overdue and high-risk lists go in
         # front of them below.
         sheet = _ListSheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}")
-        found = _Findings(sheet, mask, lang)
+        found = _Findings(sheet, mask, lang, files_in_lists=result.name == "dedupe")
         for item in result.items():
             found.add(item)
             if result.name == "classify":
@@ -543,7 +561,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high),
                     index=at)
     if failures:
-        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[f.path, f.reason(lang)] for f in failures])
+        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[_shown_name(f.path) if mask else f.path, f.reason(lang)] for f in failures])
     for sheet in wb.worksheets:
         for row in sheet.iter_rows(min_row=1, max_row=1):
             for c in row:
