@@ -35,11 +35,11 @@ from complaintkit.loader import LoadOptions, load_register
 from complaintkit.messages import t
 from complaintkit.operations import PIPELINE_ORDER, OpContext, available, run_operation, run_pipeline
 from complaintkit.policy import load_policy
-from complaintkit.sheetplan import OWN_PREFIX, RED, STATE_SHEET, SheetPlan
+from complaintkit.sheetplan import AMBER, OWN_PREFIX, RED, STATE_SHEET, SheetPlan
 from complaintkit.validation import validate
 from complaintkit.xlsx_applier import OpenpyxlBook, _fill_hex
 
-from conftest import AS_OF, ROOT, SAMPLES, good_row, write_xlsx
+from conftest import AS_OF, HEADERS, ROOT, SAMPLES, good_row, write_xlsx
 
 EXCEL = ROOT / "excel"
 XLAM = EXCEL / "complaintkit.xlam"
@@ -301,6 +301,26 @@ def test_clear_gives_the_users_sheet_back(tmp_path):
     assert cleared == {"台账": original["台账"]}
     restored = load_workbook(tmp_path / "2.xlsx")["台账"]["F4"]
     assert (_fill_hex(restored), restored.comment.text) == (USER_FILL, "客户说证件号码是旧证")
+
+
+def test_a_second_column_and_a_totals_row_on_the_button_as_in_the_cli(runner, tmp_path):
+    """A second 联系电话 column is a warning marked on its header cell, a 合计 row merged across the
+    sheet is no complaint: the button shows what the CLI writes, and 清除结果 takes it back."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1) + ["12345"], good_row(2, 联系电话="12345") + [None], ["合计"]],
+                      [*HEADERS, "联系电话"], title="城南支行投诉登记台账")
+    wb = load_workbook(path)
+    wb.active.merge_cells("A5:N5")
+    wb.save(path)
+    original = snapshot(load_workbook(path))
+    wb = load_workbook(path)
+    message = press_on(wb, "validate", "台账")
+    assert "共 2 行：0 个错误，2 个警告" in message
+    ws = wb["台账"]
+    assert _fill_hex(ws["N2"]) == AMBER and "只读取了 G 列" in ws["N2"].comment.text
+    assert all(_fill_hex(c) is None and c.comment is None for c in ws[5])  # nothing on the 合计 row
+    assert snapshot(reloaded(wb, tmp_path / "button.xlsx")) == snapshot(load_workbook(cli_annotated(runner, "validate", path, tmp_path)))
+    press_on(wb, CLEAR, "台账")
+    assert snapshot(reloaded(wb, tmp_path / "cleared.xlsx")) == {"台账": original["台账"]}
 
 
 def test_a_results_sheet_is_not_a_register(tmp_path):

@@ -12,6 +12,7 @@ personal data in error messages.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import errno
 import hashlib
 import io
@@ -41,6 +42,7 @@ from complaintkit.loader import LoadOptions, load_register
 from complaintkit.operations import available
 from complaintkit.policy import load_policy
 from complaintkit.sources import open_book
+from complaintkit.validation import validate
 
 sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
 import make_corpus  # noqa: E402
@@ -247,6 +249,13 @@ def test_readable_files_read_correctly(corpus):
         assert reg.records[0].get("customer_name") == "王小明", name
     merged = load_register(corpus["merged_cells"].path, LoadOptions(policy))
     assert [r.get("channel") for r in merged.records] == ["柜面"] * 3
+    totals = load_register(corpus["totals_rows"].path, LoadOptions(policy))
+    assert [r.id for r in totals.records] == ["T0001", "T0002", "T0003"]
+    twice = load_register(corpus["duplicate_column"].path, LoadOptions(policy))
+    assert [r.get("phone") for r in twice.records] == ["13800138000", "13800138001", "13800138002"]
+    assert [(c.letter, c.field) for c in twice.duplicate_columns] == [("I", "phone"), ("J", "phone")]
+    findings = validate([twice], policy, dt.date.fromisoformat(AS_OF)).findings
+    assert [(f.code, f.row, f.column) for f in findings] == [("duplicate_column", 1, "I"), ("duplicate_column", 1, "J")]
     cached = load_register(corpus["formulas_cached"].path, LoadOptions(policy))
     assert cached.records[0].id == "T0001" and str(cached.records[1].get("received_date")) == "2026-03-03"
     uncached = load_register(corpus["formulas_uncached"].path, LoadOptions(policy))

@@ -489,6 +489,12 @@ def build(dest: Path) -> list[Case]:
     merged_rows[2][7] = merged_rows[3][7] = None
     write_xlsx(dest / "merged.xlsx", merged_rows, merges=["C2:C4", "H2:H4", "A5:B5"], extra_rows="")
     add("merged_cells", dest / "merged.xlsx", "merged cells inside the data (channel and status)", "read", rows=3)
+    totals_rows = [HEADERS, *data_rows(3), ["合计"], ["小计", 3, None, None, None, None, "3件"],
+                   ["制表人：张三", None, None, None, "审核：李四"], ["以下空白"]]
+    write_xlsx(dest / "totals.xlsx", totals_rows, merges=["A5:H5", "A8:H8"])
+    add("totals_rows", dest / "totals.xlsx", "a 合计 row merged across the sheet, a 小计 row with counts, sign-offs under the table", "read", rows=3)
+    write_xlsx(dest / "duplicate_column.xlsx", [[*HEADERS, "联系电话", "手机号码"], *[r + ["12345", None] for r in data_rows(3)]])
+    add("duplicate_column", dest / "duplicate_column.xlsx", "a second 联系电话 column, and 手机号码 (another name of it)", "read", rows=3)
 
     formula_rows = [HEADERS, *data_rows(3)]
     formula_rows[1][0] = Formula('"T"&TEXT(1,"0000")', "T0001")
