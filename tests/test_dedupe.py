@@ -23,7 +23,7 @@ from complaintkit.policy import load_policy
 from complaintkit.register import Record, Register
 from complaintkit.resident_id import check_digit
 
-from conftest import SAMPLES, good_row, sha256, write_xlsx
+from conftest import HEADERS, SAMPLES, good_row, sha256, write_xlsx
 
 POLICY = load_policy()
 # Text-only matching: the tests must not depend on whichever classifier is installed.
@@ -467,6 +467,24 @@ def test_cli_merge_of_a_folder_keeps_every_row_traceable(runner, tmp_path):
     # The merged file is not overwritten without --force, and never over an input.
     again = runner.invoke(cli, ["dedupe", str(folder), "--merge", "-o", str(out)])
     assert again.exit_code == 2 and "文件已存在" in again.output
+
+
+def test_the_merged_register_keeps_every_column_that_shares_a_header(runner, tmp_path):
+    """A second 联系电话 (not read: validate warns) and two 附件 columns: the merged workbook keeps
+    each column's own cells, where the last one's used to fill them all."""
+    headers = list(HEADERS) + ["联系电话", "附件", "附件"]
+    rows = [good_row(i, 投诉编号=f"T{i:04d}", 客户姓名=f"客户{i}", 证件号码=None, 联系电话=f"1390000000{i}") + [f"1380000000{i}", f"a{i}.jpg", f"b{i}.pdf"]
+            for i in (1, 2)]
+    path = write_xlsx(tmp_path / "r.xlsx", rows, headers=headers)
+    out = tmp_path / "merged.xlsx"
+    result = runner.invoke(cli, ["dedupe", str(path), "--merge", "-o", str(out), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    main = load_workbook(out).worksheets[0]
+    head = [c.value for c in main[1]]
+    assert head[:len(headers)] == headers
+    first = [c.value for c in main[2]][:len(headers)]
+    assert first[HEADERS.index("联系电话")] == "13900000001"
+    assert first[-3:] == ["13800000001", "a1.jpg", "b1.pdf"]
 
 
 def test_cli_merge_of_the_shipped_branches(runner, tmp_path, samples):

@@ -452,6 +452,13 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
         for i, h in enumerate(header_cells)
         if not is_blank(h) or i in mapping
     ]
+    # Unknown columns that share a header keep their cells apart (see Column.key).
+    headers_seen: set[str] = set()
+    for i, c in enumerate(columns):
+        if not c.field:
+            if c.header in headers_seen:
+                columns[i] = c = Column(c.index, c.letter, c.header, None, f"{c.header}@{c.letter}")
+            headers_seen.add(c.header)
     # A second column naming a field already read: kept as an unknown column, and reported.
     shadowed = matcher.shadowed(header_cells, mapping)
     duplicates = [Column(c.index, c.letter, c.header, shadowed[c.index]) for c in columns if c.index in shadowed]
@@ -463,7 +470,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     field_cols = {c.field: c.letter for c in columns if c.field}
     parsers = field_parsers(opts.policy)
     fields = [(c.index, c.field, _ColumnParser(parsers[c.field])) for c in columns if c.field]
-    extras = [(c.index, c.header) for c in columns if not c.field]
+    extras = [(c.index, c.extra_key) for c in columns if not c.field]
     records: list[Record] = []
     # Column by column in chunks: the per-cell work runs in C (map, zip, dict) and memory for the
     # intermediate columns stays bounded however long the sheet is. A sheet read in pieces grows

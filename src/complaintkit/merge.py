@@ -115,6 +115,7 @@ class OutColumn:
 
     header: str
     field: str | None  # canonical field, or None for a column the policy does not know
+    key: str = ""  # where an unknown column's cells are in Record.extra (Column.extra_key)
 
 
 def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutColumn]:
@@ -122,24 +123,24 @@ def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutCo
     them has (in register order) followed by every other header, first seen first. Columns an
     earlier run added (CK-...) are results, not data: they are left out."""
     columns = [[c for c in reg.columns if not c.header.startswith(OWN_PREFIX)] for reg in registers]
-    shapes = {tuple((c.header, c.field) for c in cols) for cols in columns}
+    shapes = {tuple((c.header, c.field, c.extra_key) for c in cols) for cols in columns}
     if len(shapes) == 1:
-        return [OutColumn(h, f) for h, f in shapes.pop()]
+        return [OutColumn(h, f, k) for h, f, k in shapes.pop()]
     present = {c.field for cols in columns for c in cols if c.field}
     out = [OutColumn(field_label(name, lang), name) for name in FIELDS if name in present]
     seen: set[str] = set()
     for cols in columns:
         for c in cols:
-            if not c.field and c.header not in seen:
-                seen.add(c.header)
-                out.append(OutColumn(c.header, None))
+            if not c.field and c.extra_key not in seen:
+                seen.add(c.extra_key)
+                out.append(OutColumn(c.header, None, c.extra_key))
     return out
 
 
 def _cell_value(rec: Record, col: OutColumn) -> Any:
     if col.field:
         return rec.cell(col.field)
-    return rec.extra.get(col.header)
+    return rec.extra.get(col.key or col.header)
 
 
 def _style_header(ws: Any, width: int) -> None:

@@ -16,6 +16,13 @@ class Column:
     letter: str
     header: str
     field: str | None
+    #: the key of an unknown column's cells in ``Record.extra``: its header, made unique when two
+    #: unknown columns share one (the second 联系电话 is "联系电话@N"), so neither is lost.
+    key: str = ""
+
+    @property
+    def extra_key(self) -> str:
+        return self.key or self.header
 
 
 @dataclass(slots=True)  # a million records: no per-record __dict__
