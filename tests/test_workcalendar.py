@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from complaintkit.errors import PolicyError
 from complaintkit.policy import load_policy
 from complaintkit.workcalendar import (
-    CalendarCoverageWarning, CalendarWarning, WorkCalendar, is_working_day, working_days_between,
+    CalendarCoverageWarning, CalendarWarning, WorkCalendar, day_count, is_working_day, working_days_between,
 )
 
 D = dt.date.fromisoformat
@@ -223,6 +223,29 @@ def test_add_working_days_lands_on_a_working_day_and_counts_back(start, n):
     counted = sum(chinese_calendar.is_workday(start + dt.timedelta(days=i)) for i in range(1, (end - start).days + 1))
     assert counted == n
     assert cal.working_days_between(start, end) == n
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), covered_days), min_size=1, max_size=12))
+def test_working_day_numbers_differ_by_the_working_days_between(days):
+    """dedupe compares duplicate entries by these numbers: each difference is the package's count
+    of working days after the earlier date up to the later one."""
+    cal = WorkCalendar()
+    numbers = cal.working_day_numbers([d.toordinal() if d else None for d in days])
+    assert [n is None for n in numbers] == [d is None for d in days]
+    dated = [(d, n) for d, n in zip(days, numbers) if d is not None]
+    for (a, na), (b, nb) in zip(dated, dated[1:]):
+        first, last = min(a, b), max(a, b)
+        counted = sum(chinese_calendar.is_workday(first + dt.timedelta(days=i)) for i in range(1, (last - first).days + 1))
+        assert abs(nb - na) == counted
+
+
+def test_a_day_count_is_calendar_or_working():
+    assert day_count({"count": "working"}, "count", "calendar", "dedupe.duplicate") == "working"
+    assert day_count({}, "count", "calendar", "dedupe.duplicate") == "calendar"
+    with pytest.raises(PolicyError) as caught:
+        day_count({"count": "weekdays"}, "count", "calendar", "dedupe.duplicate")
+    assert str(caught.value) == "dedupe.duplicate.count must be \"calendar\" or \"working\", not 'weekdays'"
 
 
 @settings(max_examples=100, deadline=None)

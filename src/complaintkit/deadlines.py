@@ -24,7 +24,7 @@ from .policy import Policy, load_policy
 from .register import Record, Register
 from .sheetplan import AMBER, GREY, RED, PlanColumn, PlanTable, SheetPlan
 from .workcalendar import (
-    WORKDAY, CalendarWarning, DayInfo, WorkCalendar, as_date, warn_uncovered, working_days_between,
+    WORKDAY, CalendarWarning, DayInfo, WorkCalendar, as_date, day_count, warn_uncovered, working_days_between,
 )
 
 __all__ = [
@@ -36,7 +36,6 @@ STATUSES = ("overdue", "due_soon", "on_track", "closed_on_time", "closed_late", 
 FOLLOWUP_STATUSES = ("overdue", "pending", "done")
 #: Decision statuses whose clock is running: the row still has to be decided.
 RUNNING = ("overdue", "due_soon", "on_track")
-COUNTS = ("calendar", "working")
 OVERRIDE_FIELDS = ("customer_tier", "channel", "business_line")
 
 register_messages({
@@ -233,7 +232,6 @@ class DeadlineRule:
 
 register_messages({
     "dl_pol_whole": ("{where}.{key} 应为不小于 0 的整数，而不是 {value!r}", "{where}.{key} must be a whole number of 0 or more, not {value!r}"),
-    "dl_pol_count": ('{where}.{key} 应为 "calendar" 或 "working"，而不是 {value!r}', '{where}.{key} must be "calendar" or "working", not {value!r}'),
     "dl_pol_words": ("{where} 应为词语列表，而不是 {value!r}", "{where} must be a list of words, not {value!r}"),
     "dl_pol_override_field": ("deadlines.overrides.{name}：只能按 {fields} 设置例外", "deadlines.overrides.{name}: overrides are by {fields}"),
     "dl_pol_override_table": ("{where} 应为表，如 {{ days = 10 }}", "{where} must be a table such as {{ days = 10 }}"),
@@ -247,13 +245,6 @@ def _whole(spec: Mapping[str, Any], key: str, default: int, where: str) -> int:
     value = spec.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise PolicyError("dl_pol_whole", where=where, key=key, value=value)
-    return value
-
-
-def _counting(spec: Mapping[str, Any], key: str, default: str, where: str) -> str:
-    value = spec.get(key, default)
-    if value not in COUNTS:
-        raise PolicyError("dl_pol_count", where=where, key=key, value=value)
     return value
 
 
@@ -289,7 +280,7 @@ class DeadlineSettings:
         """Read and check the settings: a wrong value is a PolicyError (exit 2), never an odd date."""
         spec = policy.section("deadlines")
         base = DeadlineRule(_whole(spec, "days", 15, "deadlines"), _whole(spec, "extension_days", 30, "deadlines"),
-                            _counting(spec, "count", "calendar", "deadlines"))
+                            day_count(spec, "count", "calendar", "deadlines"))
         overrides = []
         for name, table in (spec.get("overrides") or {}).items():
             if name not in OVERRIDE_FIELDS:
@@ -303,7 +294,7 @@ class DeadlineSettings:
                     raise PolicyError("dl_pol_override_keys", where=here, unknown=", ".join(sorted(unknown)))
                 overrides.append(DeadlineRule(
                     _whole(entry, "days", base.days, here), _whole(entry, "extension_days", base.extension_days, here),
-                    _counting(entry, "count", base.count, here), name, str(value),
+                    day_count(entry, "count", base.count, here), name, str(value),
                 ))
         roll = spec.get("roll_forward", True)
         if not isinstance(roll, bool):
@@ -311,14 +302,14 @@ class DeadlineSettings:
         return cls(
             base, tuple(overrides), roll,
             _whole(spec, "warning_days", 3, "deadlines"), _whole(spec, "followup_days", 3, "deadlines"),
-            _counting(spec, "followup_count", "working", "deadlines"),
+            day_count(spec, "followup_count", "working", "deadlines"),
             _words(spec.get("extended_values", ["是"]), "deadlines.extended_values"),
             _words(policy.get("status.open", ["待处理", "处理中"]), "status.open"),
             _words(policy.get("status.closed", ["已办结"]), "status.closed"),
             _words(policy.get("status.cancelled", ["已撤销"]), "status.cancelled"),
             _words(spec.get("paused_statuses", []), "deadlines.paused_statuses"),
             {value_key(k): v for k, v in (policy.get("values.aliases.extended", {}) or {}).items()},
-            _counting(spec, "warning_count", "working", "deadlines"),
+            day_count(spec, "warning_count", "working", "deadlines"),
         )
 
     def rules_for(self, values: Mapping[str, Any]) -> list[DeadlineRule]:

@@ -36,7 +36,6 @@ from typing import Any, Callable, Mapping, Sequence
 from rapidfuzz import fuzz
 
 from .classification import reason_names_en
-from .errors import PolicyError
 from .identity import Identity, RecordKey, collector_paused, matched_keys, resolve
 from .messages import register_messages, t
 from .normalize import value_key
@@ -44,7 +43,7 @@ from .operations import OpContext, OpResult, available, operation, run_operation
 from .policy import Policy
 from .register import Record, Register
 from .sheetplan import AMBER, BLUE, GREEN, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
-from .workcalendar import WorkCalendar
+from .workcalendar import WorkCalendar, day_count
 
 DUPLICATE, REPEAT = "duplicate", "repeat"
 #: Alternating fills, so neighbouring groups are told apart at a glance.
@@ -74,7 +73,6 @@ register_messages({
         "同一客户（{keys}）{count}次就同一问题投诉：{dates}，间隔 {gaps} 天；同一问题依据：{basis}",
         "same customer ({keys}) complained {count} times about the same issue: {dates}, {gaps} days apart; same issue by {basis}",
     ),
-    "dedupe_pol_count": ('dedupe.duplicate.count 应为 "working" 或 "calendar"，而不是 {value!r}', 'dedupe.duplicate.count must be "working" or "calendar", not {value!r}'),
     "dedupe_basis_label": ("分类原因均为“{label}”", "classified reason '{label}' on both"),
     "dedupe_basis_category": ("投诉类别均为“{label}”", "category '{label}' on both"),
     "dedupe_basis_text": ("投诉内容相似度 {sim}", "text similarity {sim}"),
@@ -130,7 +128,7 @@ class Settings:
             primary = "earliest"
         return cls(
             dup_days=int(policy.get("dedupe.duplicate.max_days", 3)),
-            dup_count=_day_count(policy.get("dedupe.duplicate.count", "calendar")),
+            dup_count=day_count(policy.get("dedupe.duplicate", {}) or {}, "count", "calendar", "dedupe.duplicate"),
             dup_similarity=float(policy.get("dedupe.duplicate.min_similarity", 0.85)),
             primary=primary,
             window_days=int(policy.get("dedupe.repeat.window_days", 180)),
@@ -144,29 +142,6 @@ class Settings:
             lead_ins=tuple(sorted((p for p in lead_ins if p), key=len, reverse=True)),
             label_en=tuple(reason_names_en(policy).items()),
         )
-
-
-def _day_count(value: Any) -> str:
-    if value not in ("working", "calendar"):
-        raise PolicyError("dedupe_pol_count", value=value)
-    return str(value)
-
-
-def _working_day_numbers(days: Sequence[int | None], policy: Policy) -> list[int | None]:
-    """For each day number, the working days from the earliest one up to it: the difference of
-    two is the working days after the first up to the second (as ``working_days_between``)."""
-    known = sorted({d for d in days if d is not None})
-    if not known:
-        return list(days)
-    calendar = WorkCalendar.from_policy(policy)
-    number: dict[int, int] = {}
-    count, ordinal = 0, known[0]
-    for d in known:  # one walk over the dates from the first to the last
-        while ordinal < d:
-            ordinal += 1
-            count += calendar.is_working_day(dt.date.fromordinal(ordinal))
-        number[d] = count
-    return [None if d is None else number[d] for d in days]
 
 
 def comparable_text(text: str | None, lead_ins: Sequence[str] = ()) -> str:
@@ -466,7 +441,7 @@ class _Finder:
         # Day numbers, so date gaps in the inner loops are integer subtractions.
         self.day = [d.toordinal() if isinstance(d, dt.date) else None for d in (r.values.get("received_date") for r in records)]
         #: the numbers duplicate entries are compared by (working-day numbers with count = "working").
-        self.dup_day = self.day if self.settings.dup_count == "calendar" else _working_day_numbers(self.day, policy)
+        self.dup_day = self.day if self.settings.dup_count == "calendar" else WorkCalendar.from_policy(policy).working_day_numbers(self.day)
 
     def text(self, i: int) -> str:
         # Folded lazily: most customers have one row and their text is never compared.

@@ -6,6 +6,7 @@ same result can be shown in either language.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -73,6 +74,14 @@ def t(code: str, lang: str = "zh", /, **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError):
         return template
+
+
+def user_lang(value: str | None = None) -> str:
+    """The message language a user asked for: ``value`` (a --lang), else COMPLAINTKIT_LANG, else
+    Chinese; any spelling of English (en, EN, en_US) is English. Every door reads it so."""
+    if value is None:
+        value = os.environ.get("COMPLAINTKIT_LANG", "zh")
+    return "en" if str(value).strip().lower().startswith("en") else "zh"
 
 
 def render(code: str, lang: str, params: Mapping[str, Any], /) -> str:

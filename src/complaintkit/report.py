@@ -76,12 +76,6 @@ _HEADER_FILL = PatternFill("solid", start_color=HEADER, end_color=HEADER)
 _LEVEL_FILLS = {"high": RED, "medium": AMBER, "low": YELLOW}
 _PERSONAL_KEYS = {"id_number": mask_id, "phone": mask_phone}
 
-
-@functools.lru_cache(maxsize=4096)
-def _shown_name(name: str) -> str:
-    """A file name or path as a masked report shows it: a phone or an ID number in it (a
-    register saved as 张三13800138000.xlsx) is masked like any other (once per name)."""
-    return scrub(name)
 #: Every fill a list row can have (levels, severities, deadline statuses).
 _ROW_FILLS = (RED, AMBER, YELLOW)
 _CHUNK = 1 << 20
@@ -101,6 +95,17 @@ def _row_fill(item: dict[str, Any]) -> str | None:
 
 #: How a cell joins the items of a list and the parts of an object, per language.
 _JOINS = {"zh": ("；", "，"), "en": ("; ", ", ")}
+
+
+@functools.lru_cache(maxsize=4096)
+def _masked_name(name: str) -> str:
+    return scrub(name)
+
+
+def _shown_name(name: str, mask: bool) -> str:
+    """A file name or path as a report shows it: with ``mask``, a phone or an ID number in it (a
+    register saved as 张三13800138000.xlsx) is masked like any other (once per name)."""
+    return _masked_name(name) if mask else name
 
 
 def cell_text(value: Any, lang: str = "zh") -> Any:
@@ -280,9 +285,9 @@ class _Findings:
             else:
                 row[at] = cell_text(v, self.lang)
                 if self.files_in_lists and isinstance(row[at], str):
-                    row[at] = _shown_name(row[at])
+                    row[at] = _shown_name(row[at], True)
         if self.mask and isinstance(item.get("file"), str):
-            row[keys["file"]] = _shown_name(item["file"])
+            row[keys["file"]] = _shown_name(item["file"], True)
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
         if personal is not None and isinstance(item.get("value"), str):
             row[keys["value"]] = personal(item["value"])
@@ -477,8 +482,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     months = sorted(month)
     first, last, top = _counts_block(ws, top, t("rpt_by_month", lang), month, lang, months)
     _bar_chart(ws, t("rpt_chart_month", lang), first, last, "E3")
-    stem = (lambda source: _shown_name(Path(source).stem)) if mask else (lambda source: Path(source).stem)  # noqa: E731
-    branch = Counter(rec.values.get("branch") or stem(rec.source) for rec in records)
+    branch = Counter(rec.values.get("branch") or _shown_name(Path(rec.source).stem, mask) for rec in records)
     _, _, top = _counts_block(ws, top, t("rpt_by_branch", lang), branch, lang)
     # One pass over each check's row items: its list sheet's rows, and what the summary and the
     # overdue and high-risk lists take from it.
@@ -489,7 +493,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     def who(item: dict[str, Any]) -> list[Any]:
         rec = index.find(item)
         if rec is not None and rec.source not in file_names:
-            file_names[rec.source] = _shown_name(Path(rec.source).name) if mask else Path(rec.source).name
+            file_names[rec.source] = _shown_name(Path(rec.source).name, mask)
         name = rec.values.get("customer_name") if rec else None
         phone = rec.values.get("phone") if rec else None
         if mask and phone:
@@ -561,7 +565,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high),
                     index=at)
     if failures:
-        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[_shown_name(f.path) if mask else f.path, f.reason(lang)] for f in failures])
+        _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[_shown_name(f.path, mask), f.reason(lang)] for f in failures])
     for sheet in wb.worksheets:
         for row in sheet.iter_rows(min_row=1, max_row=1):
             for c in row:

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 from rapidfuzz import fuzz, process
 
 from .fields import field_label
-from .messages import t
+from .messages import Text, render, t
 from .normalize import EARLIEST_DATE, clean_text, phone_is_valid
 from .operations import OpContext, OpResult, operation
 from .policy import Policy
@@ -44,13 +44,7 @@ class Finding:
         params = dict(self.params)
         params.setdefault("label", field_label(self.field, lang))
         params.setdefault("value", self.display_value())
-        for key in ("hint", "named"):
-            if isinstance(params.get(key), tuple):
-                code, sub = params[key]
-                params[key] = t(code, lang, **sub)
-        params.setdefault("hint", "")
-        params.setdefault("named", "")
-        return t(self.code, lang, **params)
+        return render(self.code, lang, params)  # a hint or a column's name is a Text of its own
 
     def display_value(self, mask: bool = False) -> str:
         """The original cell value as text (ID numbers and phones masked when ``mask``)."""
@@ -123,11 +117,11 @@ class _Collector:
         )
 
 
-def _suggest(value: str, allowed: Sequence[str]) -> tuple[str, dict[str, str]]:
+def _suggest(value: str, allowed: Sequence[str]) -> Text:
     best = process.extractOne(value, allowed, scorer=fuzz.WRatio, score_cutoff=60)
     if best:
-        return "did_you_mean", {"suggestion": best[0]}
-    return "allowed_list", {"allowed": "、".join(allowed)}
+        return Text("did_you_mean", {"suggestion": best[0]})
+    return Text("allowed_list", {"allowed": "、".join(allowed)})
 
 
 def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) -> list[Finding]:
@@ -140,7 +134,7 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
     open_statuses = set(policy.get("status.open", ["待处理", "处理中"]))
     first_seen: dict[str, Record] = {}
     id_problems: dict[str, Any] = {}
-    hints: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+    hints: dict[tuple[str, str], Text] = {}
     for rec in records:
         v = rec.values
         present = rec.columns  # the register's field -> column letter, shared by its records
@@ -219,7 +213,7 @@ def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> V
             if dup.field is None or used is None:
                 continue
             stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns={dup.field: dup.letter})
-            named = "" if clean_text(dup.header) == clean_text(used.header) else ("duplicate_column_named", {"header": dup.header})
+            named = "" if clean_text(dup.header) == clean_text(used.header) else Text("duplicate_column_named", {"header": dup.header})
             out.add("duplicate_column", stub, dup.field, dup.header, header=used.header, column=dup.letter, used=used.letter,
                     named=named)
     findings = out.findings + validate_records((r for reg in registers for r in reg.records), policy, as_of)

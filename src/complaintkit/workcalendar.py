@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import chinese_calendar
 from chinese_calendar.constants import Holiday
@@ -33,6 +33,7 @@ WORKDAY, WEEKEND, HOLIDAY, MAKEUP = "workday", "weekend", "holiday", "makeup_wor
 EXTRA_HOLIDAY, EXTRA_WORKDAY = "extra_holiday", "extra_workday"
 
 register_messages({
+    "cal_pol_count": ('{where}.{key} 应为 "calendar" 或 "working"，而不是 {value!r}', '{where}.{key} must be "calendar" or "working", not {value!r}'),
     "day_workday": ("工作日", "working day"),
     "day_weekend": ("周末", "weekend"),
     "day_holiday": ("法定节假日（{name}）", "statutory holiday ({name})"),
@@ -56,6 +57,18 @@ register_messages({
     "cal_pol_both": ("deadlines.calendar：{days} 同时列为补充节假日和补充工作日", "deadlines.calendar: {days} listed both as extra holiday and as extra workday"),
     "cal_pol_years": ("deadlines.calendar.complete_years 应为年份列表，而不是 {value!r}", "deadlines.calendar.complete_years must be a list of years, not {value!r}"),
 })
+
+#: How a number of days is counted: every day, or working days only.
+COUNTS = ("calendar", "working")
+
+
+def day_count(spec: Mapping[str, Any], key: str, default: str, where: str) -> str:
+    """A policy setting that says how days are counted ("calendar" or "working")."""
+    value = spec.get(key, default)
+    if value not in COUNTS:
+        raise PolicyError("cal_pol_count", where=where, key=key, value=value)
+    return value
+
 
 
 class CalendarCoverageWarning(UserWarning):
@@ -241,6 +254,21 @@ class WorkCalendar:
         if b < a:
             return -self.working_days_between(b, a)
         return sum(1 for i in range(1, (b - a).days + 1) if self.is_working_day(a + dt.timedelta(days=i)))
+
+    def working_day_numbers(self, days: Sequence[int | None]) -> list[int | None]:
+        """For each day number (``date.toordinal``), the working days from the earliest one up to
+        it, in one walk over the dates between: the difference of two is the working days after
+        the first up to the second, as ``working_days_between`` gives it. None stays None."""
+        known = sorted({d for d in days if d is not None})
+        number: dict[int, int] = {}
+        count, ordinal = 0, known[0] if known else 0
+        for d in known:
+            while ordinal < d:
+                ordinal += 1
+                if self.is_working_day(dt.date.fromordinal(ordinal)):
+                    count += 1
+            number[d] = count
+        return [None if d is None else number[d] for d in days]
 
     def skipped(self, start: dt.date, end: dt.date) -> list[DayInfo]:
         """Days after ``start`` up to ``end`` that are not plain weekdays: holidays, weekends,

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from ..errors import ComplaintkitError, InputError
 from ..identity import collector_paused
 from ..loader import LoadOptions, register_from_rows
-from ..messages import register_messages, t
+from ..messages import register_messages, t, user_lang
 from ..normalize import is_blank, parse_id_number
 from ..operations import PIPELINE_ORDER, OpContext, OpResult, available, run_operation, run_pipeline
 from ..policy import Policy, load_policy
@@ -229,7 +229,7 @@ def addin_policy(workbook_path: str | None = None) -> Policy:
 
 def addin_lang() -> str:
     """Message language: COMPLAINTKIT_LANG (as for the CLI), Chinese by default."""
-    return "en" if os.environ.get("COMPLAINTKIT_LANG", "zh").lower().startswith("en") else "zh"
+    return user_lang()
 
 
 def error_message(exc: BaseException, lang: str = "zh", log_path: str | None = None) -> str:

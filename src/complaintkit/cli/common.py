@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
-import os
 import re
 import sys
 import traceback
@@ -23,7 +22,7 @@ from tabulate import tabulate
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
 from ..loader import LoadOptions, load_registers
-from ..messages import register_messages, t
+from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..outputs import atomic_write_text, check_writable, to_csv, to_json
 from ..policy import Policy, load_policy
@@ -79,9 +78,7 @@ def message_lang(kwargs: dict[str, Any] | None = None) -> str:
     ctx = click.get_current_context(silent=True)
     while lang is None and ctx is not None:
         lang, ctx = ctx.params.get("lang"), ctx.parent
-    if lang is None:
-        lang = os.environ.get("COMPLAINTKIT_LANG", "zh")
-    return "en" if str(lang).strip().lower().startswith("en") else "zh"
+    return user_lang(lang)
 
 
 def friendly_errors(func: Callable) -> Callable:
