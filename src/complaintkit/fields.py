@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
 from .errors import PolicyError
 from .messages import register_messages
@@ -48,6 +49,12 @@ FIELD_LABELS_EN: dict[str, str] = {name: name.replace("_", " ") for name in FIEL
 
 _BRACKETED = re.compile(r"[(\[{（【〔<《][^)\]}）】〕>》]*[)\]}）】〕>》]")
 _NOISE = re.compile(r"[\s*※★:：_\-—./、]+")
+# What tells a field's second column from its first in a folded header: a number or a spare mark
+# (联系电话2, 手机号码1, 第二联系电话, 备用电话). Words that say whose or which (回访电话, 联系人电话,
+# 原投诉编号) are not marks: such a column is another thing. A bracketed note (联系电话（备用）) is
+# already dropped by header_key.
+_VARIANT_PREFIX = re.compile(r"^(?:第(?:\d+|[一二三四五六七八九十])|备用)")
+_VARIANT_SUFFIX = re.compile(r"(?:\d+|[一二三四五六七八九十]|备用)$")
 
 
 def field_label(name: str, lang: str = "zh") -> str:
@@ -66,6 +73,17 @@ def header_key(text: object) -> str:
     key = _NOISE.sub("", without_notes)
     # A header that is nothing but a bracketed note keeps its inside rather than vanishing.
     return key or _NOISE.sub("", folded)
+
+
+def _distinctive(key: str) -> bool:
+    """Whether a folded alias is long enough to be recognised inside a longer header: two Chinese
+    characters, or three Latin ones ("id" and "no" hide in unrelated words)."""
+    return len(key) >= 3 or (len(key) >= 2 and not key.isascii())
+
+
+def _untagged(key: str) -> str:
+    """A folded header without the number or spare mark of a second column (联系电话2 -> 联系电话)."""
+    return _VARIANT_SUFFIX.sub("", _VARIANT_PREFIX.sub("", key, count=1), count=1)
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class HeaderMatcher:
         # Containment is a fallback for headers like "客户联系电话（手机）": longest alias first,
         # and only aliases long enough not to hide inside unrelated words.
         partial = sorted(
-            ((key, name) for key, name in exact.items() if len(key) >= 3 or (len(key) >= 2 and not key.isascii())),
+            ((key, name) for key, name in exact.items() if _distinctive(key)),
             key=lambda kv: -len(kv[0]),
         )
         return cls(exact, tuple(partial))
@@ -115,7 +133,7 @@ class HeaderMatcher:
         texts = [(i, c) for i, c in enumerate(cells) if isinstance(c, str) and c.strip()]
         # Exact names first, so "处理状态" claims status before "回访状态" could by containment.
         for idx, cell in texts:
-            name = self.exact.get(header_key(cell))
+            name = self.named(cell)
             if name and name not in taken:
                 taken[name] = idx
         claimed = set(taken.values())
@@ -133,12 +151,39 @@ class HeaderMatcher:
         (``mapping``, from ``map_row``): "联系电话" twice, or "联系电话" and "手机号码". Their cells
         are not read as that field. A header that only contains an alias ("回访状态" beside
         "处理状态") is not counted: it is another thing."""
+        return self._unread(cells, mapping, self.named)
+
+    def named(self, header: object) -> str | None:
+        """The field that ``header`` names exactly (its name, an alias or a ``--map`` entry), or None."""
+        return self.exact.get(header_key(header))
+
+    def variant_of(self, header: object) -> str | None:
+        """The field whose name or alias ``header`` is once a number or spare mark is taken off
+        (联系电话2, 手机号码1, 第二联系电话, 备用电话 -> phone), or None: a header that is a field's
+        name itself, or that names another thing (回访电话, 回访状态), is no variant. The alias must
+        be distinctive, as for containment ("id2" is no second ID)."""
+        key = header_key(header)
+        base = _untagged(key)
+        if key in self.exact or base == key or not _distinctive(base):
+            return None
+        return self.exact.get(base)
+
+    def near_duplicates(self, cells: list[object], mapping: dict[int, str]) -> dict[int, str]:
+        """Column index -> field for the columns of a header row that are a numbered or spare
+        variant (``variant_of``) of a field that another column supplies: "联系电话2" or "备用电话"
+        beside "联系电话". Their cells are not read as that field. Exact repeats are ``shadowed``."""
+        return self._unread(cells, mapping, self.variant_of)
+
+    @staticmethod
+    def _unread(cells: list[object], mapping: dict[int, str], field_of: Callable[[object], str | None]) -> dict[int, str]:
+        """Column index -> field for the header cells outside ``mapping`` that ``field_of`` ties to
+        a field some mapped column already supplies."""
         taken = set(mapping.values())
         out: dict[int, str] = {}
         for idx, cell in enumerate(cells):
             if idx in mapping or not isinstance(cell, str) or not cell.strip():
                 continue
-            name = self.exact.get(header_key(cell))
+            name = field_of(cell)
             if name in taken:
                 out[idx] = name
         return out

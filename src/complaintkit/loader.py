@@ -459,9 +459,10 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
             if c.header in headers_seen:
                 columns[i] = c = Column(c.index, c.letter, c.header, None, f"{c.header}@{c.letter}")
             headers_seen.add(c.header)
-    # A second column naming a field already read: kept as an unknown column, and reported.
-    shadowed = matcher.shadowed(header_cells, mapping)
-    duplicates = [Column(c.index, c.letter, c.header, shadowed[c.index]) for c in columns if c.index in shadowed]
+    # A second column naming a field already read, or a numbered or spare variant of its name
+    # (联系电话2 beside 联系电话): kept as an unknown column, and reported.
+    duplicates = _second_columns(columns, matcher.shadowed(header_cells, mapping))
+    near_duplicates = _second_columns(columns, matcher.near_duplicates(header_cells, mapping))
     notes: list[str] = []
     seen = sheet.merged  # a sheet read in pieces has them with its last piece (checked below)
     merged = _fill_merged(rows, seen, header_idx + 1)
@@ -489,7 +490,14 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
             start, size = end, _CHUNK_ROWS
     if sheet.merged is not seen and _to_fill(sheet.merged, header_idx + 1):
         raise ReadWhole(f"sheet {sheet.name!r} has merged cells among its rows")  # to be filled before normalising
-    return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes, duplicates)
+    return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes, duplicates,
+                    near_duplicates)
+
+
+def _second_columns(columns: list[Column], fields: dict[int, str]) -> list[Column]:
+    """The columns at the indexes of ``fields`` (a field's second column, read as unknown), each
+    with the field it would have supplied, for validate to report."""
+    return [Column(c.index, c.letter, c.header, fields[c.index]) for c in columns if c.index in fields]
 
 
 def register_from_rows(rows: list[list[Any]], sheet_name: str, opts: LoadOptions, source: str = "",

@@ -77,7 +77,9 @@ class Register:
     ``duplicate_columns`` are the columns whose header names a field that an earlier column
     supplies ("联系电话" twice, or "联系电话" and "手机号码"): they are in ``columns`` as unknown
     columns (their cells pass through in ``extra``), and here with the field they name, so that
-    validate can say that they were not read.
+    validate can say that they were not read. ``near_duplicate_columns`` are the same for headers
+    that are a numbered or spare variant of a field's name ("联系电话2", "备用电话" beside
+    "联系电话"; see ``HeaderMatcher.variant_of``).
     """
 
     source: str
@@ -88,6 +90,7 @@ class Register:
     file_format: str = "xlsx"
     notes: list[str] = field(default_factory=list)
     duplicate_columns: list[Column] = field(default_factory=list)
+    near_duplicate_columns: list[Column] = field(default_factory=list)
 
     @property
     def field_columns(self) -> dict[str, str]:

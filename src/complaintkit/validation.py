@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 from rapidfuzz import fuzz, process
 
 from .fields import field_label
-from .messages import Text, render, t
+from .messages import Text, register_messages, render, t
 from .normalize import EARLIEST_DATE, clean_text, phone_is_valid
 from .operations import OpContext, OpResult, operation
 from .policy import Policy
@@ -19,9 +19,18 @@ from .register import Record, Register
 from .resident_id import check_id
 from .sheetplan import AMBER, RED, CellMark, PlanColumn, PlanTable, SheetPlan
 
+register_messages({
+    # duplicate_column's sibling (its text is in messages.CATALOG): the header is a variant of the
+    # field's name, so the message says "looks like" rather than "appears twice".
+    "near_duplicate_column": ("{column}列{named}像是第二个“{header}”列：只读取了 {used} 列，{column} 列的内容未被检查",
+                              "column {column}{named} looks like a second '{header}' column: only column {used} is read, column {column} is not checked"),
+})
+
 SEVERITIES = ("error", "warning")
 _UNCHECKED = object()
 _PERSONAL = {"id_number": mask_id, "phone": mask_phone}
+# Findings whose value is a column's header, not a cell: "手机号码(备用)" is no phone to mask.
+_HEADER_VALUES = frozenset({"duplicate_column", "near_duplicate_column"})
 
 
 @dataclass(slots=True)
@@ -49,7 +58,7 @@ class Finding:
     def display_value(self, mask: bool = False) -> str:
         """The original cell value as text (ID numbers and phones masked when ``mask``)."""
         text = "" if self.value is None else str(clean_text(self.value) or "")
-        if mask and self.field in _PERSONAL:
+        if mask and self.field in _PERSONAL and self.code not in _HEADER_VALUES:
             return _PERSONAL[self.field](text) or ""
         return text
 
@@ -199,6 +208,21 @@ def validate_records(records: Iterable[Record], policy: Policy, as_of: dt.date) 
     return out.findings
 
 
+def _second_columns(out: _Collector, reg: Register) -> None:
+    """A finding on the header row for each column whose cells were never read because another
+    column supplies its field: named as the field (duplicate_column) or as a numbered or spare
+    variant of it (near_duplicate_column: 联系电话2 beside 联系电话)."""
+    seconds = [("duplicate_column", c) for c in reg.duplicate_columns]
+    seconds += [("near_duplicate_column", c) for c in reg.near_duplicate_columns]
+    for code, dup in seconds:
+        used = reg.column_of_field(dup.field) if dup.field else None
+        if dup.field is None or used is None:
+            continue
+        stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns={dup.field: dup.letter})
+        named = "" if clean_text(dup.header) == clean_text(used.header) else Text("duplicate_column_named", {"header": dup.header})
+        out.add(code, stub, dup.field, dup.header, header=used.header, column=dup.letter, used=used.letter, named=named)
+
+
 def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> ValidationReport:
     """Validate one or several registers as one batch (duplicate IDs are looked for across files)."""
     out = _Collector(policy)
@@ -208,14 +232,7 @@ def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> V
             if name not in present:
                 stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns=reg.field_columns)
                 out.add("required_column_missing", stub, name, "")
-        for dup in reg.duplicate_columns:  # a field's second column: its cells were never read
-            used = reg.column_of_field(dup.field) if dup.field else None
-            if dup.field is None or used is None:
-                continue
-            stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns={dup.field: dup.letter})
-            named = "" if clean_text(dup.header) == clean_text(used.header) else Text("duplicate_column_named", {"header": dup.header})
-            out.add("duplicate_column", stub, dup.field, dup.header, header=used.header, column=dup.letter, used=used.letter,
-                    named=named)
+        _second_columns(out, reg)
     findings = out.findings + validate_records((r for reg in registers for r in reg.records), policy, as_of)
     order = {(reg.source, reg.sheet): i for i, reg in enumerate(registers)}
     findings.sort(key=lambda f: (order.get((f.source, f.sheet), 0), f.row, _col_key(f.column)))
