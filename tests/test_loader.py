@@ -207,6 +207,62 @@ def test_header_matcher_names_the_columns_it_shadows():
     assert matcher.shadowed(HEADERS, matcher.map_row(HEADERS)) == {}
 
 
+@pytest.mark.parametrize("header, field", [
+    ("联系电话2", "phone"), ("联系电话-2", "phone"), ("联系电话 02", "phone"), ("联系电话①", "phone"), ("联系电话二", "phone"),
+    ("手机号码1", "phone"), ("第二联系电话", "phone"), ("备用电话", "phone"), ("备用联系电话", "phone"), ("客户电话2", "phone"),
+    ("ｐｈｏｎｅ２", "phone"), ("Phone 2", "phone"), ("证件号码2", "id_number"), ("身份证号2", "id_number"), ("投诉内容2", "description"),
+    # The field's own name (a bracketed note is dropped: that is duplicate_column's), and other things.
+    ("联系电话", None), ("联系电话（备用）", None), ("回访电话", None), ("联系人电话", None), ("经办人电话", None),
+    ("紧急联系人电话", None), ("其他联系电话", None), ("回访状态", None), ("原投诉编号", None), ("id2", None), ("2", None),
+    ("备用", None), ("", None),
+])
+def test_a_numbered_or_spare_header_is_a_variant_of_the_field_it_names(header, field):
+    assert HeaderMatcher.from_policy(POLICY).variant_of(header) == field
+
+
+def test_header_matcher_names_the_near_duplicates_it_leaves_unread():
+    matcher = HeaderMatcher.from_policy(POLICY)
+    cells = ["联系电话2", "投诉编号", "联系电话", "回访电话", "受理日期", "证件号码2", "联系电话", "投诉内容二"]
+    mapping = matcher.map_row(cells)
+    # 证件号码2 and 投诉内容二 are read by containment: no column names their field.
+    assert mapping == {1: "complaint_id", 2: "phone", 4: "received_date", 5: "id_number", 7: "description"}
+    assert matcher.near_duplicates(cells, mapping) == {0: "phone"}
+    assert matcher.shadowed(cells, mapping) == {6: "phone"}  # an exact repeat is not a near one too
+    assert matcher.near_duplicates(HEADERS, matcher.map_row(HEADERS)) == {}
+
+
+def test_a_numbered_second_column_is_kept_as_passed_through_and_recorded(tmp_path):
+    """联系电话2 and 备用电话 beside 联系电话: the field's own column is read, the others pass through
+    untouched and are named in near_duplicate_columns; 回访电话 is the follow-up's, not a second."""
+    headers = HEADERS + ["联系电话2", "备用电话", "证件号码2", "回访电话"]
+    extra = ["13900000000", "13700000000", "110105194912310029", "13600000000"]
+    path = write_xlsx(tmp_path / "n.xlsx", [good_row(1) + extra], headers)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert (reg.field_columns["phone"], reg.field_columns["id_number"]) == ("G", "F")
+    assert reg.records[0].values["phone"] == "13800138000"
+    assert reg.records[0].extra == dict(zip(headers[13:], extra))
+    assert [(c.letter, c.header, c.field) for c in reg.near_duplicate_columns] == [
+        ("N", "联系电话2", "phone"), ("O", "备用电话", "phone"), ("P", "证件号码2", "id_number")]
+    assert reg.duplicate_columns == []
+
+
+def test_numbered_columns_without_the_plain_one_read_the_first(tmp_path):
+    """No 联系电话 column, only 联系电话1 and 联系电话2: the first is the phone, the second is reported."""
+    headers = [h if h != "联系电话" else "联系电话1" for h in HEADERS] + ["联系电话2"]
+    path = write_xlsx(tmp_path / "n.xlsx", [good_row(1) + ["13900000000"]], headers)
+    reg = load_register(path, LoadOptions(POLICY))
+    assert reg.records[0].values["phone"] == "13800138000"
+    assert [(c.letter, c.field) for c in reg.near_duplicate_columns] == [("N", "phone")]
+
+
+def test_a_customer_phone_header_is_the_phone_not_the_name():
+    """客户电话 and 客户手机 contain 客户 (customer_name) as much as 电话: they are aliases of phone, so
+    neither is read as the name, nor left unread beside 客户姓名."""
+    matcher = HeaderMatcher.from_policy(POLICY)
+    assert matcher.map_row(["投诉编号", "客户姓名", "客户电话", "投诉内容"]) == {0: "complaint_id", 1: "customer_name", 2: "phone", 3: "description"}
+    assert matcher.map_row(["投诉编号", "客户手机", "投诉内容"]) == {0: "complaint_id", 1: "phone", 2: "description"}
+
+
 # --- totals, sign-off and note rows -------------------------------------------------------------------
 
 def _with_merges(path, *ranges):
