@@ -303,11 +303,13 @@ def test_clear_gives_the_users_sheet_back(tmp_path):
     assert (_fill_hex(restored), restored.comment.text) == (USER_FILL, "客户说证件号码是旧证")
 
 
-def test_a_second_column_and_a_totals_row_on_the_button_as_in_the_cli(runner, tmp_path):
-    """A second 联系电话 column is a warning marked on its header cell, a 合计 row merged across the
-    sheet is no complaint: the button shows what the CLI writes, and 清除结果 takes it back."""
+@pytest.mark.parametrize("second, said", [("联系电话", "“联系电话”列重复（N列）"), ("联系电话2", "N列“联系电话2”像是第二个“联系电话”列")])
+def test_a_second_column_and_a_totals_row_on_the_button_as_in_the_cli(runner, tmp_path, second, said):
+    """A second 联系电话 column (duplicate_column), or 联系电话2 beside it (near_duplicate_column), is
+    a warning marked on its header cell, a 合计 row merged across the sheet is no complaint: the
+    button shows what the CLI writes, and 清除结果 takes it back."""
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1) + ["12345"], good_row(2, 联系电话="12345") + [None], ["合计"]],
-                      [*HEADERS, "联系电话"], title="城南支行投诉登记台账")
+                      [*HEADERS, second], title="城南支行投诉登记台账")
     wb = load_workbook(path)
     wb.active.merge_cells("A5:N5")
     wb.save(path)
@@ -316,7 +318,7 @@ def test_a_second_column_and_a_totals_row_on_the_button_as_in_the_cli(runner, tm
     message = press_on(wb, "validate", "台账")
     assert "共 2 行：0 个错误，2 个警告" in message
     ws = wb["台账"]
-    assert _fill_hex(ws["N2"]) == AMBER and "只读取了 G 列" in ws["N2"].comment.text
+    assert _fill_hex(ws["N2"]) == AMBER and ws["N2"].comment.text.startswith(said) and "只读取了 G 列" in ws["N2"].comment.text
     assert all(_fill_hex(c) is None and c.comment is None for c in ws[5])  # nothing on the 合计 row
     assert snapshot(reloaded(wb, tmp_path / "button.xlsx")) == snapshot(load_workbook(cli_annotated(runner, "validate", path, tmp_path)))
     press_on(wb, CLEAR, "台账")

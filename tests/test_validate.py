@@ -4,6 +4,7 @@ JSON contract, exit codes, languages, annotated copies, and inputs left untouche
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from complaintkit.sheetplan import AMBER, RED
 from complaintkit.validation import validate
 from complaintkit.xlsx_applier import write_annotated
 
-from conftest import AS_OF, HEADERS, good_row, sha256, write_xlsx
+from conftest import AS_OF, HEADERS, ROOT, SAMPLES, good_row, sha256, write_xlsx
 
 
 def run_json(runner, *args):
@@ -379,6 +380,59 @@ def test_a_second_column_is_marked_in_the_annotated_copy(runner, tmp_path):
     findings = wb["CK-校验结果"]
     assert findings.max_row == 2 and findings["A2"].hyperlink.location == "'台账'!N2"
     assert findings["D2"].value == "duplicate_column"
+
+
+@pytest.mark.parametrize("second", ["联系电话2", "手机号码1", "第二联系电话", "备用电话", "客户电话2"])
+def test_a_numbered_second_column_for_a_field_is_a_warning_on_the_header_row(runner, tmp_path, second):
+    path = _two_phone_columns(tmp_path / "n.xlsx", second)
+    result, data = run_json(runner, str(path))
+    assert result.exit_code == 0 and data["summary"] == {"rows": 2, "errors": 0, "warnings": 1}
+    [f] = data["findings"]  # N3's 12345 was never read as a phone: no phone_invalid
+    assert (f["code"], f["severity"], f["row"], f["column"], f["field"], f["value"], f["id"]) == (
+        "near_duplicate_column", "warning", 2, "N", "phone", second, "")
+    assert f["message"] == f"N列“{second}”像是第二个“联系电话”列：只读取了 G 列，N 列的内容未被检查"
+
+
+def test_a_numbered_second_column_in_english_masked_and_in_the_policy(runner, tmp_path):
+    path = _two_phone_columns(tmp_path / "n.xlsx", "联系电话2")
+    _, english = run_json(runner, str(path), "--lang", "en", "--mask")
+    [f] = english["findings"]
+    assert f["message"] == "column N '联系电话2' looks like a second '联系电话' column: only column G is read, column N is not checked"
+    assert f["value"] == "联系电话2"  # a header, not a phone: nothing to mask
+    off = tmp_path / "off.toml"
+    off.write_text('[rules]\nnear_duplicate_column = { enabled = false }\n', encoding="utf-8")
+    assert run_json(runner, str(path), "--config", str(off))[1]["findings"] == []
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[rules]\nnear_duplicate_column = { severity = "error" }\n', encoding="utf-8")
+    result, loud = run_json(runner, str(path), "--config", str(strict))
+    assert result.exit_code == 1 and loud["findings"][0]["severity"] == "error"
+
+
+def test_columns_that_only_contain_a_field_name_are_not_second_columns(runner, tmp_path):
+    """Headers a register may hold beside the fields: the follow-up's phone and status, other
+    people's phones, the original complaint's ID. None is a field's second column."""
+    others = ["回访电话", "回访状态", "回访方式", "联系人电话", "经办人电话", "紧急联系人电话", "其他联系电话", "原投诉编号",
+              "证件类型", "联系地址", "录入人", "处理经过"]
+    values = ["13600000000", "已回访", "电话", "13500000000", "02512345678", "13400000000", "13300000000", "T0000",
+              "身份证", "南京市", "李四", "已致电客户"]
+    path = write_xlsx(tmp_path / "o.xlsx", [good_row(1) + values, good_row(2) + values], HEADERS + others)
+    result, data = run_json(runner, str(path))
+    assert result.exit_code == 0 and data["findings"] == []
+
+
+def _shipped_registers() -> list[Path]:
+    samples = sorted(p for p in SAMPLES.rglob("*") if p.suffix in (".xlsx", ".xls", ".csv"))
+    return samples + [ROOT / "src" / "complaintkit" / "templates" / "register_template.xlsx"]
+
+
+@pytest.mark.parametrize("path", _shipped_registers(), ids=lambda p: p.name)
+def test_no_shipped_register_has_a_second_column(path):
+    """The samples and the template have normal headers: no column is reported as a field's second."""
+    policy = load_policy()
+    reg = load_register(path, LoadOptions(policy))
+    assert reg.duplicate_columns == [] and reg.near_duplicate_columns == []
+    codes = {f.code for f in validate([reg], policy, dt.date.fromisoformat(AS_OF)).findings}
+    assert not codes & {"duplicate_column", "near_duplicate_column"}
 
 
 def test_a_merged_totals_row_gives_no_findings(runner, tmp_path):
