@@ -7,6 +7,7 @@ Not a test: the test suite holds no timings.
     python benchmarks/bench.py --rows 1000000 --stages read,run # the million-row check
     python benchmarks/bench.py --rows 20000 --src /tmp/before/src   # another source tree (before/after)
     python benchmarks/bench.py --real-texts ../shared/data/heimao/train.csv  # classify on texts people wrote too
+    python benchmarks/bench.py --rows 20000 --stages addin --mix branch     # a register with the sample's mix
 
 Stages: the read floor (python-calamine reading the .xlsx into Python rows, the fastest reader
 here), the file to rows as complaintkit reads it (far-cell guard and calamine), ``load_register``
@@ -48,7 +49,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
@@ -73,16 +74,52 @@ def _setup_path(src: Path) -> None:
     sys.path.insert(0, str(HERE.parent / "samples"))
 
 
-def generate(path: Path, rows: int, seed: int = 1) -> None:
+class Mix(NamedTuple):  # not a dataclass: the tests load this script without importing it
+    """How often a generated register's rows hold what the checks flag. ``stress`` (the default,
+    the one the targets are judged on) flags most rows: a customer complains three times a year on
+    average, a fifth of the cases come from the regulator, two in five are still open whatever
+    their age, a third of the follow-ups are unsatisfied. ``branch`` has the shipped sample's kind
+    of mix: most customers complain once, few cases come from the regulator, only recent cases
+    are open, most follow-ups are satisfied (about a quarter of its rows get a risk level, against
+    88% of ``stress``'s and 10% of the sample's)."""
+
+    name: str
+    rows_per_customer: int
+    channels: tuple[str, ...]
+    statuses: tuple[str, ...]
+    #: cases received longer ago than this are closed (None: any case may be open)
+    open_days: int | None
+    close_days: int
+    followup_share: float
+    results: tuple[str, ...]
+    transfers: tuple[int, ...]
+    escalation_share: float
+
+
+MIXES = {
+    "stress": Mix("stress", 3, ("柜面", "客服热线", "手机银行", "监管转办", "电话"), ("已办结", "已办结", "已办结", "处理中", "待处理"),
+                  None, 20, 0.7, ("满意", "基本满意", "不满意"), (0, 1, 2, 3), 0.05),
+    # The shares of the shipped branch registers (samples/branches): channels, status, follow-ups.
+    "branch": Mix("branch", 1, ("柜面",) * 27 + ("客服热线",) * 29 + ("手机银行",) * 11 + ("网上银行",) * 8 + ("意见簿",) * 7
+                  + ("上级转办",) * 6 + ("电话",) * 6 + ("信函",) * 5 + ("监管转办",), ("处理中", "待处理", "已办结"), 30, 12, 0.95,
+                  ("满意",) * 10 + ("基本满意",) * 6 + ("未联系上",) * 3 + ("不满意",), (0,) * 8 + (1, 2), 0.03),
+}
+#: The mix of the registers generated (``--mix``).
+MIX = MIXES["stress"]
+
+
+def generate(path: Path, rows: int, seed: int = 1, mix: Mix | None = None) -> None:
     """A register of ``rows`` rows with the mix real registers have: repeat customers, retyped
     duplicates, text dates among date cells, open and closed cases, and descriptions that are
-    unique (each names its own call and ticket) as they are in real registers."""
+    unique (each names its own call and ticket) as they are in real registers; how often each
+    occurs is the ``mix``'s (``MIX`` when not given)."""
     from make_samples import ESCALATION_PHRASES, FIELD_ORDER, HEADERS_ZH, ISSUES, fill_text, make_person, retype, row_cells
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
+    mix = mix or MIX
     rng = random.Random(seed)
-    people = [make_person(rng) for _ in range(max(10, rows // 3))]
+    people = [make_person(rng) for _ in range(max(10, rows // mix.rows_per_customer))]
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("投诉登记台账")
     ws.append(["投诉登记台账（基准测试）"])
@@ -97,19 +134,20 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
             text = retype(rng, last_text)
         else:
             text = fill_text(rng, issue) + f"（{received.month}月{received.day}日{rng.randint(8, 19)}时来电，工单{i:07d}）"
-        if rng.random() < 0.05:
+        if rng.random() < mix.escalation_share:
             text += rng.choice(ESCALATION_PHRASES)
         last_text = text
-        status = rng.choice(["已办结", "已办结", "已办结", "处理中", "待处理"])
-        closed = received + dt.timedelta(days=rng.randint(1, 20)) if status == "已办结" else None
+        recent = mix.open_days is None or (AS_OF - received).days <= mix.open_days
+        status = rng.choice(mix.statuses) if recent else "已办结"
+        closed = received + dt.timedelta(days=rng.randint(1, mix.close_days)) if status == "已办结" else None
         values = {
             "complaint_id": f"B{i:07d}", "received_date": received if rng.random() > 0.1 else received.strftime("%Y年%m月%d日"),
-            "channel": rng.choice(["柜面", "客服热线", "手机银行", "监管转办", "电话"]), "branch": f"第{rng.randint(1, 300)}支行",
+            "channel": rng.choice(mix.channels), "branch": f"第{rng.randint(1, 300)}支行",
             "customer_name": person.name, "id_number": person.id_number, "phone": person.phone, "customer_tier": person.tier,
             "business_line": issue.business, "description": text, "demand": issue.demands[0], "category": "",
-            "handler": "经办人", "transfers": rng.randint(0, 3), "status": status, "extended": "否", "closed_date": closed,
-            "followup_date": closed + dt.timedelta(days=2) if closed and rng.random() < 0.7 else None,
-            "followup_result": rng.choice(["满意", "基本满意", "不满意"]) if closed else None, "escalated": "否", "remarks": "",
+            "handler": "经办人", "transfers": rng.choice(mix.transfers), "status": status, "extended": "否", "closed_date": closed,
+            "followup_date": closed + dt.timedelta(days=2) if closed and rng.random() < mix.followup_share else None,
+            "followup_result": rng.choice(mix.results) if closed else None, "escalated": "否", "remarks": "",
         }
         assert list(values) == FIELD_ORDER
         ws.append(row_cells(values))
@@ -262,7 +300,8 @@ def whole_run(src: Path, path: Path, out: Path, memory_limit: float | None = Non
 
 
 def register_path(rows: int) -> Path:
-    return WORK / f"register-{GENERATOR}-{rows}.xlsx"
+    mix = "" if MIX.name == "stress" else f"-{MIX.name}"  # the stress registers keep their names
+    return WORK / f"register-{GENERATOR}{mix}-{rows}.xlsx"
 
 
 def pipeline_order() -> list[str]:
@@ -539,10 +578,15 @@ def main() -> None:
     parser.add_argument("--scaling-rounds", type=int, default=2, metavar="N",
                         help="time the scaling verdict's stages at the smallest and largest size in turn, N rounds "
                              "(0: judge scaling from the figures above, taken one size after the other)")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="stress",
+                        help="what the generated rows hold: stress (the default, the targets' register: 88%% of its rows "
+                             "get a risk level) or branch (the shipped sample's kind of mix: about a quarter do)")
     parser.add_argument("--real-texts", type=Path, default=None, metavar="CSV",
                         help="also time classify on complaint texts people wrote (the first column of a CSV without "
                              "header, e.g. ../shared/data/heimao/train.csv), against the generated rows")
     args = parser.parse_args()
+    global MIX
+    MIX = MIXES[args.mix]
     _setup_path(args.src.resolve())
     stages = args.stages.split(",") if args.stages else None
     texts = real_texts(args.real_texts) if args.real_texts else None

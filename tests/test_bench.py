@@ -68,3 +68,29 @@ def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_
     line = bench.verdicts({1000: small, 10000: grown}, {"dedupe": (0.1, 1.15), bench.TOUCH: (0.1, 1.1)})[-1]
     assert line.startswith("scaling x10 rows (timed in turn): every stage <= x12 time (cpu) - met;")
     assert "x11.0" in line
+
+
+def test_the_branch_mix_flags_fewer_rows_than_the_stress_register_and_keeps_its_own_files(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.syspath_prepend(str(ROOT / "samples"))
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    from complaintkit.loader import LoadOptions, load_register
+    from complaintkit.operations import OpContext, run_operation
+    from complaintkit.policy import load_policy
+
+    policy = load_policy()
+    flagged, regulator = {}, {}
+    for name, mix in bench.MIXES.items():
+        monkeypatch.setattr(bench, "MIX", mix)
+        path = bench.register_path(600)
+        bench.generate(path, 600)
+        reg = load_register(path, LoadOptions(policy))
+        risk = run_operation("risk", [reg], OpContext(policy, bench.AS_OF, "zh")).detail
+        flagged[name] = sum(r.level != "none" for r in risk.rows) / len(risk.rows)
+        regulator[name] = sum(r.get("channel") == "监管转办" for r in reg.records) / len(reg.records)
+    assert bench.register_path(600).name == f"register-{bench.GENERATOR}-branch-600.xlsx"
+    assert (tmp_path / f"register-{bench.GENERATOR}-600.xlsx").is_file()  # the stress register keeps its name
+    assert flagged["stress"] > 0.7 and flagged["branch"] < 0.45
+    assert regulator["stress"] > 0.15 and regulator["branch"] < 0.05
