@@ -3,7 +3,8 @@
 Every command that reads registers runs over the corpus built by tests/badfiles/make_corpus.py
 (commands are discovered from the CLI, so later ones are covered without editing this file).
 Each bad input gets its documented behaviour (docs/robustness.md): read, or one line on stderr
-starting "complaintkit: " and exit code 2, never a traceback. A subset also runs through the
+starting "complaintkit: " and exit code 2, never a traceback; the whole corpus as one folder is
+checked past its bad files, each listed, with exit code 3. A subset also runs through the
 installed entry point under a time and memory limit. Then: outputs that cannot be written,
 formula injection read back from every output, inputs unchanged by hash, atomic writes, and no
 personal data in error messages.
@@ -232,6 +233,33 @@ def test_every_bad_file_says_the_documented_english_with_lang_en(corpus, tmp_pat
         if problem:
             problems.append(problem)
     assert not problems, "\n".join(problems)
+
+
+def check_commands() -> list[tuple[str, ...]]:
+    """The single-check commands (validate, dedupe, classify ...) and `run`: those that go past
+    the files of a folder they cannot read."""
+    return [names for names in register_commands() if names[-1] in available() or names == ("run",)]
+
+
+@pytest.mark.parametrize("names", check_commands(), ids=lambda n: "-".join(n))
+def test_the_whole_corpus_as_one_folder(corpus, names, tmp_path):
+    """Every check command over the corpus folder goes past each bad file (one line on stderr,
+    its code and documented reason in "unreadable"), checks the others and exits 3: no longer
+    stopped by the first bad file. Excel's ~$ lock file is skipped in a folder, not reported."""
+    folder = corpus["good"].path.parent
+    result = CliRunner().invoke(cli, args_for(names, [str(folder)], tmp_path))
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 3, (result.exit_code, result.stderr[-500:])
+    bad = {str(c.path): c for c in corpus.values() if c.outcome == "error" and not c.path.name.startswith("~$")}
+    data = json.loads(result.stdout)
+    unreadable = {u["file"]: u for u in data["unreadable"]}
+    assert set(unreadable) == set(bad)
+    for path, entry in unreadable.items():
+        assert entry["code"].startswith("in_") and ZH_EXPECT[bad[path].expect] in entry["reason"], entry
+    if names != ("run",):  # run says it in its log, in English and time-stamped (docs/robustness.md)
+        told = error_lines(result.stderr)
+        assert len(told) == len(bad) and all(line.startswith("complaintkit: 无法读取：") for line in told), told
+        assert "Traceback" not in result.stderr
 
 
 def test_readable_files_read_correctly(corpus):

@@ -22,9 +22,8 @@ from ..outputs import check_writable, to_json
 from ..policy import load_policy
 from ..textmodel import TextModel, TrainSettings, train
 from .common import (
-    UserError, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, manual_mapping, message_lang,
-    output_options, read_inputs,
-    resolve_format, write_annotations,
+    UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, manual_mapping,
+    message_lang, output_options, read_checked, resolve_format, with_unreadable, write_annotations,
 )
 
 register_messages({
@@ -115,10 +114,12 @@ def classify_check(paths, sheet, manual_map, config, model_path, fail_on, fmt, l
     Learn a model:      complaintkit classify train 历史台账.xlsx --label-column 投诉类别 -o 模型.json
     Measure:            complaintkit classify evaluate 已标注.xlsx --label-column 投诉类别 [--model 模型.json]
 
-    PATHS are files (.xlsx .xlsm .xls .csv), folders or globs. Exit code: 0 done; 1 with
-    --fail-on warning when rows need review or disagree with the register; 2 unusable input.
+    PATHS are files (.xlsx .xlsm .xls .csv), folders or globs; of a folder, the files that cannot
+    be read are named on stderr and in the JSON "unreadable", and the others classified. Exit code:
+    0 done; 1 with --fail-on warning when rows need review or disagree with the register; 2 unusable
+    input (a single file, or no file readable); 3 some files unreadable (whatever the findings).
     """
-    inputs = read_inputs(paths, sheet, manual_map, config)
+    inputs = read_checked(paths, sheet, manual_map, config, "classify", lang)
     policy = inputs.policy
     if model_path:
         TextModel.load(model_path)  # a bad model file is one clear error before any work
@@ -138,13 +139,13 @@ def classify_check(paths, sheet, manual_map, config, model_path, fail_on, fmt, l
         for r in report.rows
     ]
     write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
-    emit(fmt, result.data, headers, rows, "" if fmt != "table" else result.summary)
+    emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, "" if fmt != "table" else result.summary)
     if fmt == "table" and report.disagreements:
         click.echo(t("clscli_disagreements", lang))
         for d in report.disagreements:
             where = f"{Path(d.source).name} " if many else ""
             click.echo(f"  {where}{t('row_ref', lang, row=d.row)} {d.id}: {d.message(lang, classifier)}")
-    click.get_current_context().exit(exit_code_for(result.errors, result.warnings, fail_on))
+    click.get_current_context().exit(batch_exit_code(exit_code_for(result.errors, result.warnings, fail_on), inputs.failures))
 
 
 # Typed as `classify PATHS`: usage and errors name it so (see _CheckContext).

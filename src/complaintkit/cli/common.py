@@ -6,6 +6,7 @@ exit code 2 here; nothing else in the CLI catches exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import gc
@@ -21,14 +22,16 @@ from tabulate import tabulate
 
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
-from ..loader import LoadOptions, load_registers
+from ..loader import LoadOptions, LoadResult, load_register, load_registers
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
+from ..operations import check_policy
 from ..outputs import atomic_write_text, check_writable, to_csv, to_json
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..sheetplan import SheetPlan
+from ..sources import expand_paths
 from ..xlsx_applier import annotated_suffix, write_annotated
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
@@ -68,6 +71,8 @@ register_messages({
                      "{path}: the annotated copy of {name} is a {suffix} workbook: give -o a name ending {suffix}"),
     "cli_folder_is_file": ("{path}：这是一个文件，不是文件夹", "{path}: is a file, not a folder"),
     "cli_folder_cannot_create": ("{path}：无法创建文件夹（{detail}）", "{path}: folder cannot be created ({detail})"),
+    "cli_unreadable": ("无法读取：{path}：{reason}", "unreadable: {path}: {reason}"),
+    "cli_nothing_read": ("没有一个台账能读取（{reasons}）", "no register could be read ({reasons})"),
 })
 
 
@@ -171,7 +176,8 @@ def fail_on_option(func: Callable) -> Callable:
 
 @dataclass
 class Inputs:
-    """Registers read for a command, with the policy they were read under."""
+    """Registers read for a command, with the policy they were read under and, for a batch, the
+    files that could not be used."""
 
     policy: Policy
     registers: list[Register]
@@ -186,12 +192,73 @@ def manual_mapping(manual_map: Sequence[str]) -> dict[str, str]:
         raise click.BadParameter(exc.text(message_lang()), param_hint="--map") from None
 
 
-def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, keep_going: bool = False) -> Inputs:
-    """Load the policy and every register the paths name."""
+def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None) -> Inputs:
+    """Load the policy and every register the paths name; the first file that cannot be used
+    stops the command (exit 2). For what is read alongside the checked registers (``--history``,
+    `history add`, `risk evaluate`), where a file left out would change the answer unseen."""
     policy = load_policy(config)
     mapping = manual_mapping(manual_map)
-    result = load_registers(tuple(paths), LoadOptions(policy, sheet, mapping), keep_going=keep_going)
-    return Inputs(policy, result.registers, result.failures)
+    return Inputs(policy, load_registers(tuple(paths), LoadOptions(policy, sheet, mapping)).registers)
+
+
+def load_batch(paths: Sequence[str], opts: LoadOptions, lang: str, tell: Callable[[InputError], None], progress_of: int = 0) -> LoadResult:
+    """Read every register the paths name, going past the files that cannot be used: each is
+    handed to ``tell`` and kept in the result's ``failures``. When none could be read, one line
+    naming the first reasons and exit 2. The batch reading of `run` and of every check command.
+
+    ``progress_of``: the number of files, for a progress bar on a terminal (0: no bar)."""
+    bar = click.progressbar(length=progress_of, label="读取" if lang == "zh" else "reading", file=sys.stderr) \
+        if progress_of > 1 and sys.stderr.isatty() else None
+    with (bar if bar is not None else contextlib.nullcontext()):
+        loaded = load_registers(tuple(paths), opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None)
+    for failure in loaded.failures:
+        tell(failure)
+    if not loaded.registers:
+        reasons = ("；" if lang == "zh" else "; ").join(f.text(lang) for f in loaded.failures[:3])
+        raise UserError(scrub(t("cli_nothing_read", lang, reasons=reasons)))
+    return loaded
+
+
+def read_checked(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, check: str, lang: str) -> Inputs:
+    """The registers a check command (validate, dedupe, ...) works on.
+
+    The policy's settings for ``check`` are read first, so a mistake there stops the command
+    before any file is read. One file that cannot be used is the command's error (exit 2), as
+    before; of several files (a folder, a glob, a list), each unusable one is one line on stderr
+    in the user's language and the rest are checked (``Inputs.failures``; see ``batch_exit_code``
+    and ``with_unreadable``)."""
+    policy = load_policy(config)
+    check_policy(policy, [check])
+    opts = LoadOptions(policy, sheet, manual_mapping(manual_map))
+    files = expand_paths(paths)
+    if len(files) == 1:
+        return Inputs(policy, [load_register(files[0], opts)])
+    loaded = load_batch(paths, opts, lang, lambda failure: UserError(scrub(unreadable_line(failure, lang))).show(), len(files))
+    return Inputs(policy, loaded.registers, loaded.failures)
+
+
+def unreadable_line(failure: InputError, lang: str) -> str:
+    """What a batch says of a file it went past: ``无法读取：台账.xlsx：文件设有密码…``."""
+    return t("cli_unreadable", lang, path=failure.path, reason=failure.reason(lang))
+
+
+def unreadable_entries(failures: Sequence[InputError], lang: str) -> list[dict[str, str]]:
+    """The JSON ``unreadable`` list: each file as given, a stable ``code`` for scripts, and the
+    ``reason`` in the user's language (scrubbed: a sheet or a part it names may hold an ID number)."""
+    return [{"file": f.path, "code": f.code, "reason": scrub(f.reason(lang))} for f in failures]
+
+
+def with_unreadable(data: dict[str, Any], failures: Sequence[InputError], lang: str) -> dict[str, Any]:
+    """A check command's JSON, with ``unreadable`` added when the batch went past some file; a
+    complete batch's JSON stays exactly what it was (a new dict: ``data`` may be an operation's
+    cached section)."""
+    return {**data, "unreadable": unreadable_entries(failures, lang)} if failures else data
+
+
+def batch_exit_code(code: int, failures: Sequence[InputError]) -> int:
+    """A batch that went past unreadable files exits 3 whatever its findings (1 would hide that
+    part of the batch was never checked; the findings are in the output either way)."""
+    return EXIT_PARTIAL if failures else code
 
 
 def resolve_format(fmt: str | None) -> str:
@@ -288,6 +355,7 @@ def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
 
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "Inputs", "OutputError", "UserError",
-    "as_of_option", "emit", "exit_code_for", "fail_on_option", "friendly_errors", "input_options",
-    "output_options", "printable", "read_inputs", "resolve_format", "write_annotations", "write_text_output",
+    "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors", "input_options",
+    "load_batch", "output_options", "printable", "read_checked", "read_inputs", "resolve_format", "unreadable_entries",
+    "unreadable_line", "with_unreadable", "write_annotations", "write_text_output",
 ]

@@ -12,8 +12,8 @@ from ..merge import write_merged
 from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
-    UserError, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options, read_inputs,
-    resolve_format, write_annotations,
+    UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options,
+    read_checked, read_inputs, resolve_format, with_unreadable, write_annotations,
 )
 
 
@@ -33,16 +33,18 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
     """Find duplicate entries (one complaint typed in twice) and repeat complaints (the same
     customer back about the same issue), per customer: ID number, else phone, else name + branch.
 
-    PATHS are files (.xlsx .xlsm .xls .csv), folders or globs; a folder is deduplicated as one batch.
+    PATHS are files (.xlsx .xlsm .xls .csv), folders or globs; a folder is deduplicated as one batch,
+    going past the files that cannot be read (each named on stderr and in the JSON "unreadable").
     -o FILE writes an annotated copy (one input); with --merge, -o FILE.xlsx is the de-duplicated
     workbook of all inputs instead.
 
     Exit code: 0 done; 1 when --fail-on warning and there are duplicate groups (duplicates are
-    warnings; repeat chains are links, not findings); 2 unusable input or usage.
+    warnings; repeat chains are links, not findings); 2 unusable input (a single file, or no file
+    readable) or usage; 3 some files unreadable (whatever the findings).
     """
     if merge and not output:
         raise UserError(t("cli_merge_needs_o", lang))
-    inputs = read_inputs(paths, sheet, manual_map, config)
+    inputs = read_checked(paths, sheet, manual_map, config, "dedupe", lang)
     policy = inputs.policy
     if window_days is not None:
         policy = policy.with_overrides({"dedupe": {"repeat": {"window_days": window_days}}})
@@ -69,5 +71,5 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
         write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force)
     else:
         write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
-    emit(fmt, result.data, headers, rows, result.summary)
-    click.get_current_context().exit(exit_code_for(result.errors, result.warnings, fail_on))
+    emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, result.summary)
+    click.get_current_context().exit(batch_exit_code(exit_code_for(result.errors, result.warnings, fail_on), inputs.failures))

@@ -10,8 +10,8 @@ from ..deadlines import FOLLOWUP_STATUSES, STATUSES, FollowupReport
 from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
-    as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, message_lang,
-    output_options, read_inputs, resolve_format, write_annotations,
+    as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, message_lang,
+    output_options, read_checked, resolve_format, with_unreadable, write_annotations,
 )
 
 _FILTERS = tuple(dict.fromkeys(STATUSES + FOLLOWUP_STATUSES))
@@ -69,17 +69,19 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
 
     Exit code: 0 nothing at --fail-on level; 1 findings at that level (error: an overdue decision or
     follow-up; warning: also due soon, a follow-up due within the warning window, a row without a
-    usable received date, or a year the holiday calendar does not cover); 2 unusable input.
-    Filters apply to the exit code too. Dates in years the calendar does not cover are warned about
+    usable received date, or a year the holiday calendar does not cover); 2 unusable input (a single
+    file, or no file readable); 3 some files of a folder or glob unreadable (each named on stderr and
+    in the JSON "unreadable"; the others are listed), whatever the findings. Filters apply to the
+    exit code too. Dates in years the calendar does not cover are warned about
     on stderr and in the JSON "warnings".
     """
-    inputs = read_inputs(paths, sheet, manual_map, config)
+    inputs = read_checked(paths, sheet, manual_map, config, "followups", lang)
     result = run_operation("followups", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
     report = result.detail.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
     write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
-    emit(fmt, report.to_dict(lang, mask, explain), headers, rows, report.summary_text(lang))
+    emit(fmt, with_unreadable(report.to_dict(lang, mask, explain), inputs.failures, lang), headers, rows, report.summary_text(lang))
     if explain and fmt == "table":
         for r in report.rows:
             click.echo(f"\n{r.source}:{r.row} {r.id}" if len(inputs.registers) > 1 else f"\n{t('row_ref', lang, row=r.row)} {r.id}")
@@ -87,4 +89,4 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
                 click.echo(f"  - {line}")
     for warning in report.calendar_warnings:
         click.echo(f"complaintkit: {t('sev_warning', lang)}: {warning.message(lang)}", err=True)
-    click.get_current_context().exit(exit_code_for(report.errors, report.warnings, fail_on))
+    click.get_current_context().exit(batch_exit_code(exit_code_for(report.errors, report.warnings, fail_on), inputs.failures))

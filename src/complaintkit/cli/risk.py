@@ -16,9 +16,8 @@ from ..outputs import to_json
 from ..register import Register
 from ..risk import LEVELS, Evaluation, RiskReport, RowRisk, TopError, evaluate_registers, parse_top
 from .common import (
-    Inputs, as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, message_lang,
-    output_options, printable,
-    read_inputs, resolve_format, write_annotations,
+    Inputs, as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option,
+    message_lang, output_options, printable, read_checked, read_inputs, resolve_format, with_unreadable, write_annotations,
 )
 
 register_messages({
@@ -196,9 +195,11 @@ def risk_cmd(paths, sheet, manual_map, config, as_of, history_paths, store_path,
     Tune the weights:     complaintkit risk evaluate 已标注台账.xlsx   (see `risk evaluate --help`)
 
     Exit code: 0 nothing at --fail-on level; 1 findings at that level (error: a high-risk row;
-    warning: also a medium-risk row); 2 unusable input. --level applies to the exit code too.
+    warning: also a medium-risk row); 2 unusable input (a single file, or no file readable); 3 some
+    files of a folder or glob unreadable (each named on stderr and in the JSON "unreadable"; the
+    others are checked), whatever the findings. --level applies to the exit code too.
     """
-    inputs = read_inputs(paths, sheet, manual_map, config)
+    inputs = read_checked(paths, sheet, manual_map, config, "risk", lang)
     history = _history(inputs, history_paths, store_path, sheet, manual_map, config)
     result = run_operation("risk", inputs.registers, OpContext(inputs.policy, as_of, lang, mask, history=history))
     report: RiskReport = result.detail
@@ -206,7 +207,7 @@ def risk_cmd(paths, sheet, manual_map, config, as_of, history_paths, store_path,
     fmt = resolve_format(fmt)
     headers, rows = _table(shown, lang, len(inputs.registers) > 1)
     write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
-    emit(fmt, report.to_dict(lang, mask, levels), headers, rows, report.summary_text(lang))
+    emit(fmt, with_unreadable(report.to_dict(lang, mask, levels), inputs.failures, lang), headers, rows, report.summary_text(lang))
     errors = sum(1 for r in shown if r.level == "high")
     warnings = sum(1 for r in shown if r.level == "medium")
-    click.get_current_context().exit(exit_code_for(errors, warnings, fail_on))
+    click.get_current_context().exit(batch_exit_code(exit_code_for(errors, warnings, fail_on), inputs.failures))

@@ -24,21 +24,19 @@ from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
-    EXIT_PARTIAL, UserError, as_of_option, exit_code_for, fail_on_option, friendly_errors, lang_option, manual_mapping,
-    input_options, resolve_format, write_annotations, write_text_output,
+    UserError, as_of_option, batch_exit_code, exit_code_for, fail_on_option, friendly_errors, lang_option, load_batch,
+    manual_mapping, input_options, resolve_format, unreadable_entries, unreadable_line, write_annotations, write_text_output,
 )
 
 log = logging.getLogger("complaintkit")
 
 register_messages({
     "run_files": ("读取 {ok} 个文件（{rows} 笔投诉），{bad} 个文件无法读取", "read {ok} files ({rows} complaints); {bad} could not be read"),
-    "run_unreadable": ("无法读取：{path}：{reason}", "unreadable: {path}: {reason}"),
     "run_wrote": ("已写出：{path}", "wrote: {path}"),
     "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
     "run_out_in_input": ("{path}：位于输入文件夹 {folder} 之内，下次运行会把它当成一份台账读入：请写到别的文件夹",
                          "{path}: is inside the input folder {folder}, where the next run would read it as a register; write it to another folder"),
     "run_same_output": ("{path}：--report 和 --json 指向同一个文件", "{path}: --report and --json name the same file"),
-    "run_nothing_read": ("没有一个台账能读取（{reasons}）", "no register could be read ({reasons})"),
     "run_remember_store": ("--remember 需要 --store 路径（或 COMPLAINTKIT_STORE）", "--remember needs --store PATH (or COMPLAINTKIT_STORE)"),
     "run_unknown_checks": ("未知的检查：{unknown}（可用：{available}）", "unknown check(s): {unknown} (available: {available})"),
 })
@@ -135,16 +133,10 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     _setup_logging(log_file, quiet)
     mapping = manual_mapping(manual_map)
     opts = LoadOptions(policy, sheet, mapping)
-    show_progress = not quiet and sys.stderr.isatty() and len(files) > 1
-    bar = click.progressbar(length=len(files), label="读取" if lang == "zh" else "reading", file=sys.stderr) if show_progress else None
-    with (bar if bar is not None else contextlib.nullcontext()):
-        loaded = load_registers(paths, opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None)
-    for failure in loaded.failures:
-        log.warning(t("run_unreadable", "en", path=failure.path, reason=failure.reason("en")))
+    # Each file it goes past is a warning in the log (English, like every log line), on stderr
+    # unless --quiet or --log; the table and the JSON list them in the run's language.
+    loaded = load_batch(paths, opts, lang, lambda failure: log.warning(unreadable_line(failure, "en")), 0 if quiet else len(files))
     registers = loaded.registers
-    if not registers:
-        reasons = ("；" if lang == "zh" else "; ").join(f.text(lang) for f in loaded.failures[:3])
-        raise UserError(scrub(t("run_nothing_read", lang, reasons=reasons)))
     rows = sum(len(r) for r in registers)
     log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(loaded.failures)))
 
@@ -161,9 +153,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     results = run_pipeline(registers, ctx, names)
     errors = sum(r.errors for r in results)
     warnings = sum(r.warnings for r in results)
-    code = exit_code_for(errors, warnings, fail_on)
-    if loaded.failures:
-        code = EXIT_PARTIAL
+    code = batch_exit_code(exit_code_for(errors, warnings, fail_on), loaded.failures)
 
     # --quiet silences the console unless JSON was asked for explicitly (a script reading stdout).
     fmt = fmt or (None if quiet else resolve_format(None))
@@ -173,7 +163,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     data = {
         "as_of": as_of.isoformat(),
         "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
-        "unreadable": [{"file": f.path, "code": f.code, "reason": scrub(f.reason(lang))} for f in loaded.failures],
+        "unreadable": unreadable_entries(loaded.failures, lang),
         "summary": {r.name: r.summary for r in results},
         # The counts a script or a monitor reads (summary is the sentence people read).
         "totals": {r.name: {"errors": r.errors, "warnings": r.warnings} for r in results},
@@ -216,7 +206,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     elif fmt == "table":
         click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(loaded.failures)))
         for failure in loaded.failures:
-            click.echo("  " + t("run_unreadable", lang, path=failure.path, reason=scrub(failure.reason(lang))))
+            click.echo("  " + t("cli_unreadable", lang, path=failure.path, reason=scrub(failure.reason(lang))))
         click.echo(tabulate([[t(f"op_{r.name}", lang), r.summary] for r in results], tablefmt="simple", disable_numparse=True))
         for path in written:
             click.echo(t("run_wrote", lang, path=path))

@@ -8,8 +8,8 @@ from ..fields import field_label
 from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
-    as_of_option, emit, exit_code_for, fail_on_option, friendly_errors, input_options,
-    output_options, read_inputs, resolve_format, write_annotations,
+    as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options,
+    output_options, read_checked, resolve_format, with_unreadable, write_annotations,
 )
 
 
@@ -23,10 +23,12 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
     """Check registers row by row: required fields, dates, ID numbers, phones, allowed values,
     duplicate IDs, status against closing date.
 
-    PATHS are files (.xlsx .xlsm .xls .csv), folders or globs; a folder is checked as one batch.
-    Exit code: 0 clean, 1 findings at --fail-on level, 2 unusable input.
+    PATHS are files (.xlsx .xlsm .xls .csv), folders or globs; a folder is checked as one batch,
+    going past the files that cannot be read (each named on stderr and in the JSON "unreadable").
+    Exit code: 0 clean, 1 findings at --fail-on level, 2 unusable input (a single file, or no file
+    readable), 3 some files unreadable (whatever the findings).
     """
-    inputs = read_inputs(paths, sheet, manual_map, config)
+    inputs = read_checked(paths, sheet, manual_map, config, "validate", lang)
     result = run_operation("validate", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
     report = result.detail
     fmt = resolve_format(fmt)
@@ -38,5 +40,5 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
     ]
     summary = t("summary_validate", lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
     write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
-    emit(fmt, result.data, headers, rows, summary)
-    click.get_current_context().exit(exit_code_for(report.errors, report.warnings, fail_on))
+    emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, summary)
+    click.get_current_context().exit(batch_exit_code(exit_code_for(report.errors, report.warnings, fail_on), inputs.failures))
