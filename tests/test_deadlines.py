@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from complaintkit.cli import cli
-from complaintkit.deadlines import DeadlineCalculator, DeadlineSettings, check_deadlines, days_left, due_date, evaluate_record
+from complaintkit.deadlines import (DeadlineCalculator, DeadlineSettings, check_deadlines, days_left, decision_deadline, due_date,
+                                   evaluate_record)
 from complaintkit.errors import PolicyError
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.policy import load_policy
@@ -361,6 +362,26 @@ def test_private_banking_override_from_a_config_file(runner, morning, tmp_path):
     # 10 days after 2026-11-06 is Mon 11-16: overdue by 4
     assert (a12["decision_due"], a12["status"], a12["days_overdue"], a12["rule"]) == ("2026-11-16", "overdue", 4, "customer_tier=私人银行")
     assert any("客户等级为“私人银行”的规则" in s for s in a12["explanation"])
+
+
+def test_explanation_lists_the_rules_compared_and_the_days_skipped_in_either_language():
+    """Messages inside a list inside a message (the rules compared, each naming its source; the
+    runs of days skipped), each rendered in the explanation's language."""
+    policy = load_policy().with_overrides({"deadlines": {"overrides": {"channel": {"柜面": {"days": 4, "count": "working"}}}}})
+    calc = DeadlineCalculator.from_policy(policy)
+    due, rule, steps = decision_deadline(D("2026-09-24"), False, calc.settings.rules_for({"channel": "柜面"}), calc.settings, calc.calendar)
+    assert (due, rule.name) == (D("2026-10-08"), "channel=柜面")
+    assert [s.render() for s in steps] == [
+        "适用多条规则，取最早的时限：默认策略 → 2026-10-09、投诉渠道为“柜面”的规则 → 2026-10-08",
+        "时限 4 个工作日（基本时限；投诉渠道为“柜面”的规则），受理当日不计",
+        "2026-09-24 之后第 4 个工作日 → 2026-10-08（周四，工作日）；跳过 2026-09-25至2026-09-27 法定节假日（中秋）、2026-10-01至2026-10-07 法定节假日（国庆节）",
+    ]
+    assert [s.render("en") for s in steps] == [
+        "several rules apply, the earliest deadline is used: default policy → 2026-10-09, rule for channel = 柜面 → 2026-10-08",
+        "time limit 4 working days (basic limit; rule for channel = 柜面); the day of receipt is not counted",
+        "working day 4 after 2026-09-24 → 2026-10-08 (Thu, working day); skipped 2026-09-25 to 2026-09-27 statutory holiday"
+        " (Mid-autumn Festival), 2026-10-01 to 2026-10-07 statutory holiday (National Day)",
+    ]
 
 
 def test_paused_status(runner, tmp_path):

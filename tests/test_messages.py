@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 import complaintkit
 from complaintkit.cli import cli
 from complaintkit.errors import ComplaintkitError, InputError, OutputError
-from complaintkit.messages import CATALOG, Text
+from complaintkit.messages import CATALOG, ENUMERATION, Joined, Text
 
 from conftest import SAMPLES
 
@@ -70,6 +70,26 @@ def test_an_error_renders_in_either_language_and_prints_english():
     nested = InputError("a.xlsx", "out_cannot_write", path=Text("out_is_folder", {"path": "x"}), detail="d")
     assert nested.text("zh").startswith("a.xlsx: x：这是一个文件夹") and nested.reason("en").startswith("x: is a folder")
     assert isinstance(nested, ComplaintkitError) and nested.code == "out_cannot_write"
+
+
+def test_a_message_renders_the_messages_and_lists_it_holds_at_any_depth():
+    """One renderer for validation, deadlines and risk: a Text, a Joined, or anything else with a
+    render(lang) method, however deep, in the language of the message that holds it."""
+
+    class Header:
+        def render(self, lang: str) -> str:
+            return "投诉渠道" if lang == "zh" else "channel"
+
+    allowed = Joined((Text("sev_error"), Text("sev_warning")), ENUMERATION)
+    hint = Text("allowed_list", (("allowed", allowed),))
+    message = Text("value_not_allowed", (("label", Header()), ("value", "x"), ("hint", hint)))
+    assert message.render() == "“投诉渠道”的值“x”不在允许范围内（允许：错误、警告）"
+    assert message.render("en") == "'channel' value 'x' is not an allowed value (allowed: error, warning)"
+    assert Joined(("a", Text("sev_error"), 3)).render() == "a错误3"  # pieces of one sentence
+    # Parameters read the same as a mapping; as pairs the message is hashable (risk finds alike
+    # reasons by their hash) and equal to another made alike.
+    assert Text("value_not_allowed", {"label": Header(), "value": "x", "hint": hint}).render("en") == message.render("en")
+    assert {hint: 1}[Text("allowed_list", (("allowed", Joined((Text("sev_error"), Text("sev_warning")), ENUMERATION)),))] == 1
 
 
 def test_the_cli_says_errors_in_the_users_language(tmp_path):

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import PolicyError
 from .fields import field_label
-from .messages import register_messages, t
+from .messages import ENUMERATION, Joined, Text, register_messages, t
 from .normalize import EARLIEST_DATE, clean_text, value_key
 from .operations import OpContext, OpResult, operation
 from .policy import Policy, load_policy
@@ -28,7 +28,7 @@ from .workcalendar import (
 )
 
 __all__ = [
-    "DeadlineCalculator", "DeadlineRule", "DeadlineSettings", "FollowupReport", "RowDeadline", "Step", "check_deadlines",
+    "DeadlineCalculator", "DeadlineRule", "DeadlineSettings", "FollowupReport", "RowDeadline", "check_deadlines",
     "days_left", "deadline_plan", "due_date", "evaluate_record", "working_days_between",
 ]
 
@@ -137,17 +137,8 @@ register_messages({
 
 # --- explanations ------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One line of an explanation: a message code and its parameters, rendered at output time so
-    the same result reads in Chinese or English."""
-
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def text(self, lang: str = "zh") -> str:
-        return t(self.code, lang, **{k: _render(v, lang) for k, v in self.params.items()})
-
+# An explanation is a list of Text lines (a code and its parameters, rendered at output time so
+# the same result reads in Chinese or English); these are the parameters that render themselves.
 
 @dataclass(frozen=True, slots=True)
 class _Label:
@@ -155,12 +146,28 @@ class _Label:
 
     name: str
 
+    def render(self, lang: str) -> str:
+        return field_label(self.name, lang)
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    """A day with its weekday and kind ('周二，法定节假日（春节）')."""
+
+    info: DayInfo
+
+    def render(self, lang: str) -> str:
+        return self.info.describe(lang)
+
 
 @dataclass(frozen=True, slots=True)
 class _Kind:
     """A day's kind without its weekday ('调休上班日（春节）')."""
 
     info: DayInfo
+
+    def render(self, lang: str) -> str:
+        return self.info.kind_label(lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,32 +177,16 @@ class _Range:
     first: DayInfo
     last: DayInfo
 
-
-def _render(value: Any, lang: str) -> Any:
-    if isinstance(value, Step):
-        return value.text(lang)
-    if isinstance(value, DayInfo):
-        return value.describe(lang)
-    if isinstance(value, _Kind):
-        return value.info.kind_label(lang)
-    if isinstance(value, _Label):
-        return field_label(value.name, lang)
-    if isinstance(value, _Range):
-        what = value.first.kind_label(lang)
-        if value.first.date == value.last.date:
-            return f"{value.first.date.isoformat()} {what}"
+    def render(self, lang: str) -> str:
+        what = self.first.kind_label(lang)
+        if self.first.date == self.last.date:
+            return f"{self.first.date.isoformat()} {what}"
         joint = " to " if lang == "en" else "至"
-        return f"{value.first.date.isoformat()}{joint}{value.last.date.isoformat()} {what}"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        # A tuple holds pieces of one sentence; a list is an enumeration.
-        sep = "" if isinstance(value, tuple) else (", " if lang == "en" else "、")
-        return sep.join(str(_render(v, lang)) for v in value)
-    return value
+        return f"{self.first.date.isoformat()}{joint}{self.last.date.isoformat()} {what}"
 
 
-def _ranges(days: Iterable[DayInfo]) -> list[_Range]:
+def _ranges(days: Iterable[DayInfo]) -> Joined:
+    """``days`` as runs of consecutive days of one kind, listed."""
     out: list[_Range] = []
     for info in days:
         last = out[-1].last if out else None
@@ -203,7 +194,7 @@ def _ranges(days: Iterable[DayInfo]) -> list[_Range]:
             out[-1] = _Range(out[-1].first, info)
         else:
             out.append(_Range(info, info))
-    return out
+    return Joined(tuple(out), ENUMERATION)
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -224,10 +215,10 @@ class DeadlineRule:
         """'default' or 'customer_tier=私人银行' (JSON)."""
         return f"{self.field}={self.value}" if self.field else "default"
 
-    def source(self) -> Step:
+    def source(self) -> Text:
         if not self.field:
-            return Step("ex_source_default")
-        return Step("ex_source_override", {"label": _Label(self.field), "value": self.value})
+            return Text("ex_source_default")
+        return Text("ex_source_override", {"label": _Label(self.field), "value": self.value})
 
 
 register_messages({
@@ -328,7 +319,7 @@ class DeadlineSettings:
 
 # --- counting ----------------------------------------------------------------------------------
 
-def _count(cal: WorkCalendar, start: dt.date, n: int, count: str, roll_forward: bool) -> tuple[dt.date, list[Step]]:
+def _count(cal: WorkCalendar, start: dt.date, n: int, count: str, roll_forward: bool) -> tuple[dt.date, list[Text]]:
     """The day ``n`` days after ``start`` (``start`` not counted) by calendar or working days,
     rolled forward off non-working days when asked, with the steps that say how."""
     if count == "working":
@@ -336,49 +327,49 @@ def _count(cal: WorkCalendar, start: dt.date, n: int, count: str, roll_forward: 
         odd = cal.skipped(start, end)
         notes = []
         skipped, counted = _ranges(d for d in odd if not d.working), _ranges(d for d in odd if d.working)
-        if skipped:
-            notes.append(Step("ex_skipped", {"days": skipped}))
-        if counted:
-            notes.append(Step("ex_counted", {"days": counted}))
-        return end, [Step("ex_count_working", {"start": start, "n": n, "end": end, "day": cal.day(end), "notes": tuple(notes)})]
+        if skipped.items:
+            notes.append(Text("ex_skipped", {"days": skipped}))
+        if counted.items:
+            notes.append(Text("ex_counted", {"days": counted}))
+        return end, [Text("ex_count_working", {"start": start, "n": n, "end": end, "day": _Day(cal.day(end)), "notes": Joined(tuple(notes))})]
     plain = start + dt.timedelta(days=n)
     info = cal.day(plain)
-    steps = [Step("ex_count_calendar", {"start": start, "n": n, "end": plain, "day": info})]
+    steps = [Text("ex_count_calendar", {"start": start, "n": n, "end": plain, "day": _Day(info)})]
     if info.working:
         if info.kind != WORKDAY:  # a 调休 Saturday/Sunday: say why the deadline stays there
-            steps.append(Step("ex_workday_end", {"date": plain, "kind": _Kind(info)}))
+            steps.append(Text("ex_workday_end", {"date": plain, "kind": _Kind(info)}))
         return plain, steps
     if not roll_forward:
-        steps.append(Step("ex_no_roll", {"date": plain}))
+        steps.append(Text("ex_no_roll", {"date": plain}))
         return plain, steps
     due = cal.next_working_day(plain)
-    steps.append(Step("ex_roll", {"date": plain, "due": due, "day": cal.day(due)}))
+    steps.append(Text("ex_roll", {"date": plain, "due": due, "day": _Day(cal.day(due))}))
     return due, steps
 
 
 def decision_deadline(received: dt.date, extended: bool, rules: Sequence[DeadlineRule], settings: DeadlineSettings,
-                      cal: WorkCalendar) -> tuple[dt.date, DeadlineRule, list[Step]]:
+                      cal: WorkCalendar) -> tuple[dt.date, DeadlineRule, list[Text]]:
     """The decision deadline under the strictest of ``rules`` (earliest date), with its steps."""
     options = []
     for rule in rules:
         total = rule.days + (rule.extension_days if extended else 0)
         due, counting = _count(cal, received, total, rule.count, settings.roll_forward)
-        detail = Step("ex_limit_extended", {"days": rule.days, "ext": rule.extension_days}) if extended else Step("ex_limit_plain")
-        limit = Step("ex_limit", {"total": total, "unit": Step(f"unit_{rule.count}"), "detail": detail, "source": rule.source()})
+        detail = Text("ex_limit_extended", {"days": rule.days, "ext": rule.extension_days}) if extended else Text("ex_limit_plain")
+        limit = Text("ex_limit", {"total": total, "unit": Text(f"unit_{rule.count}"), "detail": detail, "source": rule.source()})
         options.append((due, rule, [limit] + counting))
     due, rule, steps = min(options, key=lambda o: o[0])  # ties keep the first: the default rule
     if len(options) > 1:
-        choices = [Step("ex_rule_choice", {"source": r.source(), "due": d}) for d, r, _ in options]
-        steps = [Step("ex_rules_compared", {"choices": choices})] + steps
+        choices = tuple(Text("ex_rule_choice", {"source": r.source(), "due": d}) for d, r, _ in options)
+        steps = [Text("ex_rules_compared", {"choices": Joined(choices, ENUMERATION)})] + steps
     return due, rule, steps
 
 
-def followup_deadline(closed: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> tuple[dt.date, list[Step]]:
+def followup_deadline(closed: dt.date, settings: DeadlineSettings, cal: WorkCalendar) -> tuple[dt.date, list[Text]]:
     """The follow-up deadline: ``followup_days`` after the closing day (not counted)."""
     due, counting = _count(cal, closed, settings.followup_days, settings.followup_count, settings.roll_forward)
-    head = Step("ex_followup", {"closed": closed, "day": cal.day(closed), "n": settings.followup_days,
-                                "unit": Step(f"unit_{settings.followup_count}")})
-    return due, [head] + counting + [Step("ex_followup_due", {"due": due})]
+    head = Text("ex_followup", {"closed": closed, "day": _Day(cal.day(closed)), "n": settings.followup_days,
+                                "unit": Text(f"unit_{settings.followup_count}")})
+    return due, [head] + counting + [Text("ex_followup_due", {"due": due})]
 
 
 @dataclass
@@ -406,7 +397,7 @@ class DeadlineCalculator:
             self.calendar.note(hit[1])
         return hit[0]
 
-    def decision(self, received: dt.date, extended: bool, rules: Sequence[DeadlineRule]) -> tuple[dt.date, DeadlineRule, list[Step]]:
+    def decision(self, received: dt.date, extended: bool, rules: Sequence[DeadlineRule]) -> tuple[dt.date, DeadlineRule, list[Text]]:
         """``decision_deadline`` under this run's settings (steps are shared: never mutate them)."""
         return self._remember(("decision", received, extended, tuple(rules)),
                               lambda: decision_deadline(received, extended, rules, self.settings, self.calendar))
@@ -419,7 +410,7 @@ class DeadlineCalculator:
             found = self._extended[key] = self.settings.is_extended(value)
         return found
 
-    def followup(self, closed: dt.date) -> tuple[dt.date, list[Step]]:
+    def followup(self, closed: dt.date) -> tuple[dt.date, list[Text]]:
         """``followup_deadline`` under this run's settings."""
         return self._remember(("followup", closed), lambda: followup_deadline(closed, self.settings, self.calendar))
 
@@ -446,7 +437,7 @@ class RowDeadline:
     followup_status: str | None = None
     followup_days_left: int | None = None
     rule: str = ""
-    reason: Step | None = None
+    reason: Text | None = None
     #: how to compute the row again, for its explanation: the record, the as-of date and the
     #: calculator (a large register's explanations would weigh more than its rows).
     recipe: tuple[Record, dt.date, "DeadlineCalculator"] | None = field(default=None, repr=False, compare=False)
@@ -518,7 +509,7 @@ class RowDeadline:
         if s == "paused":
             return t("dlx_paused", lang, due=_iso(self.decision_due))
         if s == "unknown":
-            return t("dlx_unknown", lang, reason=self.reason.text(lang) if self.reason else "")
+            return t("dlx_unknown", lang, reason=self.reason.render(lang) if self.reason else "")
         return t(f"dlx_{s}", lang)
 
     def followup_text(self, lang: str = "zh") -> str:
@@ -533,12 +524,12 @@ class RowDeadline:
         return ""
 
     @property
-    def steps(self) -> list[Step]:
+    def steps(self) -> list[Text]:
         """The steps that produced the dates (computed again: only ``--explain`` reads them)."""
         return _evaluate(*self.recipe)[1] if self.recipe is not None else []
 
     def explanation(self, lang: str = "zh") -> list[str]:
-        return [s.text(lang) for s in self.steps]
+        return [s.render(lang) for s in self.steps]
 
     def to_dict(self, lang: str = "zh", explain: bool = False) -> dict[str, Any]:
         """The JSON-contract form of the row (dates ISO 8601)."""
@@ -551,7 +542,7 @@ class RowDeadline:
             "followup_due": _iso(self.followup_due), "followup_status": self.followup_status,
             "followup_days_left": self.followup_days_left,
             "level": self.level, "rule": self.rule,
-            "reason": self.reason.text(lang) if self.reason else None,
+            "reason": self.reason.render(lang) if self.reason else None,
         }
         if explain:
             out["explanation"] = self.explanation(lang)
@@ -562,7 +553,7 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _status_group(status: str | None, closed: dt.date | None, settings: DeadlineSettings) -> tuple[str, list[Step]]:
+def _status_group(status: str | None, closed: dt.date | None, settings: DeadlineSettings) -> tuple[str, list[Text]]:
     """open / closed / paused / cancelled for a status; a blank or unlisted status is judged by the
     closed date, and the explanation says so."""
     for group, members in (("cancelled", settings.cancelled_statuses), ("paused", settings.paused_statuses),
@@ -570,10 +561,10 @@ def _status_group(status: str | None, closed: dt.date | None, settings: Deadline
         if status in members:
             return group, []
     group = "closed" if closed else "open"
-    guess = Step("ex_guess_closed" if closed else "ex_guess_open")
+    guess = Text("ex_guess_closed" if closed else "ex_guess_open")
     if status is None:
-        return group, [Step("ex_status_blank", {"guess": guess})]
-    return group, [Step("ex_status_guess", {"status": status, "guess": guess})]
+        return group, [Text("ex_status_blank", {"guess": guess})]
+    return group, [Text("ex_status_guess", {"status": status, "guess": guess})]
 
 
 def evaluate_record(rec: Record, as_of: dt.date, calc: DeadlineCalculator) -> RowDeadline:
@@ -603,7 +594,7 @@ def _window_left(settings: DeadlineSettings, cal: WorkCalendar, as_of: dt.date, 
     return left
 
 
-def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bool = True) -> tuple[RowDeadline, list[Step]]:
+def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bool = True) -> tuple[RowDeadline, list[Text]]:
     """The row and, with ``explain``, the steps that produced it (only ``--explain`` reads them:
     without it a row with a listed status and a received date builds none; the few others keep
     their one or two steps, which say why the row is judged as it is)."""
@@ -615,55 +606,55 @@ def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bo
     group, steps = _status_group(status, closed, settings)
     if group == "cancelled":
         row.status = "cancelled"
-        return row, [Step("ex_cancelled", {"status": status})]
+        return row, [Text("ex_cancelled", {"status": status})]
 
     if received is None or received < EARLIEST_DATE:
         problem = rec.problems.get("received_date")
         if received is not None:
-            row.reason = Step("reason_too_early", {"date": received, "earliest": EARLIEST_DATE})
+            row.reason = Text("reason_too_early", {"date": received, "earliest": EARLIEST_DATE})
         elif problem:
-            row.reason = Step("reason_bad_received", {"value": clean_text(rec.cell("received_date")) or problem.detail})
+            row.reason = Text("reason_bad_received", {"value": clean_text(rec.cell("received_date")) or problem.detail})
         else:
-            row.reason = Step("reason_no_received")
-        steps.append(Step("ex_unknown", {"reason": row.reason}))
+            row.reason = Text("reason_no_received")
+        steps.append(Text("ex_unknown", {"reason": row.reason}))
     else:
         extended = calc.extended(v.get("extended"))
         due, rule, counting = calc.decision(received, extended, settings.rules_for(v))
         row.decision_due, row.rule = due, rule.name
         day = cal.day(received)  # looked up either way: it reports the year if uncovered
         if explain:
-            steps = [Step("ex_received", {"date": received, "day": day})] + counting + [Step("ex_due", {"due": due})] + steps
+            steps = [Text("ex_received", {"date": received, "day": _Day(day)})] + counting + [Text("ex_due", {"due": due})] + steps
         label = status or ""
         if group == "paused":
             row.status, row.days_left = "paused", (due - as_of).days
             if explain:
-                steps.append(Step("ex_paused", {"status": label}))
+                steps.append(Text("ex_paused", {"status": label}))
         elif group == "closed" and closed is None:
-            row.reason = Step("reason_closed_no_date", {"status": label})
-            steps.append(Step("ex_undecidable", {"reason": row.reason}))
+            row.reason = Text("reason_closed_no_date", {"status": label})
+            steps.append(Text("ex_undecidable", {"reason": row.reason}))
         elif group == "closed":
             late = (closed - due).days
             row.status, row.days_overdue = ("closed_late", late) if late > 0 else ("closed_on_time", 0)
             if explain:
-                steps.append(Step("ex_closed_late", {"closed": closed, "due": due, "n": late}) if late > 0
-                             else Step("ex_closed_on_time", {"closed": closed, "due": due}))
+                steps.append(Text("ex_closed_late", {"closed": closed, "due": due, "n": late}) if late > 0
+                             else Text("ex_closed_on_time", {"closed": closed, "due": due}))
         else:
             if explain and closed is not None and status in settings.open_statuses:
-                steps.append(Step("ex_closed_date_ignored", {"status": status, "closed": closed}))
+                steps.append(Text("ex_closed_date_ignored", {"status": status, "closed": closed}))
             left = (due - as_of).days
             row.days_left = left
             if left < 0:
                 row.status, row.days_overdue = "overdue", -left
                 if explain:
-                    steps.append(Step("ex_open_overdue", {"status": label, "as_of": as_of, "n": -left}))
+                    steps.append(Text("ex_open_overdue", {"status": label, "as_of": as_of, "n": -left}))
             else:
                 window_left = _window_left(settings, cal, as_of, due, explain)
                 row.status, row.days_overdue = ("due_soon" if window_left <= settings.warning_days else "on_track"), 0
                 if explain:
                     code = "ex_open_due_soon" if row.status == "due_soon" else "ex_open_on_track"
-                    window = (Step("ex_window_working", {"n": settings.warning_days, "left": window_left}) if settings.warning_count == "working"
-                              else Step("ex_window_calendar", {"n": settings.warning_days}))
-                    steps.append(Step(code, {"status": label, "as_of": as_of, "n": left, "window": window}))
+                    window = (Text("ex_window_working", {"n": settings.warning_days, "left": window_left}) if settings.warning_count == "working"
+                              else Text("ex_window_calendar", {"n": settings.warning_days}))
+                    steps.append(Text(code, {"status": label, "as_of": as_of, "n": left, "window": window}))
 
     if group == "closed" and closed is not None:
         fu_due, fu_steps = calc.followup(closed)
@@ -675,15 +666,15 @@ def _evaluate(rec: Record, as_of: dt.date, calc: DeadlineCalculator, explain: bo
         if row.followup_date is not None:
             row.followup_status = "done"
             if explain:
-                steps.append(Step("ex_followup_done", {"date": row.followup_date}))
+                steps.append(Text("ex_followup_done", {"date": row.followup_date}))
         else:
             if explain and v.get("followup_result"):
-                steps.append(Step("ex_followup_result_no_date", {"result": v.get("followup_result")}))
+                steps.append(Text("ex_followup_result_no_date", {"result": v.get("followup_result")}))
             overdue = row.followup_days_left < 0
             row.followup_status = "overdue" if overdue else "pending"
             if explain:
-                steps.append(Step("ex_followup_overdue", {"as_of": as_of, "n": -row.followup_days_left}) if overdue
-                             else Step("ex_followup_pending", {"n": row.followup_days_left}))
+                steps.append(Text("ex_followup_overdue", {"as_of": as_of, "n": -row.followup_days_left}) if overdue
+                             else Text("ex_followup_pending", {"n": row.followup_days_left}))
     return row, steps
 
 

@@ -7,8 +7,8 @@ same result can be shown in either language.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, NamedTuple
 
 LANGS = ("zh", "en")
 
@@ -84,21 +84,55 @@ def user_lang(value: str | None = None) -> str:
     return "en" if str(value).strip().lower().startswith("en") else "zh"
 
 
-def render(code: str, lang: str, params: Mapping[str, Any], /) -> str:
-    """``t`` with parameters that may themselves be messages (``Text``), each rendered in ``lang``."""
-    return t(code, lang, **{k: v.render(lang) if isinstance(v, Text) else v for k, v in params.items()})
+#: A message's parameters: a mapping, or a tuple of (name, value) pairs where the message must be
+#: hashable (risk reasons are compared and hashed to render alike ones once).
+Params = Mapping[str, Any] | tuple[tuple[str, Any], ...]
 
 
-@dataclass(frozen=True)
+def render(code: str, lang: str, params: Params, /) -> str:
+    """``t`` with parameters that may themselves render (a ``Text``, a ``Joined``, or anything
+    else with a ``render(lang)`` method), each rendered in ``lang``, as deep as they nest."""
+    pairs = params if isinstance(params, tuple) else params.items()
+    return t(code, lang, **{k: shown(v, lang) for k, v in pairs})
+
+
+def shown(value: Any, lang: str) -> Any:
+    """``value`` as a message shows it: rendered in ``lang`` when it renders itself, else as is."""
+    # One attribute look-up, not an isinstance of a Protocol: thousands of parameters pass here.
+    render_in = getattr(value, "render", None)
+    return value if render_in is None else render_in(lang)
+
+
+@dataclass(frozen=True, slots=True)
 class Text:
     """A message whose language is not known yet: a catalog code and its parameters. Errors are
-    raised deep in the core; the door that catches them knows the language and renders them."""
+    raised deep in the core, and results are rendered at output time; whoever knows the language
+    renders them. Hashable when its parameters are a tuple of pairs (see ``Params``)."""
 
     code: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Params = ()
 
     def render(self, lang: str = "zh") -> str:
         return render(self.code, lang, self.params)
+
+
+class Joined(NamedTuple):
+    """Several values shown as one parameter, each rendered, between separators by language: the
+    pieces of one sentence (no separator) or an enumeration (``ENUMERATION``).
+
+    A named tuple, not a dataclass: risk builds one for every reason that names earlier
+    complaints, and hashes and compares it to find alike reasons; a tuple does all three in C."""
+
+    items: tuple[Any, ...]
+    #: the separator in Chinese and in English.
+    seps: tuple[str, str] = ("", "")
+
+    def render(self, lang: str = "zh") -> str:
+        return self.seps[lang == "en"].join([str(shown(v, lang)) for v in self.items])
+
+
+#: The separators of a list of things in running text: 甲、乙 / a, b.
+ENUMERATION = ("、", ", ")
 
 
 def register_messages(entries: dict[str, tuple[str, str]]) -> None:

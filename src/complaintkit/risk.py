@@ -49,7 +49,7 @@ from .dedupe import DedupeResult, Group, IssueLabel, dedupe, pipeline_labels
 from .errors import ComplaintkitError, PolicyError
 from .fields import field_label
 from .identity import RecordKey, customer_keys
-from .messages import register_messages, t
+from .messages import Joined, Text, register_messages, render, t
 from .normalize import nfkc
 from .operations import OpContext, OpResult, operation, run_operation
 from .policy import Policy
@@ -525,7 +525,7 @@ class Ref:
     #: the text by language, rendered once: later complaints of a customer name the same ones.
     _texts: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def text(self, lang: str) -> str:
+    def render(self, lang: str) -> str:
         text = self._texts.get(lang)
         if text is None:
             label = self.id or t("dedupe_row_in", lang, file=Path(self.source).name, row=self.row)
@@ -544,7 +544,7 @@ class Mentions:
 
     hits: tuple[Hit, ...]
 
-    def text(self, lang: str) -> str:
+    def render(self, lang: str) -> str:
         by_field: dict[str, list[str]] = defaultdict(list)
         for h in self.hits:
             by_field[h.field].append(f"“{h.text}”" if lang == "zh" else f"'{h.text}'")
@@ -558,21 +558,10 @@ class Period:
 
     days: int
 
-    def text(self, lang: str) -> str:
+    def render(self, lang: str) -> str:
         if self.days % 365 == 0:
             return t("risk_period_months", lang, n=self.days // 365 * 12)
         return t("risk_period_days", lang, n=self.days)
-
-
-@dataclass(frozen=True, slots=True)
-class Msg:
-    """A message inside a message (the 前两次 of a repeat reason), rendered in the output language."""
-
-    code: str
-    params: tuple[tuple[str, Any], ...] = ()
-
-    def text(self, lang: str) -> str:
-        return t(self.code, lang, **{k: _render(v, lang) for k, v in self.params})
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,23 +571,16 @@ class Label:
     zh: str
     en: str = ""
 
-    def text(self, lang: str) -> str:
+    def render(self, lang: str) -> str:
         return self.en if lang == "en" and self.en else self.zh
-
-
-def _render(value: Any, lang: str) -> Any:
-    if isinstance(value, (Ref, Mentions, Period, Msg, Label)):
-        return value.text(lang)
-    if isinstance(value, tuple):
-        return ", ".join(str(_render(v, lang)) for v in value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One factor found: its code, its points, and what the message needs (the evidence)."""
+    """One factor found: its code, its points, and what the message needs (the evidence).
+
+    Its parameters are pairs, and a message inside them a ``Text`` with pairs: alike reasons of
+    different rows are found by equality and hash (see _Scorer.assess)."""
 
     code: str
     points: float
@@ -611,7 +593,7 @@ class Reason:
     def message(self, lang: str = "zh") -> str:
         text = self._texts.get(lang)
         if text is None:
-            text = self._texts[lang] = t(f"risk_{self.code}", lang, **{k: _render(v, lang) for k, v in self.params})
+            text = self._texts[lang] = render(f"risk_{self.code}", lang, self.params)
         return text
 
     def scored(self, lang: str = "zh") -> str:
@@ -749,14 +731,18 @@ class _Customers:
         return [(day - d, rec) for d, _, rec in self.events[customer][start:pos]]
 
 
-def _earlier_words(n: int, shown: int) -> Msg:
+#: Earlier complaints named in a reason, in either language: A (2025-01-02), B (2025-03-04, 媒体).
+_REF_SEPS = (", ", ", ")
+
+
+def _earlier_words(n: int, shown: int) -> Text:
     if shown < n:
-        return Msg("risk_earlier_more", (("shown", shown), ("n", n)))
+        return Text("risk_earlier_more", (("shown", shown), ("n", n)))
     if n == 1:
-        return Msg("risk_earlier_1")
+        return Text("risk_earlier_1")
     if n == 2:
-        return Msg("risk_earlier_2")
-    return Msg("risk_earlier_n", (("n", n),))
+        return Text("risk_earlier_2")
+    return Text("risk_earlier_n", (("n", n),))
 
 
 class _Scorer:
@@ -798,8 +784,9 @@ class _Scorer:
                           or r.get("channel") in settings.already_channels}
         self.escalated.update(r.key for key in list(self.escalated) for r in self.event.get(key, ()))
 
-    def _refs(self, records: Sequence[Record], note: Any = None) -> tuple[Ref, ...]:
-        return tuple(self._ref(r, note(r) if note else "") for r in records[-self.MAX_REFS:])
+    def _refs(self, records: Sequence[Record], note: Any = None) -> Joined:
+        """The last ``MAX_REFS`` of ``records``, named one after another (A (2025-01-02), B)."""
+        return Joined(tuple(self._ref(r, note(r) if note else "") for r in records[-self.MAX_REFS:]), _REF_SEPS)
 
     def _ref(self, rec: Record, note: str) -> Ref:
         ref = self._ref_of.get((rec.key, note))
@@ -852,8 +839,8 @@ class _Scorer:
         entries = self.event.get(rec.key)
         return next((r for r in entries if r is not rec and r.values.get(name) in values), None) if entries else None
 
-    def _copy_note(self, rec: Record, entry: Record) -> Msg | str:
-        return "" if entry is rec else Msg("risk_on_copy", (("id", entry.id),))
+    def _copy_note(self, rec: Record, entry: Record) -> Text | str:
+        return "" if entry is rec else Text("risk_on_copy", (("id", entry.id),))
 
     def _already(self, rec: Record) -> list[Reason]:
         s = self.s
@@ -890,9 +877,9 @@ class _Scorer:
         earlier = [m.record for m in group.members[:pos]]
         points = min(p["max"], p["first"] + p["further"] * (pos - 1))
         label = self._issue(base, group, pos)
-        issue = Msg("risk_issue", (("label", Label(label, self.label_en.get(label, ""))),)) if label else ""
+        issue = Text("risk_issue", (("label", Label(label, self.label_en.get(label, ""))),)) if label else ""
         refs = self._refs(earlier)
-        out = [Reason("repeat", points, (("n", pos + 1), ("issue", issue), ("earlier", _earlier_words(pos, len(refs))), ("refs", refs)))]
+        out = [Reason("repeat", points, (("n", pos + 1), ("issue", issue), ("earlier", _earlier_words(pos, len(refs.items))), ("refs", refs)))]
         gap = (group.members[pos].date - group.members[pos - 1].date).days
         if gap <= p["recent_days"]:
             out.append(Reason("repeat_recent", p["recent"], (("days", gap),)))
@@ -958,7 +945,7 @@ class _Scorer:
         entry = self._unsatisfied(rec)
         if entry is not None:
             when = entry.get("followup_date")
-            date = Msg("risk_unsatisfied_date", (("date", when.isoformat()),)) if isinstance(when, dt.date) else ""
+            date = Text("risk_unsatisfied_date", (("date", when.isoformat()),)) if isinstance(when, dt.date) else ""
             out.append(Reason("unsatisfied", s.unsatisfied_points, (("result", entry.get("followup_result")), ("date", date),
                                                                     ("copy", self._copy_note(rec, entry)))))
         hits = s.disputed.find(texts)
