@@ -696,6 +696,54 @@ def test_a_pattern_with_a_global_flag_is_a_policy_error_not_a_crash():
         RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": {"patterns": {"(?i)sue": 30}}}}))
 
 
+def _demands(patterns: dict[str, float], text: str) -> list[tuple[str, str]]:
+    """The hard demands found in ``text`` with these patterns added: (term, words as written)."""
+    s = RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": {"patterns": patterns}}}))
+    texts = s.text.prepare({"description": text}, ("description",))
+    found = [(h.term, h.text) for h in s.hard_demands.find(texts)]
+    assert s.screen.search(texts[0][1]) or not found, text  # the screen passes what the list finds
+    return found
+
+
+@pytest.mark.parametrize("patterns,text,found", [
+    ({r"(还钱)\1": 20}, "快点还钱还钱", [(r"(还钱)\1", "还钱还钱")]),
+    ({r"(\S)\1{2}": 20}, "我要投诉！！！", [(r"(\S)\1{2}", "!!!")]),  # \S as written, not folded to \s
+    ({r"(\S)\1{2}": 20}, "我要投诉   ", []),
+    ({r"(?P<x>退款)(?P=x)": 20}, "退款退款", [(r"(?P<x>退款)(?P=x)", "退款退款")]),
+    # the same group name in two patterns, and the name the list's own words went by
+    ({r"(?P<x>退款)(?P=x)": 20, r"(?P<x>还钱)(?P=x)": 20, r"(?P<w>催)(?P=w)": 20}, "还钱还钱，退款退款，催催",
+     [(r"(?P<x>还钱)(?P=x)", "还钱还钱"), (r"(?P<x>退款)(?P=x)", "退款退款"), (r"(?P<w>催)(?P=w)", "催催")]),
+    ({r"(?P<x>还钱)(?(x)还钱)": 20}, "还钱还钱", [(r"(?P<x>还钱)(?(x)还钱)", "还钱还钱")]),
+    # found in its place among the list's words and other patterns
+    ({r"(还钱)\1": 20}, "要求赔偿，快点还钱还钱，找行长", [("赔偿", "赔偿"), (r"(还钱)\1", "还钱还钱"), ("找(你们|贵行|你行)?的?(行长|领导|负责人)", "找行长")]),
+])
+def test_a_pattern_with_a_back_reference_finds_what_it_says_inside_its_list(patterns, text, found):
+    """A pattern is matched as written: its group numbers and names are its own, not the joined
+    list's, and folding (full-width forms, case) leaves its escapes alone."""
+    assert _demands(patterns, text) == found
+
+
+@pytest.mark.parametrize("text", ["赔偿赔偿", "不要赔偿赔偿", "还钱还钱赔偿赔偿", "不会找领导，赔偿赔偿赔偿", "快点还钱还钱还钱", "还钱还还钱还钱",
+                                  "快快赔偿", "快快快赔偿"])
+def test_a_pattern_with_a_back_reference_takes_its_turn_as_the_same_pattern_written_out(text):
+    """Words first, then patterns in their order, leftmost match first, none overlapping; a negation
+    covers the run of terms after it: as if the back-reference were spelled out."""
+    for ref, plain in ((r"(赔偿)\1", "赔偿赔偿"), (r"(还钱)\1", "还钱还钱"), (r"(?P<x>还钱)(?P=x)", "还钱还钱"), (r"(快)\1赔偿", "快快赔偿")):
+        spelled = [text_ for _, text_ in _demands({plain: 20}, text)]
+        assert [text_ for _, text_ in _demands({ref: 20}, text)] == spelled, (ref, text)
+
+
+@pytest.mark.parametrize("pattern,detail", [
+    (r"(还钱)\2", "invalid group reference 2 at position 5"),
+    (r"(?P<x>还钱)(?P=y)", "unknown group name 'y' at position 13"),
+])
+def test_a_back_reference_to_no_group_is_a_policy_error_at_its_position(pattern, detail):
+    with pytest.raises(PolicyError) as caught:
+        RiskSettings.from_policy(POLICY.with_overrides({"risk": {"hard_demands": {"patterns": {pattern: 20}}}}))
+    assert caught.value.code == "risk_pol_bad_regex"
+    assert caught.value.text("en") == f"risk.hard_demands.patterns: {pattern!r} is not a valid regular expression ({detail})"
+
+
 def test_risk_looks_back_on_the_customers_dedupe_found_for_the_same_batch(monkeypatch):
     rows = [row("T1", "2026-03-02"), row("T2", "2026-05-04", text="信用卡年费未经同意扣收"), row("T3", "2026-06-01", person=2)]
     # T2 is T1's customer on another issue: only a customer factor can see it.

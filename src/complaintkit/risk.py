@@ -41,7 +41,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .classification import reason_names_en
 from .deadlines import FollowupReport, RowDeadline, check_deadlines
@@ -207,6 +207,28 @@ def _fold(text: str) -> str:
     return nfkc(text).casefold()
 
 
+#: What folding leaves as written in a pattern: escapes (\S is not \s, \N{...} names a character)
+#: and the letters of group syntax ((?P<name>...), (?P=name), (?(name)...), flags such as (?L)).
+_PATTERN_SYNTAX = re.compile(r"\\N\{[^}]*\}|\\.|\(\?(?:P<[^>]*>|P=[^)]*\)|\([^)]*\)|[aiLmsux]*(?:-[imsx]*)?[:)])", re.S)
+
+#: A pattern that refers to its own groups (\1, (?P=name), (?(1)...)) or names one: joined with
+#: the others its group numbers would shift and its names could clash, so it is searched alone.
+#: (Cautious: a \1 inside [...] is a character, and such a pattern is searched alone all the same.)
+_OWN_GROUPS = re.compile(r"\\[1-9]|\(\?P[<=]|\(\?\(")
+
+
+def _fold_pattern(pattern: str) -> str:
+    """A pattern as the folded texts need it: its letters folded as ``_fold`` folds them, its
+    escapes and group syntax as written."""
+    text = nfkc(pattern)
+    out, at = [], 0
+    for m in _PATTERN_SYNTAX.finditer(text):
+        out += (text[at:m.start()].casefold(), m.group())
+        at = m.end()
+    out.append(text[at:].casefold())
+    return "".join(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A term found in a field: ``term`` is the word or pattern (the key it counts under),
@@ -227,22 +249,26 @@ class WordList:
         self.text = text
         self.words: dict[str, tuple[str, float]] = {}  # folded word -> (word as in the policy, points)
         self.patterns: list[tuple[str, str, float]] = []  # (pattern as in the policy, folded source, points)
+        #: the patterns searched alone (see _OWN_GROUPS), each with its place in ``patterns``.
+        self.alone: dict[re.Pattern[str], int] = {}
         for kind in ("words", "patterns"):
             table = spec.get(kind, {}) or {}
             if not isinstance(table, Mapping):
                 raise PolicyError("risk_pol_word_table", where=where, kind=kind)
             for term, value in table.items():
                 points = _points({"p": value}, "p", 0, f"{where}.{kind}.{term}")
-                folded = _fold(str(term))
+                folded = _fold(str(term)) if kind == "words" else _fold_pattern(str(term))
                 if not points or not folded:  # 0 points switches a shipped word off
                     continue
                 if kind == "words":
                     self.words[folded] = (str(term), points)
                     continue
                 try:
-                    re.compile(folded)
+                    compiled = re.compile(folded)
                 except re.error as exc:
                     raise PolicyError("risk_pol_bad_regex", where=where, term=term, detail=str(exc)) from None
+                if _OWN_GROUPS.search(folded):  # the first of two alike wins, as in an alternation
+                    self.alone.setdefault(compiled, len(self.patterns))
                 self.patterns.append((str(term), folded, points))
         # One regex: the words as plain literals, longest first (金融监管 is found whole, not as
         # 监管), then each pattern as a group. Boundaries are checked after a match, so the
@@ -250,7 +276,7 @@ class WordList:
         parts = []
         if self.words:
             parts.append("(?P<w>" + "|".join(re.escape(w) for w in sorted(self.words, key=len, reverse=True)) + ")")
-        parts += [f"(?P<p{i}>{src})" for i, (_, src, _) in enumerate(self.patterns)]
+        parts += [f"(?P<p{i}>{src})" for i, (_, src, _) in enumerate(self.patterns) if not _OWN_GROUPS.search(src)]
         try:
             self.regex = re.compile("|".join(parts)) if parts else None
         except re.error as exc:  # each compiles alone, but e.g. a global (?i) only stands first
@@ -261,13 +287,13 @@ class WordList:
         inside longer numbers (12378 in 6212378...) and numbers that are amounts or card, order
         or ticket numbers (转账12378元, 尾号12363) are skipped. ``texts`` come from
         ``TextRules.prepare``."""
-        if self.regex is None:
+        if self.regex is None and not self.alone:
             return []
         hits: dict[str, Hit] = {}
         rules = self.text
         for name, text in texts:
             negated_until = -1
-            for m in self.regex.finditer(text):
+            for m in self._merged(text) if self.alone else self.regex.finditer(text):  # type: ignore[union-attr]
                 start, end = m.span()
                 if _inside_word(text, start, end) or _amount_or_reference(text, start, end):
                     continue
@@ -277,13 +303,39 @@ class WordList:
                     continue
                 negated_until = -1
                 found = m.group(0)
-                if m.lastgroup == "w":
+                place = self._place(m)
+                if place < 0:
                     term, points = self.words[found]
                 else:
-                    term, _, points = self.patterns[int(m.lastgroup[1:])]  # type: ignore[index]
+                    term, _, points = self.patterns[place]
                 if term not in hits:
                     hits[term] = Hit(term, found, name, points)
         return list(hits.values())
+
+    def _place(self, m: re.Match[str]) -> int:
+        """The place in ``patterns`` of the pattern that made ``m`` (-1: a word)."""
+        if m.re is not self.regex:
+            return self.alone[m.re]
+        return -1 if m.lastgroup == "w" else int(m.lastgroup[1:])  # type: ignore[index]
+
+    def _merged(self, text: str) -> Iterator[re.Match[str]]:
+        """The matches of the joined regex and of the patterns searched alone, left to right and
+        none overlapping, as one alternation of them all finds them: of matches that start at
+        the same place, the first listed wins (words, then the patterns in order)."""
+        regexes = [r for r in (self.regex, *self.alone) if r is not None]
+        ahead = [r.search(text) for r in regexes]
+        at = 0
+        while True:
+            best = None
+            for i, m in enumerate(ahead):
+                if m is not None and m.start() < at:  # overlapped by the last match: look again after it
+                    m = ahead[i] = regexes[i].search(text, at)
+                if m is not None and (best is None or (m.start(), self._place(m)) < (best.start(), self._place(best))):
+                    best = m
+            if best is None:
+                return
+            yield best
+            at = best.end() if best.end() > best.start() else best.end() + 1  # an empty match moves on
 
     def score(self, hits: Sequence[Hit]) -> float:
         return min(self.max, sum(h.points for h in hits))
