@@ -179,6 +179,12 @@ def _rss_mib() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**2
 
 
+#: The stages judged by wall time (the read, in rows per second: a large sheet is read on both
+#: cores). Of several runs the fastest by that measure counts; of every other stage's, the fastest
+#: by cpu time, the steadier figure on a shared machine.
+JUDGED_BY_WALL = frozenset({"read floor (calamine)", "read: file to rows (guard, calamine)", "read (load_register)"})
+
+
 class Stages:
     """Stage name -> {wall, cpu, rss}; stages run one after another in this process."""
 
@@ -188,15 +194,17 @@ class Stages:
     def time(self, name: str, func: Callable[..., Any], *args: Any, best_of: int = 1) -> Any:
         """Run ``func(*args)`` and record it; with ``best_of`` the fastest of that many runs
         (what a stage costs without the shared machine's interruptions, as timeit reports). A
-        stage timed again keeps its fastest run over all calls."""
+        stage timed again keeps its fastest run over all calls, fastest as it is judged (see
+        ``JUDGED_BY_WALL``)."""
         best: dict[str, float] | None = self.figures.get(name)
+        judged = "wall" if name in JUDGED_BY_WALL else "cpu"
         for _ in range(best_of):
             out = None  # the previous run's result goes first: one lives at a time
             gc.collect()
             w0, c0 = time.perf_counter(), time.process_time()
             out = func(*args)
             got = {"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0, "rss": _rss_mib()}
-            if best is None or got["cpu"] < best["cpu"]:
+            if best is None or got[judged] < best[judged]:
                 best = got
         assert best is not None
         self.figures[name] = best

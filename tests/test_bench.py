@@ -94,3 +94,26 @@ def test_the_branch_mix_flags_fewer_rows_than_the_stress_register_and_keeps_its_
     assert (tmp_path / f"register-{bench.GENERATOR}-600.xlsx").is_file()  # the stress register keeps its name
     assert flagged["stress"] > 0.7 and flagged["branch"] < 0.45
     assert regulator["stress"] > 0.15 and regulator["branch"] < 0.05
+
+
+def test_of_several_runs_the_fastest_counts_by_the_measure_the_stage_is_judged_on(monkeypatch):
+    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    class Clock:  # two runs: the first slower on the wall clock (read on two cores), the second in cpu
+        def __init__(self):
+            self.wall, self.cpu = iter([0.0, 8.0, 10.0, 19.5]), iter([0.0, 11.0, 20.0, 29.5])
+
+        def perf_counter(self):
+            return next(self.wall)
+
+        def process_time(self):
+            return next(self.cpu)
+
+    for name, expected in (("read (load_register)", (8.0, 11.0)), ("validate", (9.5, 9.5))):
+        clock = Clock()
+        monkeypatch.setattr(bench, "time", clock)
+        stages = bench.Stages()
+        stages.time(name, lambda: None, best_of=2)
+        assert (stages.figures[name]["wall"], stages.figures[name]["cpu"]) == expected
