@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import hashlib
 import json
 import os
 import random
@@ -46,6 +47,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -59,6 +61,28 @@ ADDIN_ROWS = 10_000
 ADDIN_TRIES = 3
 #: Generator version in the file names, so a changed generator never reuses old files.
 GENERATOR = "v3"
+
+
+def cores_delivered(mib: int = 128) -> float:
+    """How many cores the machine gives this process now: the same work (hashing, which runs with
+    the interpreter released) on one thread, then on two at once. About 2.0 when both cores are
+    free; near 1.0 when something outside this process holds one (seen in round eleven), and then
+    the read, which runs on two cores, is slower than this machine reads."""
+    data = bytes(mib * 1024**2)
+
+    def work() -> None:
+        hashlib.sha256(data).digest()
+
+    t0 = time.perf_counter()
+    work()
+    single = time.perf_counter() - t0
+    pair = [threading.Thread(target=work) for _ in range(2)]
+    t0 = time.perf_counter()
+    for thread in pair:
+        thread.start()
+    for thread in pair:
+        thread.join()
+    return 2 * single / (time.perf_counter() - t0)
 
 
 def tries(rows: int) -> int:
@@ -598,10 +622,15 @@ def main() -> None:
     _setup_path(args.src.resolve())
     stages = args.stages.split(",") if args.stages else None
     texts = real_texts(args.real_texts) if args.real_texts else None
+    cores = [cores_delivered()]
     results = {n: bench(n, stages, args.src.resolve(), args.memory_limit, texts) for n in args.rows}
     in_turn = None
     if len(args.rows) >= 2 and args.scaling_rounds > 0:
         in_turn = growth_in_turn(args.rows, stages, args.scaling_rounds, args.src.resolve(), args.memory_limit)
+    cores.append(cores_delivered())
+    print(f"cores delivered: {cores[0]:.2f} at the start, {cores[1]:.2f} at the end (two threads hashing against one; "
+          "2.00 is both cores free)")
+    print()
     print(table(results))
     if in_turn:
         print()
@@ -611,6 +640,7 @@ def main() -> None:
         print(line)
     if args.json:
         figures: dict[str, Any] = {str(k): v for k, v in results.items()}
+        figures["cores_delivered"] = cores
         if in_turn:
             figures["in_turn"] = {name: {"small_cpu": a, "large_cpu": b} for name, (a, b) in in_turn.items()}
         args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")

@@ -117,3 +117,11 @@ def test_of_several_runs_the_fastest_counts_by_the_measure_the_stage_is_judged_o
         stages = bench.Stages()
         stages.time(name, lambda: None, best_of=2)
         assert (stages.figures[name]["wall"], stages.figures[name]["cpu"]) == expected
+
+
+def test_the_core_probe_compares_two_threads_with_one():
+    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # Two cores here at most: twice the work in the time of one pass is 2.0, in twice its time 1.0.
+    assert 0.3 < bench.cores_delivered(8) < 4
