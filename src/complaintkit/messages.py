@@ -93,12 +93,15 @@ def render(code: str, lang: str, params: Params, /) -> str:
     """``t`` with parameters that may themselves render (a ``Text``, a ``Joined``, or anything
     else with a ``render(lang)`` method), each rendered in ``lang``, as deep as they nest."""
     pairs = params if isinstance(params, tuple) else params.items()
-    return t(code, lang, **{k: shown(v, lang) for k, v in pairs})
+    # ``shown`` written out: thousands of messages pass here, and a call per parameter costs more
+    # than the look-up itself.
+    return t(code, lang, **{k: v if (r := getattr(v, "render", None)) is None else r(lang) for k, v in pairs})
 
 
 def shown(value: Any, lang: str) -> Any:
     """``value`` as a message shows it: rendered in ``lang`` when it renders itself, else as is."""
-    # One attribute look-up, not an isinstance of a Protocol: thousands of parameters pass here.
+    # One attribute look-up, not an isinstance of a Protocol (or of a list of classes), so any
+    # module's parameter types render without being registered here.
     render_in = getattr(value, "render", None)
     return value if render_in is None else render_in(lang)
 
