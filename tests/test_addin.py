@@ -1016,3 +1016,22 @@ def test_classify_and_risk_udfs_match_the_checks(tmp_path):
     assert udfs.CK_CLASSIFY(rows[1][4], "tags") == "催收"
     assert udfs.CK_CLASSIFY("") == ""
     assert udfs.CK_CLASSIFY("x", "nonsense").startswith("#CK")
+
+
+def _lite():
+    spec = importlib.util.spec_from_file_location("lite_main", EXCEL / "lite" / "main.py")
+    lite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lite)
+    return lite
+
+
+def test_lite_functions_answer_bad_input_with_a_ck_line_as_the_addin_does():
+    """In xlwings Lite a bad argument shows one #CK line too, never a Python error in the cell,
+    and a deadline in a year the holiday calendar does not cover is not shown as a sure date."""
+    from complaintkit.addin import udfs
+
+    lite = _lite()
+    for name, args in [("CK_DUE_DATE", ("上周三",)), ("CK_DAYS_LEFT", ("上周三",)), ("CK_CLASSIFY", ("x", "nonsense")),
+                       ("CK_RISK_LEVEL", (["投诉编号"], ["T1"], "nonsense")), ("CK_DUE_DATE", (dt.date(2026, 12, 20),))]:
+        answer = getattr(lite, name)(*args)
+        assert isinstance(answer, str) and answer.startswith("#CK ") and answer == getattr(udfs, name)(*args), (name, args)

@@ -6,7 +6,8 @@ Paste this file into the xlwings Lite editor's main.py and put this line into it
     complaintkit
 
 Scripts (pick one in the Lite pane and press Run, or F5) work on the active sheet, as the ribbon
-buttons do; worksheet functions are typed into cells (=CK_ID_CHECK(F5)). Everything below calls
+buttons do; worksheet functions are typed into cells (=CK_ID_CHECK(F5)) and answer a bad argument
+with one line starting with #CK, as the add-in's do. Everything below calls
 complaintkit's own code, so a result here is what the ribbon add-in and the CLI give.
 
 What differs from the ribbon add-in: Lite cannot read a cell's fill back while a script runs, so
@@ -20,7 +21,9 @@ import datetime as dt
 import xlwings as xw
 from xlwings import func, script
 
-from complaintkit.addin.core import CLEAR, addin_lang, classify_cell_text, guarded, id_check_text, press, row_risk_text
+from complaintkit.addin.core import (
+    CLEAR, addin_lang, cell_answer, classify_cell_text, guarded, id_check_text, press, row_risk_text,
+)
 from complaintkit.addin.xlbook import XlwingsBook, read_values
 from complaintkit.deadlines import days_left, due_date
 from complaintkit.policy import load_policy
@@ -87,30 +90,31 @@ def clear_results(book: xw.Book):
 @func
 def CK_ID_CHECK(id_number, lang="zh"):  # noqa: N802 (Excel function names are upper case)
     """ID number check (GB 11643): 有效, or the reason it is wrong."""
-    return id_check_text(id_number, lang)
+    return cell_answer(id_check_text, id_number, lang)
 
 
 @func
 def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Decision deadline for a complaint received on ``received``."""
-    return due_date(received, extended, POLICY, channel=channel, business_line=business_line, customer_tier=customer_tier)
+    return cell_answer(lambda: due_date(received, extended, POLICY, channel=channel, business_line=business_line,
+                                        customer_tier=customer_tier))
 
 
 @func
 def CK_CLASSIFY(text, part="reason"):  # noqa: N802
     """Classify a complaint text: its reason (or 待人工复核), business line, tags or confidence."""
-    return classify_cell_text(text, part, POLICY)
+    return cell_answer(classify_cell_text, text, part, POLICY)
 
 
 @func
 def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang="zh"):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row)."""
-    return row_risk_text(header, row, POLICY, as_of, part, lang)
+    return cell_answer(row_risk_text, header, row, POLICY, as_of, part, lang)
 
 
 @func
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
-    return days_left(received, as_of, extended, POLICY, channel=channel, business_line=business_line,
-                     customer_tier=customer_tier)
+    return cell_answer(lambda: days_left(received, as_of, extended, POLICY, channel=channel, business_line=business_line,
+                                         customer_tier=customer_tier))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,7 +25,7 @@ from ..privacy import scrub
 from ..register import Register
 from ..resident_id import check_id
 from ..sheetplan import OWN_PREFIX, STATE_SHEET, BookAdapter, SheetPlan, apply_plans, clear_results
-from ..workcalendar import as_date
+from ..workcalendar import CalendarCoverageWarning, as_date
 
 ALL = "all"
 CLEAR = "clear"
@@ -267,6 +268,24 @@ def id_check_text(value: Any, lang: str = "zh", today: dt.date | None = None) ->
     if problem is None:
         return t("udf_id_ok", lang)
     return t(problem[0], lang, detail=problem[1])
+
+
+def cell_answer(func: Callable[..., Any], *args: Any) -> Any:
+    """What a worksheet function shows in its cell (ribbon add-in and xlwings Lite alike): the
+    answer of ``func(*args)``, or one line starting with "#CK", never a traceback; a date in a year
+    the holiday calendar does not cover is never shown as if it were sure."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CalendarCoverageWarning)
+            value = func(*args)
+    except ComplaintkitError as exc:  # a formula cell shows a reason, in the clerk's language
+        return f"#CK {exc.text(addin_lang())}".splitlines()[0][:250]
+    except Exception as exc:  # ... and never a traceback
+        return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
+    for warning in caught:
+        if issubclass(warning.category, CalendarCoverageWarning):
+            return f"#CK {warning.message}".splitlines()[0][:250]
+    return value
 
 
 def find_merged(has_merge: Callable[[int, int, int, int], bool | None], area_of: Callable[[int, int], tuple[int, int, int, int]],

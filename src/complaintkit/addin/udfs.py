@@ -18,16 +18,13 @@ annotations as value converters.
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import Any, Callable
 
 import xlwings as xw
 
 from ..deadlines import days_left, due_date
 from ..policy import Policy
-from ..workcalendar import CalendarCoverageWarning
-from ..errors import ComplaintkitError
-from .core import addin_lang, addin_policy, classify_cell_text, id_check_text, row_risk_text
+from .core import addin_policy, cell_answer, classify_cell_text, id_check_text, row_risk_text
 
 #: The worksheet functions, in the order the add-in declares them.
 UDFS: list[Callable[..., Any]] = []
@@ -44,19 +41,7 @@ def udf(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def cell(*args):
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", CalendarCoverageWarning)
-                value = func(*args)
-        except ComplaintkitError as exc:  # a formula cell shows a reason, in the clerk's language
-            return f"#CK {exc.text(addin_lang())}".splitlines()[0][:250]
-        except Exception as exc:  # ... and never a traceback
-            return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
-        # A date in a year the holiday calendar does not cover is never shown as if it were sure.
-        for warning in caught:
-            if issubclass(warning.category, CalendarCoverageWarning):
-                return f"#CK {warning.message}".splitlines()[0][:250]
-        return value
+        return cell_answer(func, *args)
 
     wrapped = xw.func(cell)
     UDFS.append(wrapped)
