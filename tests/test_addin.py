@@ -1035,3 +1035,16 @@ def test_lite_functions_answer_bad_input_with_a_ck_line_as_the_addin_does():
                        ("CK_RISK_LEVEL", (["投诉编号"], ["T1"], "nonsense")), ("CK_DUE_DATE", (dt.date(2026, 12, 20),))]:
         answer = getattr(lite, name)(*args)
         assert isinstance(answer, str) and answer.startswith("#CK ") and answer == getattr(udfs, name)(*args), (name, args)
+
+
+def test_deadline_functions_leave_a_row_without_a_received_date_empty():
+    """=CK_DUE_DATE(B5) filled down the column shows nothing on the rows not yet filled in (as
+    CK_ID_CHECK and CK_CLASSIFY do), not an error on every empty row."""
+    from complaintkit.addin import udfs
+
+    lite = _lite()
+    for module in (udfs, lite):
+        for blank in (None, "", "  "):
+            assert module.CK_DUE_DATE(blank) == "" and module.CK_DUE_DATE(blank, "是", "柜面") == ""
+            assert module.CK_DAYS_LEFT(blank) == "" and module.CK_DAYS_LEFT(blank, ASOF) == ""
+        assert module.CK_DAYS_LEFT(46293.0, None) == (dt.date(2026, 10, 13) - dt.date.today()).days

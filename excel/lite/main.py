@@ -22,10 +22,10 @@ import xlwings as xw
 from xlwings import func, script
 
 from complaintkit.addin.core import (
-    CLEAR, addin_lang, cell_answer, classify_cell_text, guarded, id_check_text, press, row_risk_text,
+    CLEAR, addin_lang, cell_answer, classify_cell_text, days_left_cell, due_date_cell, guarded, id_check_text, press,
+    row_risk_text,
 )
 from complaintkit.addin.xlbook import XlwingsBook, read_values
-from complaintkit.deadlines import days_left, due_date
 from complaintkit.policy import load_policy
 
 POLICY = load_policy()
@@ -96,8 +96,8 @@ def CK_ID_CHECK(id_number, lang="zh"):  # noqa: N802 (Excel function names are u
 @func
 def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Decision deadline for a complaint received on ``received``."""
-    return cell_answer(lambda: due_date(received, extended, POLICY, channel=channel, business_line=business_line,
-                                        customer_tier=customer_tier))
+    return cell_answer(lambda: due_date_cell(received, extended, POLICY, channel=channel, business_line=business_line,
+                                             customer_tier=customer_tier))
 
 
 @func
@@ -115,6 +115,6 @@ def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang="zh"):  # noqa: N8
 @func
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
-    return cell_answer(lambda: days_left(received, as_of, extended, POLICY, channel=channel, business_line=business_line,
-                                         customer_tier=customer_tier))
+    return cell_answer(lambda: days_left_cell(received, as_of, extended, POLICY, channel=channel,
+                                              business_line=business_line, customer_tier=customer_tier))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..deadlines import days_left, due_date
 from ..errors import ComplaintkitError, InputError
 from ..identity import collector_paused
 from ..loader import LoadOptions, register_from_rows
@@ -286,6 +287,22 @@ def cell_answer(func: Callable[..., Any], *args: Any) -> Any:
         if issubclass(warning.category, CalendarCoverageWarning):
             return f"#CK {warning.message}".splitlines()[0][:250]
     return value
+
+
+def due_date_cell(received: Any, extended: Any, policy: Policy, **fields: Any) -> dt.date | str:
+    """The due-date worksheet function's answer: the decision deadline, or "" for a row whose
+    received date is not filled in yet (the formula is filled down the whole column)."""
+    if is_blank(received):
+        return ""
+    return due_date(received, extended, policy, **fields)
+
+
+def days_left_cell(received: Any, as_of: Any, extended: Any, policy: Policy, **fields: Any) -> int | str:
+    """The days-left worksheet function's answer: days from ``as_of`` (blank: today) to the
+    deadline, negative when overdue, or "" for a row without a received date."""
+    if is_blank(received):
+        return ""
+    return days_left(received, None if is_blank(as_of) else as_of, extended, policy, **fields)
 
 
 def find_merged(has_merge: Callable[[int, int, int, int], bool | None], area_of: Callable[[int, int], tuple[int, int, int, int]],

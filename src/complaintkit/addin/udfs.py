@@ -22,9 +22,8 @@ from typing import Any, Callable
 
 import xlwings as xw
 
-from ..deadlines import days_left, due_date
 from ..policy import Policy
-from .core import addin_policy, cell_answer, classify_cell_text, id_check_text, row_risk_text
+from .core import addin_policy, cell_answer, classify_cell_text, days_left_cell, due_date_cell, id_check_text, row_risk_text
 
 #: The worksheet functions, in the order the add-in declares them.
 UDFS: list[Callable[..., Any]] = []
@@ -57,15 +56,15 @@ def CK_ID_CHECK(id_number, lang="zh"):  # noqa: N802 (Excel function name)
 @udf
 def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Decision deadline for a complaint received on ``received`` (是否延期, channel, business line
-    and customer tier pick the policy's rule)."""
-    return due_date(received, extended, _policy(), channel=channel, business_line=business_line, customer_tier=customer_tier)
+    and customer tier pick the policy's rule); empty while ``received`` is."""
+    return due_date_cell(received, extended, _policy(), channel=channel, business_line=business_line, customer_tier=customer_tier)
 
 
 @udf
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
-    return days_left(received, as_of, extended, _policy(), channel=channel, business_line=business_line,
-                     customer_tier=customer_tier)
+    return days_left_cell(received, as_of, extended, _policy(), channel=channel, business_line=business_line,
+                          customer_tier=customer_tier)
 
 
 @udf
