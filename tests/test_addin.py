@@ -1048,3 +1048,19 @@ def test_deadline_functions_leave_a_row_without_a_received_date_empty():
             assert module.CK_DUE_DATE(blank) == "" and module.CK_DUE_DATE(blank, "是", "柜面") == ""
             assert module.CK_DAYS_LEFT(blank) == "" and module.CK_DAYS_LEFT(blank, ASOF) == ""
         assert module.CK_DAYS_LEFT(46293.0, None) == (dt.date(2026, 10, 13) - dt.date.today()).days
+
+
+def test_functions_say_in_the_clerks_words_what_is_wrong_with_an_argument(monkeypatch):
+    """A date the function cannot read, or a range where one cell belongs, is named in a sentence
+    the clerk can act on (in English with COMPLAINTKIT_LANG=en), not as a Python exception."""
+    from complaintkit.addin import udfs
+
+    two_cells = [[dt.datetime(2026, 9, 28)], [dt.datetime(2026, 9, 29)]]
+    assert udfs.CK_DUE_DATE("上周三") == "#CK 无法识别为日期：上周三（请输入如 2026-03-05 的日期，或引用日期单元格）"
+    assert udfs.CK_DAYS_LEFT(46293.0, "下周") == "#CK 无法识别为日期：下周（请输入如 2026-03-05 的日期，或引用日期单元格）"
+    for answer in (udfs.CK_DUE_DATE(two_cells), udfs.CK_DAYS_LEFT(two_cells), udfs.CK_ID_CHECK(["11010519491231002X", "x"]),
+                   udfs.CK_CLASSIFY([["信用卡年费", "催收"]])):
+        assert answer == "#CK 请只引用一个单元格，不是一个区域"
+    monkeypatch.setenv("COMPLAINTKIT_LANG", "en")
+    assert udfs.CK_DUE_DATE("上周三") == "#CK cannot read 上周三 as a date (type a date such as 2026-03-05, or refer to a date cell)"
+    assert udfs.CK_DUE_DATE(two_cells) == "#CK refer to one cell, not a range"

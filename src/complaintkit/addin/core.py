@@ -69,6 +69,9 @@ register_messages({
     "addin_col": ("{name} 列", "column {name}"),
     "addin_sheet": ("{name} 表", "sheet {name}"),
     "udf_id_ok": ("有效", "valid"),
+    "udf_one_cell": ("请只引用一个单元格，不是一个区域", "refer to one cell, not a range"),
+    "udf_not_a_date": ("无法识别为日期：{value}（请输入如 2026-03-05 的日期，或引用日期单元格）",
+                       "cannot read {value} as a date (type a date such as 2026-03-05, or refer to a date cell)"),
 })
 
 
@@ -260,7 +263,7 @@ def id_check_text(value: Any, lang: str = "zh", today: dt.date | None = None) ->
     """The ID-check worksheet function's answer: "有效" or the reason the ID is wrong, in the same
     words as the validate check (the cell goes through the loader's ID normaliser first, so an ID
     Excel turned into 1.10101E+17 is reported as lost digits)."""
-    if is_blank(value):
+    if is_blank(one_cell(value)):
         return ""
     parsed = parse_id_number(value)
     if parsed.problem:
@@ -289,20 +292,35 @@ def cell_answer(func: Callable[..., Any], *args: Any) -> Any:
     return value
 
 
+def one_cell(value: Any) -> Any:
+    """A worksheet function's one-cell argument; a range (xlwings hands it over as a list) is refused."""
+    if isinstance(value, (list, tuple)):
+        raise AddinError("udf_one_cell")
+    return value
+
+
+def cell_date(value: Any) -> dt.date:
+    """A date argument as Excel passes it (a date, a serial, date text), or why it is not one."""
+    try:
+        return as_date(one_cell(value))
+    except ValueError:
+        raise AddinError("udf_not_a_date", value=str(value)[:60]) from None
+
+
 def due_date_cell(received: Any, extended: Any, policy: Policy, **fields: Any) -> dt.date | str:
     """The due-date worksheet function's answer: the decision deadline, or "" for a row whose
     received date is not filled in yet (the formula is filled down the whole column)."""
-    if is_blank(received):
+    if is_blank(one_cell(received)):
         return ""
-    return due_date(received, extended, policy, **fields)
+    return due_date(cell_date(received), extended, policy, **fields)
 
 
 def days_left_cell(received: Any, as_of: Any, extended: Any, policy: Policy, **fields: Any) -> int | str:
     """The days-left worksheet function's answer: days from ``as_of`` (blank: today) to the
     deadline, negative when overdue, or "" for a row without a received date."""
-    if is_blank(received):
+    if is_blank(one_cell(received)):
         return ""
-    return days_left(received, None if is_blank(as_of) else as_of, extended, policy, **fields)
+    return days_left(cell_date(received), None if is_blank(as_of) else cell_date(as_of), extended, policy, **fields)
 
 
 def find_merged(has_merge: Callable[[int, int, int, int], bool | None], area_of: Callable[[int, int], tuple[int, int, int, int]],
@@ -342,7 +360,7 @@ def classify_cell_text(text: Any, part: str = "reason", policy: Policy | None = 
     business line, the hotspot tags, or the confidence, from the same rules as the classify check."""
     from ..classification import classify_text
 
-    if is_blank(text):
+    if is_blank(one_cell(text)):
         return ""
     result = classify_text(str(text), policy)
     if part == "business":
