@@ -338,7 +338,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     wb.active.title = "空表"
     logged = []
     ok, message = core.guarded(lambda: press_on(wb, "validate", "空表"), "zh", logged.append)
-    assert not ok and message.startswith("无法读取当前工作表") and "\n" not in message and not logged
+    assert not ok and message.startswith("当前工作表“空表”是空的") and "\n" not in message and not logged
 
     def bug():
         raise ZeroDivisionError("division by zero in 13800138000")
@@ -641,13 +641,13 @@ def test_run_button_end_to_end_on_a_simulated_excel(monkeypatch, tmp_path):
     blank = FakeBook(empty)
     monkeypatch.setattr(xw.Book, "caller", staticmethod(lambda: blank))
     run_button("validate")
-    assert blank.app.alerts[-1][2] == "critical" and blank.app.alerts[-1][0].startswith("无法读取当前工作表")
+    assert blank.app.alerts[-1][2] == "critical" and blank.app.alerts[-1][0].startswith("当前工作表“空表”是空的")
 
     def no_box(*args, **kwargs):
         raise RuntimeError("no message box on this Excel")
 
     monkeypatch.setattr(blank.app, "alert", no_box)
-    with pytest.raises(SystemExit, match="无法读取当前工作表"):  # RunPython shows stderr instead
+    with pytest.raises(SystemExit, match="当前工作表“空表”是空的"):  # RunPython shows stderr instead
         run_button("validate")
 
 
@@ -1064,3 +1064,26 @@ def test_functions_say_in_the_clerks_words_what_is_wrong_with_an_argument(monkey
     monkeypatch.setenv("COMPLAINTKIT_LANG", "en")
     assert udfs.CK_DUE_DATE("上周三") == "#CK cannot read 上周三 as a date (type a date such as 2026-03-05, or refer to a date cell)"
     assert udfs.CK_DUE_DATE(two_cells) == "#CK refer to one cell, not a range"
+
+
+def test_a_button_on_a_sheet_that_is_not_the_register_says_to_switch_sheets():
+    """A summary or pivot sheet, or an empty sheet beside the register, is named as the wrong sheet:
+    not "every sheet is empty" (the register beside it is not) nor a command-line --map hint."""
+    wb = load_workbook(SAMPLES / "messy_branch.xlsx")
+    summary = wb.create_sheet("汇总")
+    for row in (["2026年投诉汇总"], ["业务类型", "件数", "占比"], ["信用卡", 12, 0.6], ["合计", 20, 1.0]):
+        summary.append(row)
+    wb.create_sheet("Sheet3")
+    for lang in ("zh", "en"):
+        ok, message = core.guarded(lambda: press_on(wb, "validate", "汇总"), lang, lambda e: None)
+        assert not ok and "--map" not in message and "\n" not in message
+        assert message == t("addin_not_register", lang, sheet="汇总", limit=30)
+        ok, message = core.guarded(lambda: press_on(wb, ALL, "Sheet3"), lang, lambda e: None)
+        assert not ok and message == t("addin_empty_sheet", lang, sheet="Sheet3")
+    assert t("addin_empty_sheet", sheet="Sheet3") == "当前工作表“Sheet3”是空的：请切换到投诉登记台账所在的工作表，再按按钮"
+    assert not any(n.startswith(OWN_PREFIX) for n in wb.sheetnames)
+    # The risk function given something that is not a header row says what to give.
+    from complaintkit.addin import udfs
+
+    answer = udfs.CK_RISK_LEVEL(["业务类型", "件数"], ["信用卡", 12.0])
+    assert answer == "#CK " + t("udf_no_header") and "--map" not in answer

@@ -57,6 +57,13 @@ register_messages({
         "当前工作表“{sheet}”是检查结果表：请先切换到投诉登记台账所在的工作表，再按按钮",
         "the active sheet '{sheet}' holds results: switch to the register sheet first, then press the button",
     ),
+    "addin_not_register": (
+        "当前工作表“{sheet}”不像投诉登记台账（前 {limit} 行里没有“投诉编号、受理日期、客户姓名、投诉内容”这类表头）：请切换到台账所在的工作表，再按按钮",
+        "the active sheet '{sheet}' does not look like a complaint register (no headers such as 投诉编号, 受理日期, 客户姓名, "
+        "投诉内容 in its first {limit} rows): switch to the register sheet, then press the button",
+    ),
+    "addin_empty_sheet": ("当前工作表“{sheet}”是空的：请切换到投诉登记台账所在的工作表，再按按钮",
+                          "the active sheet '{sheet}' is empty: switch to the register sheet, then press the button"),
     "addin_unreadable": ("无法读取当前工作表：{reason}", "the active sheet cannot be read: {reason}"),
     "addin_failed": ("检查未完成：{reason}", "the check did not finish: {reason}"),
     "addin_unexpected": (
@@ -69,6 +76,8 @@ register_messages({
     "addin_col": ("{name} 列", "column {name}"),
     "addin_sheet": ("{name} 表", "sheet {name}"),
     "udf_id_ok": ("有效", "valid"),
+    "udf_no_header": ("第一个参数应为台账的表头行（含“投诉编号、受理日期、客户姓名、投诉内容”这类表头），第二个为同一列范围的一行",
+                      "give the register's header row first (headers such as 投诉编号, 受理日期, 客户姓名, 投诉内容), then one row over the same columns"),
     "udf_one_cell": ("请只引用一个单元格，不是一个区域", "refer to one cell, not a range"),
     "udf_not_a_date": ("无法识别为日期：{value}（请输入如 2026-03-05 的日期，或引用日期单元格）",
                        "cannot read {value} as a date (type a date such as 2026-03-05, or refer to a date cell)"),
@@ -144,7 +153,15 @@ def register_from_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, policy: 
     """The Register of one sheet's values (as xlwings reads them), through the loader's own path."""
     search = int(policy.get("register.header_search_rows", 30))
     cells = without_own_columns(excel_rows(rows), search)
-    return register_from_rows(cells, sheet_name, LoadOptions(policy), source or sheet_name, merged)
+    try:
+        return register_from_rows(cells, sheet_name, LoadOptions(policy), source or sheet_name, merged)
+    except InputError as exc:
+        # The loader's words fit a file given on the command line; here the clerk is on the wrong sheet.
+        if exc.code == "in_no_data":
+            raise AddinError("addin_empty_sheet", sheet=sheet_name) from None
+        if exc.code == "in_no_header":
+            raise AddinError("addin_not_register", sheet=sheet_name, limit=search) from None
+        raise
 
 
 @dataclass
@@ -388,7 +405,12 @@ def row_risk_text(header: Any, row: Any, policy: Policy, as_of: Any = None,
     history, so repeat factors need the 升级风险 button or the CLI; the rest are all here."""
     from ..risk import assess
 
-    register = register_from_rows([_one_row(header), _one_row(row)], "row", LoadOptions(policy))
+    try:
+        register = register_from_rows([_one_row(header), _one_row(row)], "row", LoadOptions(policy))
+    except InputError as exc:
+        if exc.code in ("in_no_data", "in_no_header"):
+            raise AddinError("udf_no_header") from None
+        raise
     if not register.records:
         return ""
     # A worksheet passes a date cell as a datetime, a serial or text: read it as CK_DAYS_LEFT does.
