@@ -1087,3 +1087,38 @@ def test_a_button_on_a_sheet_that_is_not_the_register_says_to_switch_sheets():
 
     answer = udfs.CK_RISK_LEVEL(["业务类型", "件数"], ["信用卡", 12.0])
     assert answer == "#CK " + t("udf_no_header") and "--map" not in answer
+
+
+class _FailsOnThirdMark(OpenpyxlBook):
+    """Excel refusing a write part-way through a press (the clerk clicked in Excel while it ran:
+    "call was rejected by callee"; a threaded comment that a note cannot replace)."""
+
+    def __init__(self, wb) -> None:
+        super().__init__(wb)
+        self.marks = 0
+
+    def set_format(self, sheet, row, col, fill, note) -> None:
+        self.marks += 1
+        if self.marks == 3:
+            raise RuntimeError("Call was rejected by callee.")
+        super().set_format(sheet, row, col, fill, note)
+
+
+def test_a_press_that_fails_part_way_still_lets_clear_give_the_users_formatting_back(tmp_path):
+    """The marks made before a failure are remembered, so 清除结果 (or the next press) undoes them
+    and puts the user's own fills and notes back."""
+    path = SAMPLES / "messy_branch.xlsx"
+    sheet = load_register(path, LoadOptions(POLICY)).sheet
+    wb = load_workbook(path)
+    for row in wb[sheet].iter_rows(min_row=4, max_row=37, max_col=18):
+        for cell in row:
+            cell.fill = PatternFill("solid", start_color=USER_FILL, end_color=USER_FILL)
+            cell.comment = Comment(f"网点备注 {cell.coordinate}", "网点")
+    original = snapshot(reloaded(wb, tmp_path / "user.xlsx"))
+    wb = load_workbook(tmp_path / "user.xlsx")
+    rows, merged = sheet_as_xlwings(wb[sheet])
+    ok, message = core.guarded(lambda: press(_FailsOnThirdMark(wb), "validate", rows, sheet, POLICY, ASOF, merged=merged),
+                               "zh", lambda e: None)
+    assert not ok and "Call was rejected" in message
+    press_on(wb, CLEAR, sheet)
+    assert snapshot(reloaded(wb, tmp_path / "cleared.xlsx"))[sheet] == original[sheet]

@@ -139,37 +139,41 @@ def _restore_marks(book: BookAdapter, state: list[list[Any]], ops: set[str] | No
 def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan]) -> None:
     """Apply plans in order. Idempotent: applying the same plans twice gives the same book."""
     state = book.read_state()
-    for plan in plans:
-        state = _restore_marks(book, state, {plan.op}, plan.sheet)
-        taken: set[int] = set()
-        first = plan.header_row + 1
-        last = max([plan.last_row] + [r for c in plan.columns for r in c.values])
-        for column in plan.columns:
-            col = _find_or_place(book, plan.sheet, plan.header_row, column.header, taken)
-            taken.add(col)
-            rows = range(first, last + 1)
-            book.write_column(
-                plan.sheet, col, plan.header_row, column.header, first,
-                [column.values.get(r) for r in rows], [column.fills.get(r) for r in rows], column.width,
-            )
-        # A cell another check already marks shows that mark now: its entry holds the user's own format.
-        own = {_cell(e): (e[4] or "", e[5] or "") for e in state}
-        seen: set[tuple[int, int]] = set()
-        for mark in plan.marks:
-            col = column_index(mark.column)
-            if (mark.row, col) in seen:
-                continue
-            seen.add((mark.row, col))
-            key = (plan.sheet, mark.row, col)
-            if key not in own:
-                fill, note = book.get_format(plan.sheet, mark.row, col)
-                own[key] = (fill or "", note or "")
-            fill, note = own[key]
-            state.append([plan.op, plan.sheet, mark.row, col, fill, note])
-            book.set_format(plan.sheet, mark.row, col, mark.fill, mark.note or note or None)
-        for table in plan.tables:
-            book.replace_table(table)
-    book.write_state(state)
+    try:
+        for plan in plans:
+            state = _restore_marks(book, state, {plan.op}, plan.sheet)
+            taken: set[int] = set()
+            first = plan.header_row + 1
+            last = max([plan.last_row] + [r for c in plan.columns for r in c.values])
+            for column in plan.columns:
+                col = _find_or_place(book, plan.sheet, plan.header_row, column.header, taken)
+                taken.add(col)
+                rows = range(first, last + 1)
+                book.write_column(
+                    plan.sheet, col, plan.header_row, column.header, first,
+                    [column.values.get(r) for r in rows], [column.fills.get(r) for r in rows], column.width,
+                )
+            # A cell another check already marks shows that mark now: its entry holds the user's own format.
+            own = {_cell(e): (e[4] or "", e[5] or "") for e in state}
+            seen: set[tuple[int, int]] = set()
+            for mark in plan.marks:
+                col = column_index(mark.column)
+                if (mark.row, col) in seen:
+                    continue
+                seen.add((mark.row, col))
+                key = (plan.sheet, mark.row, col)
+                if key not in own:
+                    fill, note = book.get_format(plan.sheet, mark.row, col)
+                    own[key] = (fill or "", note or "")
+                fill, note = own[key]
+                state.append([plan.op, plan.sheet, mark.row, col, fill, note])
+                book.set_format(plan.sheet, mark.row, col, mark.fill, mark.note or note or None)
+            for table in plan.tables:
+                book.replace_table(table)
+    finally:
+        # Also when Excel refuses a write part-way (the clerk clicked into Excel while it ran): the
+        # marks made so far are remembered, so the next press or 清除结果 still undoes them.
+        book.write_state(state)
 
 
 def clear_results(book: BookAdapter, sheet_names: Sequence[str] | None = None) -> int:
