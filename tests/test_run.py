@@ -155,6 +155,18 @@ def test_lock_refuses_a_second_writer(tmp_path):
         pass
 
 
+def test_an_output_folder_that_cannot_be_made_is_one_line(runner, tmp_path, samples):
+    """--csv or --annotate into a folder that cannot be made or written (a read-only share, a
+    file where the folder should be): the lock beside it fails first, and says so in one line."""
+    blocker = tmp_path / "报告"
+    blocker.write_text("a file, not a folder", "utf-8")
+    for option in ("--csv", "--annotate", "--report"):
+        out = blocker / ("r.xlsx" if option == "--report" else "out")
+        result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, option, str(out), "--quiet"])
+        assert result.exit_code == 2, (option, result.output)
+        assert "无法写入" in result.output and "意外错误" not in result.output, (option, result.output)
+
+
 def test_history_store_add_twice_changes_nothing(tmp_path, samples):
     policy = load_policy()
     reg = load_register(samples / "clean_branch.xlsx", LoadOptions(policy))

@@ -26,8 +26,11 @@ def output_lock(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     lock_path = target.parent / f".{target.name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(lock_path, "a+")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a+")
+    except OSError as exc:  # a read-only share, a file where the folder should be
+        raise OutputError("out_cannot_write", path=target, detail=exc.strerror or exc) from None
     try:
         try:
             if os.name == "nt":  # pragma: no cover - Windows branch PCs
