@@ -1122,3 +1122,15 @@ def test_a_press_that_fails_part_way_still_lets_clear_give_the_users_formatting_
     assert not ok and "Call was rejected" in message
     press_on(wb, CLEAR, sheet)
     assert snapshot(reloaded(wb, tmp_path / "cleared.xlsx"))[sheet] == original[sheet]
+
+
+def test_the_clear_buttons_tooltip_says_the_columns_are_emptied_not_deleted(tmp_path):
+    """清除结果 empties its CK- columns (so the user's columns to their right never move) and deletes
+    its CK- sheets: the tooltip says so, or a clerk who still sees the columns thinks it failed."""
+    supertip = next(b for b in ribbon_buttons() if b["tag"] == CLEAR)["supertip"]
+    assert "清空本加载项添加的 CK- 结果列" in supertip and "删除 CK- 结果表" in supertip
+    wb = load_workbook(marked_register(tmp_path / "r.xlsx"))
+    headers = [c.value for c in wb["台账"][2]]
+    press_on(wb, "validate", "台账")
+    press_on(wb, CLEAR, "台账")
+    assert [c.value for c in wb["台账"][2]][:len(headers)] == headers and wb["台账"].max_column > len(headers)
