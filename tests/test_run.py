@@ -167,6 +167,28 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(runner, tmp_path, samp
         assert "无法写入" in result.output and "意外错误" not in result.output, (option, result.output)
 
 
+def test_report_speaks_the_run_language_in_its_summary_and_lists(runner, tmp_path, samples):
+    """A Chinese report says 已超期 and 红, not the JSON codes overdue and high; the overdue and
+    high-risk lists have headers in the run's language all along the row."""
+    for lang, overdue, high, due_header, risk_headers in (("zh", "已超期", "红", "办理时限", ["预警等级", "风险分", "原因"]),
+                                                          ("en", "overdue", "red", "decision due", ["level", "score", "reasons"])):
+        out = tmp_path / f"{lang}.xlsx"
+        result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--report", str(out), "--quiet", "--lang", lang])
+        assert result.exit_code == 1, result.output
+        wb = load_workbook(out)
+        summary = [r[0] for r in wb.worksheets[0].iter_rows(values_only=True)]
+        assert overdue in summary and high in summary, summary
+        if lang == "zh":
+            assert not {"overdue", "due_soon", "closed_on_time", "high", "medium", "none"} & set(summary), summary
+        overdue_list, high_list = wb.worksheets[1], wb.worksheets[2]
+        headers = [c.value for c in overdue_list[1]]
+        assert due_header in headers and "decision_due" not in headers, headers
+        assert overdue_list.cell(2, headers.index(due_header) + 2).value == overdue
+        headers = [c.value for c in high_list[1]]
+        assert headers[-3:] == risk_headers, headers
+        assert {high_list.cell(r, len(headers) - 2).value for r in range(2, high_list.max_row + 1)} == {high}
+
+
 def test_history_store_add_twice_changes_nothing(tmp_path, samples):
     policy = load_policy()
     reg = load_register(samples / "clean_branch.xlsx", LoadOptions(policy))

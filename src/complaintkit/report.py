@@ -63,6 +63,7 @@ register_messages({
     "rpt_file": ("文件", "File"),
     "rpt_error": ("原因", "Reason"),
     "rpt_blank": ("（空）", "(blank)"),
+    "rpt_days_overdue": ("超期天数", "days overdue"),
     "op_validate": ("校验", "Validation"),
     "op_dedupe": ("查重", "Duplicates"),
     "op_classify": ("分类", "Classification"),
@@ -429,11 +430,13 @@ class ReportBook:
                     fh.write(b"</sheetData>" + tail)
 
 
-def _counts_block(ws: Worksheet, top: int, title: str, counter: Counter, lang: str, order: Sequence[str] | None = None) -> tuple[int, int, int]:
-    """A two-column count table under a bold title; returns (first data row, last data row, next free row)."""
+def _counts_block(ws: Worksheet, top: int, title: str, counter: Counter, lang: str, order: Sequence[str] | None = None,
+                  prefix: str | None = None) -> tuple[int, int, int]:
+    """A two-column count table under a bold title; returns (first data row, last data row, next free row).
+    With ``prefix`` the keys are codes shown by their message (``dl_`` + "overdue": 已超期)."""
     ws.cell(row=top, column=1, value=title).font = _BOLD
     keys = list(order or []) + sorted((k for k in counter if k not in (order or [])), key=lambda k: (-counter[k], str(k)))
-    rows = [[k if k not in (None, "") else t("rpt_blank", lang), counter[k]] for k in keys if counter.get(k)]
+    rows = [[t("rpt_blank", lang) if k in (None, "") else t(prefix + k, lang) if prefix else k, counter[k]] for k in keys if counter.get(k)]
     last = _write_table(ws, top + 1, 1, ["", t("rpt_count", lang)], rows)
     return top + 2, last, last + 2
 
@@ -502,7 +505,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         return [file_names[rec.source] if rec else item.get("file", ""), item.get("sheet"), item.get("row"), item.get("id"), branch_name,
                 name, phone, rec.values.get("handler") if rec else None]
 
-    due_keys = ["decision_due", "status", "days_overdue", "followup_due", "followup_status"]
+    due_headers = [t(h, lang) for h in ("hdr_due", "hdr_status", "rpt_days_overdue", "hdr_fu_due", "hdr_fu_status")]
     counts: dict[str, Counter] = {key: Counter() for key in ("business", "reason", "status", "level")}
     overdue: list[tuple[int, list[Any], str]] = []
     high: list[tuple[float, list[Any]]] = []
@@ -521,13 +524,16 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
             elif result.name == "followups":
                 counts["status"][item.get("status")] += 1
                 if item.get("status") == "overdue" or item.get("followup_status") == "overdue":
-                    overdue.append((-(item.get("days_overdue") or 0), overdue_texts.row(who(item) + [item.get(k) for k in due_keys]),
+                    status, fu_status = item.get("status"), item.get("followup_status")
+                    due = [item.get("decision_due"), t(f"dl_{status}", lang), item.get("days_overdue"), item.get("followup_due"),
+                           t(f"fu_{fu_status}", lang) if fu_status else None]
+                    overdue.append((-(item.get("days_overdue") or 0), overdue_texts.row(who(item) + due),
                                     RED if item.get("status") == "overdue" else AMBER))
             elif result.name == "risk":
                 counts["level"][item.get("level")] += 1
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
-                                 high_texts.row(who(item) + [item.get("level"), item.get("score"), cell_text(item.get("reasons"), lang)])))
+                                 high_texts.row(who(item) + [t("risk_level_high", lang), item.get("score"), cell_text(item.get("reasons"), lang)])))
         sheet.finish(list(found.keys) or ["-"])
         has_rows[result.name] = bool(sheet.count)
         del found, sheet
@@ -542,9 +548,9 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     _, _, top = _counts_block(ws, top, t("rpt_by_register_status", lang), Counter(rec.values.get("status") for rec in records), lang)
     if has_rows.get("followups"):
         _, _, top = _counts_block(ws, top, t("rpt_by_status", lang), counts["status"], lang,
-                                  ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"])
+                                  ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"], prefix="dl_")
     if has_rows.get("risk"):
-        _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), counts["level"], lang, ["high", "medium", "low", "none"])
+        _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), counts["level"], lang, ["high", "medium", "low", "none"], prefix="risk_level_")
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 40
     ws.freeze_panes = "A3"
@@ -558,11 +564,11 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     at = 1  # right after the summary
     if has_rows.get("followups"):
         overdue.sort(key=lambda o: o[0])  # most overdue first; stable, so ties stay in report order
-        _list_sheet(report, t("rpt_overdue", lang), who_headers + due_keys, [o[1] for o in overdue], [o[2] for o in overdue], index=at)
+        _list_sheet(report, t("rpt_overdue", lang), who_headers + due_headers, [o[1] for o in overdue], [o[2] for o in overdue], index=at)
         at += 1
     if has_rows.get("risk"):
         high.sort(key=lambda h: h[0])
-        _list_sheet(report, t("rpt_high_risk", lang), who_headers + ["level", "score", "reasons"], [h[1] for h in high], [RED] * len(high),
+        _list_sheet(report, t("rpt_high_risk", lang), who_headers + [t(h, lang) for h in ("risk_hdr_level", "risk_hdr_score", "risk_hdr_reasons")], [h[1] for h in high], [RED] * len(high),
                     index=at)
     if failures:
         _list_sheet(report, t("rpt_unreadable", lang), [t("rpt_file", lang), t("rpt_error", lang)], [[_shown_name(f.path, mask), f.reason(lang)] for f in failures])
