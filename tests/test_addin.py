@@ -1134,3 +1134,19 @@ def test_the_clear_buttons_tooltip_says_the_columns_are_emptied_not_deleted(tmp_
     press_on(wb, "validate", "台账")
     press_on(wb, CLEAR, "台账")
     assert [c.value for c in wb["台账"][2]][:len(headers)] == headers and wb["台账"].max_column > len(headers)
+
+
+def test_a_sheet_used_far_beyond_the_register_is_refused_before_it_is_read(monkeypatch, tmp_path):
+    """A stray formatted cell far out (Ctrl+End lands in XFD1048576) would make the button ask Excel
+    for billions of cells and hang: it says where the sheet ends and what to delete, as the CLI does."""
+    from complaintkit.addin import xlbook
+
+    monkeypatch.setattr(xlbook, "MAX_SHEET_CELLS", 2000, raising=False)  # the real limit is 50 million cells
+    wb = load_workbook(marked_register(tmp_path / "far.xlsx"))
+    wb["台账"].cell(row=60, column=40).fill = PatternFill("solid", start_color="FFFF00", end_color="FFFF00")
+    book = FakeBook(wb)
+    monkeypatch.setattr(FakeRange, "value", property(lambda self: pytest.fail("the whole used range was read")))
+    with pytest.raises(AddinError) as caught:
+        read_sheet(book.sheets["台账"])
+    assert caught.value.text() == ("当前工作表用到了 AN60（按 Ctrl+End 可以看到），读取要 2,400 个单元格（上限 2,000）："
+                                   "请删除台账以外多余的行和列（其中可能只有格式），保存后再按按钮")

@@ -14,9 +14,11 @@ import datetime as dt
 import math
 from typing import Any, Iterable
 
+from ..fields import column_letter
 from ..sheetplan import HEADER, STATE_SHEET, PlanTable
+from ..sources import MAX_SHEET_CELLS
 from ..xlsx_applier import safe_text, sheet_title
-from .core import Merged, find_merged
+from .core import AddinError, Merged, find_merged
 
 #: Rows read (and cached) for header lookups: the rows clear_results searches for own headers.
 _TOP_ROWS = 30
@@ -77,6 +79,11 @@ def read_values(sheet: Any) -> list[list[Any]]:
     """The sheet's values from A1 to the last used cell, in one read (rows keep their Excel numbers
     even when the used range starts lower or further right)."""
     last = sheet.used_range.last_cell
+    cells = last.row * last.column
+    if cells > MAX_SHEET_CELLS:
+        # A stray (even formatted-only) cell far out: Excel would be asked for all of them and hang.
+        raise AddinError("addin_far_cell", ref=f"{column_letter(last.column - 1)}{last.row}", cells=cells,
+                         limit=MAX_SHEET_CELLS)
     return sheet.range((1, 1), (last.row, last.column)).options(ndim=2).value
 
 
