@@ -247,3 +247,15 @@ def test_cli_history_list_at_a_missing_store(tmp_path):
     en = _error_line(runner.invoke(cli, ["history", "list", "--store", str(missing)], env={"COMPLAINTKIT_LANG": "en"}))
     assert "no history store there" in en
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[feilds]\nrequired = []\n", "feilds"),                                       # a misspelt section
+    ("[rules]\nphone_invalide = { severity = \"error\" }\n", "phone_invalide"),     # a misspelt rule
+    ("[rules]\nphone_invalid = { enabled = true, severty = \"error\" }\n", "severty"),  # a misspelt setting
+])
+def test_a_misspelt_section_or_rule_is_a_policy_error(tmp_path, text, named):
+    """Silently ignored, the bank's setting would never apply: `config check` must name it."""
+    with pytest.raises(PolicyError) as caught:
+        load_policy(_policy_file(tmp_path, text))
+    assert named in caught.value.text("zh") and named in caught.value.text("en")

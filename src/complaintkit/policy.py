@@ -28,6 +28,7 @@ register_messages({
     "pol_bad_severity": ("rules.{rule}.severity 应为 'error' 或 'warning'，而不是 {value!r}",
                          "rules.{rule}.severity must be 'error' or 'warning', not {value!r}"),
     "pol_unknown_required": ("fields.required 中有未知字段：{fields}", "fields.required names unknown fields: {fields}"),
+    "pol_unknown_key": ("{path}：未知的设置项 {key}，不会生效（可用：{known}）", "{path}: unknown setting {key}, it would not apply (known: {known})"),
 })
 
 DEFAULT_POLICY_NAME = "complaintkit.toml"
@@ -94,10 +95,23 @@ def load_policy(config: str | Path | None = None) -> Policy:
             raise PolicyError("pol_not_utf8", path=path) from None
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError("pol_bad_toml", path=path, detail=str(exc)) from None
+        _check_names(data, user, path)
         data = _merge(data, user)
         sources.append(str(path))
     _check(data)
     return Policy(data, sources)
+
+
+def _check_names(defaults: dict[str, Any], user: dict[str, Any], path: Path) -> None:
+    """A misspelt section, rule or rule setting would be ignored without a word and the bank's
+    setting would never apply. (Inside a section, each check reads and checks its own keys.)"""
+    names = [("", key, defaults) for key in user]
+    names += [("rules.", code, defaults["rules"]) for code in user.get("rules") or {}]
+    names += [(f"rules.{code}.", key, {"enabled": 1, "severity": 1})
+              for code, spec in (user.get("rules") or {}).items() if isinstance(spec, dict) for key in spec]
+    for where, key, known in names:
+        if key not in known:
+            raise PolicyError("pol_unknown_key", path=path, key=where + key, known=", ".join(known))
 
 
 def _check(data: dict[str, Any]) -> None:
