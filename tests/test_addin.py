@@ -1150,3 +1150,19 @@ def test_a_sheet_used_far_beyond_the_register_is_refused_before_it_is_read(monke
         read_sheet(book.sheets["台账"])
     assert caught.value.text() == ("当前工作表用到了 AN60（按 Ctrl+End 可以看到），读取要 2,400 个单元格（上限 2,000）："
                                    "请删除台账以外多余的行和列（其中可能只有格式），保存后再按按钮")
+
+
+def test_a_header_row_formatted_out_to_xfd_gets_the_own_columns_where_the_cli_puts_them(tmp_path):
+    """A header row filled out to the sheet's last column (XFD) leaves no room to its right: both
+    adapters then put the CK- columns right of the last cell with content, not past column 16,384."""
+    path = marked_register(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    wb["台账"].cell(row=2, column=16384).fill = PatternFill("solid", start_color="D9D9D9", end_color="D9D9D9")
+    wb.save(path)
+    fake = FakeBook(load_workbook(path))
+    rows, merged = read_sheet(fake.sheets["台账"])
+    press(XlwingsBook(fake), "validate", rows, "台账", POLICY, ASOF, merged=merged)
+    wb = load_workbook(path)
+    press_on(wb, "validate", "台账")
+    placed = [c for (r, c), cell in fake.sheets["台账"].cells.items() if cell.value == t("col_validate")]
+    assert placed == [15] and wb["台账"].cell(row=2, column=15).value == t("col_validate")

@@ -106,7 +106,9 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
     for i, value in enumerate(headers, start=1):
         if isinstance(value, str) and value.strip() == header:
             return i
-    col = max(book.used_width(sheet), len(headers)) + 1
+    # Right of the last header with a name: a header row merely formatted out to XFD has no room after it.
+    named = max((i for i, value in enumerate(headers, start=1) if value is not None and value != ""), default=0)
+    col = max(book.used_width(sheet), named) + 1
     while col in taken:
         col += 1
     return col

@@ -22,6 +22,7 @@ from .core import AddinError, Merged, find_merged
 
 #: Rows read (and cached) for header lookups: the rows clear_results searches for own headers.
 _TOP_ROWS = 30
+_EXCEL_COLUMNS = 16_384
 _STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note"]
 
 
@@ -134,7 +135,14 @@ class XlwingsBook:
     def used_width(self, sheet: str) -> int:
         # UsedRange also counts formatted-only cells: a new column never lands on user data.
         written = [c for (_r, c) in self._heads.get(sheet, {})]
-        return max([self._last_cell(sheet)[1]] + written)
+        last_row, width = self._last_cell(sheet)
+        if width > _EXCEL_COLUMNS - 64:
+            # Formatted out to column XFD leaves no room: go right of the last cell with a value, as
+            # the openpyxl adapter does (read once; such a sheet is rare).
+            values = self._sheet(sheet).range((1, 1), (last_row, width)).options(ndim=2).value
+            width = max((len(row) - next((i for i, v in enumerate(reversed(row)) if v is not None), len(row))
+                         for row in values), default=0)
+        return max([width] + written)
 
     def header_values(self, sheet: str, row: int) -> list[Any]:
         if sheet not in self._top:
