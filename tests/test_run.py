@@ -145,6 +145,18 @@ def test_outputs_inside_an_input_folder_are_refused(runner, batch):
     assert sorted(p.name for p in batch.iterdir()) == sorted(["损坏的支行.xlsx", *(p.name for p in Path(SAMPLES, "branches").iterdir())])
 
 
+@pytest.mark.parametrize("command", [["validate", "--as-of", AS_OF], ["dedupe"], ["classify"], ["followups", "--as-of", AS_OF],
+                                     ["risk", "--as-of", AS_OF], ["dedupe", "--merge", "-o"]])
+def test_every_check_refuses_outputs_inside_an_input_folder(runner, batch, command):
+    """As for run: the next run of the folder would read annotated copies or a merged register
+    back as registers (every complaint twice, each its own duplicate)."""
+    before = sorted(p.name for p in batch.iterdir())
+    out = [str(batch / "全行台账.xlsx")] if command[-1] == "-o" else ["--annotate", str(batch / "checked")]
+    result = runner.invoke(cli, [command[0], str(batch), *command[1:], *out, "--format", "json"])
+    assert result.exit_code == 2 and "位于输入文件夹" in result.output, result.output
+    assert sorted(p.name for p in batch.iterdir()) == before
+
+
 def test_lock_refuses_a_second_writer(tmp_path):
     target = tmp_path / "report.xlsx"
     with output_lock(target):

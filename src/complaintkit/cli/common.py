@@ -66,6 +66,8 @@ register_messages({
     "cli_model_folds": ("--model 和 --folds 不能同时使用：--folds 会自己训练模型", "--model and --folds exclude each other: --folds trains its own models"),
     "cli_no_memory": ("内存不足，无法处理这些台账（请把批次或文件拆小）", "not enough memory for these registers (split the batch or the file)"),
     "cli_unexpected": ("意外错误：{kind}：{detail}（加 --debug 查看详情）", "unexpected error: {kind}: {detail} (run with --debug for details)"),
+    "cli_out_in_input": ("{path}：位于输入文件夹 {folder} 之内，下次运行会把它当成一份台账读入：请写到别的文件夹",
+                         "{path}: is inside the input folder {folder}, where the next run would read it as a register; write it to another folder"),
     "cli_o_one_input": ("-o 只能用于一个台账，这里有 {n} 个：请用 --annotate 文件夹", "-o takes one input register, got {n}: use --annotate DIR"),
     "cli_o_suffix": ("{path}：{name} 的标注副本是 {suffix} 工作簿，-o 的文件名请以 {suffix} 结尾",
                      "{path}: the annotated copy of {name} is a {suffix} workbook: give -o a name ending {suffix}"),
@@ -282,17 +284,30 @@ def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[
             click.echo(printable(summary))
 
 
+def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None]) -> None:
+    """A workbook or CSV written into an input folder is read back by the next run of that folder
+    as one more branch's register: every complaint counted twice, and flagged as its own duplicate."""
+    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    for out in filter(None, outputs):
+        where = Path(out).resolve()
+        inside = next((f for f in folders if where == f or f in where.parents), None)
+        if inside is not None:
+            raise OutputError("cli_out_in_input", path=out, folder=inside)
+
+
 def write_annotations(
     registers: Sequence[Register],
     plans_for: Callable[[Register], list[SheetPlan]],
     output: str | None,
     annotate_dir: str | None,
     force: bool,
+    paths: Sequence[str] = (),
 ) -> list[Path]:
     """Annotated copies: ``-o FILE`` for a single register, ``--annotate DIR`` for any number.
 
     Every target is checked before the first is written (no half-done batch), and none may be
-    any input of the batch."""
+    any input of the batch, nor inside a folder of ``paths`` (the command's inputs)."""
+    refuse_inside_inputs(paths, [output, annotate_dir])
     inputs = [reg.source for reg in registers]
     jobs: list[tuple[Register, Path]] = []
     if output:

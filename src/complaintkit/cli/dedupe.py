@@ -13,7 +13,7 @@ from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
     UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options,
-    read_checked, read_inputs, resolve_format, with_unreadable, write_annotations,
+    read_checked, read_inputs, refuse_inside_inputs, resolve_format, with_unreadable, write_annotations,
 )
 
 
@@ -66,10 +66,11 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
             rows.append([group.number, t(f"dedupe_kind_{group.kind}", lang)] + file_cell + [
                 rec.sheet, rec.row, rec.id, m.date.isoformat(), role_text(group, pos, lang), round(group.score, 3), reason])
     if merge:
+        refuse_inside_inputs(paths, [output])
         written = write_merged(found, inputs.registers, output, force, lang, [reg.source for reg in history])
         click.echo(written.message(lang), err=True)
-        write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force)
+        write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force, paths)
     else:
-        write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
+        write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
     emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, result.summary)
     click.get_current_context().exit(batch_exit_code(exit_code_for(result.errors, result.warnings, fail_on), inputs.failures))

@@ -80,7 +80,7 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     report = result.detail.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force)
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
     emit(fmt, with_unreadable(report.to_dict(lang, mask, explain), inputs.failures, lang), headers, rows, report.summary_text(lang))
     if explain and fmt == "table":
         for r in report.rows:

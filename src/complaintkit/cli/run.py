@@ -25,7 +25,7 @@ from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
     UserError, as_of_option, batch_exit_code, exit_code_for, fail_on_option, friendly_errors, lang_option, load_batch,
-    manual_mapping, input_options, resolve_format, unreadable_entries, unreadable_line, write_annotations, write_text_output,
+    manual_mapping, input_options, refuse_inside_inputs, resolve_format, unreadable_entries, unreadable_line, write_annotations, write_text_output,
 )
 
 log = logging.getLogger("complaintkit")
@@ -34,8 +34,6 @@ register_messages({
     "run_files": ("读取 {ok} 个文件（{rows} 笔投诉），{bad} 个文件无法读取", "read {ok} files ({rows} complaints); {bad} could not be read"),
     "run_wrote": ("已写出：{path}", "wrote: {path}"),
     "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
-    "run_out_in_input": ("{path}：位于输入文件夹 {folder} 之内，下次运行会把它当成一份台账读入：请写到别的文件夹",
-                         "{path}: is inside the input folder {folder}, where the next run would read it as a register; write it to another folder"),
     "run_same_output": ("{path}：--report 和 --json 指向同一个文件", "{path}: --report and --json name the same file"),
     "run_remember_store": ("--remember 需要 --store 路径（或 COMPLAINTKIT_STORE）", "--remember needs --store PATH (or COMPLAINTKIT_STORE)"),
     "run_unknown_checks": ("未知的检查：{unknown}（可用：{available}）", "unknown check(s): {unknown} (available: {available})"),
@@ -71,14 +69,7 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
                    annotate_dir: str | None, names: list[str], log_file: str | None, force: bool) -> None:
     """Every output is checked before any work, so a batch never stops halfway with today's report
     written beside yesterday's JSON (each is checked again when it is written)."""
-    # A workbook or CSV written into an input folder is read back by the next run as one more
-    # branch's register: every complaint counted twice, and flagged as its own duplicate.
-    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-    for out in filter(None, (report_path, csv_dir, annotate_dir)):
-        where = Path(out).resolve()
-        inside = next((f for f in folders if where == f or f in where.parents), None)
-        if inside is not None:
-            raise OutputError("run_out_in_input", path=out, folder=inside)
+    refuse_inside_inputs(paths, (report_path, csv_dir, annotate_dir))
     outs = [p for p in (report_path, json_path) if p]
     if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
         raise OutputError("run_same_output", path=json_path)
