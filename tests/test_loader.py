@@ -338,3 +338,18 @@ def test_a_totals_row_from_cells_in_memory_is_left_out_too():
     assert [r.row for r in reg.records] == [2]
     dup = register_from_rows([HEADERS + ["投诉内容"], good_row(1) + ["另一段内容"]], "台账", LoadOptions(POLICY))
     assert [(c.letter, c.field) for c in dup.duplicate_columns] == [("N", "description")]
+
+
+def test_a_folder_skips_hidden_subfolders(tmp_path):
+    """A share's snapshot or recycle folder (.snapshot/, .Trash-1000/) holds old copies of the
+    registers: read with the folder, every complaint would count twice."""
+    from complaintkit.sources import expand_paths
+
+    folder = tmp_path / "分行台账"
+    for sub in (".snapshot/hourly.0", ".Trash-1000/files", "二区"):
+        (folder / sub).mkdir(parents=True)
+    write_xlsx(folder / "城东支行.xlsx", [good_row()])
+    write_xlsx(folder / ".snapshot" / "hourly.0" / "城东支行.xlsx", [good_row()])
+    write_xlsx(folder / ".Trash-1000" / "files" / "旧台账.xlsx", [good_row()])
+    write_xlsx(folder / "二区" / "城西支行.xlsx", [good_row()])
+    assert sorted(p.relative_to(folder).as_posix() for p in expand_paths([str(folder)])) == ["二区/城西支行.xlsx", "城东支行.xlsx"]

@@ -211,8 +211,9 @@ class RawBook:
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
     """Files named directly, register files inside folders (recursively) and glob matches.
 
-    Excel's lock files (~$book.xlsx) and hidden files inside folders are skipped; a path that
-    names nothing is an InputError.
+    Excel's lock files (~$book.xlsx) and hidden files and folders inside folders are skipped (a
+    share's .snapshot/ or .Trash-1000/ holds old copies that would count every complaint twice);
+    a path that names nothing is an InputError.
     """
     found: list[Path] = []
     seen: set[Path] = set()
@@ -230,7 +231,8 @@ def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
                 for child in sorted(p.rglob("*")):
                     name = child.name
                     if (child.is_file() and name.lower().endswith(REGISTER_SUFFIXES + OTHER_SPREADSHEET_SUFFIXES)
-                            and not name.startswith(("~$", "."))):
+                            and not name.startswith("~$")
+                            and not any(part.startswith(".") for part in child.relative_to(p).parts)):
                         add(child)
             elif p.exists():
                 add(p)
