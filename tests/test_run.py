@@ -157,6 +157,15 @@ def test_every_check_refuses_outputs_inside_an_input_folder(runner, batch, comma
     assert sorted(p.name for p in batch.iterdir()) == before
 
 
+def test_remember_without_a_store_stops_before_any_work(runner, tmp_path, samples, monkeypatch):
+    """A usage mistake is found before the batch is read: no report written under an exit code 2."""
+    monkeypatch.delenv("COMPLAINTKIT_STORE", raising=False)
+    report = tmp_path / "r.xlsx"
+    result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--remember", "--report", str(report), "--quiet"])
+    assert result.exit_code == 2 and "--remember" in result.output, result.output
+    assert not report.exists()
+
+
 def test_lock_refuses_a_second_writer(tmp_path):
     target = tmp_path / "report.xlsx"
     with output_lock(target):

@@ -117,6 +117,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     unknown = [n for n in names or [] if n not in available()]
     if unknown:
         raise click.BadParameter(t("run_unknown_checks", lang, unknown=", ".join(unknown), available=", ".join(available())), param_hint="--checks")
+    if remember and not store_path:
+        raise UserError(t("run_remember_store", lang))
     policy = load_policy(config)
     check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
     files = expand_paths(paths)
@@ -185,9 +187,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
             written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force))
     for path in written:
         log.info(t("run_wrote", "en", path=path))
-    if remember:
-        if store is None:
-            raise UserError(t("run_remember_store", lang))
+    if remember and store is not None:
         store.add(registers)
     if store is not None:
         store.close()
