@@ -446,3 +446,44 @@ def test_a_merged_totals_row_gives_no_findings(runner, tmp_path):
     assert result.exit_code == 0
     assert data["summary"] == {"rows": 2, "errors": 0, "warnings": 1}
     assert [(f["row"], f["code"]) for f in data["findings"]] == [(3, "phone_invalid")]  # the complaint that says 合计 is checked
+
+
+def _filled_ahead(**over):
+    """A row as a sheet filled down ahead of the complaints has it: a branch and a status, nothing else."""
+    row = [None] * len(HEADERS)
+    for header, value in {"受理机构": "城南支行", "处理状态": "待处理", **over}.items():
+        row[HEADERS.index(header)] = value
+    return row
+
+
+def test_rows_filled_ahead_of_the_complaints_are_none_and_one_warning_names_them(runner, tmp_path):
+    blank = [None] * len(HEADERS)
+    rows = [good_row(1), good_row(2), *[_filled_ahead()] * 4, blank, blank, _filled_ahead()]
+    path = write_xlsx(tmp_path / "filled.xlsx", rows)
+    _, data = run_json(runner, str(path))
+    assert data["summary"]["rows"] == 2  # the two complaints; before, seven rows and an error per empty field
+    assert [(f["code"], f["row"], f["column"], f["severity"]) for f in data["findings"]] == [("prefilled_rows", 4, "A", "warning")]
+    assert data["findings"][0]["message"].startswith("第 4–7、10 行（共 5 行）只有预先填好的列")
+    result = runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "--format", "json", "--lang", "en"])
+    assert json.loads(result.stdout)["findings"][0]["message"].startswith("rows 4–7, 10 (5 rows) hold only columns filled in ahead")
+    off = tmp_path / "off.toml"
+    off.write_text('[rules]\nprefilled_rows = { enabled = false }\n', encoding="utf-8")
+    assert run_json(runner, str(path), "--config", str(off))[1] == {**data, "findings": [], "summary": {**data["summary"], "warnings": 0}}
+
+
+def test_an_entry_begun_with_its_own_words_is_a_complaint_and_checked(runner, tmp_path):
+    """Only values in the fields that make a complaint count: a row with a description, a phone or
+    a customer's name is an entry begun, whose empty fields are errors as before."""
+    rows = [good_row(1), _filled_ahead(投诉内容="信用卡年费被多收"), _filled_ahead(联系电话="13800138000"), _filled_ahead(客户姓名="李四")]
+    _, data = run_json(runner, str(write_xlsx(tmp_path / "begun.xlsx", rows)))
+    assert data["summary"]["rows"] == 4
+    assert {f["row"] for f in data["findings"] if f["code"] == "required_missing"} == {3, 4, 5}
+    assert "prefilled_rows" not in {f["code"] for f in data["findings"]}
+
+
+def test_the_add_in_reads_rows_filled_ahead_as_the_command_line_does():
+    from complaintkit.addin.core import register_from_sheet
+
+    values = [HEADERS, good_row(1), *[[None if v is None else v for v in _filled_ahead()]] * 3]
+    reg = register_from_sheet(values, "台账", load_policy())
+    assert len(reg.records) == 1 and reg.prefilled_rows == [3, 4, 5]

@@ -316,9 +316,11 @@ def _positions(values: list[Any], marker: object) -> list[int]:
 
 
 def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, str, _ColumnParser]],
-                   extras: list[tuple[int, str]], source: str, sheet: str, field_cols: dict[str, str]) -> list[Record]:
-    """Records of consecutive sheet rows (``first`` is the 0-based index of rows[0]); blank rows
-    and footer lines are left out."""
+                   extras: list[tuple[int, str]], source: str, sheet: str, field_cols: dict[str, str],
+                   prefilled: list[int]) -> list[Record]:
+    """Records of consecutive sheet rows (``first`` is the 0-based index of rows[0]); blank rows,
+    footer lines and prefilled rows are left out, the sheet row of each prefilled one added to
+    ``prefilled``."""
     needed = max([i for i, _, _ in fields] + [i for i, _ in extras], default=-1) + 1
     if rows and min(map(len, rows)) < needed:  # ragged rows (CSV, cells handed in): pad with blanks
         rows = [r if len(r) >= needed else list(r) + [None] * (needed - len(r)) for r in rows]
@@ -355,6 +357,11 @@ def _chunk_records(rows: list[list[Any]], first: int, fields: list[tuple[int, st
     data = {i for i, name, _ in fields if name in _DATA_FIELDS}
     says = {i for i, name, _ in fields if name in _SAYS_FIELDS}
     skip = {k for k in undated if _not_a_complaint(rows[k], data, says)}
+    # A row with values, but none where a complaint has its own (a branch or 是否延期 filled down
+    # the sheet ahead of the complaints, a formula column): no complaint, said once by validate.
+    empty = [k for k in undated if k not in skip and data and all(is_blank(rows[k][i]) for i in data)]
+    skip.update(empty)
+    prefilled += [first + k + 1 for k in sorted(empty)]
     return [
         Record(source, sheet, first + k + 1, values[k], typed[k] or _NOTHING, problems[k] or _NOTHING, extra[k], field_cols)
         for k in range(len(rows))
@@ -473,6 +480,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     fields = [(c.index, c.field, _ColumnParser(parsers[c.field])) for c in columns if c.field]
     extras = [(c.index, c.extra_key) for c in columns if not c.field]
     records: list[Record] = []
+    prefilled: list[int] = []
     # Column by column in chunks: the per-cell work runs in C (map, zip, dict) and memory for the
     # intermediate columns stays bounded however long the sheet is. A sheet read in pieces grows
     # as the chunks ask for rows, while the next piece is parsed on the other core.
@@ -483,7 +491,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
             end = min(start + size, len(sheet.read_to(start + size)))
             if end <= start:
                 break
-            records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols)
+            records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols, prefilled)
             # The reader's rows go as soon as their records exist: the records fill the memory they
             # held, and the peak stays near the larger of the two instead of their sum.
             rows[start:end] = itertools.repeat(None, end - start)
@@ -491,7 +499,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     if sheet.merged is not seen and _to_fill(sheet.merged, header_idx + 1):
         raise ReadWhole(f"sheet {sheet.name!r} has merged cells among its rows")  # to be filled before normalising
     return Register(book.path, sheet.name, header_idx + 1, columns, records, book.file_format, notes, duplicates,
-                    near_duplicates)
+                    near_duplicates, prefilled)
 
 
 def _second_columns(columns: list[Column], fields: dict[int, str]) -> list[Column]:

@@ -79,7 +79,10 @@ class Register:
     columns (their cells pass through in ``extra``), and here with the field they name, so that
     validate can say that they were not read. ``near_duplicate_columns`` are the same for headers
     that are a numbered or spare variant of a field's name ("联系电话2", "备用电话" beside
-    "联系电话"; see ``HeaderMatcher.variant_of``).
+    "联系电话"; see ``HeaderMatcher.variant_of``). ``prefilled_rows`` are the sheet rows that hold
+    values only in columns filled ahead of the complaints (a branch or 是否延期 filled down, a
+    formula column) and none in a field that makes a complaint: not read as complaints, and named
+    by validate.
     """
 
     source: str
@@ -91,6 +94,7 @@ class Register:
     notes: list[str] = field(default_factory=list)
     duplicate_columns: list[Column] = field(default_factory=list)
     near_duplicate_columns: list[Column] = field(default_factory=list)
+    prefilled_rows: list[int] = field(default_factory=list)
 
     @property
     def field_columns(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 from rapidfuzz import fuzz, process
 
 from .fields import field_label
-from .messages import Text, register_messages, render, t
+from .messages import ENUMERATION, Joined, Text, register_messages, render, t
 from .normalize import EARLIEST_DATE, clean_text, phone_is_valid
 from .operations import OpContext, OpResult, operation
 from .policy import Policy
@@ -24,6 +24,9 @@ register_messages({
     # field's name, so the message says "looks like" rather than "appears twice".
     "near_duplicate_column": ("{column}列{named}像是第二个“{header}”列：只读取了 {used} 列，{column} 列的内容未被检查",
                               "column {column}{named} looks like a second '{header}' column: only column {used} is read, column {column} is not checked"),
+    "prefilled_rows": ("第 {rows} 行（共 {n} 行）只有预先填好的列，没有投诉编号、受理日期、客户或投诉内容：未作为投诉检查",
+                       "rows {rows} ({n} rows) hold only columns filled in ahead, no complaint ID, received date, customer "
+                       "or description: not checked as complaints"),
 })
 
 SEVERITIES = ("error", "warning")
@@ -223,6 +226,28 @@ def _second_columns(out: _Collector, reg: Register) -> None:
         out.add(code, stub, dup.field, dup.header, header=used.header, column=dup.letter, used=used.letter, named=named)
 
 
+def _prefilled(out: _Collector, reg: Register) -> None:
+    """One finding, on the first of them, for the rows read as no complaint because they hold
+    values only in columns filled ahead (a branch filled down the sheet): a clerk who started an
+    entry there sees that it was not checked, and a filled-down sheet gets one line, not a
+    required-field error per cell."""
+    rows = reg.prefilled_rows
+    stub = Record(reg.source, reg.sheet, rows[0], {}, {}, columns=reg.field_columns)
+    out.add("prefilled_rows", stub, "complaint_id", "", rows=row_ranges(rows), n=len(rows))
+
+
+def row_ranges(rows: Sequence[int], shown: int = 5) -> Joined:
+    """Sheet rows as ranges (43–60、75 / 43–60, 75), the first ``shown`` and "…" after them."""
+    spans: list[list[int]] = []
+    for row in rows:
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    texts = [str(a) if a == b else f"{a}–{b}" for a, b in spans[:shown]]
+    return Joined(tuple(texts + ["…"] * (len(spans) > shown)), ENUMERATION)
+
+
 def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> ValidationReport:
     """Validate one or several registers as one batch (duplicate IDs are looked for across files)."""
     out = _Collector(policy)
@@ -233,6 +258,8 @@ def validate(registers: Sequence[Register], policy: Policy, as_of: dt.date) -> V
                 stub = Record(reg.source, reg.sheet, reg.header_row, {}, {}, columns=reg.field_columns)
                 out.add("required_column_missing", stub, name, "")
         _second_columns(out, reg)
+        if reg.prefilled_rows:
+            _prefilled(out, reg)
     findings = out.findings + validate_records((r for reg in registers for r in reg.records), policy, as_of)
     order = {(reg.source, reg.sheet): i for i, reg in enumerate(registers)}
     findings.sort(key=lambda f: (order.get((f.source, f.sheet), 0), f.row, _col_key(f.column)))
