@@ -179,6 +179,14 @@ def test_a_mistyped_store_to_look_back_on_is_refused_not_created(runner, tmp_pat
     assert typo.exists()
 
 
+@pytest.mark.parametrize("name", ["report.csv", "report", "report.xls"])
+def test_a_report_not_named_xlsx_is_refused(runner, tmp_path, samples, name):
+    """The report is an .xlsx workbook: under another name Excel refuses it or shows its bytes."""
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(tmp_path / name), "--quiet"])
+    assert result.exit_code == 2 and ".xlsx" in result.output, result.output
+    assert not (tmp_path / name).exists()
+
+
 def test_lock_refuses_a_second_writer(tmp_path):
     target = tmp_path / "report.xlsx"
     with output_lock(target):
