@@ -1166,3 +1166,20 @@ def test_a_header_row_formatted_out_to_xfd_gets_the_own_columns_where_the_cli_pu
     press_on(wb, "validate", "台账")
     placed = [c for (r, c), cell in fake.sheets["台账"].cells.items() if cell.value == t("col_validate")]
     assert placed == [15] and wb["台账"].cell(row=2, column=15).value == t("col_validate")
+
+
+def test_a_press_in_another_language_refreshes_the_same_columns_and_sheets(tmp_path):
+    """A clerk who switches the add-in to English and presses again gets the results in English
+    in the same CK- columns and sheets, not a second set beside the Chinese one that goes stale."""
+    wb = load_workbook(marked_register(tmp_path / "r.xlsx"))
+    sheet = wb.sheetnames[0]
+    rows, merged = sheet_as_xlwings(wb[sheet])
+    press(OpenpyxlBook(wb), ALL, rows, sheet, POLICY, ASOF, lang="zh", merged=merged)
+    zh_headers = [c.value for c in wb[sheet][2] if isinstance(c.value, str) and c.value.startswith("CK-")]
+    zh_sheets = [n for n in wb.sheetnames if n.startswith("CK-") and n != "CK-state"]
+    press(OpenpyxlBook(wb), ALL, rows, sheet, POLICY, ASOF, lang="en", merged=merged)
+    en_headers = [c.value for c in wb[sheet][2] if isinstance(c.value, str) and c.value.startswith("CK-")]
+    en_sheets = [n for n in wb.sheetnames if n.startswith("CK-") and n != "CK-state"]
+    assert len(en_headers) == len(zh_headers) > 5 and len(en_sheets) == len(zh_sheets) > 2
+    assert "CK-validation" in en_headers and "CK-校验问题" not in en_headers
+    assert not any("\u4e00" <= ch <= "\u9fff" for name in en_sheets for ch in name)

@@ -138,6 +138,13 @@ class Joined(NamedTuple):
 ENUMERATION = ("、", ", ")
 
 
+def translations(text: str) -> tuple[str, ...]:
+    """Every language's version of the catalog text that reads ``text`` in one of them (``text``
+    alone when none does): the add-in finds its own columns and sheets by their names, whichever
+    language they were written in."""
+    return next((pair for pair in CATALOG.values() if text in pair), (text,))
+
+
 def register_messages(entries: dict[str, tuple[str, str]]) -> None:
     """Let a check module add its own messages (codes must be new)."""
     for code, pair in entries.items():

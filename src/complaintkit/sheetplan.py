@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
+from .messages import translations
+
 OWN_PREFIX = "CK-"
 STATE_SHEET = "CK-state"
 
@@ -103,8 +105,11 @@ def column_index(letter: str) -> int:
 
 def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, taken: set[int]) -> int:
     headers = book.header_values(sheet, header_row)
+    # Found under its name in any language: a press in English refreshes (and renames) the column
+    # a press in Chinese wrote, instead of adding a second one beside it that goes stale.
+    names = translations(header)
     for i, value in enumerate(headers, start=1):
-        if isinstance(value, str) and value.strip() == header:
+        if isinstance(value, str) and value.strip() in names:
             return i
     # Right of the last header with a name: a header row merely formatted out to XFD has no room after it.
     named = max((i for i, value in enumerate(headers, start=1) if value is not None and value != ""), default=0)
@@ -171,6 +176,10 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan]) -> None:
                 state.append([plan.op, plan.sheet, mark.row, col, fill, note])
                 book.set_format(plan.sheet, mark.row, col, mark.fill, mark.note or note or None)
             for table in plan.tables:
+                present = book.sheet_names()
+                for name in translations(table.name):  # the same sheet, written in another language
+                    if name != table.name and name in present:
+                        book.delete_sheet(name)
                 book.replace_table(table)
     finally:
         # Also when Excel refuses a write part-way (the clerk clicked into Excel while it ran): the
