@@ -83,3 +83,11 @@ def test_a_mistake_in_any_section_is_found_before_any_register_is_read(runner, t
     only = runner.invoke(cli, ["run", str(ROOT / "samples" / "clean_branch.xlsx"), "--config", str(bad), "--checks", "validate",
                                "--as-of", "2026-11-20", "--quiet"])
     assert only.exit_code == 0, only.output
+
+
+def test_a_template_not_named_xlsx_is_refused(runner, tmp_path):
+    """The template is an .xlsx workbook: named .csv or .xls, Excel refuses it or shows its bytes."""
+    for name in ("台账.csv", "台账.xls", "台账"):
+        result = runner.invoke(cli, ["template", "-o", str(tmp_path / name)])
+        assert result.exit_code == 2 and ".xlsx" in result.output, result.output
+        assert not (tmp_path / name).exists()
