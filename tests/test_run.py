@@ -166,19 +166,6 @@ def test_remember_without_a_store_stops_before_any_work(runner, tmp_path, sample
     assert not report.exists()
 
 
-def test_a_mistyped_store_to_look_back_on_is_refused_not_created(runner, tmp_path, samples):
-    """--store only to look back on must name a store that exists: a typo in the crontab would
-    run every night without history and leave an empty store behind. --remember creates it."""
-    typo = tmp_path / "histroy.sqlite"
-    for command in (["run", "--quiet"], ["risk", "--format", "json"]):
-        result = runner.invoke(cli, [command[0], str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--store", str(typo), *command[1:]])
-        assert result.exit_code == 2 and "没有历史库" in result.output, (command, result.output)
-        assert not typo.exists()
-    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--store", str(typo), "--remember", "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert typo.exists()
-
-
 @pytest.mark.parametrize("name", ["report.csv", "report", "report.xls"])
 def test_a_report_not_named_xlsx_is_refused(runner, tmp_path, samples, name):
     """The report is an .xlsx workbook: under another name Excel refuses it or shows its bytes."""

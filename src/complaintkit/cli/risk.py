@@ -81,7 +81,7 @@ def _history(inputs: Inputs, history_paths: Sequence[str], store_path: str | Non
     """Earlier registers from --history and --store (a complaint is never its own history)."""
     history = read_inputs(history_paths, sheet, manual_map, config).registers if history_paths else []
     if store_path:
-        with HistoryStore(store_path, create=False) as store:  # a mistyped name: no history, silently
+        with HistoryStore(store_path) as store:
             history += store.registers(exclude=inputs.registers)
     return history
 

@@ -139,8 +139,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     history = []
     if history_paths:
         history.extend(load_registers(tuple(history_paths), opts, keep_going=False).registers)
-    # Only --remember makes a store: looking back on a mistyped one would find no history, silently.
-    store = HistoryStore(store_path, create=remember) if store_path else None
+    store = HistoryStore(store_path) if store_path else None
     if store is not None:
         history.extend(store.registers(exclude=registers))
     if history:
