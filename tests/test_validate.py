@@ -487,3 +487,23 @@ def test_the_add_in_reads_rows_filled_ahead_as_the_command_line_does():
     values = [HEADERS, good_row(1), *[[None if v is None else v for v in _filled_ahead()]] * 3]
     reg = register_from_sheet(values, "台账", load_policy())
     assert len(reg.records) == 1 and reg.prefilled_rows == [3, 4, 5]
+
+
+def test_a_masked_annotated_copy_masks_the_values_its_findings_sheet_lists(runner, tmp_path):
+    """--mask masks what complaintkit writes (the findings sheet's 原值), not the register's own cells."""
+    wrong_id, wrong_phone = "110105194912310021", "1380013800"
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1, 证件号码=wrong_id, 联系电话=wrong_phone)])
+
+    def findings_sheet_text(*extra):
+        out = tmp_path / f"out{len(extra)}.xlsx"
+        result = runner.invoke(cli, ["validate", str(path), "--as-of", AS_OF, "-o", str(out), *extra])
+        assert result.exit_code == 1, result.output
+        wb = load_workbook(out)
+        own = next(ws for ws in wb.worksheets if ws.title.startswith("CK-") and ws.title != "CK-state")
+        return " ".join(str(c.value) for row in own.iter_rows() for c in row if c.value is not None), wb
+
+    plain, _ = findings_sheet_text()
+    assert wrong_id in plain and wrong_phone in plain
+    masked, wb = findings_sheet_text("--mask")
+    assert wrong_id not in masked and wrong_phone not in masked and "110105" in masked
+    assert wb["台账"]["F2"].value == wrong_id  # the user's cell is theirs

@@ -270,9 +270,10 @@ def _col_key(letter: str) -> tuple[int, str]:
     return (len(letter), letter)
 
 
-def validation_plan(report: ValidationReport, register: Register, lang: str = "zh") -> SheetPlan:
+def validation_plan(report: ValidationReport, register: Register, lang: str = "zh", mask: bool = False) -> SheetPlan:
     """The SheetPlan for one register: a problems column, filled problem cells with notes, and a
-    findings sheet whose first column links to each cell."""
+    findings sheet whose first column links to each cell (its ID numbers and phones masked with
+    ``mask``, as in the JSON: the register's own cells are the user's and stay as they are)."""
     mine = [f for f in report.findings if f.source == register.source and f.sheet == register.sheet]
     by_row: dict[int, list[Finding]] = {}
     for f in mine:
@@ -292,7 +293,7 @@ def validation_plan(report: ValidationReport, register: Register, lang: str = "z
     rows, links, fills = [], {}, {}
     for i, f in enumerate(mine):
         ref = f"{f.column}{f.row}" if f.column else f"A{f.row}"
-        rows.append([f"{register.sheet}!{ref}", f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.id, f.display_value(), message[id(f)]])
+        rows.append([f"{register.sheet}!{ref}", f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.id, f.display_value(mask), message[id(f)]])
         links[i] = f"{register.sheet}!{ref}"
         fills[i] = RED if f.severity == "error" else AMBER
     table = PlanTable(t("sheet_findings", lang), headers, rows, links, fills, [16, 6, 8, 24, 12, 16, 24, 70])
@@ -306,5 +307,5 @@ def validate_operation(registers: Sequence[Register], ctx: OpContext) -> OpResul
     """The validate operation for every door."""
     report = validate(registers, ctx.policy, ctx.as_of)
     summary = t("summary_validate", ctx.lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
-    return OpResult("validate", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [validation_plan(report, reg, ctx.lang)],
+    return OpResult("validate", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [validation_plan(report, reg, ctx.lang, ctx.mask)],
                     summary, report.errors, report.warnings, report)
