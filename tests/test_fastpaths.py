@@ -56,7 +56,8 @@ def _plain_records(rows: list[list[Any]]) -> list[tuple]:
     """What reading means, cell by cell with the field parsers: a blank cell is None and not in
     raw; a row whose received date is not a date (blank, unreadable or a bare number) is looked
     at whole and is not a complaint when it holds no value or only a note (合计：3笔 alone, with
-    counts, or a text merged across it)."""
+    counts, or a text merged across it), or values only in fields that make no complaint (a
+    status or a channel filled in ahead)."""
     parsers = field_parsers(POLICY)
     names = ["complaint_id", "received_date", "channel", "customer_name", "id_number", "phone", "description", "status", "transfers", "closed_date"]
     out = []
@@ -76,6 +77,8 @@ def _plain_records(rows: list[list[Any]]) -> list[tuple]:
         says = data - {0, 1}
         if undated and loader._not_a_complaint(list(cells), data, says):
             continue
+        if undated and all(is_blank(cells[i]) if i < len(cells) else True for i in data):
+            continue  # values only outside the fields that make a complaint: filled in ahead
         out.append((r, values, raw, problems, {"其他列": cells[10] if len(cells) > 10 else None}))
     return out
 
