@@ -25,11 +25,10 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from .dedupe import REPEAT, DedupeResult, Group, member_note, where
-from .errors import OutputError
 from .fields import FIELDS, field_label
 from .identity import RecordKey
 from .messages import register_messages, t
-from .outputs import atomic_write, check_writable
+from .outputs import atomic_write, check_writable, require_xlsx
 from .register import Record, Register
 from .sheetplan import HEADER, OWN_PREFIX
 from .xlsx_applier import put, put_row, sheet_title
@@ -63,8 +62,6 @@ register_messages({
         "保留的行在“CK-来源文件/CK-来源工作表/CK-来源行”列中注明来源；被合并的行完整列在“{sheet}”表中，并注明并入的记录。保留 + 已合并 = 输入行数。",
         "Kept rows name their source in the CK-source columns; every removed row is listed in full in '{sheet}' with the row it merged into. kept + removed = rows in.",
     ),
-    "merge_xlsx_only": ("{path}：合并后的台账写成 .xlsx（-o 的文件名请以 .xlsx 结尾）",
-                        "{path}: the merged register is written as .xlsx (give -o a name ending in .xlsx)"),
     "merge_done": ("已写出合并后的台账 {path}：输入 {rows} 行，保留 {kept} 行，合并 {removed} 行", "wrote the merged register {path}: {rows} rows in, {kept} kept, {removed} merged"),
 })
 
@@ -267,10 +264,8 @@ class MergeSummary:
 def write_merged(result: DedupeResult, registers: Sequence[Register], out: str | Path, force: bool = False,
                  lang: str = "zh", inputs: Sequence[str] = ()) -> MergeSummary:
     """Write the de-duplicated workbook to ``out`` (.xlsx) atomically; never over an input."""
-    target = Path(out)
-    if target.suffix.lower() != ".xlsx":
-        raise OutputError("merge_xlsx_only", path=target)
-    target = check_writable(target, force, [reg.source for reg in registers] + list(inputs))
+    require_xlsx(out, "merged")
+    target = check_writable(out, force, [reg.source for reg in registers] + list(inputs))
     wb, decision = build_merged_workbook(result, registers, lang)
     atomic_write(target, lambda tmp: wb.save(tmp))
     rows = sum(len(reg.records) for reg in registers)

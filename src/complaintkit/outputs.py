@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .errors import OutputError
-from .messages import register_messages
+from .messages import Text, register_messages
 
 register_messages({
     "out_is_folder": ("{path}：这是一个文件夹，不是文件", "{path}: is a folder"),
@@ -24,6 +24,10 @@ register_messages({
     "out_no_folder": ("{path}：文件夹 {folder} 不存在", "{path}: folder {folder} does not exist"),
     "out_folder_readonly": ("{path}：文件夹 {folder} 不可写", "{path}: folder {folder} is not writable"),
     "out_cannot_write": ("{path}：无法写入（{detail}）", "{path}: cannot be written ({detail})"),
+    "out_xlsx_only": ("{path}：{what}是 .xlsx 工作簿，文件名请以 .xlsx 结尾", "{path}: {what} is an .xlsx workbook; give it a name ending in .xlsx"),
+    "out_what_report": ("报告", "the report"),
+    "out_what_template": ("模板", "the template"),
+    "out_what_merged": ("合并后的台账", "the merged register"),
     "out_locked": ("{path}：无法写入（{detail}；是否正在 Excel 中打开？）", "{path}: cannot be written ({detail}; is it open in Excel?)"),
 })
 
@@ -43,6 +47,13 @@ def defuse(value: Any) -> Any:
     if text.startswith(_FORMULA_START) and not _NEGATIVE_NUMBER.fullmatch(text):
         return "'" + text
     return value
+
+
+def require_xlsx(path: str | Path, what: str) -> None:
+    """Refuse a workbook's name that does not end in .xlsx: under .csv, .xls or none, Excel refuses
+    the file or shows its bytes. ``what`` is the workbook: "report", "template" or "merged"."""
+    if Path(path).suffix.lower() != ".xlsx":
+        raise OutputError("out_xlsx_only", path=path, what=Text(f"out_what_{what}"))
 
 
 def check_writable(path: str | Path, force: bool, inputs: Iterable[str | Path] = ()) -> Path:

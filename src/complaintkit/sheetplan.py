@@ -19,6 +19,15 @@ from .messages import translations
 
 OWN_PREFIX = "CK-"
 STATE_SHEET = "CK-state"
+#: Excel's last column, XFD.
+EXCEL_COLUMNS = 16_384
+
+
+def at_the_edge(width: int) -> bool:
+    """Whether a sheet's used width reaches (nearly) column XFD: formatting carried out to the
+    sheet's edge, not data, so an adapter measures the width by the cells with content instead
+    and the own columns still find room."""
+    return width > EXCEL_COLUMNS - 64
 
 # Fill colours (RGB hex) shared by every check so the workbook reads as one.
 RED = "FFC7CE"

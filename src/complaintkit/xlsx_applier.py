@@ -26,7 +26,7 @@ from .errors import InputError
 from .messages import Text, register_messages
 from .outputs import atomic_write, check_writable
 from .register import Register
-from .sheetplan import HEADER, STATE_SHEET, PlanTable, SheetPlan, apply_plans
+from .sheetplan import EXCEL_COLUMNS, HEADER, STATE_SHEET, PlanTable, SheetPlan, apply_plans, at_the_edge
 from .sources import open_book
 
 register_messages({
@@ -44,7 +44,7 @@ register_messages({
 })
 
 _AUTHOR = "complaintkit"
-_EXCEL_ROWS, _EXCEL_COLUMNS = 1_048_576, 16_384
+_EXCEL_ROWS = 1_048_576
 
 
 #: Excel's limit for the text of a cell or a note: longer text makes Excel "repair" the file.
@@ -142,7 +142,7 @@ class OpenpyxlBook:
         ws = self._ws(sheet)
         # max_column also counts formatted-only cells: a new column never lands on user data.
         width = ws.max_column if ws.max_row > 0 and ws.max_column else 0
-        if width > _EXCEL_COLUMNS - 64:
+        if at_the_edge(width):
             # Formatted out to column XFD leaves no room: go right of the last cell with content.
             width = max((c for (_r, c), cell in ws._cells.items() if cell.value is not None or cell.comment is not None), default=0)
         return width
@@ -262,8 +262,8 @@ def _workbook_for(register: Register) -> Workbook:
     book = open_book(path)
     rows = book.sheet(register.sheet).rows
     width = max((len(r) for r in rows), default=0)
-    if len(rows) > _EXCEL_ROWS or width > _EXCEL_COLUMNS:
-        raise InputError(path, "in_too_big_for_xlsx", rows=len(rows), columns=width, max_rows=_EXCEL_ROWS, max_columns=_EXCEL_COLUMNS)
+    if len(rows) > _EXCEL_ROWS or width > EXCEL_COLUMNS:
+        raise InputError(path, "in_too_big_for_xlsx", rows=len(rows), columns=width, max_rows=_EXCEL_ROWS, max_columns=EXCEL_COLUMNS)
     wb = Workbook()
     ws = wb.active
     ws.title = sheet_title(register.sheet)

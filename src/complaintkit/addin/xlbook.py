@@ -15,14 +15,13 @@ import math
 from typing import Any, Iterable
 
 from ..fields import column_letter
-from ..sheetplan import HEADER, STATE_SHEET, PlanTable
+from ..sheetplan import HEADER, STATE_SHEET, PlanTable, at_the_edge
 from ..sources import MAX_SHEET_CELLS
 from ..xlsx_applier import safe_text, sheet_title
 from .core import AddinError, Merged, find_merged
 
 #: Rows read (and cached) for header lookups: the rows clear_results searches for own headers.
 _TOP_ROWS = 30
-_EXCEL_COLUMNS = 16_384
 _STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note"]
 
 
@@ -136,7 +135,7 @@ class XlwingsBook:
         # UsedRange also counts formatted-only cells: a new column never lands on user data.
         written = [c for (_r, c) in self._heads.get(sheet, {})]
         last_row, width = self._last_cell(sheet)
-        if width > _EXCEL_COLUMNS - 64:
+        if at_the_edge(width):
             # Formatted out to column XFD leaves no room: go right of the last cell with a value, as
             # the openpyxl adapter does (read once; such a sheet is rare).
             values = self._sheet(sheet).range((1, 1), (last_row, width)).options(ndim=2).value

@@ -17,7 +17,7 @@ from ..identity import collector_paused
 from ..loader import LoadOptions, load_registers
 from ..messages import register_messages, t
 from ..operations import OpContext, available, check_policy, run_pipeline
-from ..outputs import check_writable, to_csv, to_json
+from ..outputs import check_writable, require_xlsx, to_csv, to_json
 from ..policy import load_policy
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
@@ -34,7 +34,6 @@ register_messages({
     "run_files": ("读取 {ok} 个文件（{rows} 笔投诉），{bad} 个文件无法读取", "read {ok} files ({rows} complaints); {bad} could not be read"),
     "run_wrote": ("已写出：{path}", "wrote: {path}"),
     "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
-    "run_report_suffix": ("{path}：报告是 .xlsx 工作簿，--report 的文件名请以 .xlsx 结尾", "{path}: the report is an .xlsx workbook; name it ….xlsx"),
     "run_same_output": ("{path}：--report 和 --json 指向同一个文件", "{path}: --report and --json name the same file"),
     "run_remember_store": ("--remember 需要 --store 路径（或 COMPLAINTKIT_STORE）", "--remember needs --store PATH (or COMPLAINTKIT_STORE)"),
     "run_unknown_checks": ("未知的检查：{unknown}（可用：{available}）", "unknown check(s): {unknown} (available: {available})"),
@@ -71,8 +70,8 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
     """Every output is checked before any work, so a batch never stops halfway with today's report
     written beside yesterday's JSON (each is checked again when it is written)."""
     refuse_inside_inputs(paths, (report_path, csv_dir, annotate_dir))
-    if report_path and Path(report_path).suffix.lower() != ".xlsx":  # Excel refuses a workbook named .csv or .xls
-        raise OutputError("run_report_suffix", path=report_path)
+    if report_path:
+        require_xlsx(report_path, "report")
     outs = [p for p in (report_path, json_path) if p]
     if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
         raise OutputError("run_same_output", path=json_path)

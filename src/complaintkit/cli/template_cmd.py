@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from ..errors import OutputError
-from ..messages import register_messages
-from ..outputs import atomic_write, check_writable
+from ..outputs import atomic_write, check_writable, require_xlsx
 from ..policy import load_policy
 from ..register_template import build_template
 from .common import friendly_errors, lang_option
-
-register_messages({
-    "tpl_xlsx_only": ("{path}：模板是 .xlsx 工作簿，-o 的文件名请以 .xlsx 结尾", "{path}: the template is an .xlsx workbook; name it ….xlsx"),
-})
 
 
 @click.command("template")
@@ -29,8 +21,7 @@ register_messages({
 def template_cmd(output, config, lang, rows, force, debug):
     """Write a blank complaint register: ID and phone columns as text, dropdowns for allowed
     values, date formats, frozen header and an instructions sheet."""
-    if Path(output).suffix.lower() != ".xlsx":  # Excel refuses a workbook named .csv or .xls
-        raise OutputError("tpl_xlsx_only", path=output)
+    require_xlsx(output, "template")
     target = check_writable(output, force)
     wb = build_template(load_policy(config), lang, rows)
     atomic_write(target, lambda tmp: wb.save(tmp))
