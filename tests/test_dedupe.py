@@ -558,3 +558,20 @@ def test_sample_with_the_installed_classifier_links_only_one_persons_complaints(
     assert dup_p >= 0.95 and dup_r >= 0.9 and rep_p >= 0.95
     for group in result.groups:
         assert len({of[m.record.key]["person"] for m in group.members}) == 1
+
+
+def test_a_phone_in_a_second_column_links_a_duplicate_and_the_reason_names_the_columns(runner, tmp_path):
+    headers = ["投诉编号", "受理日期", "受理机构", "客户姓名", "证件号码", "联系电话", "备用电话", "业务类型", "投诉内容"]
+    rows = [["T1", D0, "城东支行", "张伟", None, "13800138000", None, "信用卡", FEE],
+            # Typed again at another branch with another number first: the spare one is the customer's.
+            ["T2", D0 + dt.timedelta(days=1), "城西支行", "张伟", None, "13900139000", "13800138000", "信用卡", FEE_RETYPED],
+            ["T3", D0, "城东支行", "李娜", None, "13700137000", None, "信用卡", FEE]]
+    book = write_xlsx(tmp_path / "r.xlsx", rows, headers=headers)
+    for lang, reason in (("zh", "同一客户（联系电话与备用电话相同）"), ("en", "same customer (same number in 联系电话 and 备用电话)")):
+        result = runner.invoke(cli, ["dedupe", str(book), "--config", _config(tmp_path), "--format", "json", "--lang", lang])
+        assert result.exit_code == 0, result.output
+        [group] = json.loads(result.stdout)["groups"]
+        assert group["kind"] == "duplicate" and group["ids"] == ["T1", "T2"]
+        assert group["reason"].startswith(reason)
+        copy = group["members"][1]
+        assert copy["keys"] == ["other_phone"] and copy["phone_columns"] == ["联系电话", "备用电话"]

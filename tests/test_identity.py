@@ -154,3 +154,83 @@ def test_property_ids_decide_and_names_alone_never_link(rows):
         mates = [b for b in records if b is not a and same(ids, a, b)]
         if mates:
             assert any((b.get("customer_name"), b.get("branch")) == (a.get("customer_name"), a.get("branch")) for b in mates)
+
+
+# --------------------------------------------------------------------------------------------
+# A second phone column (联系电话2, 备用电话, a second 联系电话): read by the loader as an unknown
+# column beside 联系电话, and used here to identify the customer too.
+
+
+def _load(path, headers, rows):
+    from openpyxl import Workbook
+
+    from complaintkit.loader import LoadOptions, load_registers
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    ws.append(headers)
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return load_registers([str(path)], LoadOptions(load_policy())).registers
+
+
+def test_a_second_phone_column_identifies_the_customer(tmp_path):
+    from complaintkit.identity import phone_columns, resolve, shared_phone
+
+    a_regs = _load(tmp_path / "a.xlsx", ["投诉编号", "客户姓名", "证件号码", "联系电话", "联系电话2", "受理机构"], [
+        ["A1", "张伟", None, "13800138000", "139 0013 9000", "城东支行"],  # a second number, typed with spaces
+        ["A2", "张伟", None, "13900139000", None, "城西支行"],  # that number, in the first column
+        ["A3", "李娜", None, "13700137000", 13800138000, "城东支行"],  # 张伟's number as her spare (a number cell)
+        ["A4", "王芳", make_id(1), None, "13600136000", "城东支行"],  # only a second phone
+        ["A5", "赵磊", None, "13500135000", None, "城东支行"],  # nobody's
+    ])
+    b_regs = _load(tmp_path / "b.xlsx", ["投诉编号", "客户姓名", "证件号码", "手机号码", "备用电话", "受理机构"], [
+        ["B1", "王芳", None, "13300133000", "13600136000", "滨江支行"],  # 王芳's spare, her spare here too
+        ["B2", "张伟", make_id(2), "13300133001", "13900139000", "滨江支行"],
+    ])
+    registers = a_regs + b_regs
+    records = [r for reg in registers for r in reg.records]
+    by = {r.id: r for r in records}
+    columns = phone_columns(registers)
+    assert columns[(str(tmp_path / "a.xlsx"), "台账")].others == (("联系电话2", "联系电话2"),)
+    ids, keys = resolve(records, load_policy(), columns)
+
+    def one(*names):
+        return len({ids[by[n].key].customer for n in names}) == 1
+
+    assert one("A1", "A2", "A3", "B2") and one("A4", "B1")
+    assert not one("A1", "A4") and not one("A1", "A5")
+    assert ids[by["A4"].key].via == VIA_ID and ids[by["B1"].key].via == VIA_PHONE
+    # Which columns matched, as the reasons name them.
+    pos = {r.id: i for i, r in enumerate(records)}
+    assert shared_phone(keys[pos["A1"]], keys[pos["A2"]]) == ("联系电话2", "联系电话")
+    assert shared_phone(keys[pos["A4"]], keys[pos["B1"]]) == ("联系电话2", "备用电话")
+    assert shared_phone(keys[pos["A1"]], keys[pos["A5"]]) is None
+    # Without the columns only the first phones link (the second column is not read as a phone).
+    alone = customer_keys(records)
+    assert alone[by["A1"].key].customer != alone[by["A2"].key].customer
+
+
+def test_a_second_phone_never_joins_two_id_numbers(tmp_path):
+    from complaintkit.identity import phone_columns
+
+    registers = _load(tmp_path / "a.xlsx", ["投诉编号", "客户姓名", "证件号码", "联系电话", "备用电话", "受理机构"], [
+        ["A1", "王芳", make_id(1), "13800138000", "13900139000", "城东支行"],  # a family phone as her spare
+        ["A2", "王建国", make_id(2), "13900139000", None, "城东支行"],
+        ["A3", "王建国", None, "13700137000", "13900139000", "城东支行"],  # no ID: goes to the same-named holder
+    ])
+    records = registers[0].records
+    ids = customer_keys(records, load_policy(), phone_columns(registers))
+    a1, a2, a3 = (ids[r.key].customer for r in records)
+    assert a1 != a2 and a3 == a2
+
+
+def test_a_placeholder_in_the_second_column_links_nobody(tmp_path):
+    from complaintkit.identity import phone_columns
+
+    rows = [[f"A{i}", f"客户{i}", None, f"1380013800{i}", "13000000000", "城东支行"] for i in range(6)]
+    registers = _load(tmp_path / "a.xlsx", ["投诉编号", "客户姓名", "证件号码", "联系电话", "联系电话2", "受理机构"], rows)
+    ids = customer_keys(registers[0].records, load_policy(), phone_columns(registers))
+    assert len({i.customer for i in ids.values()}) == 6

@@ -36,7 +36,11 @@ from typing import Any, Callable, Mapping, Sequence
 from rapidfuzz import fuzz
 
 from .classification import reason_names_en
-from .identity import Identity, RecordKey, collector_paused, matched_keys, resolve
+from .fields import field_label
+from .identity import (
+    VIA_OTHER_PHONE, Identity, PhoneColumns, RecordKey, SheetKey, collector_paused, matched_keys, phone_columns, resolve,
+    shared_phone,
+)
 from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, available, operation, run_operation
@@ -64,6 +68,8 @@ register_messages({
     "dedupe_key_id_number": ("证件号码相同", "same ID number"),
     "dedupe_key_phone": ("联系电话相同", "same phone"),
     "dedupe_key_name_branch": ("姓名和受理机构相同", "same name and branch"),
+    "dedupe_key_other_phone": ("{a}与{b}相同", "same number in {a} and {b}"),
+    "dedupe_key_other_phone_same": ("{a}相同", "same {a}"),
     "dedupe_key_linked": ("经该客户的其他记录关联", "linked through the customer's other rows"),
     "dedupe_reason_dup": (
         "同一客户（{keys}），受理日期 {dates}（相隔{span}天），投诉内容相似度 {sim}",
@@ -227,7 +233,9 @@ def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel
 @dataclass(slots=True)
 class Member:
     """One row of a group. For a duplicate: its similarity to the primary and the identity keys
-    they share. For a repeat: the earlier complaint it was linked to and why."""
+    they share. For a repeat: the earlier complaint it was linked to and why. ``phone_columns``:
+    when the shared phone is in a second phone column (key other_phone), the headers of the
+    columns holding it in the other row (primary, or earlier complaint) and in this one."""
 
     record: Record
     history: bool = False
@@ -235,6 +243,7 @@ class Member:
     keys: tuple[str, ...] = ()
     link: Record | None = None
     match: IssueMatch | None = None
+    phone_columns: tuple[str, str] | None = None
 
     @property
     def date(self) -> dt.date:
@@ -276,12 +285,13 @@ class Group:
         return [m for m in self.members if not m.history]
 
     def _keys_text(self, lang: str) -> str:
-        keys: list[str] = []
+        texts: list[str] = []
         for m in self.members[1:]:
             for k in m.keys or ("linked",):
-                if k not in keys:
-                    keys.append(k)
-        return "、".join(t(f"dedupe_key_{k}", lang) for k in keys) if lang == "zh" else ", ".join(t(f"dedupe_key_{k}", lang) for k in keys)
+                text = _key_text(k, m.phone_columns, lang)
+                if text not in texts:
+                    texts.append(text)
+        return ("、" if lang == "zh" else ", ").join(texts)
 
     def reason(self, lang: str = "zh") -> str:
         """Why these rows are grouped: the keys that matched, the text similarity, the dates."""
@@ -332,6 +342,8 @@ class Group:
             item["history"] = m.history
             if pos:
                 item["keys"] = list(m.keys)
+                if m.phone_columns is not None:
+                    item["phone_columns"] = list(m.phone_columns)
                 item["similarity"] = round(m.similarity or 0.0, 3)
                 if m.match is not None:
                     item["same_issue_by"] = m.match.how
@@ -340,6 +352,15 @@ class Group:
             members.append(item)
         out["members"] = members
         return out
+
+
+def _key_text(key: str, columns: tuple[str, str] | None, lang: str) -> str:
+    """An identity key as the reason names it; a phone in a second column by the columns' headers
+    (备用电话与联系电话相同)."""
+    if key != VIA_OTHER_PHONE or columns is None:
+        return t(f"dedupe_key_{key}", lang)
+    a, b = (header or field_label("phone", lang) for header in columns)
+    return t("dedupe_key_other_phone_same", lang, a=a) if a == b else t("dedupe_key_other_phone", lang, a=a, b=b)
 
 
 def _role(group: Group, pos: int) -> str:
@@ -372,6 +393,9 @@ class DedupeResult:
     #: risk scoring looks back per customer over the same batch and reuses them.
     identities: Mapping[RecordKey, Identity] = field(default_factory=dict, repr=False, compare=False)
     batch: list[RecordKey] = field(default_factory=list, repr=False, compare=False)
+    #: Whether the run was asked to mask personal data in what it writes (``OpContext.mask``,
+    #: ``--mask``): the merged register follows it.
+    mask: bool = False
 
     @property
     def duplicates(self) -> list[Group]:
@@ -430,12 +454,12 @@ class _Finder:
     """The matching over one batch: blocks by customer, then duplicates, then repeat chains."""
 
     def __init__(self, records: Sequence[Record], policy: Policy, current: set[RecordKey], issue_test: IssueTest | None,
-                 labels: Mapping[RecordKey, IssueLabel] | None) -> None:
+                 labels: Mapping[RecordKey, IssueLabel] | None, columns: Mapping[SheetKey, PhoneColumns] | None = None) -> None:
         self.records = records
         self.settings = Settings.from_policy(policy)
         self.current = current
         self.issue_test = issue_test or default_issue_test(self.settings, labels)
-        self.identities, self.keys = resolve(records, policy)
+        self.identities, self.keys = resolve(records, policy, columns)
         self.rkey = self.keys.rows
         self._texts: dict[int, str] = {}
         # Day numbers, so date gaps in the inner loops are integer subtractions.
@@ -454,6 +478,14 @@ class _Finder:
 
     def member(self, i: int, **kw: Any) -> Member:
         return Member(self.records[i], self.rkey[i] not in self.current, **kw)
+
+    def linked(self, j: int, i: int, **kw: Any) -> Member:
+        """Row ``i`` as a member linked to row ``j`` (its primary, or its earlier complaint), with
+        the identity keys they share."""
+        a, b = self.keys[j], self.keys[i]
+        keys = tuple(matched_keys(a, b))
+        columns = shared_phone(a, b) if VIA_OTHER_PHONE in keys else None
+        return self.member(i, keys=keys, phone_columns=columns, **kw)
 
     def completeness(self, i: int) -> int:
         return sum(v is not None and v != "" for v in self.records[i].values.values())
@@ -510,7 +542,7 @@ class _Finder:
             rest = [i for i in members if i != primary]
             out = [self.member(primary)]
             for i in rest:
-                out.append(self.member(i, similarity=self.similarity(primary, i), keys=tuple(matched_keys(self.keys[primary], self.keys[i]))))
+                out.append(self.linked(primary, i, similarity=self.similarity(primary, i)))
             groups.append(Group(DUPLICATE, customer, out, min(m.similarity or 0.0 for m in out[1:])))
         return groups
 
@@ -538,22 +570,24 @@ class _Finder:
                 continue
             j, sim, match = found
             chain_of[i] = chain_of[j]
-            chains[chain_of[j]].append(self.member(i, similarity=sim, keys=tuple(matched_keys(self.keys[j], self.keys[i])),
-                                                   link=self.records[j], match=match))
+            chains[chain_of[j]].append(self.linked(j, i, similarity=sim, link=self.records[j], match=match))
         return [Group(REPEAT, customer, c, min(m.match.score for m in c[1:] if m.match)) for c in chains if len(c) > 1]
 
 
 def find_groups(records: Sequence[Record], policy: Policy, *, current: set[RecordKey] | None = None,
-                labels: Mapping[RecordKey, IssueLabel] | None = None, issue_test: IssueTest | None = None) -> DedupeResult:
+                labels: Mapping[RecordKey, IssueLabel] | None = None, issue_test: IssueTest | None = None,
+                columns: Mapping[SheetKey, PhoneColumns] | None = None) -> DedupeResult:
     """Duplicate groups and repeat chains among ``records``.
 
     ``current``: keys of the rows being checked (default: all); the others are history, matched
     against but reported only inside groups that touch a current row. ``labels``: classifier
     reason labels by record key. ``issue_test``: replaces the default same-issue test.
+    ``columns``: the phone columns of the records' sheets (identity.phone_columns), so that a
+    second phone column (联系电话2, 备用电话) identifies the customer too.
     """
     current = {r.key for r in records} if current is None else current
     with collector_paused():
-        finder = _Finder(records, policy, current, issue_test, labels)
+        finder = _Finder(records, policy, current, issue_test, labels, columns)
         duplicates, repeats = finder.run()
     files = list(dict.fromkeys(r.source for r in records))
     # Batch order: records come file by file, row by row.
@@ -588,7 +622,8 @@ def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Regi
     current = {r.key for r in records}
     # A file given both as current and as history is current only: it must not duplicate itself.
     older = [r for reg in history for r in reg.records if r.key not in current]
-    return find_groups(older + records, policy, current=current, labels=labels, issue_test=issue_test)
+    return find_groups(older + records, policy, current=current, labels=labels, issue_test=issue_test,
+                       columns=phone_columns([*history, *registers]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -766,5 +801,6 @@ def dedupe_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The dedupe operation for every door. Duplicate groups count as warnings (the exit code
     with --fail-on warning); repeat chains are links, not findings."""
     result = dedupe(registers, ctx.policy, ctx.history, classifier_labels(registers, ctx))
+    result.mask = ctx.mask
     return OpResult("dedupe", lambda: result.to_dict(ctx.lang), lambda reg: [dedupe_plan(result, reg, ctx.lang)],
                     result.summary(ctx.lang), 0, len(result.duplicates), result)

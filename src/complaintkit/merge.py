@@ -9,6 +9,8 @@ One new workbook, the inputs untouched:
 
 Nothing is dropped silently. Cells are copied as they were typed (the raw values, not the
 normalised ones), text that starts with "=" stays text, and the file is written atomically.
+With ``mask`` (``--mask``: a copy to share) every ID number and phone in it is masked: the ID and
+phone columns whole (a second 联系电话 column too), the numbers inside any other cell, file names.
 A folder of branch registers becomes one workbook: when the registers' headers differ, columns are
 aligned on the canonical fields and the other columns follow by header.
 """
@@ -26,15 +28,18 @@ from openpyxl.utils import get_column_letter
 
 from .dedupe import REPEAT, DedupeResult, Group, member_note, where
 from .fields import FIELDS, field_label
-from .identity import RecordKey
+from .identity import RecordKey, second_columns
 from .messages import register_messages, t
 from .outputs import atomic_write, check_writable, require_xlsx
+from .privacy import mask_cell
 from .register import Record, Register
 from .sheetplan import HEADER, OWN_PREFIX
 from .xlsx_applier import put, put_row, sheet_title
 
 #: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
 _TEXT_FIELDS = {"complaint_id", "id_number", "phone"}
+#: The fields whose columns hold personal data whole (masked whole with --mask).
+_PERSONAL_FIELDS = ("id_number", "phone")
 
 register_messages({
     "merge_sheet": ("投诉登记台账", "Register"),
@@ -113,6 +118,9 @@ class OutColumn:
     header: str
     field: str | None  # canonical field, or None for a column the policy does not know
     key: str = ""  # where an unknown column's cells are in Record.extra (Column.extra_key)
+    #: id_number or phone when the column holds one whole: the field's own column, or a second
+    #: column of it (联系电话2 beside 联系电话), which is not read as the field but holds the same data.
+    personal: str | None = None
 
 
 def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutColumn]:
@@ -120,18 +128,23 @@ def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutCo
     them has (in register order) followed by every other header, first seen first. Columns an
     earlier run added (CK-...) are results, not data: they are left out."""
     columns = [[c for c in reg.columns if not c.header.startswith(OWN_PREFIX)] for reg in registers]
+    seconds = {key: name for reg in registers for key, name in second_columns(reg).items() if name in _PERSONAL_FIELDS}
     shapes = {tuple((c.header, c.field, c.extra_key) for c in cols) for cols in columns}
     if len(shapes) == 1:
-        return [OutColumn(h, f, k) for h, f, k in shapes.pop()]
+        return [OutColumn(h, f, k, _personal(f, k, seconds)) for h, f, k in shapes.pop()]
     present = {c.field for cols in columns for c in cols if c.field}
-    out = [OutColumn(field_label(name, lang), name) for name in FIELDS if name in present]
+    out = [OutColumn(field_label(name, lang), name, personal=_personal(name, "", seconds)) for name in FIELDS if name in present]
     seen: set[str] = set()
     for cols in columns:
         for c in cols:
             if not c.field and c.extra_key not in seen:
                 seen.add(c.extra_key)
-                out.append(OutColumn(c.header, None, c.extra_key))
+                out.append(OutColumn(c.header, None, c.extra_key, seconds.get(c.extra_key)))
     return out
+
+
+def _personal(name: str | None, key: str, seconds: dict[str, str]) -> str | None:
+    return name if name in _PERSONAL_FIELDS else None if name else seconds.get(key)
 
 
 def _cell_value(rec: Record, col: OutColumn) -> Any:
@@ -149,14 +162,14 @@ def _style_header(ws: Any, width: int) -> None:
     ws.freeze_panes = "A2"
 
 
-def _write_data(ws: Any, row: int, rec: Record, layout: Sequence[OutColumn]) -> None:
+def _write_data(ws: Any, row: int, rec: Record, layout: Sequence[OutColumn], mask: bool) -> None:
     for c, col in enumerate(layout, start=1):
         value = _cell_value(rec, col)
         cell = ws.cell(row=row, column=c)
         if isinstance(value, dt.datetime) and value.time() == dt.time(0):
             value = value.date()
-        put(cell, value)
-        if col.field in _TEXT_FIELDS:
+        put(cell, mask_cell(value, col.personal) if mask else value)
+        if col.field in _TEXT_FIELDS or col.personal:
             cell.number_format = "@"
         elif isinstance(value, (dt.date, dt.datetime)):
             cell.number_format = "yyyy-mm-dd" if not isinstance(value, dt.datetime) else "yyyy-mm-dd hh:mm"
@@ -166,8 +179,14 @@ def _join(items: list[str], lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(items)
 
 
-def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], lang: str = "zh") -> tuple[Workbook, MergeDecision]:
-    """The merged workbook (not yet saved) and the decision it shows."""
+def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], lang: str = "zh",
+                          mask: bool = False) -> tuple[Workbook, MergeDecision]:
+    """The merged workbook (not yet saved) and the decision it shows; with ``mask`` every ID
+    number and phone in it masked (see the module's text)."""
+
+    def shown(value: Any) -> Any:  # the own columns: file and sheet names, notes that name rows
+        return mask_cell(value) if mask else value
+
     decision = plan_merge(result, registers)
     layout = merged_layout(registers, lang)
     repeats_of: dict[RecordKey, list[tuple[Group, int]]] = {}
@@ -178,7 +197,7 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
 
     wb = Workbook()
     ws = wb.active
-    ws.title = sheet_title(registers[0].sheet if len(registers) == 1 else t("merge_sheet", lang))
+    ws.title = sheet_title(shown(registers[0].sheet) if len(registers) == 1 else t("merge_sheet", lang))
     own = [t(k, lang) for k in ("merge_col_file", "merge_col_sheet", "merge_col_row", "merge_col_merged", "merge_col_repeat")]
     put_row(ws, 1, [col.header for col in layout] + own)  # user headers may start with "="
     _style_header(ws, len(layout) + len(own))
@@ -186,7 +205,7 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
     row_of: dict[RecordKey, int] = {}
     for r, rec in enumerate(decision.kept, start=2):
         row_of[rec.key] = r
-        _write_data(ws, r, rec, layout)
+        _write_data(ws, r, rec, layout, mask)
         notes = []
         merged = decision.merged_into.get(rec.key, [])
         if merged:
@@ -199,7 +218,7 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
         repeat = [member_note(g, pos, None, lang) for g, pos in repeats_of.get(rec.key, [])]
         values = [Path(rec.source).name, rec.sheet, rec.row, _join(notes, lang) or None, _join(repeat, lang) or None]
         for c, value in enumerate(values, start=base + 1):
-            put(ws.cell(row=r, column=c), value)
+            put(ws.cell(row=r, column=c), shown(value))
     _widths(ws, layout, [18, 14, 8, 40, 40])
     if decision.kept:
         ws.auto_filter.ref = f"A1:{get_column_letter(base + len(own))}{len(decision.kept) + 1}"
@@ -212,12 +231,12 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
     _style_header(rs, len(layout) + len(extra))
     for r, removal in enumerate(decision.removed, start=2):
         rec, keeper = removal.record, removal.keeper
-        _write_data(rs, r, rec, layout)
+        _write_data(rs, r, rec, layout, mask)
         target = row_of[keeper.key]
         values = [Path(rec.source).name, rec.sheet, rec.row, keeper.id, where(keeper, None, lang), target,
                   round(removal.similarity, 3), removal.group.reason(lang)]
         for c, value in enumerate(values, start=base + 1):
-            put(rs.cell(row=r, column=c), value)
+            put(rs.cell(row=r, column=c), shown(value))
         link = rs.cell(row=r, column=base + 6)
         quoted = ws.title.replace("'", "''")
         link.hyperlink = f"#'{quoted}'!A{target}"
@@ -230,7 +249,7 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
     removed_keys = {r.record.key for r in decision.removed}
     for reg in registers:
         gone = sum(r.key in removed_keys for r in reg.records)
-        put_row(ss, ss.max_row + 1, [Path(reg.source).name, reg.sheet, len(reg.records), len(reg.records) - gone, gone])
+        put_row(ss, ss.max_row + 1, [shown(Path(reg.source).name), shown(reg.sheet), len(reg.records), len(reg.records) - gone, gone])
     total = sum(len(reg.records) for reg in registers)
     ss.append([t("merge_total", lang), None, total, len(decision.kept), len(decision.removed)])
     ss.cell(row=ss.max_row, column=1).font = Font(bold=True)
@@ -262,11 +281,12 @@ class MergeSummary:
 
 
 def write_merged(result: DedupeResult, registers: Sequence[Register], out: str | Path, force: bool = False,
-                 lang: str = "zh", inputs: Sequence[str] = ()) -> MergeSummary:
-    """Write the de-duplicated workbook to ``out`` (.xlsx) atomically; never over an input."""
+                 lang: str = "zh", inputs: Sequence[str] = (), mask: bool | None = None) -> MergeSummary:
+    """Write the de-duplicated workbook to ``out`` (.xlsx) atomically; never over an input.
+    ``mask``: mask ID numbers and phones; by default as the dedupe run was asked (``--mask``)."""
     require_xlsx(out, "merged")
     target = check_writable(out, force, [reg.source for reg in registers] + list(inputs))
-    wb, decision = build_merged_workbook(result, registers, lang)
+    wb, decision = build_merged_workbook(result, registers, lang, result.mask if mask is None else mask)
     atomic_write(target, lambda tmp: wb.save(tmp))
     rows = sum(len(reg.records) for reg in registers)
     return MergeSummary(target, rows, len(decision.kept), len(decision.removed))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from .normalize import id_number_value, phone_value
 
 # 18-character IDs (last may be X), 15-digit legacy IDs, and 16-19 digit bank card numbers.
 _ID_LIKE = re.compile(r"(?<![\dA-Za-z])(?:\d{17}[Xx]|\d{15,19})(?![\dA-Za-z])")
@@ -42,6 +45,38 @@ def mask_phone(value: str | None) -> str | None:
 def scrub(text: str) -> str:
     """Mask every ID-like, card-like and phone-like digit run inside free text (log lines, error
     messages), whatever separators and prefixes it is written with."""
+    if len(text) < 10:  # the shortest number masked (a landline, 0xx-xxxxxxx) has 10 digits
+        return text
     text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)) or "", text)
     text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     return _LANDLINE.sub(lambda m: m.group(1) + "-" + "*" * len(m.group(2)) + m.group(3), text)
+
+
+def mask_cell(value: Any, kind: str | None = None) -> Any:
+    """A register cell as a shareable output shows it.
+
+    In an ID-number or phone column (``kind`` is its field, id_number or phone; a second 联系电话
+    column too) the whole value is masked, whatever it holds: a typo, two numbers, a number cell
+    (a cell without a digit, such as 无, says nothing personal and stays). Anywhere else every ID,
+    card or phone number inside a text is masked (``scrub``), and a number cell that is one (a
+    phone typed as a number) becomes its masked text. Dates, amounts and counts stay as they are.
+    """
+    if value is None or value.__class__ is bool:
+        return value
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not value.is_integer():
+            return value  # an amount or a ratio
+        text = str(int(value))
+    elif isinstance(value, str):
+        text = value
+    else:
+        return value  # dates and times
+    if kind in ("id_number", "phone"):
+        if not any(c.isdigit() for c in text):
+            return value
+        if kind == "phone":
+            return mask_phone(phone_value(text))
+        folded = id_number_value(text)  # spaces and full-width forms dropped (a Parsed when unusable)
+        return mask_id(folded if isinstance(folded, str) else text.strip())
+    masked = scrub(text)
+    return value if masked == text else masked
