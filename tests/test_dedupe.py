@@ -575,3 +575,34 @@ def test_a_phone_in_a_second_column_links_a_duplicate_and_the_reason_names_the_c
         assert group["reason"].startswith(reason)
         copy = group["members"][1]
         assert copy["keys"] == ["other_phone"] and copy["phone_columns"] == ["联系电话", "备用电话"]
+
+
+def test_history_rows_are_classified_as_the_current_ones_and_link_a_repeat(runner, tmp_path):
+    """The old row has no 投诉类别 and other words: the classifier's reason (the pipeline's, run on
+    the history rows too) is what says that the new complaint is about the same issue."""
+    annual_fee = "信用卡年费被多收了，办卡时说首年免年费，要求退还年费。"
+    instalment_fee = "又扣了我两百块的分期手续费，收费标准根本没告知，乱收费。"
+    old = write_xlsx(tmp_path / "2025.xlsx", [good_row(1, 投诉编号="OLD-1", 受理日期=D0 - dt.timedelta(days=60), 投诉内容=annual_fee)])
+    new = write_xlsx(tmp_path / "2026.xlsx", [good_row(1, 投诉编号="NEW-1", 投诉内容=instalment_fee)])
+    result = runner.invoke(cli, ["dedupe", str(new), "--history", str(old), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [group] = json.loads(result.stdout)["groups"]
+    assert group["kind"] == "repeat" and group["ids"] == ["OLD-1", "NEW-1"]
+    assert group["members"][1]["same_issue_by"] == "label" and group["members"][1]["label"] == "定价收费"
+    assert "分类原因均为“定价收费”" in group["reason"]
+
+
+def test_history_labels_come_from_the_pipelines_classifier():
+    from complaintkit.classification import classify
+    from complaintkit.dedupe import pipeline_labels
+
+    old = Register("old.xlsx", "台账", 1, [], [rec(2, -60, "信用卡年费被多收了，办卡时说首年免年费，要求退还年费。", source="old.xlsx"),
+                                              rec(3, -50, LOSS, person=2, source="old.xlsx")])
+    new = Register("new.xlsx", "台账", 1, [], [rec(2, 0, "又扣了我两百块的分期手续费，收费标准根本没告知，乱收费。", source="new.xlsx")])
+    ctx = OpContext(POLICY, dt.date(2026, 11, 20), history=[old])
+    labels = pipeline_labels([new], ctx)
+    # The history rows' labels are the pipeline's classifier's, as for a current row.
+    expected = {k: reason for k, reason, review, _ in classify([old], POLICY).reasons() if not review}
+    assert len(expected) == 2 and {r.key: labels[r.key].label for r in old.records} == expected
+    assert labels[new.records[0].key].label == "定价收费"
+    assert "classify" in ctx.results  # run once, for the current rows; the history rows by its classifier

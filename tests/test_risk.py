@@ -766,3 +766,31 @@ def test_alike_reasons_of_different_rows_are_one_object_rendered_once():
     assert first is second and first is not other
     assert reason(got["T1"], "transfers") == reason(got["T2"], "transfers") != reason(got["T3"], "transfers")
     assert "3" in reason(got["T1"], "transfers") and "4" in reason(got["T3"], "transfers")
+
+
+# The same issue (定价收费, by the classifier) in other words: a history row has no 投诉类别 and its
+# text is not like the new one's, so only the classifier links the two.
+ANNUAL_FEE = "信用卡年费被多收了，办卡时说首年免年费，要求退还年费。"
+INSTALMENT_FEE = "又扣了我两百块的分期手续费，收费标准根本没告知，乱收费。"
+
+
+def test_a_repeat_across_history_is_linked_by_the_classified_reason(runner, tmp_path):
+    """History rows are classified as the current ones are (the pipeline's classifier), through the
+    CLI on real files and through the store."""
+    old = write_xlsx(tmp_path / "2025-12.xlsx", [row("C-1201", "2025-12-10", ANNUAL_FEE)], HEADERS)
+    new = write_xlsx(tmp_path / "2026-01.xlsx", [row("C-0103", "2026-01-20", INSTALMENT_FEE)], HEADERS)
+    by_file = runner.invoke(cli, ["risk", str(new), "--history", str(old), "--as-of", "2026-01-31", "--format", "json"])
+    store = tmp_path / "history.sqlite"
+    with HistoryStore(store) as s:
+        s.add(load_registers((str(old),), LoadOptions(POLICY)).registers)
+    by_store = runner.invoke(cli, ["risk", str(new), "--store", str(store), "--as-of", "2026-01-31", "--format", "json"])
+    for result in (by_file, by_store):
+        assert result.exit_code == 0, result.output
+        [got] = json.loads(result.output)["rows"]
+        first = got["reasons"][0]
+        assert first["code"] == "repeat" and "（定价收费）" in first["message"] and "C-1201 (2025-12-10, 历史)" in first["message"]
+    # Without the classifier nothing says the two are one issue.
+    off = tmp_path / "off.toml"
+    off.write_text("[dedupe.repeat]\nuse_classifier = false\n", encoding="utf-8")
+    alone = runner.invoke(cli, ["risk", str(new), "--history", str(old), "--config", str(off), "--as-of", "2026-01-31", "--format", "json"])
+    assert alone.exit_code == 0 and not [r for x in json.loads(alone.output)["rows"] for r in x["reasons"] if r["code"] == "repeat"]

@@ -31,11 +31,11 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
-from .classification import reason_names_en
+from .classification import Classifier, classifier_for, classify_records, reason_names_en
 from .fields import field_label
 from .identity import (
     VIA_OTHER_PHONE, Identity, PhoneColumns, RecordKey, SheetKey, collector_paused, matched_keys, phone_columns, resolve,
@@ -638,17 +638,7 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
     # building its JSON. A result from elsewhere is matched by what its JSON rows carry.
     reasons = getattr(result.detail, "reasons", None)
     if callable(reasons):
-        wanted = {rec.key for rec in records}
-        labels: dict[RecordKey, IssueLabel] = {}
-        shared: dict[tuple[str, float], IssueLabel] = {}  # a few reasons and confidences over many rows
-        for key, reason, review, confidence in reasons():
-            # A label the classifier itself sends to review is not sure enough to link complaints.
-            if reason and not review and key in wanted:
-                label = shared.get((reason, confidence))
-                if label is None:
-                    label = shared[reason, confidence] = IssueLabel(str(reason), confidence)
-                labels[key] = label
-        return labels
+        return _labels_of(reasons(), {rec.key for rec in records})
     items = result.data.get("rows", []) if isinstance(result.data, dict) else []
     # Each row claims its place, a row under review too (with no label): a record whose own row is
     # under review must not take the label of another file's row at the same sheet and row.
@@ -697,6 +687,37 @@ def labels_from_classify(result: OpResult, records: Sequence[Record]) -> dict[Re
     return out
 
 
+def _labels_of(reasons: Iterable[tuple[RecordKey, str, bool, float]], wanted: set[RecordKey] | None = None) -> dict[RecordKey, IssueLabel]:
+    """Reason labels by record key from a ClassificationReport's ``reasons()`` (of the records in
+    ``wanted``, or all)."""
+    labels: dict[RecordKey, IssueLabel] = {}
+    shared: dict[tuple[str, float], IssueLabel] = {}  # a few reasons and confidences over many rows
+    for key, reason, review, confidence in reasons:
+        # A label the classifier itself sends to review is not sure enough to link complaints.
+        if reason and not review and (wanted is None or key in wanted):
+            label = shared.get((reason, confidence))
+            if label is None:
+                label = shared[reason, confidence] = IssueLabel(str(reason), confidence)
+            labels[key] = label
+    return labels
+
+
+def history_labels(registers: Sequence[Register], history: Sequence[Register], result: OpResult,
+                   policy: Policy) -> dict[RecordKey, IssueLabel]:
+    """Reason labels of the history rows (those not also current), by the very classifier the
+    pipeline's classify ran with (its result's; the policy's when the result came from
+    elsewhere): history registers are not classified on their own, and a repeat whose old row has
+    no 投诉类别 and other words is the same issue only by its classified reason."""
+    current = {r.key for reg in registers for r in reg.records}
+    older = [r for reg in history for r in reg.records if r.key not in current]
+    if not older:
+        return {}
+    classifier = getattr(result.detail, "classifier", None)
+    if not isinstance(classifier, Classifier):
+        classifier = classifier_for(policy)
+    return _labels_of(classify_records(older, classifier).reasons())
+
+
 def classifier_labels(registers: Sequence[Register], ctx: OpContext) -> dict[RecordKey, IssueLabel] | None:
     """The classify operation's labels for dedupe, unless the policy turns them off."""
     if not ctx.policy.get("dedupe.repeat.use_classifier", True):
@@ -706,14 +727,18 @@ def classifier_labels(registers: Sequence[Register], ctx: OpContext) -> dict[Rec
 
 def pipeline_labels(registers: Sequence[Register], ctx: OpContext) -> dict[RecordKey, IssueLabel] | None:
     """The classify operation's labels when it is available (already run in this pipeline, or
-    registered and run now; its result is kept in ctx.results for the rest of the pipeline), read
-    once per pipeline: dedupe and risk both use them."""
+    registered and run now; its result is kept in ctx.results for the rest of the pipeline), with
+    those of the history rows by the same classifier (``history_labels``), read once per
+    pipeline: dedupe and risk both use them."""
     if "labels" not in ctx.shared:
         result = ctx.results.get("classify")
         if result is None and "classify" in available():
             result = run_operation("classify", registers, ctx)
-        records = [r for reg in registers for r in reg.records]
-        ctx.shared["labels"] = None if result is None else labels_from_classify(result, records)
+        labels = None
+        if result is not None:
+            labels = labels_from_classify(result, [r for reg in registers for r in reg.records])
+            labels.update(history_labels(registers, ctx.history, result, ctx.policy))
+        ctx.shared["labels"] = labels
     return ctx.shared["labels"]
 
 
