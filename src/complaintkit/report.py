@@ -30,7 +30,7 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import InputError
-from .fields import field_label
+from .fields import FIELDS, field_label
 from .identity import collector_paused
 from .messages import register_messages, t
 from .operations import OpResult
@@ -69,6 +69,26 @@ register_messages({
     "op_classify": ("分类", "Classification"),
     "op_followups": ("时限", "Deadlines"),
     "op_risk": ("升级风险", "Escalation risk"),
+    # The headers of the check sheets' columns that no check's own sheet names already.
+    "rpt_col_rows": ("各行", "rows"),
+    "rpt_col_ids": ("各投诉编号", "complaint IDs"),
+    "rpt_col_sheets": ("各工作表", "sheets"),
+    "rpt_col_files": ("各文件", "files"),
+    "rpt_col_dates": ("各受理日期", "received dates"),
+    "rpt_col_customer": ("客户", "customer"),
+    "rpt_col_members": ("各条记录", "members"),
+    "rpt_col_count": ("投诉次数", "complaints"),
+    "rpt_col_days_between": ("间隔天数", "days between"),
+    "rpt_col_reason_label": ("原因标签", "reason label"),
+    "rpt_col_review": ("需人工复核", "review"),
+    "rpt_col_guess": ("最可能原因", "best guess"),
+    "rpt_col_business_from": ("业务类型依据", "business line from"),
+    "rpt_col_method": ("分类方法", "method"),
+    "rpt_col_candidates": ("候选原因", "candidates"),
+    "rpt_col_followup_days_left": ("回访剩余天数", "follow-up days left"),
+    "rpt_col_rule": ("适用规则", "rule"),
+    "rpt_col_deadline_note": ("时限说明", "deadline note"),
+    "rpt_col_level_text": ("预警颜色", "warning colour"),
 })
 
 _TITLE_FONT = Font(size=14, bold=True)
@@ -80,6 +100,46 @@ _PERSONAL_KEYS = {"id_number": mask_id, "phone": mask_phone}
 #: Every fill a list row can have (levels, severities, deadline statuses).
 _ROW_FILLS = (RED, AMBER, YELLOW)
 _CHUNK = 1 << 20
+
+
+#: The header of each JSON key as a check's sheet shows it (a message code): the keys every check
+#: shares, then what a key means in one check. The JSON keeps its keys; a key not listed (a new
+#: one) is headed by its field's name, or shows as it is.
+_COLUMN_HEADERS: dict[str, str] = {
+    "file": "hdr_file", "sheet": "hdr_sheet", "row": "hdr_row", "id": "hdr_id", "column": "hdr_column",
+    "field": "hdr_field", "value": "hdr_value", "message": "hdr_message", "code": "hdr_code", "severity": "hdr_severity",
+}
+_CHECK_HEADERS: dict[str, dict[str, str]] = {
+    "dedupe": {
+        "kind": "dedupe_hdr_kind", "rows": "rpt_col_rows", "ids": "rpt_col_ids", "sheets": "rpt_col_sheets",
+        "files": "rpt_col_files", "dates": "rpt_col_dates", "primary": "dedupe_role_primary", "score": "dedupe_hdr_score",
+        "reason": "dedupe_hdr_reason", "customer": "rpt_col_customer", "members": "rpt_col_members",
+        "count": "rpt_col_count", "days_between": "rpt_col_days_between",
+    },
+    "classify": {
+        "reason": "rpt_col_reason_label", "reason_text": "cls_hdr_reason", "review": "rpt_col_review", "guess": "rpt_col_guess",
+        "business": "cls_hdr_business", "business_from": "rpt_col_business_from", "tags": "cls_hdr_tags",
+        "confidence": "cls_hdr_confidence", "method": "rpt_col_method", "candidates": "rpt_col_candidates",
+        "evidence": "cls_hdr_evidence",
+    },
+    "followups": {
+        "branch": "hdr_branch", "handler": "hdr_handler", "received_date": "hdr_received", "decision_due": "hdr_due",
+        "status": "hdr_status", "days_overdue": "rpt_days_overdue", "days_left": "hdr_days_left", "followup_due": "hdr_fu_due",
+        "followup_status": "hdr_fu_status", "followup_days_left": "rpt_col_followup_days_left", "level": "hdr_severity",
+        "rule": "rpt_col_rule", "reason": "rpt_col_deadline_note", "explanation": "hdr_explain",
+    },
+    "risk": {
+        "level": "risk_hdr_level", "level_text": "rpt_col_level_text", "score": "risk_hdr_score", "reasons": "risk_hdr_reasons",
+    },
+}
+
+
+def column_header(check: str, key: str, lang: str = "zh") -> str:
+    """The header of a check sheet's column for a JSON key of its row items (row -> 行)."""
+    code = _CHECK_HEADERS.get(check, {}).get(key) or _COLUMN_HEADERS.get(key)
+    if code is not None:
+        return t(code, lang)
+    return field_label(key, lang) if key in FIELDS else key
 
 
 def _row_fill(item: dict[str, Any]) -> str | None:
@@ -534,7 +594,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
                                  high_texts.row(who(item) + [t("risk_level_high", lang), item.get("score"), cell_text(item.get("reasons"), lang)])))
-        sheet.finish(list(found.keys) or ["-"])
+        sheet.finish([column_header(result.name, key, lang) for key in found.keys] or ["-"])
         has_rows[result.name] = bool(sheet.count)
         del found, sheet
 

@@ -1,0 +1,55 @@
+"""The report's 检查结果-* sheets: headers a clerk reads (Chinese, English with --lang en), not the
+JSON keys their rows come from; the JSON keeps its keys."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from openpyxl import load_workbook
+
+from complaintkit.cli import cli
+
+from conftest import AS_OF, SAMPLES
+
+CHECKS = ("validate", "dedupe", "classify", "followups", "risk")
+JSON_KEY = re.compile(r"[a-z]+(?:_[a-z]+)*")
+
+
+def _report(runner, tmp_path, lang):
+    out = tmp_path / f"report-{lang}.xlsx"
+    result = runner.invoke(cli, ["run", str(SAMPLES / "branches"), str(SAMPLES / "messy_branch.xlsx"), "--as-of", AS_OF,
+                                 "--report", str(out), "--format", "json", "--lang", lang])
+    assert result.exit_code in (0, 1), result.output
+    wb = load_workbook(out, read_only=True)
+    heads = {ws.title: [c for c in next(ws.iter_rows(max_row=1, values_only=True))] for ws in wb.worksheets}
+    return heads, json.loads(result.stdout)
+
+
+def test_findings_sheets_have_chinese_headers(runner, tmp_path):
+    heads, data = _report(runner, tmp_path, "zh")
+    sheets = {title: head for title, head in heads.items() if title.startswith("检查结果-")}
+    assert len(sheets) == len(CHECKS)
+    for title, head in sheets.items():
+        assert all(re.search(r"[\u4e00-\u9fff]", h) for h in head), (title, head)
+        assert len(set(head)) == len(head), (title, head)
+    assert sheets["检查结果-校验"] == ["代码", "级别", "文件", "工作表", "行", "列", "字段", "投诉编号", "原值", "说明"]
+    assert sheets["检查结果-查重"][:2] == ["类型", "各行"] and "间隔天数" in sheets["检查结果-查重"]
+    assert {"投诉原因", "置信度", "依据", "需人工复核"} <= set(sheets["检查结果-分类"])
+    assert {"办理时限", "时限状态", "超期天数", "回访期限"} <= set(sheets["检查结果-时限"])
+    assert sheets["检查结果-升级风险"][4:] == ["预警等级", "预警颜色", "风险分", "原因"]
+    # The JSON contract keeps its keys.
+    assert list(data["validate"]["findings"][0])[:2] == ["code", "severity"]
+    assert {"decision_due", "status"} <= set(data["followups"]["rows"][0])
+
+
+def test_findings_sheets_have_english_headers_with_lang_en(runner, tmp_path):
+    heads, _ = _report(runner, tmp_path, "en")
+    sheets = {title: head for title, head in heads.items() if title.startswith("Checks-")}
+    assert len(sheets) == len(CHECKS)
+    for title, head in sheets.items():
+        assert not [h for h in head if "_" in h or re.search(r"[\u4e00-\u9fff]", h)], (title, head)
+        assert len(set(head)) == len(head), (title, head)
+    assert sheets["Checks-Validation"][:2] == ["code", "severity"] and "complaint ID" in sheets["Checks-Validation"]
+    assert "days between" in sheets["Checks-Duplicates"] and "decision due" in sheets["Checks-Deadlines"]
+    assert not [h for head in sheets.values() for h in head if JSON_KEY.fullmatch(h) and "_" in h]
