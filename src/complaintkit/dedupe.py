@@ -708,6 +708,8 @@ def history_labels(registers: Sequence[Register], history: Sequence[Register], r
     pipeline's classify ran with (its result's; the policy's when the result came from
     elsewhere): history registers are not classified on their own, and a repeat whose old row has
     no 投诉类别 and other words is the same issue only by its classified reason."""
+    if not history:
+        return {}
     current = {r.key for reg in registers for r in reg.records}
     older = [r for reg in history for r in reg.records if r.key not in current]
     if not older:
