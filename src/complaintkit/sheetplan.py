@@ -6,21 +6,35 @@ result sheets, and a one-line summary. The CLI applies plans to a copy with open
 add-in applies the same plans to the open book with xlwings. Both go through ``apply_plans`` over
 a small ``BookAdapter``, so what a branch sees in Excel is what the tests check on Linux.
 
-The rule that keeps a branch's data safe: no value the user typed is ever changed. Own columns
-carry the ``CK-`` prefix, own sheets too; marks change formatting only and are undone exactly.
+The rule that keeps a branch's data safe: no value the user typed is ever changed, and no cell's
+formatting is written unless it still shows exactly a mark the add-in made. Own columns and
+sheets are known by their names (the checks' ``CK-`` names, in either language), never by the
+prefix alone: a clerk's own "CK-负责人" column stays the clerk's. A mark is remembered with the
+complaint it is on, so it is found again after the clerk sorts, inserts or deletes rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from .messages import translations
+from .messages import CATALOG, translations
 
 OWN_PREFIX = "CK-"
 STATE_SHEET = "CK-state"
+#: The CK-state sheet's columns, one row per mark. Before marks were followed to their complaint a
+#: row held only the first six; such rows are still read (see ``_Entry``).
+STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note",
+                 "mark_fill", "mark_note", "id_column", "complaint_id", "row_key"]
 #: Excel's last column, XFD.
 EXCEL_COLUMNS = 16_384
+#: Excel's longest sheet name.
+SHEET_NAME_MAX = 31
+#: Rows searched for own column headers (a title comes first; the loader searches as many).
+HEADER_ROWS = 30
 
 
 def at_the_edge(width: int) -> bool:
@@ -37,6 +51,9 @@ GREEN = "C6EFCE"
 BLUE = "DDEBF7"
 GREY = "EDEDED"
 HEADER = "D9D9D9"
+#: The fills checks mark cells with: a state row from before marks were remembered restores only
+#: a cell that shows one of these (with a note), since it does not say which mark it made.
+MARK_FILLS = frozenset({RED, AMBER, YELLOW, GREEN, BLUE, GREY})
 
 
 @dataclass
@@ -88,17 +105,36 @@ class SheetPlan:
     summary: str = ""
 
 
+@dataclass
+class Applied:
+    """Where ``apply_plans`` put a press's results: what the message box points the clerk to."""
+
+    columns: dict[str, int] = field(default_factory=dict)  # own column header -> column number
+    sheets: dict[str, str] = field(default_factory=dict)  # result table name -> the sheet it is on
+    marks: int = 0
+
+
+@dataclass
+class Cleared:
+    """What ``clear_results`` removed."""
+
+    columns: int
+    sheets: int
+
+
 class BookAdapter(Protocol):
     """The few workbook operations a plan needs; openpyxl and xlwings each implement them."""
 
     def sheet_names(self) -> list[str]: ...
     def header_values(self, sheet: str, row: int) -> list[Any]: ...
+    def read_rows(self, sheet: str) -> Sequence[Sequence[Any]]: ...
     def used_width(self, sheet: str) -> int: ...
     def write_column(self, sheet: str, col: int, header_row: int, header: str, first_row: int,
                      values: list[Any], fills: list[str | None], width: float) -> None: ...
     def get_format(self, sheet: str, row: int, col: int) -> tuple[str | None, str | None]: ...
     def set_format(self, sheet: str, row: int, col: int, fill: str | None, note: str | None) -> None: ...
     def replace_table(self, table: PlanTable) -> None: ...
+    def rename_sheet(self, name: str, new_name: str) -> None: ...
     def delete_sheet(self, name: str) -> None: ...
     def read_state(self) -> list[list[Any]]: ...
     def write_state(self, rows: list[list[Any]]) -> None: ...
@@ -111,6 +147,307 @@ def column_index(letter: str) -> int:
         n = n * 26 + ord(ch) - 64
     return n
 
+
+# --- what is the add-in's ----------------------------------------------------------------------
+
+_own: tuple[int, frozenset[str]] = (-1, frozenset())
+
+
+def own_names() -> frozenset[str]:
+    """The names of the add-in's own columns and sheets in every language (the checks' CK- names
+    in the message catalog), and CK-state. Only these are the add-in's: a clerk's column or sheet
+    that merely starts with CK- is the clerk's, and no button changes it."""
+    global _own
+    from .operations import available  # each check adds its names to the catalog when imported
+
+    available()
+    if _own[0] != len(CATALOG):
+        # The merged workbook's CK- columns and sheets (merge_*) say where each row came from: no
+        # button made them or can make them again, so 清除结果 leaves them like the clerk's own.
+        names = {text for code, pair in CATALOG.items() if not code.startswith("merge_")
+                 for text in pair if text.startswith(OWN_PREFIX)}
+        _own = (len(CATALOG), frozenset(names | {STATE_SHEET}))
+    return _own[1]
+
+
+def is_own_header(value: Any, names: frozenset[str] | None = None) -> bool:
+    """Whether a header cell names one of the add-in's own columns."""
+    return isinstance(value, str) and value.strip() in (names or own_names())
+
+
+def is_own_sheet(name: str) -> bool:
+    """Whether a sheet is one of the add-in's: a result sheet under its name in either language,
+    or named after its register (see ``result_sheet_name``), or CK-state."""
+    names = own_names()
+    base, paren, rest = name.partition("(")
+    return name in names or (bool(paren) and rest.endswith(")") and base in names)
+
+
+def result_sheet_name(name: str, register: str) -> str:
+    """The result sheet ``name`` of the register on sheet ``register``, once the workbook holds the
+    results of more than one register: "CK-校验结果(2月)". A long register name is cut to fit
+    Excel's 31 characters, with a tag of the whole name so that two cut names stay apart."""
+    full = f"{name}({register})"
+    if len(full) <= SHEET_NAME_MAX:
+        return full
+    tag = hashlib.blake2b(register.encode(), digest_size=2).hexdigest()
+    room = max(SHEET_NAME_MAX - len(name) - len(tag) - 3, 0)
+    return f"{name}({register[:room]}~{tag})"
+
+
+def _own_header_rows(book: BookAdapter, sheet: str) -> list[int]:
+    """Header rows that carry own columns: looked for in the first rows (titles come first)."""
+    names = own_names()
+    return [r for r in range(1, HEADER_ROWS + 1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
+
+
+# --- which complaint is on which row -----------------------------------------------------------
+
+def cell_text(value: Any) -> str:
+    """A cell as text, the same whichever host read it (openpyxl reads 5 and a date-time, xlwings
+    5.0 and a date-time, a file reader a date): what a row's identity is made of."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        number = float(value)
+        return format(number, ".15g") if math.isfinite(number) else str(number)
+    if isinstance(value, dt.datetime):
+        midnight = value.tzinfo is None and value.time() == dt.time(0)
+        return value.date().isoformat() if midnight else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+class SheetRows:
+    """A sheet's values as read now (row 1 first): which complaint is on which Excel row.
+
+    A row is known by its key (a hash of its cells, the add-in's own columns left out, so a press
+    does not change it) and by its complaint ID. Keys are worked out for the rows asked about: the
+    ID column is indexed when a mark is not where it was left, and every row hashed only for a
+    mark whose row had no ID.
+    """
+
+    def __init__(self, values: Sequence[Sequence[Any]]) -> None:
+        self.values = values
+        names = own_names()
+        self.skip = {c for row in values[:HEADER_ROWS] for c, v in enumerate(row) if is_own_header(v, names)}
+        self._keys: dict[int, str] = {}
+        self._by_key: dict[str, list[int]] | None = None
+        self._by_id: dict[int, dict[str, list[int]]] = {}
+
+    @property
+    def last_row(self) -> int:
+        """The last row holding a value; the add-in's own old results count (they are to be cleared)."""
+        for i in range(len(self.values) - 1, -1, -1):
+            if any(v is not None and v != "" for v in self.values[i]):
+                return i + 1
+        return 0
+
+    def _cells(self, row: int) -> Sequence[Any]:
+        return self.values[row - 1] if 0 < row <= len(self.values) else ()
+
+    def key(self, row: int) -> str:
+        """The row's key ("" for an empty row: no identity to follow)."""
+        key = self._keys.get(row)
+        if key is None:
+            texts = [cell_text(v) for c, v in enumerate(self._cells(row)) if c not in self.skip]
+            while texts and not texts[-1]:
+                texts.pop()
+            key = hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).hexdigest() if texts else ""
+            self._keys[row] = key
+        return key
+
+    def complaint_id(self, row: int, col: int) -> str:
+        """The complaint ID on ``row``, read in column ``col`` (1-based; 0: none)."""
+        cells = self._cells(row)
+        return cell_text(cells[col - 1]) if 0 < col <= len(cells) else ""
+
+    def rows_with_key(self, key: str) -> list[int]:
+        if self._by_key is None:
+            self._by_key = {}
+            for row in range(1, len(self.values) + 1):
+                if self.key(row):
+                    self._by_key.setdefault(self.key(row), []).append(row)
+        return self._by_key.get(key, []) if key else []
+
+    def rows_with_id(self, col: int, cid: str) -> list[int]:
+        if col not in self._by_id:
+            index: dict[str, list[int]] = {}
+            for row in range(1, len(self.values) + 1):
+                found = self.complaint_id(row, col)
+                if found:
+                    index.setdefault(found, []).append(row)
+            self._by_id[col] = index
+        return self._by_id[col].get(cid, []) if cid and col else []
+
+
+# --- the marks remembered in CK-state ----------------------------------------------------------
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _same_note(a: str | None, b: str | None) -> bool:
+    # Excel may hand a note back with \r\n line ends or without trailing blanks.
+    def plain(text: str | None) -> str:
+        return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+    return plain(a) == plain(b)
+
+
+@dataclass
+class _Entry:
+    """One CK-state row: a mark the add-in made on a user cell, the cell's own fill and note under
+    it, and whose row it was (the register's complaint ID and the row's key). ``fill`` is None for
+    a row written before marks were remembered."""
+
+    op: str
+    sheet: str
+    row: int
+    col: int
+    prev_fill: str
+    prev_note: str
+    fill: str | None = None
+    note: str = ""
+    id_col: int = 0
+    cid: str = ""
+    key: str = ""
+
+    @classmethod
+    def read(cls, values: Sequence[Any]) -> _Entry | None:
+        v = list(values)[:len(STATE_HEADERS)]
+        v += [None] * (len(STATE_HEADERS) - len(v))
+        try:
+            row, col, id_col = int(v[2]), int(v[3]), int(v[8] or 0)
+        except (TypeError, ValueError):
+            return None  # a row damaged by hand: its cell is left as it is
+        return cls(_text(v[0]), _text(v[1]), row, col, _text(v[4]).upper(), _text(v[5]),
+                   _text(v[6]).upper() or None, _text(v[7]), id_col, cell_text(v[9]), _text(v[10]))
+
+    def cells(self) -> list[Any]:
+        return [self.op, self.sheet, self.row, self.col, self.prev_fill or None, self.prev_note or None,
+                self.fill, self.note or None, self.id_col or None, self.cid or None, self.key or None]
+
+    def shown_by(self, fill: str, note: str) -> bool:
+        """Whether a cell with this fill and note shows this mark."""
+        if self.fill is None:
+            # The row does not say which mark it made: a check's fill with a note is taken for it.
+            return fill.upper() in MARK_FILLS and bool(note)
+        return fill.upper() == self.fill and _same_note(note, self.note)
+
+
+def _read_state(book: BookAdapter) -> list[_Entry]:
+    return [e for e in map(_Entry.read, book.read_state()) if e is not None]
+
+
+class _Formats:
+    """User cells' fills and notes as this run has read or written them: each read at most once."""
+
+    def __init__(self, book: BookAdapter) -> None:
+        self.book = book
+        self.seen: dict[tuple[str, int, int], tuple[str, str]] = {}
+
+    def get(self, sheet: str, row: int, col: int) -> tuple[str, str]:
+        cell = (sheet, row, col)
+        if cell not in self.seen:
+            fill, note = self.book.get_format(sheet, row, col)
+            self.seen[cell] = ((fill or "").upper(), note or "")
+        return self.seen[cell]
+
+    def set(self, sheet: str, row: int, col: int, fill: str | None, note: str | None) -> None:
+        self.book.set_format(sheet, row, col, fill or None, note or None)
+        self.seen[(sheet, row, col)] = ((fill or "").upper(), note or "")
+
+
+def _relocate(state: list[_Entry], sheet: str, rows: SheetRows, formats: _Formats) -> list[_Entry]:
+    """The state with the marks on ``sheet`` where they are now (the clerk may have sorted,
+    inserted or deleted rows, or typed into them since), without those no cell shows any more:
+    such a cell was changed by the clerk and is never written again.
+
+    A mark is looked for, in turn: where it was left, on the same row; on the row with the same
+    content elsewhere (moved); on the row with the same complaint ID (edited, and maybe moved);
+    where it was left (its ID edited too, or a state row that does not say whose row it was). It
+    is found only on a cell that still shows exactly that mark, and a cell is one mark's only.
+    """
+    groups: dict[tuple[int, int], list[_Entry]] = {}
+    for e in state:
+        if e.sheet == sheet:
+            groups.setdefault((e.row, e.col), []).append(e)
+    found: dict[tuple[int, int], int] = {}
+    taken: set[tuple[int, int]] = set()
+
+    def look(where: Callable[[int, _Entry], Iterable[int]]) -> None:
+        for (row, col), group in groups.items():
+            if (row, col) in found:
+                continue
+            known = max(group, key=lambda e: bool(e.key))  # every entry of a cell was its row's
+            for r in where(row, known):
+                if (r, col) not in taken and any(e.shown_by(*formats.get(sheet, r, col)) for e in group):
+                    found[(row, col)] = r
+                    taken.add((r, col))
+                    break
+
+    def near(candidates: list[int], row: int) -> list[int]:
+        return sorted(candidates, key=lambda r: (abs(r - row), r))
+
+    look(lambda row, e: [row] if e.key and rows.key(row) == e.key else [])
+    # Moved, unchanged: among the rows with its complaint ID (one column indexed, not every row
+    # hashed), or, for a mark whose row had no ID, anywhere.
+    look(lambda row, e: near([r for r in rows.rows_with_id(e.id_col, e.cid) if rows.key(r) == e.key], row))
+    look(lambda row, e: [] if e.id_col and e.cid else near(rows.rows_with_key(e.key), row))
+    look(lambda row, e: near(rows.rows_with_id(e.id_col, e.cid), row))  # edited, and maybe moved
+    look(lambda row, e: [row])
+    return [e if e.sheet != sheet else replace(e, row=found[(e.row, e.col)])
+            for e in state if e.sheet != sheet or (e.row, e.col) in found]
+
+
+def _mark(plan: SheetPlan, state: list[_Entry], formats: _Formats, rows: SheetRows, id_col: int) -> None:
+    """Make the plan's marks and undo this check's earlier ones it does not make again. A cell
+    another check still marks shows that mark again; any other cell gets the user's own fill and
+    note back; a cell already showing the mark is not written. ``state`` is updated in place, also
+    when Excel refuses a write part-way, so that what was done is remembered."""
+    sheet = plan.sheet
+
+    def is_mine(e: _Entry) -> bool:
+        return e.op == plan.op and e.sheet == sheet
+
+    others: dict[tuple[int, int], list[_Entry]] = {}
+    for e in state:
+        if e.sheet == sheet and not is_mine(e):
+            others.setdefault((e.row, e.col), []).append(e)
+    # Every entry of a cell holds the user's own format (a mark is never taken for it).
+    under = {(e.row, e.col): (e.prev_fill, e.prev_note) for e in state if e.sheet == sheet}
+    wanted: dict[tuple[int, int], CellMark] = {}
+    for mark in plan.marks:
+        wanted.setdefault((mark.row, column_index(mark.column)), mark)
+    done: set[tuple[int, int]] = set()  # cells whose earlier entries of this check are finished with
+    made: list[_Entry] = []
+    try:
+        for row, col in dict.fromkeys((e.row, e.col) for e in state if is_mine(e)):
+            if (row, col) in wanted:
+                continue
+            top = others.get((row, col), [None])[-1]  # the mark put on last is the one on show
+            if top is None:
+                formats.set(sheet, row, col, *under[(row, col)])
+            elif top.fill is not None and not top.shown_by(*formats.get(sheet, row, col)):
+                formats.set(sheet, row, col, top.fill, top.note)
+            done.add((row, col))
+        for (row, col), mark in wanted.items():
+            fill, note = under[(row, col)] if (row, col) in under else formats.get(sheet, row, col)
+            entry = _Entry(plan.op, sheet, row, col, fill, note, mark.fill.upper(), mark.note or note,
+                           id_col, rows.complaint_id(row, id_col), rows.key(row))
+            made.append(entry)  # before the write: a half-made mark is still undone
+            if not entry.shown_by(*formats.get(sheet, row, col)):
+                formats.set(sheet, row, col, entry.fill, entry.note)
+            done.add((row, col))
+    finally:
+        state[:] = [e for e in state if not (is_mine(e) and (e.row, e.col) in done)] + made
+
+
+# --- applying and clearing ---------------------------------------------------------------------
 
 def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, taken: set[int]) -> int:
     headers = book.header_values(sheet, header_row)
@@ -128,103 +465,111 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
     return col
 
 
-def _cell(entry: Sequence[Any]) -> tuple[str, int, int]:
-    return (entry[1], int(entry[2]), int(entry[3]))
+def _registers_with_results(book: BookAdapter, sheet: str) -> list[str]:
+    """The other sheets that carry own columns: registers with results of their own. When ``sheet``
+    has none yet and exactly one other has, the result sheets under their plain names are that
+    register's (it was the only one): they are renamed after it, so that each register's result
+    sheets say whose they are once there are two."""
+    others = [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n)]
+    if len(others) == 1 and not _own_header_rows(book, sheet):
+        names = own_names()
+        for name in book.sheet_names():
+            if name in names and name != STATE_SHEET:
+                target = result_sheet_name(name, others[0])
+                book.delete_sheet(target)
+                book.rename_sheet(name, target)
+    return others
 
 
-def _restore_marks(book: BookAdapter, state: list[list[Any]], ops: set[str] | None, sheet: str | None) -> list[list[Any]]:
-    """Undo the marks of ``ops`` (all when None) and return the state rows that remain.
+def _put_table(book: BookAdapter, register: str, table: PlanTable, named: bool) -> str:
+    """Write a result table; returns its sheet's name: the table's name while one register in the
+    book has results (what the CLI writes), the name with the register's once several have."""
+    names = translations(table.name)  # the same sheet, written in another language, goes
+    target = result_sheet_name(table.name, register) if named else table.name
+    stale = [result_sheet_name(n, register) for n in names] + ([] if named else list(names))
+    present = set(book.sheet_names())
+    for name in stale:
+        if name != target and name in present:
+            book.delete_sheet(name)
+    book.replace_table(replace(table, name=target))
+    return target
 
-    Every entry of a cell holds the user's own format (see apply_plans), so the order entries are
-    undone in does not matter; a cell another check still marks keeps the mark on top.
+
+def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[str, Sequence[Sequence[Any]]] | None = None,
+                id_columns: Mapping[str, int] | None = None) -> Applied:
+    """Apply plans in order. Idempotent: applying the same plans twice gives the same book.
+
+    ``values`` are a sheet's cells as the caller read them for these plans (row 1 first; read
+    through the adapter when not given); ``id_columns`` the register's complaint-ID column (1-based)
+    per sheet. With them each mark is remembered with its complaint, and found again after the
+    clerk sorts or edits the register.
     """
-    keep: list[list[Any]] = []
-    undo: list[list[Any]] = []
-    names = book.sheet_names()
-    for entry in state:
-        op, sh, row, col, fill, note = (list(entry) + [None] * 6)[:6]
-        wanted = (ops is None or op in ops) and (sheet is None or sh == sheet) and sh in names
-        (undo if wanted else keep).append([op, sh, row, col, fill, note])
-    still_marked = {_cell(e) for e in keep}
-    for op, sh, row, col, fill, note in undo:
-        if (sh, int(row), int(col)) not in still_marked:
-            book.set_format(sh, int(row), int(col), fill or None, note or None)
-    return keep
-
-
-def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan]) -> None:
-    """Apply plans in order. Idempotent: applying the same plans twice gives the same book."""
-    state = book.read_state()
+    applied = Applied()
+    formats = _Formats(book)
+    state = _read_state(book)
+    rows: dict[str, SheetRows] = {}
+    named: dict[str, bool] = {}
     try:
         for plan in plans:
-            state = _restore_marks(book, state, {plan.op}, plan.sheet)
+            if plan.sheet not in rows:
+                given = (values or {}).get(plan.sheet)
+                rows[plan.sheet] = SheetRows(given if given is not None else book.read_rows(plan.sheet))
+                state = _relocate(state, plan.sheet, rows[plan.sheet], formats)
+                named[plan.sheet] = bool(_registers_with_results(book, plan.sheet))  # before own columns are written
             taken: set[int] = set()
             first = plan.header_row + 1
-            last = max([plan.last_row] + [r for c in plan.columns for r in c.values])
+            # Down to the last row with data (old results included), not to where formatting ends.
+            last = max([plan.last_row, rows[plan.sheet].last_row] + [r for c in plan.columns for r in c.values])
+            span = range(first, last + 1)
             for column in plan.columns:
                 col = _find_or_place(book, plan.sheet, plan.header_row, column.header, taken)
                 taken.add(col)
-                rows = range(first, last + 1)
-                book.write_column(
-                    plan.sheet, col, plan.header_row, column.header, first,
-                    [column.values.get(r) for r in rows], [column.fills.get(r) for r in rows], column.width,
-                )
-            # A cell another check already marks shows that mark now: its entry holds the user's own format.
-            own = {_cell(e): (e[4] or "", e[5] or "") for e in state}
-            seen: set[tuple[int, int]] = set()
-            for mark in plan.marks:
-                col = column_index(mark.column)
-                if (mark.row, col) in seen:
-                    continue
-                seen.add((mark.row, col))
-                key = (plan.sheet, mark.row, col)
-                if key not in own:
-                    fill, note = book.get_format(plan.sheet, mark.row, col)
-                    own[key] = (fill or "", note or "")
-                fill, note = own[key]
-                state.append([plan.op, plan.sheet, mark.row, col, fill, note])
-                book.set_format(plan.sheet, mark.row, col, mark.fill, mark.note or note or None)
+                book.write_column(plan.sheet, col, plan.header_row, column.header, first,
+                                  [column.values.get(r) for r in span], [column.fills.get(r) for r in span], column.width)
+                applied.columns[column.header] = col
+            _mark(plan, state, formats, rows[plan.sheet], (id_columns or {}).get(plan.sheet, 0))
+            applied.marks += len({(m.row, m.column) for m in plan.marks})
             for table in plan.tables:
-                present = book.sheet_names()
-                for name in translations(table.name):  # the same sheet, written in another language
-                    if name != table.name and name in present:
-                        book.delete_sheet(name)
-                book.replace_table(table)
+                applied.sheets[table.name] = _put_table(book, plan.sheet, table, named[plan.sheet])
     finally:
         # Also when Excel refuses a write part-way (the clerk clicked into Excel while it ran): the
         # marks made so far are remembered, so the next press or 清除结果 still undoes them.
-        book.write_state(state)
+        book.write_state([e.cells() for e in state])
+    return applied
 
 
-def clear_results(book: BookAdapter, sheet_names: Sequence[str] | None = None) -> int:
-    """清除结果: blank the own columns, undo every mark, delete own sheets. Returns columns cleared.
+def clear_results(book: BookAdapter, sheet_names: Sequence[str] | None = None) -> Cleared:
+    """清除结果: blank the own columns, undo every mark still on show, delete the own sheets.
 
-    Own columns are emptied rather than deleted so that columns a user added to their right
-    never move.
+    Own columns are emptied rather than deleted so that columns a user added to their right never
+    move; they are emptied down to the last row with data.
     """
-    state = book.read_state()
-    _restore_marks(book, state, None, None)
+    formats = _Formats(book)
+    state = _read_state(book)
+    present = book.sheet_names()
+    rows: dict[str, SheetRows] = {}
+    for sheet in dict.fromkeys(e.sheet for e in state):
+        if sheet in present:
+            rows[sheet] = SheetRows(book.read_rows(sheet))
+            state = _relocate(state, sheet, rows[sheet], formats)
+    # Every entry of a cell holds the user's own format.
+    for (sheet, row, col), (fill, note) in {(e.sheet, e.row, e.col): (e.prev_fill, e.prev_note) for e in state}.items():
+        if sheet in present:
+            formats.set(sheet, row, col, fill, note)
+    names = own_names()
     cleared = 0
-    for name in list(sheet_names or book.sheet_names()):
-        if name.startswith(OWN_PREFIX):
-            continue
-        for header_row in _own_header_rows(book, name):
-            headers = book.header_values(name, header_row)
-            for i, value in enumerate(headers, start=1):
-                if isinstance(value, str) and value.startswith(OWN_PREFIX):
-                    book.write_column(name, i, header_row, None, header_row + 1, [], [], 0)  # type: ignore[arg-type]
+    for name in [n for n in (sheet_names or present) if not is_own_sheet(n)]:
+        header_rows = _own_header_rows(book, name)
+        if header_rows and name not in rows:
+            rows[name] = SheetRows(book.read_rows(name))
+        for header_row in header_rows:
+            blank = [None] * max(rows[name].last_row - header_row, 0)
+            for i, value in enumerate(book.header_values(name, header_row), start=1):
+                if is_own_header(value, names):
+                    book.write_column(name, i, header_row, None, header_row + 1, blank, [], 0)  # type: ignore[arg-type]
                     cleared += 1
-    for name in book.sheet_names():
-        if name.startswith(OWN_PREFIX) and name != STATE_SHEET:
-            book.delete_sheet(name)
+    own_sheets = [n for n in book.sheet_names() if is_own_sheet(n) and n != STATE_SHEET]
+    for name in own_sheets:
+        book.delete_sheet(name)
     book.write_state([])
-    return cleared
-
-
-def _own_header_rows(book: BookAdapter, sheet: str) -> list[int]:
-    """Header rows that carry own columns: looked for in the first rows (titles come first)."""
-    rows = []
-    for r in range(1, 31):
-        if any(isinstance(v, str) and v.startswith(OWN_PREFIX) for v in book.header_values(sheet, r)):
-            rows.append(r)
-    return rows
+    return Cleared(cleared, len(own_sheets))

@@ -26,7 +26,7 @@ from .errors import InputError
 from .messages import Text, register_messages
 from .outputs import atomic_write, check_writable
 from .register import Register
-from .sheetplan import EXCEL_COLUMNS, HEADER, STATE_SHEET, PlanTable, SheetPlan, apply_plans, at_the_edge
+from .sheetplan import EXCEL_COLUMNS, HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, SheetPlan, apply_plans, at_the_edge
 from .sources import open_book
 
 register_messages({
@@ -123,6 +123,9 @@ class OpenpyxlBook:
 
     def __init__(self, wb: Workbook) -> None:
         self.wb = wb
+        # The top rows' values per sheet (row -> column -> value), read in one pass and kept up to
+        # date with the headers written: header lookups would otherwise walk every cell each time.
+        self._top: dict[str, dict[int, dict[int, Any]]] = {}
 
     def sheet_names(self) -> list[str]:
         return list(self.wb.sheetnames)
@@ -134,9 +137,27 @@ class OpenpyxlBook:
     # they touch: a sheet formatted down to row 1,048,576 would otherwise cost a million cells.
 
     def header_values(self, sheet: str, row: int) -> list[Any]:
-        cells = self._ws(sheet)._cells
-        width = max((c for (r, c) in cells if r == row), default=0)
-        return [cells[(row, c)].value if (row, c) in cells else None for c in range(1, width + 1)]
+        if row > HEADER_ROWS:
+            found = {c: cell.value for (r, c), cell in self._ws(sheet)._cells.items() if r == row and cell.value is not None}
+        else:
+            if sheet not in self._top:
+                top: dict[int, dict[int, Any]] = {}
+                for (r, c), cell in self._ws(sheet)._cells.items():
+                    if r <= HEADER_ROWS and cell.value is not None:
+                        top.setdefault(r, {})[c] = cell.value
+                self._top[sheet] = top
+            found = self._top[sheet].get(row, {})
+        return [found.get(c) for c in range(1, max(found, default=0) + 1)]
+
+    def read_rows(self, sheet: str) -> list[list[Any]]:
+        cells = [(r, c, cell.value) for (r, c), cell in self._ws(sheet)._cells.items() if cell.value is not None]
+        rows: list[list[Any]] = [[] for _ in range(max((r for r, _c, _v in cells), default=0))]
+        for r, c, value in cells:
+            row = rows[r - 1]
+            if len(row) < c:
+                row.extend([None] * (c - len(row)))
+            row[c - 1] = value
+        return rows
 
     def used_width(self, sheet: str) -> int:
         ws = self._ws(sheet)
@@ -153,11 +174,16 @@ class OpenpyxlBook:
         put(cell, header)
         cell.font = Font(bold=bool(header))
         cell.fill = _fill(HEADER if header else None)
-        last = first_row + len(values) - 1
-        # Rows past the plan are cleared, but only where a cell (an old result) exists.
-        stale = sorted(r for (r, c) in ws._cells if c == col and r > last)
-        rows = [(r, values[i], fills[i] if i < len(fills) else None) for i, r in enumerate(range(first_row, last + 1))]
-        for r, value, fill in rows + [(r, None, None) for r in stale]:
+        if header_row <= HEADER_ROWS and sheet in self._top:
+            top_row = self._top[sheet].setdefault(header_row, {})
+            if header:
+                top_row[col] = header
+            else:
+                top_row.pop(col, None)
+        # Exactly the rows given (apply_plans gives them down to the last row with data): a cell
+        # that does not exist and gets nothing is not made.
+        for i, value in enumerate(values):
+            r, fill = first_row + i, fills[i] if i < len(fills) else None
             target = ws._cells.get((r, col))
             if value is None and not fill and (target is None or (target.value is None and target.fill.fill_type is None)):
                 continue
@@ -182,8 +208,7 @@ class OpenpyxlBook:
         cell.comment = _note(note)
 
     def replace_table(self, table: PlanTable) -> None:
-        if table.name in self.wb.sheetnames:
-            del self.wb[table.name]
+        self.delete_sheet(table.name)
         ws = self.wb.create_sheet(sheet_title(table.name, self.wb.sheetnames))
         for c, header in enumerate(table.headers, start=1):
             put(ws.cell(row=1, column=c), header)
@@ -211,9 +236,14 @@ class OpenpyxlBook:
         for i, w in enumerate(table.widths or [14] * len(table.headers), start=1):
             ws.column_dimensions[get_column_letter(i)].width = w
 
+    def rename_sheet(self, name: str, new_name: str) -> None:
+        self.wb[name].title = new_name
+        self._top.pop(name, None)
+
     def delete_sheet(self, name: str) -> None:
         if name in self.wb.sheetnames:
             del self.wb[name]
+        self._top.pop(name, None)
 
     def read_state(self) -> list[list[Any]]:
         if STATE_SHEET not in self.wb.sheetnames:
@@ -228,7 +258,7 @@ class OpenpyxlBook:
         ws = self.wb.create_sheet(STATE_SHEET)
         ws.sheet_state = "hidden"
         # The notes kept here are the user's own: they go in as text like everything else.
-        for r, values in enumerate([["op", "sheet", "row", "column", "previous_fill", "previous_note"], *rows], start=1):
+        for r, values in enumerate([STATE_HEADERS, *rows], start=1):
             for c, value in enumerate(values, start=1):
                 put(ws.cell(row=r, column=c), value)
 
@@ -303,7 +333,10 @@ def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | P
             plan.sheet = title
             for table in plan.tables:
                 table.links = {i: f"{title}!{ref.rpartition('!')[2]}" for i, ref in table.links.items()}
-    apply_plans(OpenpyxlBook(wb), plans)
+    # The ID column lets a mark find its complaint again when this copy is sorted and checked again.
+    id_column = register.column_of_field("complaint_id")
+    ids = {plan.sheet: id_column.index + 1 for plan in plans} if id_column else None
+    apply_plans(OpenpyxlBook(wb), plans, id_columns=ids)
     if all(ws.sheet_state != "visible" for ws in wb.worksheets):
         # Excel cannot open a book with every sheet hidden (openpyxl refuses to write one).
         wb[register.sheet if register.sheet in wb.sheetnames else wb.sheetnames[0]].sheet_state = "visible"

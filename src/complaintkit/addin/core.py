@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from ..deadlines import days_left, due_date
 from ..errors import ComplaintkitError, InputError
+from ..fields import column_letter
 from ..identity import collector_paused
 from ..loader import LoadOptions, register_from_rows
 from ..messages import register_messages, t, user_lang
@@ -25,7 +26,7 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..resident_id import check_id
-from ..sheetplan import OWN_PREFIX, STATE_SHEET, BookAdapter, SheetPlan, apply_plans, clear_results
+from ..sheetplan import Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_names
 from ..workcalendar import CalendarCoverageWarning, as_date
 
 ALL = "all"
@@ -77,10 +78,13 @@ register_messages({
         "the check did not finish (program error {kind}: {reason}). The register data was not changed. {log}",
     ),
     "addin_log": ("详情已记录在 {path}", "details are in {path}"),
-    "addin_wrote": ("结果写在：{where}", "results are in: {where}"),
+    "addin_see": ("（见 {sheets} 表）", " (see {sheets})"),
+    "addin_columns": ("每行的结果：台账右侧的 {what}（{where}）", "Each row's results: {what} right of the register ({where})"),
+    "addin_n_columns": ("{count} 个 CK- 列", "{count} CK- columns"),
+    "addin_at_column": ("{first} 列", "column {first}"),
+    "addin_at_columns": ("{first}–{last} 列", "columns {first}–{last}"),
+    "addin_marked": ("有问题的单元格已标色并加批注（“清除结果”可还原）", "Problem cells are filled and annotated (Clear results restores them)"),
     "addin_cleared": ("已清除：{columns} 个结果列，{sheets} 个结果表，单元格标记已还原", "cleared: {columns} result columns, {sheets} result sheets; cell marks restored"),
-    "addin_col": ("{name} 列", "column {name}"),
-    "addin_sheet": ("{name} 表", "sheet {name}"),
     "udf_id_ok": ("有效", "valid"),
     "udf_no_header": ("第一个参数应为台账的表头行（含“投诉编号、受理日期、客户姓名、投诉内容”这类表头），第二个为同一列范围的一行",
                       "give the register's header row first (headers such as 投诉编号, 受理日期, 客户姓名, 投诉内容), then one row over the same columns"),
@@ -143,12 +147,11 @@ def _date_if_midnight(v: dt.datetime) -> dt.date | dt.datetime:
 
 
 def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[list[Any]]:
-    """Blank the add-in's own columns (a ``CK-`` header in the first rows), so a re-run reads the
-    register as the user keeps it, not with the previous run's results."""
-    own = {
-        c for row in rows[:search_rows] for c, v in enumerate(row)
-        if isinstance(v, str) and v.strip().startswith(OWN_PREFIX)
-    }
+    """Blank the add-in's own columns (one of its headers in the first rows), so a re-run reads the
+    register as the user keeps it, not with the previous run's results. A clerk's own column whose
+    header merely starts with CK- is read like any other."""
+    names = own_names()
+    own = {c for row in rows[:search_rows] for c, v in enumerate(row) if isinstance(v, str) and v.strip() in names}
     if not own:
         return rows
     return [[("" if c in own else v) for c, v in enumerate(row)] for row in rows]
@@ -206,16 +209,26 @@ def plans_for_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, po
         return check_sheet(rows, sheet_name, tag, policy, as_of, lang).plans
 
 
-def summary_message(check: SheetCheck, lang: str = "zh") -> str:
-    """The message box text: one line per check, then where the results are."""
-    sep = "：" if lang == "zh" else ": "
-    lines = [f"{button_label(r.name, lang)}{sep}{r.summary}" for r in check.results]
-    where: list[str] = []
-    for plan in check.plans:
-        where += [t("addin_col", lang, name=c.header) for c in plan.columns]
-        where += [t("addin_sheet", lang, name=tb.name) for tb in plan.tables]
-    if where:
-        lines.append(t("addin_wrote", lang, where=("、" if lang == "zh" else ", ").join(dict.fromkeys(where))))
+def summary_message(check: SheetCheck, lang: str = "zh", applied: Applied | None = None) -> str:
+    """The message box text, a few lines a clerk reads at a glance: per check what it found and the
+    result sheet to look at, then where the per-row results are and whether cells were marked."""
+    zh = lang == "zh"
+    sep, comma = ("：", "、") if zh else (": ", ", ")
+    sheets = applied.sheets if applied else {}
+    lines = []
+    for result in check.results:
+        tables = [sheets.get(tb.name, tb.name) for plan in check.plans if plan.op == result.name for tb in plan.tables]
+        see = t("addin_see", lang, sheets=comma.join(dict.fromkeys(tables))) if tables else ""
+        lines.append(f"{button_label(result.name, lang)}{sep}{result.summary}{see}")
+    headers = list(dict.fromkeys(c.header for plan in check.plans for c in plan.columns))
+    placed = sorted(applied.columns[h] for h in headers if h in applied.columns) if applied else []
+    if placed:
+        first, last = column_letter(placed[0] - 1), column_letter(placed[-1] - 1)
+        what = comma.join(headers) if len(headers) <= 2 else t("addin_n_columns", lang, count=len(headers))
+        where = t("addin_at_column", lang, first=first) if first == last else t("addin_at_columns", lang, first=first, last=last)
+        lines.append(t("addin_columns", lang, what=what, where=where))
+    if applied and applied.marks:
+        lines.append(t("addin_marked", lang))
     return "\n".join(lines)
 
 
@@ -229,17 +242,19 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     back (xlwings Lite), since a mark that cannot be undone exactly is not applied at all.
     """
     if tag == CLEAR:
-        own_sheets = [n for n in book.sheet_names() if n.startswith(OWN_PREFIX) and n != STATE_SHEET]
-        columns = clear_results(book)
-        return t("addin_cleared", lang, columns=columns, sheets=len(own_sheets))
-    if sheet_name.startswith(OWN_PREFIX):
+        cleared = clear_results(book)
+        return t("addin_cleared", lang, columns=cleared.columns, sheets=cleared.sheets)
+    if is_own_sheet(sheet_name):
         raise AddinError("addin_own_sheet", sheet=sheet_name)
     # The collector resumes only once the press's register and results are gone: resuming while
     # they live would walk them all once more (a tenth of a press).
     with collector_paused():
         check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
-        apply_plans(book, check.plans if marks else [replace(p, marks=[]) for p in check.plans])
-        message = summary_message(check, lang)
+        # The values just read tell the marks which complaint each row holds (nothing is read twice).
+        id_column = check.register.column_of_field("complaint_id")
+        applied = apply_plans(book, check.plans if marks else [replace(p, marks=[]) for p in check.plans],
+                              {sheet_name: rows}, {sheet_name: id_column.index + 1} if id_column else None)
+        message = summary_message(check, lang, applied)
         del check
     return message
 

@@ -15,14 +15,10 @@ import math
 from typing import Any, Iterable
 
 from ..fields import column_letter
-from ..sheetplan import HEADER, STATE_SHEET, PlanTable, at_the_edge
+from ..sheetplan import HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, at_the_edge
 from ..sources import MAX_SHEET_CELLS
 from ..xlsx_applier import safe_text, sheet_title
 from .core import AddinError, Merged, find_merged
-
-#: Rows read (and cached) for header lookups: the rows clear_results searches for own headers.
-_TOP_ROWS = 30
-_STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note"]
 
 
 def excel_value(value: Any) -> Any:
@@ -146,7 +142,7 @@ class XlwingsBook:
     def header_values(self, sheet: str, row: int) -> list[Any]:
         if sheet not in self._top:
             last_row, last_col = self._last_cell(sheet)
-            rows = min(last_row, _TOP_ROWS)
+            rows = min(last_row, HEADER_ROWS)
             self._top[sheet] = self._sheet(sheet).range((1, 1), (rows, last_col)).options(ndim=2).value if rows else []
         top = self._top[sheet]
         values = list(top[row - 1]) if row <= len(top) else []
@@ -155,6 +151,9 @@ class XlwingsBook:
                 values += [None] * (c - len(values))
                 values[c - 1] = value
         return values
+
+    def read_rows(self, sheet: str) -> list[list[Any]]:
+        return read_values(self._sheet(sheet))
 
     def get_format(self, sheet: str, row: int, col: int) -> tuple[str | None, str | None]:
         cell = self._sheet(sheet).range((row, col))
@@ -167,7 +166,7 @@ class XlwingsBook:
         last_row, last_col = self._last_cell(STATE_SHEET)
         if last_row < 2:
             return []
-        values = self._sheet(STATE_SHEET).range((2, 1), (last_row, len(_STATE_HEADERS))).options(ndim=2).value
+        values = self._sheet(STATE_SHEET).range((2, 1), (last_row, len(STATE_HEADERS))).options(ndim=2).value
         return [list(r) for r in values if any(v is not None for v in r)]
 
     # -- writing ---------------------------------------------------------------------------
@@ -177,12 +176,12 @@ class XlwingsBook:
         head.value = excel_value(header) if header else None
         head.font.bold = bool(header)
         head.color = f"#{HEADER}" if header else None
-        last = max(self._last_cell(sheet)[0], first_row + len(values) - 1)
-        if last >= first_row:
-            n = last - first_row + 1
-            column = [excel_value(v) for v in values] + [None] * (n - len(values))
+        # Exactly the rows given (apply_plans gives them down to the last row with data), not down
+        # to the used range's end: on a sheet formatted to row 1,048,576 that is a million cells.
+        last = first_row + len(values) - 1
+        if values:
             body = ws.range((first_row, col), (last, col))
-            body.options(transpose=True).value = column
+            body.options(transpose=True).value = [excel_value(v) for v in values]
             body.color = None
             for r1, r2, fill in runs(fills, first_row):
                 ws.range((r1, col), (r2, col)).color = f"#{fill}"
@@ -194,6 +193,7 @@ class XlwingsBook:
         cell = self._sheet(sheet).range((row, col))
         cell.color = f"#{fill}" if fill else None
         existing = cell.note
+        note = safe_text(note) if note else note  # the text the openpyxl adapter writes, and CK-state keeps
         if note:
             if existing is not None:
                 existing.text = note
@@ -228,6 +228,12 @@ class XlwingsBook:
         if hasattr(ws, "freeze_panes"):  # xlwings >= 0.37; the table reads fine without it
             ws.freeze_panes.freeze_at("A2")
 
+    def rename_sheet(self, name: str, new_name: str) -> None:
+        self._sheet(name).name = new_name
+        for cache in (self._top, self._heads):
+            if name in cache:
+                cache[new_name] = cache.pop(name)
+
     def delete_sheet(self, name: str) -> None:
         if name in self.sheet_names():
             self._sheet(name).delete()
@@ -239,5 +245,5 @@ class XlwingsBook:
         if not rows:
             return
         ws = self._add_sheet(STATE_SHEET)
-        ws.range((1, 1)).value = [_STATE_HEADERS] + [[excel_value(v) for v in r] for r in rows]
+        ws.range((1, 1)).value = [STATE_HEADERS] + [[excel_value(v) for v in r] for r in rows]
         ws.visible = False

@@ -1,0 +1,418 @@
+"""What the add-in remembers between presses, checked on both hosts (the openpyxl adapter the CLI
+uses, and the xlwings adapter against the simulated Excel of test_addin): a mark follows its
+complaint when the clerk sorts, inserts or deletes rows, and a cell that no longer shows a mark
+the add-in made is never written; a clerk's own column or sheet whose name starts with CK- is the
+clerk's; two register sheets keep two sets of result sheets; the message box is a few lines; own
+columns are cleared down to the data, not to the bottom of a formatted sheet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+
+from complaintkit.addin import core
+from complaintkit.addin.core import ALL, CLEAR, press
+from complaintkit.addin.xlbook import XlwingsBook, read_sheet
+from complaintkit.loader import LoadOptions, load_register
+from complaintkit.messages import t
+from complaintkit.sheetplan import RED, STATE_SHEET
+
+from conftest import AS_OF, HEADERS, SAMPLES, good_row, write_xlsx
+from test_addin import FakeBook, FakeRange, marked_register, normalised, reloaded, sheet_as_xlwings, snapshot
+
+ASOF = dt.date.fromisoformat(AS_OF)
+POLICY = core.addin_policy()
+USER_FILL = "DDEBF7"
+OTHER_FILL = "E2EFDA"
+SHEET = "台账"
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch):
+    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def user_format(cell, fill: str | None, note: str | None) -> None:
+    cell.fill = PatternFill("solid", start_color=fill, end_color=fill) if fill else PatternFill(fill_type=None)
+    cell.comment = Comment(note, "网点") if note else None
+
+
+def register(path: Path) -> Path:
+    """Five complaints (rows 3-7 under a title and the header); T0002's ID number is wrong (F4 is
+    marked by 校验) and carries the clerk's own fill and note; T0003's ID cell, which 校验 does not
+    mark, carries another note of the clerk's."""
+    rows = [good_row(1), good_row(2, 证件号码="110105194912310021"), good_row(3), good_row(4), good_row(5)]
+    write_xlsx(path, rows, title="城南支行投诉登记台账")
+    wb = load_workbook(path)
+    ws = wb[SHEET]
+    user_format(ws["F4"], USER_FILL, "客户说证件号码是旧证")
+    user_format(ws["F5"], OTHER_FILL, "T0003 本人已核实")
+    wb.save(path)
+    return path
+
+
+# --- the two hosts, driven the same way ------------------------------------------------------------
+
+class Host:
+    """A workbook on one host: pressed as a button would, changed as a clerk would."""
+
+    def __init__(self, kind: str, path: Path, tmp: Path) -> None:
+        self.kind, self.tmp = kind, tmp
+        self.wb = load_workbook(path)
+        self.fake = FakeBook(load_workbook(path)) if kind == "xlwings" else None
+
+    def press(self, tag: str, sheet: str = SHEET) -> str:
+        if self.fake is not None:
+            rows, merged = ([], []) if tag == CLEAR else read_sheet(self.fake.sheets[sheet])
+            return press(XlwingsBook(self.fake), tag, rows, sheet, POLICY, ASOF, merged=merged)
+        rows, merged = ([], []) if tag == CLEAR else sheet_as_xlwings(self.wb[sheet])
+        return press(core_book(self.wb), tag, rows, sheet, POLICY, ASOF, merged=merged)
+
+    def move_rows(self, to: Callable[[int], int | None], sheet: str = SHEET) -> None:
+        """Rows move with their values, fills and notes, as Excel's sort, insert and delete move them."""
+        if self.fake is not None:
+            cells = self.fake.sheets[sheet].cells
+            moved = {(to(r), c): cell for (r, c), cell in cells.items() if to(r) is not None}
+            cells.clear()
+            cells.update(moved)
+        else:
+            move_openpyxl_rows(self.wb[sheet], to)
+
+    def _cell(self, ref: str, sheet: str = SHEET) -> Any:
+        if self.fake is not None:
+            from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+            letter, row = coordinate_from_string(ref)
+            return self.fake.sheets[sheet].cell(row, column_index_from_string(letter))
+        return self.wb[sheet][ref]
+
+    def type_value(self, ref: str, value: Any) -> None:
+        """The clerk types over a cell: its fill and note stay, as in Excel."""
+        self._cell(ref).value = value
+
+    def reformat(self, ref: str, fill: str | None, note: str | None) -> None:
+        """The clerk changes a cell's fill and note."""
+        cell = self._cell(ref)
+        if self.fake is not None:
+            cell.fill = tuple(int(fill[i:i + 2], 16) for i in (0, 2, 4)) if fill else None
+            cell.note = note
+        else:
+            user_format(cell, fill, note)
+
+    def view(self) -> dict[str, Any]:
+        if self.fake is not None:
+            return normalised(self.fake.view())
+        return normalised(snapshot(reloaded(self.wb, self.tmp / "view.xlsx")))
+
+    def cut_state_to_six_columns(self) -> None:
+        """The CK-state sheet as the add-in wrote it before it remembered its own marks."""
+        if self.fake is not None:
+            state = self.fake.sheets[STATE_SHEET]
+            state.cells = {k: v for k, v in state.cells.items() if k[1] <= 6}
+        else:
+            self.wb[STATE_SHEET].delete_cols(7, 20)
+
+
+def core_book(wb):
+    from complaintkit.xlsx_applier import OpenpyxlBook
+
+    return OpenpyxlBook(wb)
+
+
+def move_openpyxl_rows(ws, to: Callable[[int], int | None]) -> None:
+    cells = {}
+    for (r, c), cell in ws._cells.items():
+        row = to(r)
+        if row is not None:
+            cell.row = row
+            cells[(row, c)] = cell
+    ws._cells = cells
+
+
+def expected_after(path: Path, to: Callable[[int], int | None], tmp: Path,
+                   change: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """The clerk's own sheet with the same rows moved (and the same edits): what 清除结果 must give back."""
+    wb = load_workbook(path)
+    move_openpyxl_rows(wb[SHEET], to)
+    if change:
+        change(wb[SHEET])
+    return normalised(snapshot(reloaded(wb, tmp / "expected.xlsx")))
+
+
+def swap(a: int, b: int) -> Callable[[int], int]:
+    return lambda r: b if r == a else a if r == b else r
+
+
+def delete(row: int) -> Callable[[int], int | None]:
+    return lambda r: None if r == row else r - 1 if r > row else r
+
+
+HOSTS = ["openpyxl", "xlwings"]
+
+
+# --- 1. a mark follows its complaint ---------------------------------------------------------------
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("moved", ["sorted", "row deleted above", "row inserted above"])
+def test_clear_after_the_clerk_moves_rows_gives_each_row_its_own_formatting_back(host, moved, tmp_path):
+    """T0002's marked ID cell moves (a sort swaps it with T0003, or a row above is deleted or
+    inserted): 清除结果 puts T0002's fill and note back where T0002 now is, and leaves the cell at
+    T0002's old place (now T0003's, with the clerk's own note) alone."""
+    path = register(tmp_path / "r.xlsx")
+    to = {"sorted": swap(4, 5), "row deleted above": delete(3), "row inserted above": lambda r: r + 1 if r >= 3 else r}[moved]
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.move_rows(to)
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, to, tmp_path)[SHEET]}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_press_after_a_sort_moves_the_mark_with_its_row(host, tmp_path):
+    """Pressing again after a sort marks T0002 where it now is, the mark at its old place does not
+    stay behind, and 清除结果 still gives every row its own formatting back."""
+    path = register(tmp_path / "r.xlsx")
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.move_rows(swap(4, 5))
+    h.press("validate")
+    cells = h.view()[SHEET][1]
+    assert cells["F5"][1] == RED and cells["F5"][2] == t("id_check_digit", detail="X")
+    assert cells["F4"][1:] == (OTHER_FILL, "T0003 本人已核实")
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, swap(4, 5), tmp_path)[SHEET]}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_fixed_and_then_sorted_row_is_found_by_its_complaint_id(host, tmp_path):
+    """The clerk corrects T0002's ID number, then sorts: the row's content changed and it moved,
+    but its 投诉编号 says where it is. The next press (no longer a problem) gives T0002's cell its
+    own fill and note back and leaves T0003's cell alone."""
+    path = register(tmp_path / "r.xlsx")
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.type_value("F4", "11010519491231002X")
+    h.move_rows(swap(4, 5))
+    h.press("validate")
+    cells = h.view()[SHEET][1]
+    assert cells["F5"] == ("11010519491231002X", USER_FILL, "客户说证件号码是旧证")
+    assert cells["F4"][1:] == (OTHER_FILL, "T0003 本人已核实")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_cells_several_checks_mark_follow_a_reversed_sort(host, tmp_path):
+    """A register where 校验 and 查重 mark the same cells (a duplicate ID, a wrong ID number under
+    the clerk's own note): 一键检查, the clerk sorts the rows the other way round, 一键检查 again,
+    then 清除结果: every row has its own formatting back, wherever it went."""
+    path = marked_register(tmp_path / "r.xlsx")
+    reverse = lambda r: 10 - r if 3 <= r <= 7 else r  # noqa: E731
+    h = Host(host, path, tmp_path)
+    h.press(ALL)
+    h.move_rows(reverse)
+    h.press(ALL)
+    h.press("validate")
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, reverse, tmp_path)[SHEET]}
+
+
+def test_the_clis_annotated_copy_checked_again_after_a_fix_and_a_sort(runner, tmp_path):
+    """`validate -o` on its own annotated copy, after the clerk fixed T0002's ID number and sorted
+    it below T0003: T0002's cell gets the clerk's fill and note back, T0003's keeps its own."""
+    from complaintkit.cli import cli
+
+    path = register(tmp_path / "r.xlsx")
+    first, second = tmp_path / "checked.xlsx", tmp_path / "again.xlsx"
+    assert runner.invoke(cli, ["validate", str(path), "-o", str(first), "--as-of", AS_OF]).exit_code == 1
+    wb = load_workbook(first)
+    wb[SHEET]["F4"] = "11010519491231002X"
+    move_openpyxl_rows(wb[SHEET], swap(4, 5))
+    wb.save(first)
+    assert runner.invoke(cli, ["validate", str(first), "-o", str(second), "--as-of", AS_OF]).exit_code == 0
+    cells = normalised(snapshot(load_workbook(second)))[SHEET][1]
+    assert cells["F5"] == ("11010519491231002X", USER_FILL, "客户说证件号码是旧证")
+    assert cells["F4"][1:] == (OTHER_FILL, "T0003 本人已核实")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_mark_the_clerk_changed_is_left_as_the_clerk_left_it(host, tmp_path):
+    """The clerk replaced the add-in's fill and note on F4 with their own: neither the next press
+    nor 清除结果 writes over it."""
+    path = register(tmp_path / "r.xlsx")
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.reformat("F4", None, "已电话核实，证件号码无误")
+    h.press(CLEAR)
+    assert h.view()[SHEET][1]["F4"][1:] == (None, "已电话核实，证件号码无误")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_state_rows_written_before_marks_were_remembered_still_restore(host, tmp_path):
+    """A CK-state sheet of six columns (op, sheet, row, column, previous fill and note): 清除结果
+    restores a cell that still shows a mark, and leaves alone one whose mark the clerk took off."""
+    path = register(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    user_format(wb[SHEET]["B5"], OTHER_FILL, None)
+    wb[SHEET]["B5"] = "上周三"  # a second mark, on T0003's received date
+    wb.save(path)
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.cut_state_to_six_columns()
+    h.reformat("B5", None, "日期待客户确认")
+    h.press(CLEAR)
+    cells = h.view()[SHEET][1]
+    assert cells["F4"][1:] == (USER_FILL, "客户说证件号码是旧证")
+    assert cells["B5"][1:] == (None, "日期待客户确认")
+
+
+# --- 2. a clerk's CK- column or sheet is the clerk's -----------------------------------------------
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_clerks_own_ck_column_and_sheet_survive_every_button(host, tmp_path):
+    rows = [good_row(i) + [f"张{i}"] for i in range(1, 4)]
+    path = write_xlsx(tmp_path / "r.xlsx", rows, [*HEADERS, "CK-负责人"], title="城南支行投诉登记台账")
+    wb = load_workbook(path)
+    wb.create_sheet("CK-汇总").append(["网点", "件数"])
+    wb["CK-汇总"].append(["城南支行", 3])
+    wb.save(path)
+    original = normalised(snapshot(load_workbook(path)))
+    h = Host(host, path, tmp_path)
+    h.press(ALL)
+    h.press(ALL)
+    seen = h.view()
+    assert [seen[SHEET][1][f"N{r}"][0] for r in (2, 3, 4, 5)] == ["CK-负责人", "张1", "张2", "张3"]
+    assert seen["CK-汇总"] == original["CK-汇总"]
+    h.press(CLEAR)
+    assert h.view() == original
+    register_read = core.register_from_sheet(sheet_as_xlwings(load_workbook(path)[SHEET])[0], SHEET, POLICY)
+    assert "CK-负责人" in [c.header for c in register_read.columns]
+
+
+def test_a_register_sheet_named_ck_something_can_be_checked(tmp_path):
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1)], sheet="CK-台账")
+    wb = load_workbook(path)
+    rows, _ = sheet_as_xlwings(wb["CK-台账"])
+    message = press(core_book(wb), "validate", rows, "CK-台账", POLICY, ASOF)
+    assert message.startswith("校验：共 1 行") and t("sheet_findings") in wb.sheetnames
+    press(core_book(wb), CLEAR, [], "CK-台账", POLICY, ASOF)
+    assert wb.sheetnames == ["CK-台账"]
+
+
+# --- 3. two registers, two sets of result sheets -----------------------------------------------------
+
+def two_registers(path: Path) -> Path:
+    write_xlsx(path, [good_row(1), good_row(2, 证件号码="110105194912310021")], sheet="1月")
+    wb = load_workbook(path)
+    ws = wb.create_sheet("2月")
+    for row in [HEADERS, good_row(3, 联系电话="12345"), good_row(4), good_row(5, 受理日期="上周三")]:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def links_of(view: dict[str, Any], sheet: str) -> set[str]:
+    return {v[0].split("!")[0] for k, v in view[sheet][1].items() if k.startswith("A") and k != "A1"}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_each_register_sheet_keeps_its_own_result_sheets(host, tmp_path):
+    path = two_registers(tmp_path / "r.xlsx")
+    original = normalised(snapshot(load_workbook(path)))
+    h = Host(host, path, tmp_path)
+    findings = t("sheet_findings")
+    h.press("validate", "1月")
+    assert links_of(h.view(), findings) == {"1月"}  # one register: the plain name, as the CLI writes it
+    h.press("validate", "2月")
+    jan, feb = f"{findings}(1月)", f"{findings}(2月)"
+    seen = h.view()
+    assert findings not in seen and links_of(seen, jan) == {"1月"} and links_of(seen, feb) == {"2月"}
+    assert len(seen[jan][1]) < len(seen[feb][1])  # 1月 has one finding, 2月 two
+    h.press("validate", "1月")
+    h.press(ALL, "2月")
+    again = h.view()
+    assert again[jan] == seen[jan] and again[feb] == seen[feb] and findings not in again
+    h.press(CLEAR)
+    assert h.view() == original
+
+
+def test_result_sheet_names_fit_excel_and_stay_apart():
+    from complaintkit.sheetplan import result_sheet_name
+
+    long_a, long_b = "城南支行投诉登记台账2026年第一季度", "城南支行投诉登记台账2026年第二季度"
+    names = {result_sheet_name(t("dedupe_sheet", lang), sheet) for lang in ("zh", "en") for sheet in (long_a, long_b)}
+    assert len(names) == 4 and all(len(n) <= 31 for n in names)
+    assert result_sheet_name("CK-校验结果", "2月") == "CK-校验结果(2月)"
+
+
+# --- 4. a message box a clerk can read -------------------------------------------------------------
+
+def test_run_all_says_in_a_few_lines_what_was_found_and_where_to_look(tmp_path):
+    branch = SAMPLES / "branches" / "城东支行.xlsx"
+    sheet = load_register(branch, LoadOptions(POLICY)).sheet
+    wb = load_workbook(branch)
+    rows, merged = sheet_as_xlwings(wb[sheet])
+    check = core.check_sheet(rows, sheet, ALL, POLICY, ASOF, merged=merged)
+    message = press(core_book(wb), ALL, rows, sheet, POLICY, ASOF, merged=merged)
+    lines = message.splitlines()
+    assert len(lines) <= len(check.results) + 2 and max(map(len, lines)) <= 90, message
+    for result in check.results:
+        line = next(line for line in lines if line.startswith(core.button_label(result.name)))
+        assert result.summary in line
+    for table in (tb for plan in check.plans for tb in plan.tables):
+        assert table.name in message
+    assert t("col_fu_due") not in message and "CK- " in message
+
+
+# --- 5. own columns are cleared down to the data ---------------------------------------------------
+
+def test_own_columns_are_not_written_down_to_the_bottom_of_a_formatted_sheet(monkeypatch, tmp_path):
+    """A sheet whose formatting runs to row 1,048,576 (Ctrl+End lands there): the own columns are
+    written and cleared down to the last row with data, not a million rows."""
+    path = register(tmp_path / "r.xlsx")
+    fake = FakeBook(load_workbook(path))
+    fake.sheets[SHEET].cell(1_048_576, 1).fill = (255, 255, 0)
+    rows, merged = sheet_as_xlwings(load_workbook(path)[SHEET])
+    reached: list[int] = []
+    value_setter, color_setter = FakeRange.value.fset, FakeRange.color.fset
+
+    def value(self, data):
+        reached.append(self.b[0] if self.sheet.name == SHEET else 0)
+        assert self.b[0] < 1000, f"wrote down to row {self.b[0]}"
+        value_setter(self, data)
+
+    def color(self, rgb):
+        assert self.b[0] < 1000 or self.a[0] == self.b[0], f"coloured down to row {self.b[0]}"
+        color_setter(self, rgb)
+
+    monkeypatch.setattr(FakeRange, "value", FakeRange.value.setter(value))
+    monkeypatch.setattr(FakeRange, "color", FakeRange.color.setter(color))
+    # 清除结果 reads the sheet once, as a press does; the simulated Excel is spared a million rows.
+    monkeypatch.setattr(XlwingsBook, "read_rows", lambda self, name: self._sheet(name).range((1, 1), (999, 30)).options(ndim=2).value,
+                        raising=False)
+    for tag in (ALL, ALL, CLEAR):
+        press(XlwingsBook(fake), tag, rows if tag != CLEAR else [], SHEET, POLICY, ASOF, merged=merged)
+    assert max(reached) == 7
+
+
+def test_the_clerks_formatting_below_the_data_is_left_in_the_own_columns(tmp_path):
+    """The clerk bands the rows far below the register, across the own columns too (openpyxl then
+    keeps a cell for each): the next press and 清除结果 leave that formatting alone below the data."""
+    path = register(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    rows, merged = sheet_as_xlwings(wb[SHEET])
+    press(core_book(wb), "validate", rows, SHEET, POLICY, ASOF, merged=merged)
+    band = PatternFill("solid", start_color=OTHER_FILL, end_color=OTHER_FILL)
+    for r in range(8, 400):
+        for c in range(1, 20):
+            wb[SHEET].cell(row=r, column=c).fill = band
+    for tag in ("validate", CLEAR):
+        press(core_book(wb), tag, rows, SHEET, POLICY, ASOF, merged=merged)
+    ws = reloaded(wb, tmp_path / "after.xlsx")[SHEET]
+    assert ws["O2"].value is None  # the own column was there, and is emptied
+    assert all(ws.cell(row=r, column=c).fill.start_color.rgb[-6:] == OTHER_FILL for r in (8, 200, 399) for c in (14, 15, 19))
