@@ -426,6 +426,22 @@ def test_cli_annotated_copy(runner, tmp_path):
     assert "CK-重复录入" not in head and head.count("CK-重复投诉") == 1
 
 
+def test_merge_keeps_a_clerks_own_ck_column_and_a_merged_register_merges_again(runner, tmp_path):
+    rows = _branch_rows()
+    book = _book(tmp_path / "branch.xlsx", [r + [f"经办{i}"] for i, r in enumerate(rows)],
+                 headers=[*HEADERS, "CK-负责人"])
+    merged = tmp_path / "merged.xlsx"
+    assert runner.invoke(cli, ["dedupe", str(book), "--config", _config(tmp_path), "--merge", "-o", str(merged)]).exit_code == 0
+    head = [c.value for c in load_workbook(merged).active[1]]
+    assert "CK-负责人" in head  # the clerk's data, not a result
+    again = tmp_path / "again.xlsx"
+    result = runner.invoke(cli, ["dedupe", str(merged), "--config", _config(tmp_path), "--merge", "-o", str(again)])
+    assert result.exit_code == 0, result.output
+    head2 = [c.value for c in load_workbook(again).active[1]]
+    # The first merge's provenance columns are written anew, not carried as data beside new ones.
+    assert head2.count("CK-来源文件") == 1 and head2.count("CK-原因") <= 1 and "CK-负责人" in head2
+
+
 def test_cli_merge_of_a_folder_keeps_every_row_traceable(runner, tmp_path):
     folder = tmp_path / "branches"
     folder.mkdir()

@@ -44,6 +44,18 @@ def test_every_message_has_both_languages_with_the_same_parameters():
         assert _fields(zh) == _fields(en), code
 
 
+def test_each_own_column_and_sheet_name_belongs_to_one_message():
+    # The add-in finds its columns and sheets by name in either language (messages.translations):
+    # a CK- name in two messages of different translations would find the other one's column.
+    _load_every_module()
+    owner: dict[str, tuple[str, tuple[str, str]]] = {}
+    for code, pair in CATALOG.items():
+        for text in pair:
+            if text.startswith("CK-"):
+                first = owner.setdefault(text, (code, pair))
+                assert first[1] == pair, (text, first[0], code)
+
+
 def test_every_error_is_raised_as_a_code_the_catalog_knows():
     """A raise with an English sentence instead of a code would reach a Chinese clerk in English."""
     _load_every_module()

@@ -29,11 +29,11 @@ from openpyxl.utils import get_column_letter
 from .dedupe import REPEAT, DedupeResult, Group, member_note, where
 from .fields import FIELDS, field_label
 from .identity import RecordKey, second_columns
-from .messages import register_messages, t
+from .messages import CATALOG, register_messages, t
 from .outputs import atomic_write, check_writable, require_xlsx
 from .privacy import mask_cell
 from .register import Record, Register
-from .sheetplan import HEADER, OWN_PREFIX
+from .sheetplan import HEADER, own_names
 from .xlsx_applier import put, put_row, sheet_title
 
 #: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
@@ -54,7 +54,7 @@ register_messages({
     "merge_col_into_where": ("CK-并入记录来源", "CK-merged into (source)"),
     "merge_col_into_row": ("CK-并入合并表行", "CK-merged into (row here)"),
     "merge_col_similarity": ("CK-相似度", "CK-similarity"),
-    "merge_col_reason": ("CK-原因", "CK-reason"),
+    "merge_col_reason": ("CK-原因", "CK-merge reason"),
     "merge_merged_rows": ("合并了 {n} 行：{rows}", "merged {n} rows: {rows}"),
     "merge_first_in_history": ("同一事件首次登记于历史台账：{id}（{where}）", "first entered in history: {id} ({where})"),
     "merge_hdr_file": ("文件", "file"),
@@ -69,6 +69,8 @@ register_messages({
     ),
     "merge_done": ("已写出合并后的台账 {path}：输入 {rows} 行，保留 {kept} 行，合并 {removed} 行", "wrote the merged register {path}: {rows} rows in, {kept} kept, {removed} merged"),
 })
+#: The merged workbook's own columns, in both languages: a register merged again gets them anew.
+_MERGE_COLUMNS = frozenset(text for code, pair in CATALOG.items() if code.startswith("merge_col_") for text in pair)
 
 
 @dataclass
@@ -126,8 +128,10 @@ class OutColumn:
 def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutColumn]:
     """The registers' own header row when they all share it; otherwise the canonical fields any of
     them has (in register order) followed by every other header, first seen first. Columns an
-    earlier run added (CK-...) are results, not data: they are left out."""
-    columns = [[c for c in reg.columns if not c.header.startswith(OWN_PREFIX)] for reg in registers]
+    earlier run added (a check's CK- column, or an earlier merge's) are results, not data: they
+    are left out. A clerk's own column that merely starts with CK- (CK-负责人) is data."""
+    ours = own_names() | _MERGE_COLUMNS
+    columns = [[c for c in reg.columns if c.header.strip() not in ours] for reg in registers]
     seconds = {key: name for reg in registers for key, name in second_columns(reg).items() if name in _PERSONAL_FIELDS}
     shapes = {tuple((c.header, c.field, c.extra_key) for c in cols) for cols in columns}
     if len(shapes) == 1:
