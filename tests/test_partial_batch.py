@@ -21,8 +21,6 @@ from complaintkit.cli import cli
 from conftest import AS_OF, good_row, write_xlsx
 
 CHECKS = ["validate", "dedupe", "classify", "followups", "risk"]
-#: The checks that take --as-of (dedupe and classify do not depend on the day).
-DATED = {"validate", "followups", "risk"}
 GOOD = "城南支行.xlsx"
 #: The unusable files beside it, with the code the JSON gives each and the start of its reason.
 BAD = {"损坏的支行.xlsx": ("in_truncated_zip", "工作簿已损坏", "damaged workbook"),
@@ -60,7 +58,7 @@ def branch_folder(tmp_path: Path) -> Path:
 def args(check: str, *paths: Path | str, fmt: str = "json") -> list[str]:
     """The check over ``paths``; --fail-on warning, so that on the good register alone every
     check exits 1 and a partial batch shows that 3 wins."""
-    return [check, *map(str, paths), "--format", fmt, "--fail-on", "warning", *(["--as-of", AS_OF] if check in DATED else [])]
+    return [check, *map(str, paths), "--format", fmt, "--fail-on", "warning", "--as-of", AS_OF]  # every check takes --as-of
 
 
 def main_items(data: dict[str, Any]) -> list[Any]:

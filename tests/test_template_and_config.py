@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from openpyxl import load_workbook
 
 from complaintkit.cli import cli
@@ -91,3 +92,52 @@ def test_a_template_not_named_xlsx_is_refused(runner, tmp_path):
         result = runner.invoke(cli, ["template", "-o", str(tmp_path / name)])
         assert result.exit_code == 2 and ".xlsx" in result.output, result.output
         assert not (tmp_path / name).exists()
+
+
+_MISSPELT = [
+    ("[dedupe.repeat]\nwindow_day = 90\n", "dedupe.repeat.window_day"),
+    ("[deadlines]\ndayz = 10\n", "deadlines.dayz"),
+    ("[deadlines.calendar]\nextra_holiday = [2027-01-01]\n", "deadlines.calendar.extra_holiday"),
+    ("[classify]\nthreshhold = 0.5\n", "classify.threshhold"),
+    ("[classify.model]\nepoch = 3\n", "classify.model.epoch"),
+    ('[classify.rules.reason."定价收费"]\nkeyword."年费" = 3\n', "classify.rules.reason.定价收费.keyword"),
+    ('[fields.aliases]\ncustmer_name = ["来电人"]\n', "fields.aliases.custmer_name"),
+    ('[values.allowed]\nchanel = ["柜面"]\n', "values.allowed.chanel"),
+    ("[register]\nmax_file = 100\n", "register.max_file"),
+    ('[status]\nclosedd = ["已办结"]\n', "status.closedd"),
+    ("[rules]\nphone_invalid = { enabled = true, severty = \"error\" }\n", "rules.phone_invalid.severty"),
+]
+
+
+@pytest.mark.parametrize("text, key", _MISSPELT, ids=[key for _text, key in _MISSPELT])
+def test_config_check_finds_a_misspelt_key_in_any_section(runner, tmp_path, text, key):
+    """Not only inside [risk]: a setting the checks would never read is named, with the keys
+    that place knows, and every command that reads the policy stops on it (exit 2)."""
+    bank = tmp_path / "bank.toml"
+    bank.write_text(text, encoding="utf-8")
+    result = runner.invoke(cli, ["config", "check", "--config", str(bank)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()] and f"未知的设置项 {key}，不会生效（可用：" in result.stderr
+    english = runner.invoke(cli, ["config", "check", "--config", str(bank)], env={"COMPLAINTKIT_LANG": "en"})
+    assert f"unknown setting {key}, it would not apply (known: " in english.stderr
+    validate = runner.invoke(cli, ["validate", str(ROOT / "samples" / "clean_branch.xlsx"), "--config", str(bank), "--format", "json"])
+    assert validate.exit_code == 2 and key in validate.stderr and validate.stdout == ""
+
+
+def test_the_banks_own_names_are_not_settings(runner, tmp_path):
+    """Where the keys are the bank's own words (spellings, reasons, keywords, label maps, override
+    values, channels) any name goes; a reason of its own takes the settings a shipped one takes."""
+    bank = tmp_path / "bank.toml"
+    bank.write_text("\n".join([
+        '[values.aliases.status]\n"搞定" = "已办结"',
+        '[values.allowed]\nhandler = ["张三", "李四"]',
+        "[classify]\nreasons = [\"服务态度及服务质量\", \"定价收费\", \"我行自定原因\"]",
+        '[classify.rules.reason."我行自定原因"]\nen = "our own"\nkeywords."积分" = 3\npatterns."积分.{0,4}清零" = 4',
+        '[classify.rules.business."信用卡"]\npatterns."\\\\d{4}尾号" = 1',
+        '[classify.label_maps.ours]\n"定价收费" = "收费类"',
+        '[classify.category_aliases]\n"乱收费" = "定价收费"',
+        '[deadlines.overrides.channel]\n"监管转办" = { days = 7 }',
+        '[risk.channels]\n"网上银行" = 5',
+    ]) + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["config", "check", "--config", str(bank)])
+    assert result.exit_code == 0, result.output

@@ -4,6 +4,10 @@ escalation signals see the last 12 months even when this month's file starts in 
 One row per complaint, keyed by complaint ID and received date (or, without an ID, by the
 content that identifies the event): adding the same register twice, or next month's cumulative
 register, updates rows instead of duplicating them. The schema carries a version number.
+
+Each complaint remembers the register it was last seen in (``source_label``): the file's path
+inside the folder the batch was given as, so that two branches' 投诉台账.xlsx in 城东/ and 城西/
+stay two registers, and next month's folder names them as this month's did.
 """
 
 from __future__ import annotations
@@ -54,6 +58,38 @@ def complaint_key(rec: Record) -> str:
         basis = ["content", v.get("id_number") or v.get("phone") or "", v.get("customer_name") or "",
                  v.get("branch") or "", received.isoformat() if received else "", v.get("description") or ""]
     return hashlib.sha256("\x1f".join(basis).encode("utf-8")).hexdigest()[:32]
+
+
+def source_label(source: str | Path, roots: Sequence[str | Path] = ()) -> str:
+    """What names a register in the store: its path inside the first of ``roots`` (the folders,
+    or the fixed part of the globs, the batch was given as) that holds it, with ``/``; a file
+    given by itself is its name."""
+    path = Path(source)
+    for root in roots:
+        base = _root_folder(str(root))
+        if base is None:
+            continue
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except (ValueError, OSError):
+            continue
+    return path.name
+
+
+def _root_folder(root: str) -> Path | None:
+    """The folder a batch argument names: the folder itself, or a glob's fixed leading part
+    (``inbox/*/台账.xlsx``: ``inbox``); None for a file."""
+    if Path(root).is_dir():
+        return Path(root)
+    magic = lambda text: any(ch in text for ch in "*?[")  # noqa: E731 - as sources.expand_paths tells a glob
+    if magic(root):
+        fixed = []
+        for part in Path(root).parts:
+            if magic(part):
+                break
+            fixed.append(part)
+        return Path(*fixed) if fixed else Path(".")
+    return None
 
 
 def _encode(values: dict[str, Any]) -> str:
@@ -134,13 +170,14 @@ class HistoryStore:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def add(self, registers: Iterable[Register], now: dt.datetime | None = None) -> AddResult:
-        """Add or update every complaint of ``registers``; the same rows again change nothing."""
+    def add(self, registers: Iterable[Register], now: dt.datetime | None = None, roots: Sequence[str | Path] = ()) -> AddResult:
+        """Add or update every complaint of ``registers``; the same rows again change nothing.
+        ``roots``: the paths the batch was given as, which name each register (``source_label``)."""
         stamp = (now or dt.datetime.now()).isoformat(timespec="seconds")
         added = updated = unchanged = 0
         with self.db:
             for reg in registers:
-                source = Path(reg.source).name
+                source = source_label(reg.source, roots)
                 for rec in reg.records:
                     key = complaint_key(rec)
                     encoded = _encode(rec.values)
@@ -161,7 +198,7 @@ class HistoryStore:
         return AddResult(added, updated, unchanged)
 
     def sources(self) -> list[SourceSummary]:
-        """What the store holds, by source file."""
+        """What the store holds, by register (``source_label``)."""
         rows = self.db.execute(
             "SELECT source, COUNT(*), MIN(received_date), MAX(received_date), MAX(added_at) FROM complaints GROUP BY source ORDER BY source"
         ).fetchall()

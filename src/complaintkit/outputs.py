@@ -21,7 +21,9 @@ register_messages({
     "out_is_folder": ("{path}：这是一个文件夹，不是文件", "{path}: is a folder"),
     "out_over_input": ("{path}：不能写在输入文件上（请换一个输出文件名）", "{path}: refusing to write over an input file"),
     "out_exists": ("{path}：文件已存在（要替换请加 --force）", "{path}: already exists (use --force to replace it)"),
-    "out_no_folder": ("{path}：文件夹 {folder} 不存在", "{path}: folder {folder} does not exist"),
+    "out_not_a_folder": ("{path}：这是一个文件，不是文件夹", "{path}: is a file, not a folder"),
+    "out_folder_blocked": ("{path}：无法写入：{blocker} 是一个文件，不是文件夹", "{path}: cannot be written: {blocker} is a file, not a folder"),
+    "out_folder_cannot_create": ("{path}：无法创建文件夹（{detail}）", "{path}: folder cannot be created ({detail})"),
     "out_folder_readonly": ("{path}：文件夹 {folder} 不可写", "{path}: folder {folder} is not writable"),
     "out_cannot_write": ("{path}：无法写入（{detail}）", "{path}: cannot be written ({detail})"),
     "out_xlsx_only": ("{path}：{what}是 .xlsx 工作簿，文件名请以 .xlsx 结尾", "{path}: {what} is an .xlsx workbook; give it a name ending in .xlsx"),
@@ -57,7 +59,9 @@ def require_xlsx(path: str | Path, what: str) -> None:
 
 
 def check_writable(path: str | Path, force: bool, inputs: Iterable[str | Path] = ()) -> Path:
-    """Refuse to overwrite an input, or an existing file without ``force``; the folder must exist."""
+    """Refuse to overwrite an input, or an existing file without ``force``. A missing folder is
+    fine when it can be made (``atomic_write`` makes it): not when a file stands in its way or
+    the nearest existing folder is read-only."""
     out = Path(path)
     try:
         exists = out.exists()
@@ -68,14 +72,38 @@ def check_writable(path: str | Path, force: bool, inputs: Iterable[str | Path] =
                 raise OutputError("out_over_input", path=out)
         if exists and not force:
             raise OutputError("out_exists", path=out)
-        parent = out.parent if str(out.parent) else Path(".")
+        parent = _nearest_existing(out.parent if str(out.parent) else Path("."))
         if not parent.is_dir():
-            raise OutputError("out_no_folder", path=out, folder=parent)
+            raise OutputError("out_folder_blocked", path=out, blocker=parent)
         if not os.access(parent, os.W_OK):
             raise OutputError("out_folder_readonly", path=out, folder=parent)
     except OSError as exc:  # a name too long, a folder we may not look into
         raise OutputError("out_cannot_write", path=out, detail=exc.strerror or exc) from None
     return out
+
+
+def make_folder(folder: str | Path) -> Path:
+    """Make ``folder`` and the folders above it that are missing, for every output of every
+    command alike (-o, --report, --json, --csv, --annotate, --log): a file in the way or a folder
+    that cannot be made is one OutputError."""
+    folder = Path(folder) if str(folder) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file by that name
+        raise OutputError("out_not_a_folder", path=folder) from None
+    except OSError as exc:  # a file further up (Not a directory), a read-only share
+        blocker = _nearest_existing(folder)
+        if blocker.exists() and not blocker.is_dir():
+            raise OutputError("out_folder_blocked", path=folder, blocker=blocker) from None
+        raise OutputError("out_folder_cannot_create", path=folder, detail=exc.strerror or exc) from None
+    return folder
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path``, or the nearest folder above it that exists (a file, when one is in the way)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -100,7 +128,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place, so a
     crash or a full disk never leaves a half-written output (nor the temporary file)."""
     out = Path(path)
-    folder = out.parent if str(out.parent) else Path(".")
+    folder = make_folder(out.parent)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=".~ck-", suffix=out.suffix, dir=str(folder))
     except OSError as exc:

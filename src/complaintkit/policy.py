@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -102,16 +102,48 @@ def load_policy(config: str | Path | None = None) -> Policy:
     return Policy(data, sources)
 
 
-def _check_names(defaults: dict[str, Any], user: dict[str, Any], path: Path) -> None:
-    """A misspelt section, rule or rule setting would be ignored without a word and the bank's
-    setting would never apply. (Inside a section, each check reads and checks its own keys.)"""
-    names = [("", key, defaults) for key in user]
-    names += [("rules.", code, defaults["rules"]) for code in user.get("rules") or {}]
-    names += [(f"rules.{code}.", key, {"enabled": 1, "severity": 1})
-              for code, spec in (user.get("rules") or {}).items() if isinstance(spec, dict) for key in spec]
-    for where, key, known in names:
-        if key not in known:
-            raise PolicyError("pol_unknown_key", path=path, key=where + key, known=", ".join(known))
+#: Where the keys are the bank's own names (spellings, labels, words), not settings: any key goes.
+#: A place is the tuple of keys from the top of the file; "*" stands for any one key.
+_OWN_NAMES = {("values", "aliases", "*"), ("classify", "category_aliases"), ("classify", "label_maps"), ("classify", "label_maps", "*"),
+              ("classify", "rules", "*"), ("classify", "rules", "*", "*", "keywords"), ("classify", "rules", "*", "*", "patterns")}
+#: Settings tables whose keys the shipped file does not all show (a rule's settings, a bank's own
+#: reason); and tables keyed by field, whose keys are those of fields.aliases.
+_SETTINGS = {("rules", "*"): ("enabled", "severity"), ("classify", "rules", "*", "*"): ("en", "keywords", "patterns")}
+_FIELD_KEYED = {("fields", "aliases"), ("values", "allowed"), ("values", "aliases")}
+#: Tables whose check reads every key and names a mistake itself, in its own words.
+_SELF_CHECKED = {("risk",), ("deadlines", "overrides")}
+
+
+def _place(where: tuple[str, ...], places: Iterable[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The first of ``places`` (with "*" for any key) that ``where`` is, else None."""
+    return next((p for p in places if len(p) == len(where) and all(k in ("*", w) for k, w in zip(p, where))), None)
+
+
+def _check_names(defaults: dict[str, Any], user: dict[str, Any], path: Path, where: tuple[str, ...] = ()) -> None:
+    """A misspelt section, setting or rule anywhere in the bank's file (``[feilds]``,
+    ``[dedupe.repeat] window_day = 90``, ``phone_invalide``, ``severty``) would be ignored without a
+    word and the bank's setting would never apply: every key is checked against the keys the
+    shipped file has at its place, except where keys are the bank's own names (``_OWN_NAMES``)
+    and in the tables whose check names a mistake itself (``_SELF_CHECKED``)."""
+    shipped = defaults
+    for key in where:
+        shipped = shipped.get(key) if isinstance(shipped, dict) else None
+    known: Sequence[str] | None
+    settings = _place(where, _SETTINGS)
+    if _place(where, _OWN_NAMES):
+        known = None
+    elif settings is not None:
+        known = _SETTINGS[settings]
+    elif _place(where, _FIELD_KEYED):
+        known = list(defaults["fields"]["aliases"])
+    else:
+        known = list(shipped) if isinstance(shipped, dict) else None
+    for key, value in user.items():
+        if known is not None and key not in known:
+            raise PolicyError("pol_unknown_key", path=path, key=".".join((*where, key)), known=", ".join(known))
+        inner = (*where, key)
+        if isinstance(value, dict) and not _place(inner, _SELF_CHECKED):
+            _check_names(defaults, value, path, inner)
 
 
 def _check(data: dict[str, Any]) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import signal
 
 import click
 
 from .. import __version__
 from .classify import classify_group
+from .common import RootGroup, raise_on_sigterm
 from .config_cmd import config_group
 from .dedupe import dedupe_cmd
 from .followups import followups_cmd
@@ -18,7 +20,7 @@ from .template_cmd import template_cmd
 from .validate import validate_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="complaintkit")
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
@@ -39,6 +41,9 @@ cli.add_command(history_group)
 
 def main() -> None:
     """Console-script entry point."""
+    # SIGTERM (cron's or systemd's timeout, `kill`) unwinds like Ctrl-C: temporary files removed,
+    # the run lock released, exit 143 with one line (see common.stopped).
+    signal.signal(signal.SIGTERM, raise_on_sigterm)
     try:
         cli(prog_name="complaintkit")
     finally:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from ..policy import load_policy
 from ..textmodel import TextModel, TrainSettings, train
 from .common import (
     UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, manual_mapping,
-    message_lang, output_options, read_checked, resolve_format, with_unreadable, write_annotations,
+    message_lang, output_options, read_checked, resolve_format, undated_as_of_option, with_unreadable, write_annotations,
 )
 
 register_messages({
@@ -97,11 +96,12 @@ def _model_option(func: Any) -> Any:
 
 @classify_group.command("classify", hidden=True)
 @input_options
+@undated_as_of_option
 @_model_option
 @fail_on_option
 @output_options
 @friendly_errors
-def classify_check(paths, sheet, manual_map, config, model_path, fail_on, fmt, lang, output, annotate_dir, force, mask, debug):
+def classify_check(paths, sheet, manual_map, config, as_of, model_path, fail_on, fmt, lang, output, annotate_dir, force, mask, debug):
     """Classify every complaint: its reason (JR/T 0169-2018 投诉原因, or the policy's own taxonomy),
     business line and hotspot tags (征信 息费 分期 催收), each with a confidence and the words that
     decided it. Below the confidence threshold the reason is 待人工复核 (needs review). The
@@ -118,13 +118,15 @@ def classify_check(paths, sheet, manual_map, config, model_path, fail_on, fmt, l
     be read are named on stderr and in the JSON "unreadable", and the others classified. Exit code:
     0 done; 1 with --fail-on warning when rows need review or disagree with the register; 2 unusable
     input (a single file, or no file readable); 3 some files unreadable (whatever the findings).
+    --as-of is accepted as by every check (one cron line for all), and has no effect: a
+    complaint's reason is read from its own words, whatever the day.
     """
     inputs = read_checked(paths, sheet, manual_map, config, "classify", lang)
     policy = inputs.policy
     if model_path:
         TextModel.load(model_path)  # a bad model file is one clear error before any work
         policy = policy.with_overrides({"classify": {"model": {"path": str(model_path)}}})
-    result = run_operation("classify", inputs.registers, OpContext(policy, dt.date.today(), lang, mask))
+    result = run_operation("classify", inputs.registers, OpContext(policy, as_of, lang, mask))
     report = result.detail
     classifier: Classifier = report.classifier
     fmt = resolve_format(fmt)

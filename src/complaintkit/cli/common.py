@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import gc
 import re
+import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -22,11 +23,12 @@ from tabulate import tabulate
 
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
+from ..history import HistoryStore
 from ..loader import LoadOptions, LoadResult, load_register, load_registers
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
-from ..outputs import atomic_write_text, check_writable, to_csv, to_json
+from ..outputs import atomic_write_text, check_writable, make_folder, to_csv, to_json
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
@@ -35,6 +37,9 @@ from ..sources import expand_paths
 from ..xlsx_applier import annotated_suffix, write_annotated
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
+#: A command stopped by a signal exits 128 + the signal's number, as the shell reports it: 130
+#: after Ctrl-C (SIGINT), 143 after SIGTERM (cron's or systemd's timeout, `kill`).
+EXIT_SIGNAL_BASE = 128
 
 
 # Characters a terminal acts on instead of showing: C0/C1 controls (ESC starts colour, cursor and
@@ -58,6 +63,48 @@ class UserError(click.ClickException):
         click.echo(f"complaintkit: {printable(self.format_message(), keep_newlines=False)}", err=True)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that a command that
+    cron or systemd stops unwinds the same way: temporary files removed, the run lock released, a
+    history store's transaction rolled back."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_on_sigterm(signum: int, _frame: Any) -> None:
+    """The SIGTERM handler the console script installs (the add-in and tests keep their own)."""
+    raise Interrupted(signum)
+
+
+def stopped(exc: KeyboardInterrupt, lang: str) -> UserError:
+    """The one line and the exit code (128 + the signal: 130 SIGINT, 143 SIGTERM) of a command
+    stopped by a signal: cron must not read "done, findings" (1) from a run that never finished."""
+    signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+    error = UserError(t("cli_interrupted", lang, signal=signal.Signals(signum).name))
+    error.exit_code = EXIT_SIGNAL_BASE + signum
+    return error
+
+
+class RootGroup(click.Group):
+    """The `complaintkit` group: a signal that arrives outside a command's own error handling
+    (while Click parses the command line) ends with the same line and code, not Click's "Aborted!"
+    and 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise stopped(exc, message_lang()) from None
+
+
+def warn(message: str, lang: str) -> None:
+    """A warning line on stderr (``complaintkit: 警告: …``): said even under --quiet, as an error
+    is, since it is something to act on (cron mails it)."""
+    click.echo(f"complaintkit: {t('sev_warning', lang)}: {printable(scrub(message), keep_newlines=False)}", err=True)
+
+
 register_messages({
     "cli_not_a_date": ("{value} 不是日期（请写成 YYYY-MM-DD）", "{value} is not a date (use YYYY-MM-DD)"),
     "cli_implausible_day": ("{date} 不像是检查日（请用 2000 到 2100 年之间的日期）", "{date} is not a plausible day to check on (use a date from 2000 to 2100)"),
@@ -71,9 +118,13 @@ register_messages({
     "cli_o_one_input": ("-o 只能用于一个台账，这里有 {n} 个：请用 --annotate 文件夹", "-o takes one input register, got {n}: use --annotate DIR"),
     "cli_o_suffix": ("{path}：{name} 的标注副本是 {suffix} 工作簿，-o 的文件名请以 {suffix} 结尾",
                      "{path}: the annotated copy of {name} is a {suffix} workbook: give -o a name ending {suffix}"),
-    "cli_folder_is_file": ("{path}：这是一个文件，不是文件夹", "{path}: is a file, not a folder"),
-    "cli_folder_cannot_create": ("{path}：无法创建文件夹（{detail}）", "{path}: folder cannot be created ({detail})"),
     "cli_unreadable": ("无法读取：{path}：{reason}", "unreadable: {path}: {reason}"),
+    "cli_interrupted": ("已中断（{signal}）：没有做完，也没有留下写了一半的文件", "interrupted ({signal}) before the end; no half-written file was left"),
+    "cli_store_missing": ("{path}：这里没有历史库，本次没有回溯历史（第一次 run --remember 或 history add 会新建它）",
+                          "{path}: no history store there, so no history was looked back on (the first run --remember or history add creates it)"),
+    "cli_no_such_branch": ("--branch {branch}：台账中没有这个受理机构（台账中的受理机构：{found}）",
+                           "--branch {branch}: no such branch in the registers (branches found: {found})"),
+    "cli_and_more": ("等 {n} 个", "and {n} more"),
     "cli_nothing_read": ("没有一个台账能读取（{reasons}）", "no register could be read ({reasons})"),
 })
 
@@ -104,8 +155,10 @@ def friendly_errors(func: Callable) -> Callable:
             if debug:
                 traceback.print_exc()
             raise UserError(scrub(exc.text(message_lang(kwargs)))) from None
-        except KeyboardInterrupt:
-            raise click.Abort() from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Interrupted)
+            if debug:
+                traceback.print_exc()
+            raise stopped(exc, message_lang(kwargs)) from None
         except MemoryError:
             raise UserError(t("cli_no_memory", message_lang(kwargs))) from None
         except BaseException as exc:  # a bug or an input we did not foresee: still no traceback by default
@@ -169,6 +222,14 @@ def as_of_option(func: Callable) -> Callable:
     return click.option("--as-of", "as_of", callback=parse_as_of, default=None, metavar="DATE", help="Check as of this date (default: today).")(func)
 
 
+def undated_as_of_option(func: Callable) -> Callable:
+    """--as-of for a check whose results do not depend on the day (dedupe, classify): read and
+    checked as every check's, so one command line (a cron script's --as-of) serves every check."""
+    return click.option("--as-of", "as_of", callback=parse_as_of, default=None, metavar="DATE",
+                        help="Accepted as by every check, so one command line serves them all; this check's results do not "
+                             "depend on the day (a wrong date is still an error).")(func)
+
+
 def fail_on_option(func: Callable) -> Callable:
     return click.option(
         "--fail-on", type=click.Choice(["error", "warning", "none"]), default="error", show_default=True,
@@ -225,23 +286,69 @@ def read_checked(paths: Sequence[str], sheet: str | None, manual_map: Sequence[s
     """The registers a check command (validate, dedupe, ...) works on.
 
     The policy's settings for ``check`` are read first, so a mistake there stops the command
-    before any file is read. One file that cannot be used is the command's error (exit 2), as
-    before; of several files (a folder, a glob, a list), each unusable one is one line on stderr
-    in the user's language and the rest are checked (``Inputs.failures``; see ``batch_exit_code``
-    and ``with_unreadable``)."""
+    before any file is read; then ``read_batch``."""
     policy = load_policy(config)
     check_policy(policy, [check])
-    opts = LoadOptions(policy, sheet, manual_mapping(manual_map))
-    files = expand_paths(paths)
+    registers, failures = read_batch(paths, LoadOptions(policy, sheet, manual_mapping(manual_map)), lang)
+    return Inputs(policy, registers, failures)
+
+
+def read_batch(paths: Sequence[str], opts: LoadOptions, lang: str, files: Sequence[Path] | None = None, progress: bool = True,
+               also_tell: Callable[[InputError], None] | None = None) -> tuple[list[Register], list[InputError]]:
+    """The registers of a command's PATHS, for `run` and every check alike. One file that cannot
+    be used is the command's error (exit 2). Of several files (a folder, a glob, a list), each
+    unusable one is one line on stderr in the user's language, whatever --quiet or --log (the
+    batch is not whole: someone must look), handed to ``also_tell`` too (run's log), and the rest
+    are read (see ``batch_exit_code`` and ``with_unreadable``).
+
+    ``files``: the paths expanded already; ``progress``: a progress bar on a terminal."""
+    files = expand_paths(paths) if files is None else files
     if len(files) == 1:
-        return Inputs(policy, [load_register(files[0], opts)])
-    loaded = load_batch(paths, opts, lang, lambda failure: UserError(scrub(unreadable_line(failure, lang))).show(), len(files))
-    return Inputs(policy, loaded.registers, loaded.failures)
+        return [load_register(files[0], opts)], []
+
+    def tell(failure: InputError) -> None:
+        say_unreadable(failure, lang)
+        if also_tell is not None:
+            also_tell(failure)
+
+    loaded = load_batch(paths, opts, lang, tell, len(files) if progress else 0)
+    return loaded.registers, loaded.failures
 
 
 def unreadable_line(failure: InputError, lang: str) -> str:
     """What a batch says of a file it went past: ``无法读取：台账.xlsx：文件设有密码…``."""
     return t("cli_unreadable", lang, path=failure.path, reason=failure.reason(lang))
+
+
+def say_unreadable(failure: InputError, lang: str) -> None:
+    """The one line on stderr for a file a batch went past, the same from every command:
+    ``complaintkit: 无法读取：台账.xlsx：文件设有密码…`` (``--lang en``: ``unreadable: …``)."""
+    UserError(scrub(unreadable_line(failure, lang))).show()
+
+
+def store_to_look_back(path: str | None, lang: str) -> HistoryStore | None:
+    """The history store --store names, opened to look back on (None without --store).
+
+    Only what writes to a store makes one (`history add`, `run --remember`). A store that is not
+    there is one warning line with its path, and the command goes on without history: a
+    mistyped path is seen the first night, and a job that sets COMPLAINTKIT_STORE before its
+    first --remember still runs."""
+    if not path:
+        return None
+    if not Path(path).exists():
+        warn(t("cli_store_missing", lang, path=path), lang)
+        return None
+    return HistoryStore(path, create=False)
+
+
+def refuse_unknown_branches(wanted: Sequence[str], matches: Callable[[str], bool], found: Sequence[str], lang: str) -> None:
+    """--branch names a branch: one that no row matches is a usage error (exit 2) naming the
+    branches the registers hold, not an empty list that looks like "nothing due there"."""
+    for branch in wanted:
+        if not matches(branch):
+            names = sorted(set(found))
+            shown = names[:20] + ([t("cli_and_more", lang, n=len(names) - 20)] if len(names) > 20 else [])
+            raise UserError(scrub(t("cli_no_such_branch", lang, branch=branch, found=("、" if lang == "zh" else ", ").join(shown) or "-")))
 
 
 def unreadable_entries(failures: Sequence[InputError], lang: str) -> list[dict[str, str]]:
@@ -319,13 +426,7 @@ def write_annotations(
             raise OutputError("cli_o_suffix", path=output, name=Path(registers[0].source).name, suffix=suffix)
         jobs.append((registers[0], Path(output)))
     if annotate_dir:
-        folder = Path(annotate_dir)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise OutputError("cli_folder_is_file", path=folder) from None
-        except OSError as exc:
-            raise OutputError("cli_folder_cannot_create", path=folder, detail=exc.strerror or exc) from None
+        folder = make_folder(annotate_dir)
         used: set[str] = set()
         for reg in registers:
             stem = Path(reg.source).stem
@@ -369,8 +470,9 @@ def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
 
 
 __all__ = [
-    "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "Inputs", "OutputError", "UserError",
-    "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors", "input_options",
-    "load_batch", "output_options", "printable", "read_checked", "read_inputs", "resolve_format", "unreadable_entries",
-    "unreadable_line", "with_unreadable", "write_annotations", "write_text_output",
+    "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "EXIT_SIGNAL_BASE", "Inputs", "Interrupted", "OutputError",
+    "RootGroup", "UserError", "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors",
+    "input_options", "load_batch", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked", "read_inputs",
+    "refuse_unknown_branches", "resolve_format", "say_unreadable", "store_to_look_back", "undated_as_of_option",
+    "unreadable_entries", "unreadable_line", "warn", "with_unreadable", "write_annotations", "write_text_output",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
@@ -13,12 +12,13 @@ from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
     UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options,
-    read_checked, read_inputs, refuse_inside_inputs, resolve_format, with_unreadable, write_annotations,
+    read_checked, read_inputs, refuse_inside_inputs, resolve_format, undated_as_of_option, with_unreadable, write_annotations,
 )
 
 
 @click.command("dedupe")
 @input_options
+@undated_as_of_option
 @click.option("--window-days", type=click.IntRange(min=1), default=None, metavar="N",
               help="Repeat window: a complaint repeats one about the same issue at most N days earlier (default: policy, 180).")
 @click.option("--history", "history_paths", multiple=True, metavar="PATH",
@@ -28,7 +28,7 @@ from .common import (
 @fail_on_option
 @output_options
 @friendly_errors
-def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, merge, fail_on, fmt, lang, output, annotate_dir,
+def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_paths, merge, fail_on, fmt, lang, output, annotate_dir,
                force, mask, debug):
     """Find duplicate entries (one complaint typed in twice) and repeat complaints (the same
     customer back about the same issue), per customer: ID number, else phone, else name + branch.
@@ -41,6 +41,9 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
     Exit code: 0 done; 1 when --fail-on warning and there are duplicate groups (duplicates are
     warnings; repeat chains are links, not findings); 2 unusable input (a single file, or no file
     readable) or usage; 3 some files unreadable (whatever the findings).
+
+    --as-of is accepted as by every check (one cron line for all), and has no effect: duplicates
+    and repeats are found between the complaints' own received dates, never against today.
     """
     if merge and not output:
         raise UserError(t("cli_merge_needs_o", lang))
@@ -49,7 +52,7 @@ def dedupe_cmd(paths, sheet, manual_map, config, window_days, history_paths, mer
     if window_days is not None:
         policy = policy.with_overrides({"dedupe": {"repeat": {"window_days": window_days}}})
     history = read_inputs(history_paths, sheet, manual_map, config).registers if history_paths else []
-    ctx = OpContext(policy, dt.date.today(), lang, mask, history=history)
+    ctx = OpContext(policy, as_of, lang, mask, history=history)
     result = run_operation("dedupe", inputs.registers, ctx)
     found = result.detail
     fmt = resolve_format(fmt)

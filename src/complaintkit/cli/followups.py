@@ -11,7 +11,7 @@ from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
     as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, message_lang,
-    output_options, read_checked, resolve_format, with_unreadable, write_annotations,
+    output_options, read_checked, refuse_unknown_branches, resolve_format, with_unreadable, write_annotations,
 )
 
 _FILTERS = tuple(dict.fromkeys(STATUSES + FOLLOWUP_STATUSES))
@@ -71,13 +71,16 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     follow-up; warning: also due soon, a follow-up due within the warning window, a row without a
     usable received date, or a year the holiday calendar does not cover); 2 unusable input (a single
     file, or no file readable); 3 some files of a folder or glob unreadable (each named on stderr and
-    in the JSON "unreadable"; the others are listed), whatever the findings. Filters apply to the
-    exit code too. Dates in years the calendar does not cover are warned about
+    in the JSON "unreadable"; the others are listed), whatever the findings; 2 also for a --branch
+    that no row matches (the branches found are named). Filters apply to the exit code too. Dates in years the calendar does not cover are warned about
     on stderr and in the JSON "warnings".
     """
     inputs = read_checked(paths, sheet, manual_map, config, "followups", lang)
     result = run_operation("followups", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
-    report = result.detail.filtered(statuses, branches)
+    everything: FollowupReport = result.detail
+    refuse_unknown_branches(branches, lambda branch: bool(everything.filtered((), [branch]).rows),
+                            [r.branch_or_file for r in everything.rows], lang)
+    report = everything.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
     write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from tabulate import tabulate
 
@@ -9,7 +11,7 @@ from ..history import HistoryStore, default_store_path
 from ..messages import register_messages, t
 from ..normalize import parse_date
 from ..outputs import to_json
-from .common import friendly_errors, input_options, lang_option, read_inputs
+from .common import friendly_errors, input_options, lang_option, read_inputs, warn
 
 register_messages({
     "hist_added": ("新增 {added} 笔，更新 {updated} 笔，未变 {unchanged} 笔；{path} 中共有 {n} 笔投诉",
@@ -45,7 +47,7 @@ def history_add(paths, sheet, manual_map, config, store_path, lang, debug):
     """Add registers to the store (adding the same register twice changes nothing)."""
     inputs = read_inputs(paths, sheet, manual_map, config)
     with HistoryStore(store_path or default_store_path()) as store:
-        result = store.add(inputs.registers)
+        result = store.add(inputs.registers, roots=paths)
         click.echo(t("hist_added", lang, added=result.added, updated=result.updated, unchanged=result.unchanged, n=store.count(), path=store.path))
 
 
@@ -56,7 +58,8 @@ def history_add(paths, sheet, manual_map, config, store_path, lang, debug):
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @friendly_errors
 def history_list(store_path, fmt, lang, debug):
-    """What the store holds, by source file."""
+    """What the store holds, by register: its path inside the folder it was added from (two
+    branches' 投诉台账.xlsx in 城东/ and 城西/ are two lines), or its name when added by itself."""
     with HistoryStore(store_path or default_store_path(), create=False) as store:
         sources = store.sources()
         if fmt == "json":
@@ -79,6 +82,10 @@ def history_forget(store_path, before, lang, debug):
     day = parse_date(before).value
     if day is None:
         raise click.BadParameter(t("hist_not_a_date", lang, value=repr(before)), param_hint="--before")
-    with HistoryStore(store_path or default_store_path()) as store:
+    path = store_path or default_store_path()
+    if not Path(path).exists():  # nothing to forget; a mistyped path must not leave an empty store behind
+        warn(t("hist_no_store", lang, path=path), lang)
+        return
+    with HistoryStore(path, create=False) as store:
         n = store.forget(day)
         click.echo(t("hist_forgot", lang, forgot=n, n=store.count(), path=store.path))

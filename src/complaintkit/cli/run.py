@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -17,15 +16,16 @@ from ..identity import collector_paused
 from ..loader import LoadOptions, load_registers
 from ..messages import register_messages, t
 from ..operations import OpContext, available, check_policy, run_pipeline
-from ..outputs import check_writable, require_xlsx, to_csv, to_json
+from ..outputs import check_writable, make_folder, require_xlsx, to_csv, to_json
 from ..policy import load_policy
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
-    UserError, as_of_option, batch_exit_code, exit_code_for, fail_on_option, friendly_errors, lang_option, load_batch,
-    manual_mapping, input_options, refuse_inside_inputs, resolve_format, unreadable_entries, unreadable_line, write_annotations, write_text_output,
+    UserError, as_of_option, batch_exit_code, exit_code_for, fail_on_option, friendly_errors, lang_option, manual_mapping,
+    input_options, read_batch, refuse_inside_inputs, resolve_format, store_to_look_back, unreadable_entries, unreadable_line,
+    write_annotations, write_text_output,
 )
 
 log = logging.getLogger("complaintkit")
@@ -34,6 +34,7 @@ register_messages({
     "run_files": ("读取 {ok} 个文件（{rows} 笔投诉），{bad} 个文件无法读取", "read {ok} files ({rows} complaints); {bad} could not be read"),
     "run_wrote": ("已写出：{path}", "wrote: {path}"),
     "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
+    "run_store_created": ("新建历史库：{store}", "history store created: {store}"),
     "run_same_output": ("{path}：--report 和 --json 指向同一个文件", "{path}: --report and --json name the same file"),
     "run_remember_store": ("--remember 需要 --store 路径（或 COMPLAINTKIT_STORE）", "--remember needs --store PATH (or COMPLAINTKIT_STORE)"),
     "run_unknown_checks": ("未知的检查：{unknown}（可用：{available}）", "unknown check(s): {unknown} (available: {available})"),
@@ -49,17 +50,19 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-def _setup_logging(log_file: str | None, quiet: bool) -> None:
+def _setup_logging(log_file: str | None) -> None:
+    """The log is the file --log names (English and time-stamped, for whoever keeps the server);
+    without it nothing is logged. What a person must act on (a file left out of the batch, a
+    missing store, an error) is said on stderr in the run's language either way."""
     log.handlers.clear()
     log.setLevel(logging.INFO)
     log.propagate = False
-    handler: logging.Handler
-    if log_file:
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setLevel(logging.INFO)
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setLevel(logging.ERROR if quiet else logging.WARNING)
+    if not log_file:
+        log.addHandler(logging.NullHandler())
+        return
+    make_folder(Path(log_file).parent)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.addFilter(_ScrubFilter())
     log.addHandler(handler)
@@ -75,13 +78,12 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
     outs = [p for p in (report_path, json_path) if p]
     if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
         raise OutputError("run_same_output", path=json_path)
-    for out in outs:
-        if Path(out).parent.is_dir():  # a missing folder is made by the output lock, as before
-            check_writable(out, force, files)
-    if csv_dir and Path(csv_dir).is_dir():
+    for out in outs:  # a missing folder is made when the file is written, as for every command
+        check_writable(out, force, files)
+    if csv_dir:
         for name in names:
             check_writable(Path(csv_dir) / f"{name}.csv", force, files)
-    if log_file:  # appended to, so no --force; but never an input, and its folder must exist
+    if log_file:  # appended to, so no --force; but never an input
         check_writable(log_file, True, files)
 
 
@@ -100,7 +102,8 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None, help="Console output (default: table on a terminal, JSON otherwise).")
 @lang_option
 @click.option("--mask/--no-mask", default=True, show_default=True, help="Mask ID numbers and phones in the report, JSON and CSV.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no console summary; errors only.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no console summary: only what needs acting on (errors, "
+              "each file that could not be read, a missing --store) on stderr.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False), default=None, help="Write a log (no personal data) to this file.")
 @click.option("--force", is_flag=True, help="Replace outputs that exist.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -113,7 +116,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     """Run every check over files, folders and globs as one batch: validate, dedupe, classify,
     followups, risk. A file that cannot be read does not stop the batch.
 
-    Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable.
+    Exit code: 0 clean, 1 findings at --fail-on level, 2 nothing usable, 3 some files unreadable,
+    130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM before the end.
     """
     names = [c.strip() for c in checks.split(",")] if checks else None
     unknown = [n for n in names or [] if n not in available()]
@@ -125,20 +129,24 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
     files = expand_paths(paths)
     _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
-    _setup_logging(log_file, quiet)
+    _setup_logging(log_file)
     mapping = manual_mapping(manual_map)
     opts = LoadOptions(policy, sheet, mapping)
-    # Each file it goes past is a warning in the log (English, like every log line), on stderr
-    # unless --quiet or --log; the table and the JSON list them in the run's language.
-    loaded = load_batch(paths, opts, lang, lambda failure: log.warning(unreadable_line(failure, "en")), 0 if quiet else len(files))
-    registers = loaded.registers
+    # Each file it goes past is one line on stderr, as every check says it (even under --quiet),
+    # and a warning in the log (English, like every log line); the table, the JSON and the report
+    # list them in the run's language.
+    registers, failures = read_batch(paths, opts, lang, files, not quiet, lambda failure: log.warning(unreadable_line(failure, "en")))
     rows = sum(len(r) for r in registers)
-    log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(loaded.failures)))
+    log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(failures)))
 
     history = []
     if history_paths:
         history.extend(load_registers(tuple(history_paths), opts, keep_going=False).registers)
-    store = HistoryStore(store_path) if store_path else None
+    # A store is made only to be written to (--remember); one only looked back on must be there.
+    new_store = bool(remember and store_path and not Path(store_path).exists())
+    store = None if new_store else store_to_look_back(store_path, lang)
+    if store_path and store is None and not new_store:
+        log.warning(t("cli_store_missing", "en", path=store_path))
     if store is not None:
         history.extend(store.registers(exclude=registers))
     if history:
@@ -148,7 +156,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     results = run_pipeline(registers, ctx, names)
     errors = sum(r.errors for r in results)
     warnings = sum(r.warnings for r in results)
-    code = batch_exit_code(exit_code_for(errors, warnings, fail_on), loaded.failures)
+    code = batch_exit_code(exit_code_for(errors, warnings, fail_on), failures)
 
     # --quiet silences the console unless JSON was asked for explicitly (a script reading stdout).
     fmt = fmt or (None if quiet else resolve_format(None))
@@ -158,7 +166,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     data = {
         "as_of": as_of.isoformat(),
         "files": [{"file": r.source, "sheet": r.sheet, "rows": len(r)} for r in registers],
-        "unreadable": unreadable_entries(loaded.failures, lang),
+        "unreadable": unreadable_entries(failures, lang),
         "summary": {r.name: r.summary for r in results},
         # The counts a script or a monitor reads (summary is the sentence people read).
         "totals": {r.name: {"errors": r.errors, "warnings": r.warnings} for r in results},
@@ -170,14 +178,13 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     written: list[str] = []
     with (output_lock(lock_target) if lock_target else contextlib.nullcontext()):
         if report_path:
-            wb = build_report(registers, results, as_of, lang, loaded.failures, mask)
+            wb = build_report(registers, results, as_of, lang, failures, mask)
             written.append(str(write_report(report_path, wb, force, inputs)))
         if json_path:
             write_text_output(json_path, to_json(data) + "\n", force, inputs)
             written.append(json_path)
         if csv_dir:
-            folder = Path(csv_dir)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = make_folder(csv_dir)
             for result in results:
                 items = list(result.items())
                 keys = list(dict.fromkeys(k for item in items for k in item))
@@ -189,19 +196,24 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
             written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force))
     for path in written:
         log.info(t("run_wrote", "en", path=path))
-    if remember and store is not None:
-        store.add(registers)
-    if store is not None:
+    if remember:
+        with (store or HistoryStore(store_path)) as kept:
+            kept.add(registers, roots=paths)
+        if new_store:
+            log.info(t("run_store_created", "en", store=store_path))
+    elif store is not None:
         store.close()
 
     if fmt == "json":
         click.echo(to_json(data))
     elif fmt == "table":
-        click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(loaded.failures)))
-        for failure in loaded.failures:
+        click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(failures)))
+        for failure in failures:
             click.echo("  " + t("cli_unreadable", lang, path=failure.path, reason=scrub(failure.reason(lang))))
         click.echo(tabulate([[t(f"op_{r.name}", lang), r.summary] for r in results], tablefmt="simple", disable_numparse=True))
         for path in written:
             click.echo(t("run_wrote", lang, path=path))
+        if new_store:
+            click.echo(t("run_store_created", lang, store=store_path))
     click.get_current_context().exit(code)
 
