@@ -53,3 +53,24 @@ def test_findings_sheets_have_english_headers_with_lang_en(runner, tmp_path):
     assert sheets["Checks-Validation"][:2] == ["code", "severity"] and "complaint ID" in sheets["Checks-Validation"]
     assert "days between" in sheets["Checks-Duplicates"] and "decision due" in sheets["Checks-Deadlines"]
     assert not [h for head in sheets.values() for h in head if JSON_KEY.fullmatch(h) and "_" in h]
+
+
+def _column(runner, tmp_path, lang, sheet, header):
+    out = tmp_path / f"values-{lang}.xlsx"
+    if not out.exists():
+        result = runner.invoke(cli, ["run", str(SAMPLES / "branches"), str(SAMPLES / "messy_branch.xlsx"), "--as-of", AS_OF,
+                                     "--report", str(out), "--lang", lang])
+        assert result.exit_code in (0, 1), result.output
+    ws = load_workbook(out, read_only=True)[sheet]
+    rows = ws.iter_rows(values_only=True)
+    at = next(rows).index(header)
+    return {row[at] for row in rows}
+
+
+def test_coded_values_are_shown_in_words(runner, tmp_path):
+    # A clerk filters 时限状态 on 已超期, not on "overdue"; the JSON keeps the codes (above).
+    assert _column(runner, tmp_path, "zh", "检查结果-时限", "时限状态") >= {"已超期", "按时办结"}
+    assert _column(runner, tmp_path, "zh", "检查结果-查重", "类型") == {"重复录入", "重复投诉"}
+    assert _column(runner, tmp_path, "zh", "检查结果-校验", "级别") == {"错误", "警告"}
+    assert _column(runner, tmp_path, "zh", "检查结果-升级风险", "预警等级") >= {"高（红）", "中（橙）"}
+    assert _column(runner, tmp_path, "en", "Checks-Deadlines", "status") >= {"overdue", "closed on time"}

@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
@@ -32,7 +32,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from .errors import InputError
 from .fields import FIELDS, field_label
 from .identity import collector_paused
-from .messages import register_messages, t
+from .messages import CATALOG, register_messages, t
 from .operations import OpResult
 from .outputs import atomic_write, check_writable
 from .privacy import mask_id, mask_phone, scrub
@@ -131,6 +131,16 @@ _CHECK_HEADERS: dict[str, dict[str, str]] = {
     "risk": {
         "level": "risk_hdr_level", "level_text": "rpt_col_level_text", "score": "risk_hdr_score", "reasons": "risk_hdr_reasons",
     },
+}
+
+
+#: The coded values a check's sheet shows in words, by the message code's prefix (overdue ->
+#: dl_overdue -> 已超期). The JSON keeps its codes; a row's fill reads the item, not the cell.
+_CHECK_VALUES: dict[str, dict[str, str]] = {
+    "validate": {"severity": "sev_"},
+    "dedupe": {"kind": "dedupe_kind_"},
+    "followups": {"status": "dl_", "followup_status": "fu_", "level": "sev_"},
+    "risk": {"level": "risk_levelx_"},
 }
 
 
@@ -324,10 +334,14 @@ class _Findings:
     they first appear, and goes on to the sheet. A large register's JSON section is never held
     whole, nor its cells."""
 
-    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh", files_in_lists: bool = False) -> None:
+    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh", files_in_lists: bool = False,
+                 worded: Mapping[str, str] | None = None) -> None:
         self.sheet = sheet
         self.mask = mask
         self.lang = lang
+        #: key -> message-code prefix of the keys whose coded values are shown in words (_CHECK_VALUES)
+        self.worded = worded or {}
+        self._words: dict[tuple[str, str], str] = {}
         #: the items' lists and objects name files (dedupe's members and primary): masked too.
         self.files_in_lists = mask and files_in_lists
         self.keys: dict[str, int] = {}
@@ -347,6 +361,14 @@ class _Findings:
                 row[at] = cell_text(v, self.lang)
                 if self.files_in_lists and isinstance(row[at], str):
                     row[at] = _shown_name(row[at], True)
+        for k, prefix in self.worded.items():
+            v = item.get(k)
+            if isinstance(v, str):
+                words = self._words.get((k, v))
+                if words is None:
+                    code = prefix + v
+                    words = self._words[(k, v)] = t(code, self.lang) if code in CATALOG else v
+                row[keys[k]] = words
         if self.mask and isinstance(item.get("file"), str):
             row[keys["file"]] = _shown_name(item["file"], True)
         personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
@@ -575,7 +597,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         # Each check's sheet is written as its rows come; the overdue and high-risk lists go in
         # front of them below.
         sheet = _ListSheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}")
-        found = _Findings(sheet, mask, lang, files_in_lists=result.name == "dedupe")
+        found = _Findings(sheet, mask, lang, files_in_lists=result.name == "dedupe", worded=_CHECK_VALUES.get(result.name))
         for item in result.items():
             found.add(item)
             if result.name == "classify":
