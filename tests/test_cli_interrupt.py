@@ -43,8 +43,8 @@ def test_ctrl_c_while_the_report_is_written(runner, tmp_path, monkeypatch, lang,
     assert result.exit_code == 130, (result.exit_code, result.output)
     assert result.stderr.splitlines() == [line]
     assert result.stdout == ""
-    # Only the lock file (kept on purpose, see runlock) is left: no report, no JSON, no temporary file.
-    assert sorted(p.name for p in out.iterdir()) == [".r.xlsx.lock"]
+    # Only the lock files (kept on purpose, see runlock) are left: no report, no JSON, no temporary file.
+    assert sorted(p.name for p in out.iterdir()) == [".r.json.lock", ".r.xlsx.lock"]
     with output_lock(out / "r.xlsx"):  # released: the next run can take it
         pass
 

@@ -187,6 +187,21 @@ def test_lock_refuses_a_second_writer(tmp_path):
         pass
 
 
+def test_a_run_sharing_any_output_with_a_running_one_is_refused_before_reading(runner, tmp_path, samples, monkeypatch):
+    """Every output is locked for the whole run: a second run whose JSON (not its report) another
+    run is writing stops at once, before reading a file, and writes nothing."""
+    from complaintkit.cli import run as run_module
+
+    read: list[object] = []
+    monkeypatch.setattr(run_module, "read_batch", lambda *a, **k: read.append(a) or ([], []))
+    out = tmp_path / "out"
+    with output_lock((out / "morning.json").resolve()):
+        result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--report", str(out / "r.xlsx"),
+                                     "--json", str(out / "morning.json"), "--quiet"])
+    assert result.exit_code == 2 and "另一个 complaintkit 任务正在写" in result.output, result.output
+    assert read == [] and not (out / "r.xlsx").exists()
+
+
 def test_an_output_folder_that_cannot_be_made_is_one_line(runner, tmp_path, samples):
     """--csv or --annotate into a folder that cannot be made or written (a read-only share, a
     file where the folder should be): the lock beside it fails first, and says so in one line."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -129,6 +128,13 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
     files = expand_paths(paths)
     _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
+    # Every output is locked from before the first file is read until the run ends (--remember
+    # included): a second run over the same outputs is refused at once, not after it has checked
+    # the whole batch, and two runs sharing any one output (the JSON of one, the report and the
+    # JSON of the other) never write it together. Released when the command's context closes.
+    click_ctx = click.get_current_context()
+    for target in dict.fromkeys(str(Path(p).resolve()) for p in (report_path, json_path, csv_dir, annotate_dir) if p):
+        click_ctx.with_resource(output_lock(target))
     _setup_logging(log_file)
     mapping = manual_mapping(manual_map)
     opts = LoadOptions(policy, sheet, mapping)
@@ -174,26 +180,24 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         "exit_code": code,
     } if json_path or fmt == "json" else None
     inputs = [r.source for r in registers]
-    lock_target = report_path or json_path or csv_dir or annotate_dir
     written: list[str] = []
-    with (output_lock(lock_target) if lock_target else contextlib.nullcontext()):
-        if report_path:
-            wb = build_report(registers, results, as_of, lang, failures, mask)
-            written.append(str(write_report(report_path, wb, force, inputs)))
-        if json_path:
-            write_text_output(json_path, to_json(data) + "\n", force, inputs)
-            written.append(json_path)
-        if csv_dir:
-            folder = make_folder(csv_dir)
-            for result in results:
-                items = list(result.items())
-                keys = list(dict.fromkeys(k for item in items for k in item))
-                rows_out = [[cell_text(item.get(k), lang) for k in keys] for item in items]
-                write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
-            written.append(str(folder))
-        if annotate_dir:
-            by_reg = lambda reg: [p for res in results for p in res.plans_for(reg)]  # noqa: E731
-            written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force))
+    if report_path:
+        wb = build_report(registers, results, as_of, lang, failures, mask)
+        written.append(str(write_report(report_path, wb, force, inputs)))
+    if json_path:
+        write_text_output(json_path, to_json(data) + "\n", force, inputs)
+        written.append(json_path)
+    if csv_dir:
+        folder = make_folder(csv_dir)
+        for result in results:
+            items = list(result.items())
+            keys = list(dict.fromkeys(k for item in items for k in item))
+            rows_out = [[cell_text(item.get(k), lang) for k in keys] for item in items]
+            write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
+        written.append(str(folder))
+    if annotate_dir:
+        by_reg = lambda reg: [p for res in results for p in res.plans_for(reg)]  # noqa: E731
+        written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force))
     for path in written:
         log.info(t("run_wrote", "en", path=path))
     if remember:
