@@ -62,7 +62,8 @@ def test_ctrl_c_in_a_check_command_and_in_history_add(runner, tmp_path, monkeypa
 
     def interrupted_add(self, registers, now=None, roots=()):
         with self.db:
-            self.db.execute("INSERT INTO complaints VALUES ('k', 'id', NULL, 's', 'sheet', 1, '{}', 'now')")
+            self.db.execute("INSERT INTO complaints (key, complaint_id, received_date, source, sheet, row, \"values\", added_at) "
+                            "VALUES ('k', 'id', NULL, 's', 'sheet', 1, '{}', 'now')")
             raise KeyboardInterrupt
 
     monkeypatch.setattr(HistoryStore, "add", interrupted_add)

@@ -3,7 +3,13 @@ escalation signals see the last 12 months even when this month's file starts in 
 
 One row per complaint, keyed by complaint ID and received date (or, without an ID, by the
 content that identifies the event): adding the same register twice, or next month's cumulative
-register, updates rows instead of duplicating them. The schema carries a version number.
+register, updates rows instead of duplicating them. The schema carries a version number
+(``PRAGMA user_version``); a store of an older version is migrated when it is opened.
+
+Besides the canonical fields, each complaint keeps the numbers of its second phone columns
+(联系电话2, 备用电话, a second 联系电话: ``identity.second_phones``), so that a complaint giving
+one of them next month is still the same customer; the registers rebuilt from the store have
+those columns, where ``identity.phone_columns`` finds them.
 
 Each complaint remembers the register it was last seen in (``source_label``): the file's path
 inside the folder the batch was given as, so that two branches' 投诉台账.xlsx in 城东/ and 城西/
@@ -17,16 +23,21 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import ComplaintkitError
+from .fields import column_letter
+from .identity import second_phones
 from .messages import register_messages
-from .register import Record, Register
+from .register import Column, Record, Register
 
-SCHEMA_VERSION = 1
+#: 1: the canonical fields; 2: and the second phone columns' numbers (``other_phones``).
+SCHEMA_VERSION = 2
+#: What brings a store of version N to N + 1.
+_MIGRATIONS = {1: ("ALTER TABLE complaints ADD COLUMN other_phones TEXT",)}
 _DATE_FIELDS = ("received_date", "closed_date", "followup_date")
 
 register_messages({
@@ -97,6 +108,11 @@ def _encode(values: dict[str, Any]) -> str:
                       ensure_ascii=False, sort_keys=True)
 
 
+def _encode_phones(phones: Sequence[tuple[str, str]] | None) -> str | None:
+    """A complaint's second phones, [[header, number], ...] (None when it has none)."""
+    return json.dumps(phones, ensure_ascii=False) if phones else None
+
+
 def _decode(text: str) -> dict[str, Any]:
     values = json.loads(text)
     for name in _DATE_FIELDS:
@@ -144,6 +160,8 @@ class HistoryStore:
             self._create()
         elif version > SCHEMA_VERSION:
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
+        elif version < SCHEMA_VERSION:
+            self._migrate()
 
     def _create(self) -> None:
         with self.db:
@@ -156,10 +174,27 @@ class HistoryStore:
                        sheet TEXT NOT NULL,
                        row INTEGER NOT NULL,
                        "values" TEXT NOT NULL,
-                       added_at TEXT NOT NULL)"""
+                       added_at TEXT NOT NULL,
+                       other_phones TEXT)"""
             )
             self.db.execute("CREATE INDEX IF NOT EXISTS complaints_received ON complaints(received_date)")
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring an older store to ``SCHEMA_VERSION``, one version at a time, in one transaction.
+        The version is read again under the write lock: another process opening the same store
+        at the same moment (a cron job and a clerk) migrates it once, and the other sees it done."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.commit()
+        except sqlite3.Error as exc:
+            self.db.rollback()
+            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
 
     def close(self) -> None:
         self.db.close()
@@ -178,20 +213,25 @@ class HistoryStore:
         with self.db:
             for reg in registers:
                 source = source_label(reg.source, roots)
-                for rec in reg.records:
+                seconds = second_phones(reg)
+                for i, rec in enumerate(reg.records):
                     key = complaint_key(rec)
                     encoded = _encode(rec.values)
+                    phones = _encode_phones(seconds.get(i))
                     received = rec.values.get("received_date")
-                    old = self.db.execute('SELECT "values", source, row FROM complaints WHERE key = ?', (key,)).fetchone()
+                    old = self.db.execute('SELECT "values", source, row, other_phones FROM complaints WHERE key = ?', (key,)).fetchone()
                     if old is None:
                         self.db.execute(
-                            'INSERT INTO complaints VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                            (key, rec.id or None, received.isoformat() if received else None, source, rec.sheet, rec.row, encoded, stamp),
+                            'INSERT INTO complaints (key, complaint_id, received_date, source, sheet, row, "values", added_at, other_phones) '
+                            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                            (key, rec.id or None, received.isoformat() if received else None, source, rec.sheet, rec.row, encoded, stamp,
+                             phones),
                         )
                         added += 1
-                    elif tuple(old) != (encoded, source, rec.row):
-                        self.db.execute('UPDATE complaints SET "values" = ?, source = ?, sheet = ?, row = ? WHERE key = ?',
-                                        (encoded, source, rec.sheet, rec.row, key))
+                    elif tuple(old) != (encoded, source, rec.row, phones):
+                        # A row stored before version 2 gains its second phones here too.
+                        self.db.execute('UPDATE complaints SET "values" = ?, source = ?, sheet = ?, row = ?, other_phones = ? WHERE key = ?',
+                                        (encoded, source, rec.sheet, rec.row, phones, key))
                         updated += 1
                     else:
                         unchanged += 1
@@ -220,15 +260,39 @@ class HistoryStore:
         so a complaint is never its own history.
         """
         skip = {complaint_key(rec) for reg in exclude for rec in reg.records}
-        query = 'SELECT key, source, sheet, row, "values" FROM complaints'
+        query = 'SELECT key, source, sheet, row, "values", other_phones FROM complaints'
         params: tuple[Any, ...] = ()
         if since is not None:
             query += " WHERE received_date >= ?"
             params = (since.isoformat(),)
-        by_source: dict[tuple[str, str], list[Record]] = defaultdict(list)
-        for key, source, sheet, row, values in self.db.execute(query + " ORDER BY received_date, source, row", params):
-            if key in skip:
-                continue
-            label = f"history:{source}"
-            by_source[(label, sheet)].append(Record(label, sheet, row, _decode(values), {}))
-        return [Register(src, sheet, 0, [], recs, "history") for (src, sheet), recs in by_source.items()]
+        by_source: dict[tuple[str, str], list[tuple[int, str, str | None]]] = defaultdict(list)
+        for key, source, sheet, row, values, phones in self.db.execute(query + " ORDER BY received_date, source, row", params):
+            if key not in skip:
+                by_source[(f"history:{source}", sheet)].append((row, values, phones))
+        return [_stored_register(src, sheet, rows) for (src, sheet), rows in by_source.items()]
+
+
+def _stored_register(source: str, sheet: str, rows: Sequence[tuple[int, str, str | None]]) -> Register:
+    """A register rebuilt from the store: its complaints, and the second phone columns their
+    numbers came from, as the loader reads such columns (unknown columns, their cells in
+    ``Record.extra``, each also named as a second column of the phone field), so that
+    ``identity.phone_columns`` finds them. Two columns of one header (a second and a third
+    联系电话) stay two."""
+    columns: dict[tuple[str, int], Column] = {}
+    records = []
+    for row, values, phones in rows:
+        extra: dict[str, str] = {}
+        if phones:  # most complaints have no second phone: no work for them
+            seen: Counter[str] = Counter()
+            for header, phone in json.loads(phones):
+                slot = (header, seen[header])
+                seen[header] += 1
+                col = columns.get(slot)
+                if col is None:
+                    n = len(columns)
+                    col = columns[slot] = Column(n, column_letter(n), header, None, f"{header}@{slot[1] + 1}" if slot[1] else header)
+                extra[col.extra_key] = phone
+        records.append(Record(source, sheet, row, _decode(values), {}, extra=extra))
+    own = list(columns.values())
+    return Register(source, sheet, 0, own, records, "history",
+                    near_duplicate_columns=[Column(c.index, c.letter, c.header, "phone") for c in own])

@@ -284,6 +284,16 @@ def _other_phones(records: Sequence[Record], phones: Sequence[str | None],
     return out
 
 
+def second_phones(register: Register) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Position in ``register.records`` -> the (header, phone) of each usable phone of that
+    record's second phone columns that is not its 联系电话 (what the history store keeps of them)."""
+    columns = phone_columns([register])
+    if not any(cols.others for cols in columns.values()):
+        return {}
+    records = register.records
+    return _other_phones(records, _column([r.values.get("phone") for r in records], phone_key), columns)
+
+
 def _resolve(records: Sequence[Record], policy: Policy | None,
              columns: Mapping[SheetKey, PhoneColumns]) -> tuple[dict[RecordKey, Identity], KeyTable]:
     policy = policy or load_policy()

@@ -48,7 +48,7 @@ from .deadlines import FollowupReport, RowDeadline, check_deadlines
 from .dedupe import DedupeResult, Group, IssueLabel, dedupe, pipeline_labels
 from .errors import ComplaintkitError, PolicyError
 from .fields import field_label
-from .identity import RecordKey, customer_keys
+from .identity import PhoneColumns, RecordKey, SheetKey, customer_keys, phone_columns
 from .messages import Joined, Text, register_messages, render, t
 from .normalize import nfkc
 from .operations import OpContext, OpResult, operation, run_operation
@@ -753,10 +753,12 @@ class _Customers:
     """Every complaint event of every customer (history and current; duplicate entries once), in
     date order, so each row looks back only on what came before it."""
 
-    def __init__(self, records: Sequence[Record], policy: Policy, copies: set[RecordKey], duplicates: DedupeResult) -> None:
-        # dedupe resolved the customers of this same batch already (unless it was run on another).
+    def __init__(self, records: Sequence[Record], policy: Policy, copies: set[RecordKey], duplicates: DedupeResult,
+                 columns: Mapping[SheetKey, PhoneColumns]) -> None:
+        # dedupe resolved the customers of this same batch already (unless it was run on another);
+        # else they are resolved here as dedupe does, second phone columns (``columns``) included.
         same = len(duplicates.batch) == len(records) and all(map(operator.eq, duplicates.batch, (r.key for r in records)))
-        identities = duplicates.identities if same else customer_keys(records, policy)
+        identities = duplicates.identities if same else customer_keys(records, policy, columns)
         self.customer: dict[RecordKey, str] = {}
         events: dict[str, list[tuple[int, int, Record]]] = defaultdict(list)
         for order, rec in enumerate(records):
@@ -804,7 +806,7 @@ class _Scorer:
 
     def __init__(self, settings: RiskSettings, records: Sequence[Record], history_sources: set[str], policy: Policy,
                  duplicates: DedupeResult, deadlines: FollowupReport, labels: Mapping[RecordKey, IssueLabel] | None,
-                 review_label: str, leak_free: bool) -> None:
+                 review_label: str, leak_free: bool, columns: Mapping[SheetKey, PhoneColumns]) -> None:
         self.s = settings
         self.history_sources = history_sources
         self.leak_free = leak_free
@@ -824,7 +826,7 @@ class _Scorer:
         for group in duplicates.repeats:
             for pos, m in enumerate(group.members):
                 self.chain[m.record.key] = (group, pos)
-        self.customers = _Customers(records, policy, set(self.primary), duplicates)
+        self.customers = _Customers(records, policy, set(self.primary), duplicates, columns)
         self.deadline: dict[tuple[str, str, int], RowDeadline] = {(r.source, r.sheet, r.row): r for r in deadlines.rows}
         self.alike: dict[Reason, Reason] = {}
         #: TextRules.prepare's memo: text -> its searchable form, None when the screen rules it out.
@@ -1046,7 +1048,8 @@ def assess(registers: Sequence[Register], policy: Policy, as_of: dt.date, *, his
     if deadlines is None:
         deadlines = check_deadlines(registers, policy, as_of)
     review = str(policy.get("classify.review_label", "待人工复核"))
-    scorer = _Scorer(settings, older + current, {r.source for r in older}, policy, duplicates, deadlines, labels, review, leak_free)
+    scorer = _Scorer(settings, older + current, {r.source for r in older}, policy, duplicates, deadlines, labels, review, leak_free,
+                     phone_columns([*history, *registers]))
     rows = [scorer.assess(rec, i) for i, rec in enumerate(current)]
     rows.sort(key=RowRisk.sort_key)
     return RiskReport(as_of, rows, len(older))
