@@ -398,20 +398,26 @@ def test_a_january_register_sees_decembers_complaint_through_history():
     assert seen.level == "medium" and reason(seen, "repeat").endswith("前次: C-1201 (2025-12-10, 历史)")
 
 
+def _risk_by_file_and_by_store(runner, tmp_path, old, new):
+    """`risk` on ``new`` looking back on ``old`` as a --history file, then through a store holding it."""
+    by_file = runner.invoke(cli, ["risk", str(new), "--history", str(old), "--as-of", "2026-01-31", "--format", "json"])
+    store = tmp_path / "history.sqlite"
+    with HistoryStore(store) as s:
+        s.add(load_registers((str(old),), LoadOptions(POLICY)).registers)
+    by_store = runner.invoke(cli, ["risk", str(new), "--store", str(store), "--as-of", "2026-01-31", "--format", "json"])
+    return by_file, by_store
+
+
 def test_history_through_the_cli_and_through_the_store(runner, tmp_path):
     dec = write_xlsx(tmp_path / "2025-12.xlsx", DECEMBER, HEADERS)
     jan = write_xlsx(tmp_path / "2026-01.xlsx", JANUARY, HEADERS)
-    by_file = runner.invoke(cli, ["risk", str(jan), "--history", str(dec), "--as-of", "2026-01-31", "--format", "json"])
-    store = tmp_path / "history.sqlite"
-    with HistoryStore(store) as s:
-        s.add(load_registers((str(dec),), LoadOptions(POLICY)).registers)
-    by_store = runner.invoke(cli, ["risk", str(jan), "--store", str(store), "--as-of", "2026-01-31", "--format", "json"])
-    for result in (by_file, by_store):
+    for result in _risk_by_file_and_by_store(runner, tmp_path, dec, jan):
         assert result.exit_code == 0, result.output
         data = json.loads(result.output)
         assert [r["id"] for r in data["rows"]] == ["C-0103"]
         assert data["rows"][0]["level"] == "medium" and "C-1201 (2025-12-10, 历史)" in data["rows"][0]["reasons"][0]["message"]
     # The store never makes a register its own history.
+    store = tmp_path / "history.sqlite"
     with HistoryStore(store) as s:
         s.add(load_registers((str(jan),), LoadOptions(POLICY)).registers)
     again = runner.invoke(cli, ["risk", str(jan), "--store", str(store), "--as-of", "2026-01-31", "--format", "json"])
@@ -779,12 +785,7 @@ def test_a_repeat_across_history_is_linked_by_the_classified_reason(runner, tmp_
     CLI on real files and through the store."""
     old = write_xlsx(tmp_path / "2025-12.xlsx", [row("C-1201", "2025-12-10", ANNUAL_FEE)], HEADERS)
     new = write_xlsx(tmp_path / "2026-01.xlsx", [row("C-0103", "2026-01-20", INSTALMENT_FEE)], HEADERS)
-    by_file = runner.invoke(cli, ["risk", str(new), "--history", str(old), "--as-of", "2026-01-31", "--format", "json"])
-    store = tmp_path / "history.sqlite"
-    with HistoryStore(store) as s:
-        s.add(load_registers((str(old),), LoadOptions(POLICY)).registers)
-    by_store = runner.invoke(cli, ["risk", str(new), "--store", str(store), "--as-of", "2026-01-31", "--format", "json"])
-    for result in (by_file, by_store):
+    for result in _risk_by_file_and_by_store(runner, tmp_path, old, new):
         assert result.exit_code == 0, result.output
         [got] = json.loads(result.output)["rows"]
         first = got["reasons"][0]
