@@ -1,9 +1,10 @@
 """What the add-in remembers between presses, checked on both hosts (the openpyxl adapter the CLI
 uses, and the xlwings adapter against the simulated Excel of test_addin): a mark follows its
-complaint when the clerk sorts, inserts or deletes rows, and a cell that no longer shows a mark
-the add-in made is never written; a clerk's own column or sheet whose name starts with CK- is the
-clerk's; two register sheets keep two sets of result sheets; the message box is a few lines; own
-columns are cleared down to the data, not to the bottom of a formatted sheet."""
+complaint when the clerk sorts, inserts or deletes rows, and its column when the clerk inserts,
+deletes or moves columns, and a cell that no longer shows a mark the add-in made is never
+written; a clerk's own column or sheet whose name starts with CK- is the clerk's; two register
+sheets keep two sets of result sheets; the message box is a few lines; own columns are cleared
+down to the data, not to the bottom of a formatted sheet."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from complaintkit.addin.core import ALL, CLEAR, press
 from complaintkit.addin.xlbook import XlwingsBook, read_sheet
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.messages import t
-from complaintkit.sheetplan import RED, STATE_SHEET
+from complaintkit.sheetplan import RED, STATE_SHEET, CellMark, SheetPlan, apply_plans
 
 from conftest import AS_OF, HEADERS, SAMPLES, good_row, write_xlsx
 from test_addin import FakeBook, FakeRange, marked_register, normalised, reloaded, sheet_as_xlwings, snapshot
@@ -75,15 +76,30 @@ class Host:
         rows, merged = ([], []) if tag == CLEAR else sheet_as_xlwings(self.wb[sheet])
         return press(core_book(self.wb), tag, rows, sheet, POLICY, ASOF, merged=merged)
 
+    def apply(self, plans: list[SheetPlan]) -> None:
+        """Apply plans made by hand, reading the sheet through the adapter."""
+        apply_plans(XlwingsBook(self.fake) if self.fake is not None else core_book(self.wb), plans)
+
     def move_rows(self, to: Callable[[int], int | None], sheet: str = SHEET) -> None:
         """Rows move with their values, fills and notes, as Excel's sort, insert and delete move them."""
+        self._move(to, None, sheet)
+
+    def move_columns(self, to: Callable[[int], int | None], sheet: str = SHEET) -> None:
+        """Columns move with their cells, as Excel's column insert, delete and cut-and-insert move them."""
+        self._move(None, to, sheet)
+
+    def _move(self, rows: Move, cols: Move, sheet: str) -> None:
         if self.fake is not None:
             cells = self.fake.sheets[sheet].cells
-            moved = {(to(r), c): cell for (r, c), cell in cells.items() if to(r) is not None}
+            moved = {}
+            for (r, c), cell in cells.items():
+                where = moved_to(r, c, rows, cols)
+                if where:
+                    moved[where] = cell
             cells.clear()
             cells.update(moved)
         else:
-            move_openpyxl_rows(self.wb[sheet], to)
+            move_openpyxl_cells(self.wb[sheet], rows, cols)
 
     def _cell(self, ref: str, sheet: str = SHEET) -> Any:
         if self.fake is not None:
@@ -126,23 +142,28 @@ def core_book(wb):
     return OpenpyxlBook(wb)
 
 
-def move_openpyxl_rows(ws, to: Callable[[int], int | None]) -> None:
+Move = Callable[[int], int | None] | None  # an old row or column number -> its new one (None: deleted)
+
+
+def moved_to(r: int, c: int, rows: Move, cols: Move) -> tuple[int, int] | None:
+    row, col = rows(r) if rows else r, cols(c) if cols else c
+    return None if row is None or col is None else (row, col)
+
+
+def move_openpyxl_cells(ws, rows: Move = None, cols: Move = None) -> None:
     cells = {}
     for (r, c), cell in ws._cells.items():
-        row = to(r)
-        if row is not None:
-            cell.row = row
-            cells[(row, c)] = cell
+        where = moved_to(r, c, rows, cols)
+        if where:
+            cell.row, cell.column = where
+            cells[where] = cell
     ws._cells = cells
 
 
-def expected_after(path: Path, to: Callable[[int], int | None], tmp: Path,
-                   change: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """The clerk's own sheet with the same rows moved (and the same edits): what 清除结果 must give back."""
+def expected_after(path: Path, to: Move, tmp: Path, cols: Move = None) -> dict[str, Any]:
+    """The clerk's own sheet with the same rows and columns moved: what 清除结果 must give back."""
     wb = load_workbook(path)
-    move_openpyxl_rows(wb[SHEET], to)
-    if change:
-        change(wb[SHEET])
+    move_openpyxl_cells(wb[SHEET], to, cols)
     return normalised(snapshot(reloaded(wb, tmp / "expected.xlsx")))
 
 
@@ -232,7 +253,7 @@ def test_the_clis_annotated_copy_checked_again_after_a_fix_and_a_sort(runner, tm
     assert runner.invoke(cli, ["validate", str(path), "-o", str(first), "--as-of", AS_OF]).exit_code == 1
     wb = load_workbook(first)
     wb[SHEET]["F4"] = "11010519491231002X"
-    move_openpyxl_rows(wb[SHEET], swap(4, 5))
+    move_openpyxl_cells(wb[SHEET], swap(4, 5))
     wb.save(first)
     assert runner.invoke(cli, ["validate", str(first), "-o", str(second), "--as-of", AS_OF]).exit_code == 0
     cells = normalised(snapshot(load_workbook(second)))[SHEET][1]
@@ -269,6 +290,137 @@ def test_state_rows_written_before_marks_were_remembered_still_restore(host, tmp
     cells = h.view()[SHEET][1]
     assert cells["F4"][1:] == (USER_FILL, "客户说证件号码是旧证")
     assert cells["B5"][1:] == (None, "日期待客户确认")
+
+
+# --- 1b. a mark follows its column -----------------------------------------------------------------
+
+def insert_column(at: int) -> Callable[[int], int]:
+    return lambda c: c + 1 if c >= at else c
+
+
+def delete_column(at: int) -> Callable[[int], int | None]:
+    return lambda c: None if c == at else c - 1 if c > at else c
+
+
+def move_column(frm: int, to: int) -> Callable[[int], int]:
+    """Cut column ``frm`` and insert it before column ``to`` (to < frm)."""
+    return lambda c: to if c == frm else c + 1 if to <= c < frm else c
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("moved", ["column inserted left", "column deleted left", "column moved left"])
+def test_clear_after_the_clerk_moves_columns_gives_each_cell_its_own_formatting_back(host, moved, tmp_path):
+    """The clerk inserts a column at A, deletes 投诉渠道 (C), or moves 证件号码 (F) to B: T0002's
+    marked ID-number cell is no longer at F4. 清除结果 finds it under its header and gives it the
+    clerk's own fill and note back; no mark is left behind."""
+    path = register(tmp_path / "r.xlsx")
+    cols = {"column inserted left": insert_column(1), "column deleted left": delete_column(3),
+            "column moved left": move_column(6, 2)}[moved]
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.move_columns(cols)
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, None, tmp_path, cols)[SHEET]}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_press_after_a_column_is_inserted_marks_the_moved_cell_over_the_clerks_own_format(host, tmp_path):
+    """Pressing again after a column was inserted at A finds the mark at G4: it stays one mark,
+    over the clerk's own fill and note (not taken for them), so 清除结果 gives them back."""
+    path = register(tmp_path / "r.xlsx")
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.move_columns(insert_column(1))
+    h.press("validate")
+    cells = h.view()[SHEET][1]
+    assert cells["G4"][1] == RED and cells["G5"][1:] == (OTHER_FILL, "T0003 本人已核实")
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, None, tmp_path, insert_column(1))[SHEET]}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_the_id_column_is_found_by_its_header_after_it_moved(host, tmp_path):
+    """The clerk moves 投诉编号 from A to the right of 证件号码 (which goes to E), corrects T0002's
+    ID number and sorts T0002 below T0003: only the complaint ID, read under its header in its new
+    column, says where T0002 is. The next press gives T0002's cell its own fill and note back and
+    leaves T0003's alone."""
+    path = register(tmp_path / "r.xlsx")
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.move_columns(lambda c: 6 if c == 1 else c - 1 if 2 <= c <= 6 else c)
+    h.type_value("E4", "11010519491231002X")
+    h.move_rows(swap(4, 5))
+    h.press("validate")
+    cells = h.view()[SHEET][1]
+    assert cells["F5"][0] == "T0002"
+    assert cells["E5"] == ("11010519491231002X", USER_FILL, "客户说证件号码是旧证")
+    assert cells["E4"][1:] == (OTHER_FILL, "T0003 本人已核实")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_row_without_an_id_is_found_after_a_column_insert_and_a_sort(host, tmp_path):
+    """T0002 has no 投诉编号 (A4 and F4 are marked): after a column is inserted at A and the rows
+    are sorted, only the row's content says where it is, and the new empty column leaves that
+    content as it was. 清除结果 gives both cells their own formatting back on T0002's new row."""
+    rows = [good_row(1), good_row(2, 投诉编号=None, 证件号码="110105194912310021"), good_row(3), good_row(4)]
+    path = write_xlsx(tmp_path / "r.xlsx", rows, title="城南支行投诉登记台账")
+    wb = load_workbook(path)
+    user_format(wb[SHEET]["F4"], USER_FILL, "客户说证件号码是旧证")
+    user_format(wb[SHEET]["A4"], OTHER_FILL, None)
+    wb.save(path)
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    assert {h.view()[SHEET][1][ref][1] for ref in ("A4", "F4")} == {RED}
+    h.move_columns(insert_column(1))
+    h.move_rows(swap(4, 5))
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, swap(4, 5), tmp_path, insert_column(1))[SHEET]}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_mark_on_the_second_of_two_like_named_columns_stays_on_the_second(host, tmp_path):
+    """Two columns headed 联系电话 (G and N; 校验 marks N's header cell): after a column is
+    inserted at A, the mark is found under the second 联系电话 (O), not the first (H)."""
+    rows = [good_row(i) + ["13900139000"] for i in range(1, 4)]
+    path = write_xlsx(tmp_path / "r.xlsx", rows, [*HEADERS, "联系电话"])
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    assert h.view()[SHEET][1]["N1"][1] is not None
+    h.move_columns(insert_column(1))
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, None, tmp_path, insert_column(1))[SHEET]}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_moved_mark_the_clerk_changed_is_left_as_the_clerk_left_it(host, tmp_path):
+    """A column is inserted, then the clerk writes their own note over the moved mark (G4): found
+    by its header, it no longer shows the add-in's mark, so neither a press nor 清除结果 touches it."""
+    path = register(tmp_path / "r.xlsx")
+    h = Host(host, path, tmp_path)
+    h.press("validate")
+    h.move_columns(insert_column(1))
+    h.reformat("G4", None, "已电话核实，证件号码无误")
+    h.press(CLEAR)
+    assert h.view()[SHEET][1]["G4"][1:] == (None, "已电话核实，证件号码无误")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_mark_under_a_deleted_column_does_not_take_the_cell_that_moved_into_its_place(host, tmp_path):
+    """Two side-by-side cells carry the same mark over different formats of the clerk's; the
+    clerk deletes the first column, so the second cell moves to its letter. That cell is the
+    second column's (found by its header), and 清除结果 gives it the second cell's own format,
+    never the deleted one's."""
+    path = write_xlsx(tmp_path / "r.xlsx", [["T0001", "甲", "乙"]], ["投诉编号", "备注一", "备注二"])
+    wb = load_workbook(path)
+    user_format(wb[SHEET]["B2"], USER_FILL, "备注一的批注")
+    user_format(wb[SHEET]["C2"], OTHER_FILL, "备注二的批注")
+    wb.save(path)
+    h = Host(host, path, tmp_path)
+    same = "同一个标记"
+    h.apply([SheetPlan("validate", SHEET, 1, 2, marks=[CellMark(2, "B", RED, same), CellMark(2, "C", RED, same)])])
+    h.move_columns(delete_column(2))
+    h.press(CLEAR)
+    assert h.view()[SHEET][1]["B2"] == ("乙", OTHER_FILL, "备注二的批注")
 
 
 # --- 2. a clerk's CK- column or sheet is the clerk's -----------------------------------------------

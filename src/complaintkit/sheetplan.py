@@ -10,7 +10,8 @@ The rule that keeps a branch's data safe: no value the user typed is ever change
 formatting is written unless it still shows exactly a mark the add-in made. Own columns and
 sheets are known by their names (the checks' ``CK-`` names, in either language), never by the
 prefix alone: a clerk's own "CK-负责人" column stays the clerk's. A mark is remembered with the
-complaint it is on, so it is found again after the clerk sorts, inserts or deletes rows.
+complaint it is on and its column's header, so it is found again after the clerk sorts, inserts or
+deletes rows or columns.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from .messages import CATALOG, translations
 OWN_PREFIX = "CK-"
 STATE_SHEET = "CK-state"
 #: The CK-state sheet's columns, one row per mark. Before marks were followed to their complaint a
-#: row held only the first six; such rows are still read (see ``_Entry``).
+#: row held only the first six, and before they were followed to their column the first eleven;
+#: such rows are still read (see ``_Entry``). A column is remembered by its header too: the text,
+#: and how many columns left of it bear the same text (a second 联系电话).
 STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note",
-                 "mark_fill", "mark_note", "id_column", "complaint_id", "row_key"]
+                 "mark_fill", "mark_note", "id_column", "complaint_id", "row_key",
+                 "column_header", "column_header_nth", "id_header", "id_header_nth"]
 #: Excel's last column, XFD.
 EXCEL_COLUMNS = 16_384
 #: Excel's longest sheet name.
@@ -222,12 +226,14 @@ def cell_text(value: Any) -> str:
 
 
 class SheetRows:
-    """A sheet's values as read now (row 1 first): which complaint is on which Excel row.
+    """A sheet's values as read now (row 1 first): which complaint is on which Excel row, and
+    which column is under which header.
 
-    A row is known by its key (a hash of its cells, the add-in's own columns left out, so a press
-    does not change it) and by its complaint ID. Keys are worked out for the rows asked about: the
-    ID column is indexed when a mark is not where it was left, and every row hashed only for a
-    mark whose row had no ID.
+    A row is known by its key (a hash of its cells' texts, the add-in's own columns left out, so a
+    press does not change it, and taken in no column order, so inserting, deleting an empty or
+    moving a column does not change it either) and by its complaint ID. Keys are worked out for the
+    rows asked about: the ID column is indexed when a mark is not where it was left, and every row
+    hashed only for a mark whose row had no ID. A column is known by its header (see ``header``).
     """
 
     def __init__(self, values: Sequence[Sequence[Any]]) -> None:
@@ -237,6 +243,8 @@ class SheetRows:
         self._keys: dict[int, str] = {}
         self._by_key: dict[str, list[int]] | None = None
         self._by_id: dict[int, dict[str, list[int]]] = {}
+        self._headers: dict[str, dict[int, list[int]]] | None = None
+        self._header_of: dict[tuple[int, int], tuple[str, int]] = {}  # few columns carry all the marks
 
     @property
     def last_row(self) -> int:
@@ -253,9 +261,7 @@ class SheetRows:
         """The row's key ("" for an empty row: no identity to follow)."""
         key = self._keys.get(row)
         if key is None:
-            texts = [cell_text(v) for c, v in enumerate(self._cells(row)) if c not in self.skip]
-            while texts and not texts[-1]:
-                texts.pop()
+            texts = sorted(filter(None, (cell_text(v) for c, v in enumerate(self._cells(row)) if c not in self.skip)))
             key = hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).hexdigest() if texts else ""
             self._keys[row] = key
         return key
@@ -272,6 +278,32 @@ class SheetRows:
                 if self.key(row):
                     self._by_key.setdefault(self.key(row), []).append(row)
         return self._by_key.get(key, []) if key else []
+
+    def header(self, row: int, col: int) -> tuple[str, int]:
+        """Column ``col``'s header on header row ``row``: its text, and how many columns left of it
+        bear the same text ("", 0 for a column without one)."""
+        found = self._header_of.get((row, col))
+        if found is None:
+            cells = self._cells(row)
+            text = cell_text(cells[col - 1]) if 0 < col <= len(cells) else ""
+            found = self._header_of[(row, col)] = (text, sum(cell_text(v) == text for v in cells[:col - 1]) if text else 0)
+        return found
+
+    def column(self, header: str, nth: int) -> int:
+        """The column under ``header`` now (its ``nth`` + 1-th in its row), or 0 when the header is
+        nowhere in the first rows: looked for in the topmost row that has it, since a header row
+        comes before the data and may itself have moved."""
+        if self._headers is None:
+            self._headers = {}
+            for r in range(1, min(len(self.values), HEADER_ROWS) + 1):
+                for c, v in enumerate(self._cells(r), start=1):
+                    text = cell_text(v)
+                    if text:
+                        self._headers.setdefault(text, {}).setdefault(r, []).append(c)
+        for cols in self._headers.get(header, {}).values() if header else ():
+            if nth < len(cols):
+                return cols[nth]
+        return 0
 
     def rows_with_id(self, col: int, cid: str) -> list[int]:
         if col not in self._by_id:
@@ -301,8 +333,9 @@ def _same_note(a: str | None, b: str | None) -> bool:
 @dataclass
 class _Entry:
     """One CK-state row: a mark the add-in made on a user cell, the cell's own fill and note under
-    it, and whose row it was (the register's complaint ID and the row's key). ``fill`` is None for
-    a row written before marks were remembered."""
+    it, whose row it was (the register's complaint ID and the row's key) and the headers of its
+    column and of the ID column. ``fill`` is None for a row written before marks were remembered;
+    the headers are "" in a row written before columns were followed."""
 
     op: str
     sheet: str
@@ -315,21 +348,25 @@ class _Entry:
     id_col: int = 0
     cid: str = ""
     key: str = ""
+    header: tuple[str, int] = ("", 0)
+    id_header: tuple[str, int] = ("", 0)
 
     @classmethod
     def read(cls, values: Sequence[Any]) -> _Entry | None:
         v = list(values)[:len(STATE_HEADERS)]
         v += [None] * (len(STATE_HEADERS) - len(v))
         try:
-            row, col, id_col = int(v[2]), int(v[3]), int(v[8] or 0)
+            row, col, id_col, nth, id_nth = int(v[2]), int(v[3]), int(v[8] or 0), int(v[12] or 0), int(v[14] or 0)
         except (TypeError, ValueError):
             return None  # a row damaged by hand: its cell is left as it is
         return cls(_text(v[0]), _text(v[1]), row, col, _text(v[4]).upper(), _text(v[5]),
-                   _text(v[6]).upper() or None, _text(v[7]), id_col, cell_text(v[9]), _text(v[10]))
+                   _text(v[6]).upper() or None, _text(v[7]), id_col, cell_text(v[9]), _text(v[10]),
+                   (cell_text(v[11]), nth), (cell_text(v[13]), id_nth))
 
     def cells(self) -> list[Any]:
         return [self.op, self.sheet, self.row, self.col, self.prev_fill or None, self.prev_note or None,
-                self.fill, self.note or None, self.id_col or None, self.cid or None, self.key or None]
+                self.fill, self.note or None, self.id_col or None, self.cid or None, self.key or None,
+                self.header[0] or None, self.header[1] or None, self.id_header[0] or None, self.id_header[1] or None]
 
     def shown_by(self, fill: str, note: str) -> bool:
         """Whether a cell with this fill and note shows this mark."""
@@ -364,44 +401,61 @@ class _Formats:
 
 def _relocate(state: list[_Entry], sheet: str, rows: SheetRows, formats: _Formats) -> list[_Entry]:
     """The state with the marks on ``sheet`` where they are now (the clerk may have sorted,
-    inserted or deleted rows, or typed into them since), without those no cell shows any more:
-    such a cell was changed by the clerk and is never written again.
+    inserted or deleted rows or columns, or typed into them since), without those no cell shows
+    any more: such a cell was changed by the clerk and is never written again.
 
-    A mark is looked for, in turn: where it was left, on the same row; on the row with the same
-    content elsewhere (moved); on the row with the same complaint ID (edited, and maybe moved);
-    where it was left (its ID edited too, or a state row that does not say whose row it was). It
-    is found only on a cell that still shows exactly that mark, and a cell is one mark's only.
+    A mark's column is the one under its header now, and so is the ID column; the letter it was
+    left in serves when the header is nowhere (renamed, or a state row that does not name it). In
+    that column a mark is looked for, in turn: where it was left, on the same row; on the row with
+    the same content elsewhere (moved); on the row with the same complaint ID (edited, and maybe
+    moved); where it was left (its ID edited too, or a state row that does not say whose row it
+    was). It is found only on a cell that still shows exactly that mark, and a cell is one mark's
+    only: marks whose header was found come first, so a mark under a deleted column's letter does
+    not take the cell of the column that moved into its place.
     """
     groups: dict[tuple[int, int], list[_Entry]] = {}
     for e in state:
         if e.sheet == sheet:
             groups.setdefault((e.row, e.col), []).append(e)
-    found: dict[tuple[int, int], int] = {}
+    # Every entry of a cell was its row's and its column's: the one that says most speaks for all.
+    known = {cell: max(group, key=lambda e: (bool(e.key), bool(e.header[0]))) for cell, group in groups.items()}
+    by_header = {cell: rows.column(*e.header) for cell, e in known.items()}
+    order = sorted(groups, key=lambda cell: not by_header[cell])
+    found: dict[tuple[int, int], tuple[int, int]] = {}
     taken: set[tuple[int, int]] = set()
 
     def look(where: Callable[[int, _Entry], Iterable[int]]) -> None:
-        for (row, col), group in groups.items():
+        for row, col in order:
             if (row, col) in found:
                 continue
-            known = max(group, key=lambda e: bool(e.key))  # every entry of a cell was its row's
-            for r in where(row, known):
-                if (r, col) not in taken and any(e.shown_by(*formats.get(sheet, r, col)) for e in group):
-                    found[(row, col)] = r
-                    taken.add((r, col))
+            col_now = by_header[(row, col)] or col
+            for r in where(row, known[(row, col)]):
+                if (r, col_now) not in taken and any(e.shown_by(*formats.get(sheet, r, col_now)) for e in groups[(row, col)]):
+                    found[(row, col)] = (r, col_now)
+                    taken.add((r, col_now))
                     break
 
     def near(candidates: list[int], row: int) -> list[int]:
         return sorted(candidates, key=lambda r: (abs(r - row), r))
 
+    def with_id(e: _Entry) -> list[int]:
+        return rows.rows_with_id(rows.column(*e.id_header) or e.id_col, e.cid)
+
     look(lambda row, e: [row] if e.key and rows.key(row) == e.key else [])
     # Moved, unchanged: among the rows with its complaint ID (one column indexed, not every row
     # hashed), or, for a mark whose row had no ID, anywhere.
-    look(lambda row, e: near([r for r in rows.rows_with_id(e.id_col, e.cid) if rows.key(r) == e.key], row))
+    look(lambda row, e: near([r for r in with_id(e) if rows.key(r) == e.key], row))
     look(lambda row, e: [] if e.id_col and e.cid else near(rows.rows_with_key(e.key), row))
-    look(lambda row, e: near(rows.rows_with_id(e.id_col, e.cid), row))  # edited, and maybe moved
+    look(lambda row, e: near(with_id(e), row))  # edited, and maybe moved
     look(lambda row, e: [row])
-    return [e if e.sheet != sheet else replace(e, row=found[(e.row, e.col)])
-            for e in state if e.sheet != sheet or (e.row, e.col) in found]
+    kept = []
+    for e in state:
+        if e.sheet != sheet:
+            kept.append(e)
+        elif (e.row, e.col) in found:
+            row, col = found[(e.row, e.col)]
+            kept.append(replace(e, row=row, col=col, id_col=rows.column(*e.id_header) or e.id_col))
+    return kept
 
 
 def _mark(plan: SheetPlan, state: list[_Entry], formats: _Formats, rows: SheetRows, id_col: int) -> None:
@@ -438,7 +492,8 @@ def _mark(plan: SheetPlan, state: list[_Entry], formats: _Formats, rows: SheetRo
         for (row, col), mark in wanted.items():
             fill, note = under[(row, col)] if (row, col) in under else formats.get(sheet, row, col)
             entry = _Entry(plan.op, sheet, row, col, fill, note, mark.fill.upper(), mark.note or note,
-                           id_col, rows.complaint_id(row, id_col), rows.key(row))
+                           id_col, rows.complaint_id(row, id_col), rows.key(row),
+                           rows.header(plan.header_row, col), rows.header(plan.header_row, id_col))
             made.append(entry)  # before the write: a half-made mark is still undone
             if not entry.shown_by(*formats.get(sheet, row, col)):
                 formats.set(sheet, row, col, entry.fill, entry.note)

@@ -257,10 +257,12 @@ class OpenpyxlBook:
             return
         ws = self.wb.create_sheet(STATE_SHEET)
         ws.sheet_state = "hidden"
-        # The notes kept here are the user's own: they go in as text like everything else.
+        # The notes kept here are the user's own: they go in as text like everything else. A blank
+        # makes no cell (most rows leave several blank).
         for r, values in enumerate([STATE_HEADERS, *rows], start=1):
             for c, value in enumerate(values, start=1):
-                put(ws.cell(row=r, column=c), value)
+                if value is not None:
+                    put(ws.cell(row=r, column=c), value)
 
 
 def _workbook_for(register: Register) -> Workbook:
