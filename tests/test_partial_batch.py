@@ -197,3 +197,21 @@ def test_every_check_through_the_installed_command(branch_folder):
         assert len(lines) == 2 and all(line.startswith("complaintkit: 无法读取：") for line in lines), (check, lines)
         data = json.loads(proc.stdout)
         assert main_items(data) and [u["code"] for u in data["unreadable"]] == ["in_truncated_zip", "in_empty_file"], check
+
+
+def test_a_reason_naming_a_phone_is_masked_in_the_json_the_report_the_table_and_on_stderr(runner, tmp_path):
+    """A file left out because its only sheet is not the one asked for: the reason names that
+    sheet, 张三13800138000, and every output says it masked (the report's list too)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_xlsx(folder / GOOD, [good_row(1)], sheet="投诉登记台账")
+    write_xlsx(folder / "other.xlsx", [good_row(2)], sheet="张三13800138000")
+    report = tmp_path / "r.xlsx"
+    result = runner.invoke(cli, ["run", str(folder), "--sheet", "投诉登记台账", "--as-of", AS_OF, "--report", str(report),
+                                 "--json", str(tmp_path / "r.json"), "--format", "table"])
+    assert result.exit_code == 3, result.output
+    from openpyxl import load_workbook
+    listed = [str(c) for ws in load_workbook(report).worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
+    said = result.output + (tmp_path / "r.json").read_text("utf-8") + "\n".join(listed)
+    assert "张三138****8000" in said and "13800138000" not in said
+    assert any("张三138****8000" in c for c in listed)

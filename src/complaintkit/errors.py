@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .messages import render
+from .privacy import scrub
 
 
 class ComplaintkitError(Exception):
@@ -32,8 +33,10 @@ class InputError(ComplaintkitError):
         super().__init__(code, **params)
 
     def reason(self, lang: str = "zh") -> str:
-        """What is wrong with the file, without its name."""
-        return render(self.code, lang, self.params)
+        """What is wrong with the file, without its name. Scrubbed: a sheet or a part it names
+        (张三13800138000) may hold an ID number or a phone, and the reason goes into the JSON,
+        the report, the log and the screen alike."""
+        return scrub(render(self.code, lang, self.params))
 
     def text(self, lang: str = "zh") -> str:
         return f"{self.path}: {self.reason(lang)}"

@@ -280,7 +280,7 @@ def error_message(exc: BaseException, lang: str = "zh", log_path: str | None = N
     if isinstance(exc, AddinError):
         return exc.text(lang)
     if isinstance(exc, InputError):
-        return t("addin_unreadable", lang, reason=scrub(exc.reason(lang)))
+        return t("addin_unreadable", lang, reason=exc.reason(lang))
     if isinstance(exc, ComplaintkitError):
         return t("addin_failed", lang, reason=scrub(exc.text(lang)))
     log = t("addin_log", lang, path=log_path) if log_path else ""

@@ -316,14 +316,15 @@ def read_batch(paths: Sequence[str], opts: LoadOptions, lang: str, files: Sequen
 
 
 def unreadable_line(failure: InputError, lang: str) -> str:
-    """What a batch says of a file it went past: ``无法读取：台账.xlsx：文件设有密码…``."""
-    return t("cli_unreadable", lang, path=failure.path, reason=failure.reason(lang))
+    """What a batch says of a file it went past, on the screen and in the log:
+    ``无法读取：台账.xlsx：文件设有密码…`` (the file's name scrubbed too)."""
+    return scrub(t("cli_unreadable", lang, path=failure.path, reason=failure.reason(lang)))
 
 
 def say_unreadable(failure: InputError, lang: str) -> None:
     """The one line on stderr for a file a batch went past, the same from every command:
     ``complaintkit: 无法读取：台账.xlsx：文件设有密码…`` (``--lang en``: ``unreadable: …``)."""
-    UserError(scrub(unreadable_line(failure, lang))).show()
+    UserError(unreadable_line(failure, lang)).show()
 
 
 def store_to_look_back(path: str | None, lang: str) -> HistoryStore | None:
@@ -354,7 +355,7 @@ def refuse_unknown_branches(wanted: Sequence[str], matches: Callable[[str], bool
 def unreadable_entries(failures: Sequence[InputError], lang: str) -> list[dict[str, str]]:
     """The JSON ``unreadable`` list: each file as given, a stable ``code`` for scripts, and the
     ``reason`` in the user's language (scrubbed: a sheet or a part it names may hold an ID number)."""
-    return [{"file": f.path, "code": f.code, "reason": scrub(f.reason(lang))} for f in failures]
+    return [{"file": f.path, "code": f.code, "reason": f.reason(lang)} for f in failures]
 
 
 def with_unreadable(data: dict[str, Any], failures: Sequence[InputError], lang: str) -> dict[str, Any]:

@@ -213,7 +213,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     elif fmt == "table":
         click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(failures)))
         for failure in failures:
-            click.echo("  " + t("cli_unreadable", lang, path=failure.path, reason=scrub(failure.reason(lang))))
+            click.echo("  " + unreadable_line(failure, lang))
         click.echo(tabulate([[t(f"op_{r.name}", lang), r.summary] for r in results], tablefmt="simple", disable_numparse=True))
         for path in written:
             click.echo(t("run_wrote", lang, path=path))
