@@ -671,6 +671,34 @@ def test_lite_scripts_run_the_same_checks_without_touching_user_cells(tmp_path):
     assert lite.CK_DUE_DATE(46293.0) == dt.date(2026, 10, 13)
 
 
+def test_lite_checks_and_clears_a_book_marked_on_the_desktop_and_leaves_the_marks_to_it(tmp_path, monkeypatch):
+    """xlwings Lite cannot read a cell's fill back (Range.color raises). On a register the desktop
+    add-in has marked, Lite's buttons still run and clear; the marks and CK-state stay, so a
+    desktop 清除结果 later gives the clerk's own fill and note back."""
+    lite = _lite()
+    path = marked_register(tmp_path / "r.xlsx")
+    user = snapshot(load_workbook(path))["台账"][1]
+    wb = load_workbook(path)
+    press_on(wb, "validate", "台账")
+    marked = reloaded(wb, tmp_path / "marked.xlsx")
+    fake = FakeBook(marked, str(tmp_path / "marked.xlsx"))
+    on_show = normalised(fake.view())["台账"][1]["F4"]
+    assert on_show[1] == RED
+
+    def no_colour(self):
+        raise NotImplementedError("Range.color is not supported in xlwings Lite")
+
+    monkeypatch.setattr(FakeRange, "color", property(no_colour, FakeRange.color.fset))
+    lite.validate(fake)
+    assert fake.app.alerts[-1][2] == "info", fake.app.alerts[-1]
+    lite.clear_results(fake)
+    assert fake.app.alerts[-1][2] == "info" and "桌面版 Excel" in fake.app.alerts[-1][0], fake.app.alerts[-1]
+    monkeypatch.undo()
+    assert normalised(fake.view())["台账"][1]["F4"] == on_show  # left for the desktop to undo
+    press(XlwingsBook(fake), CLEAR, [], "台账", POLICY, ASOF)
+    assert normalised(fake.view())["台账"][1]["F4"][1:] == user["F4"][1:]  # the clerk's own fill and note
+
+
 def test_a_column_is_written_in_one_call():
     wb = Workbook()
     wb.active.title = "台账"

@@ -124,6 +124,7 @@ class Cleared:
 
     columns: int
     sheets: int
+    marks_restored: bool = True
 
 
 class BookAdapter(Protocol):
@@ -551,17 +552,21 @@ def _put_table(book: BookAdapter, register: str, table: PlanTable, named: bool) 
 
 
 def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[str, Sequence[Sequence[Any]]] | None = None,
-                id_columns: Mapping[str, int] | None = None) -> Applied:
+                id_columns: Mapping[str, int] | None = None, marks: bool = True) -> Applied:
     """Apply plans in order. Idempotent: applying the same plans twice gives the same book.
 
     ``values`` are a sheet's cells as the caller read them for these plans (row 1 first; read
     through the adapter when not given); ``id_columns`` the register's complaint-ID column (1-based)
     per sheet. With them each mark is remembered with its complaint, and found again after the
     clerk sorts or edits the register.
+
+    ``marks=False``, for a host that cannot read a cell's fill back (xlwings Lite): the plans'
+    marks are not made, and the marks already remembered are left as they are, on show and in
+    CK-state, for a press or 清除结果 on a host that can undo them exactly.
     """
     applied = Applied()
     formats = _Formats(book)
-    state = _read_state(book)
+    state = _read_state(book) if marks else []
     rows: dict[str, SheetRows] = {}
     named: dict[str, bool] = {}
     try:
@@ -569,7 +574,8 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
             if plan.sheet not in rows:
                 given = (values or {}).get(plan.sheet)
                 rows[plan.sheet] = SheetRows(given if given is not None else book.read_rows(plan.sheet))
-                state = _relocate(state, plan.sheet, rows[plan.sheet], formats)
+                if marks:
+                    state = _relocate(state, plan.sheet, rows[plan.sheet], formats)
                 named[plan.sheet] = bool(_registers_with_results(book, plan.sheet))  # before own columns are written
             taken: set[int] = set()
             first = plan.header_row + 1
@@ -582,25 +588,28 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
                 book.write_column(plan.sheet, col, plan.header_row, column.header, first,
                                   [column.values.get(r) for r in span], [column.fills.get(r) for r in span], column.width)
                 applied.columns[column.header] = col
-            _mark(plan, state, formats, rows[plan.sheet], (id_columns or {}).get(plan.sheet, 0))
-            applied.marks += len({(m.row, m.column) for m in plan.marks})
+            if marks:
+                _mark(plan, state, formats, rows[plan.sheet], (id_columns or {}).get(plan.sheet, 0))
+                applied.marks += len({(m.row, m.column) for m in plan.marks})
             for table in plan.tables:
                 applied.sheets[table.name] = _put_table(book, plan.sheet, table, named[plan.sheet])
     finally:
         # Also when Excel refuses a write part-way (the clerk clicked into Excel while it ran): the
         # marks made so far are remembered, so the next press or 清除结果 still undoes them.
-        book.write_state([e.cells() for e in state])
+        if marks:
+            book.write_state([e.cells() for e in state])
     return applied
 
 
-def clear_results(book: BookAdapter, sheet_names: Sequence[str] | None = None) -> Cleared:
+def clear_results(book: BookAdapter, marks: bool = True) -> Cleared:
     """清除结果: blank the own columns, undo every mark still on show, delete the own sheets.
 
     Own columns are emptied rather than deleted so that columns a user added to their right never
-    move; they are emptied down to the last row with data.
+    move; they are emptied down to the last row with data. ``marks=False`` (a host that cannot
+    read a cell's fill back, see ``apply_plans``) leaves the marks and CK-state as they are.
     """
     formats = _Formats(book)
-    state = _read_state(book)
+    state = _read_state(book) if marks else []
     present = book.sheet_names()
     rows: dict[str, SheetRows] = {}
     for sheet in dict.fromkeys(e.sheet for e in state):
@@ -613,7 +622,7 @@ def clear_results(book: BookAdapter, sheet_names: Sequence[str] | None = None) -
             formats.set(sheet, row, col, fill, note)
     names = own_names()
     cleared = 0
-    for name in [n for n in (sheet_names or present) if not is_own_sheet(n)]:
+    for name in [n for n in present if not is_own_sheet(n)]:
         header_rows = _own_header_rows(book, name)
         if header_rows and name not in rows:
             rows[name] = SheetRows(book.read_rows(name))
@@ -626,5 +635,6 @@ def clear_results(book: BookAdapter, sheet_names: Sequence[str] | None = None) -
     own_sheets = [n for n in book.sheet_names() if is_own_sheet(n) and n != STATE_SHEET]
     for name in own_sheets:
         book.delete_sheet(name)
-    book.write_state([])
-    return Cleared(cleared, len(own_sheets))
+    if marks:
+        book.write_state([])
+    return Cleared(cleared, len(own_sheets), marks)

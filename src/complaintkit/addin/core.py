@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -85,6 +85,8 @@ register_messages({
     "addin_at_columns": ("{first}–{last} 列", "columns {first}–{last}"),
     "addin_marked": ("有问题的单元格已标色并加批注（“清除结果”可还原）", "Problem cells are filled and annotated (Clear results restores them)"),
     "addin_cleared": ("已清除：{columns} 个结果列，{sheets} 个结果表，单元格标记已还原", "cleared: {columns} result columns, {sheets} result sheets; cell marks restored"),
+    "addin_cleared_no_marks": ("已清除：{columns} 个结果列，{sheets} 个结果表；单元格上的标色和批注请在桌面版 Excel 中按“清除结果”还原",
+                               "cleared: {columns} result columns, {sheets} result sheets; the fills and notes on cells are restored by Clear results in desktop Excel"),
     "udf_id_ok": ("有效", "valid"),
     "udf_no_header": ("第一个参数应为台账的表头行（含“投诉编号、受理日期、客户姓名、投诉内容”这类表头），第二个为同一列范围的一行",
                       "give the register's header row first (headers such as 投诉编号, 受理日期, 客户姓名, 投诉内容), then one row over the same columns"),
@@ -242,8 +244,9 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     back (xlwings Lite), since a mark that cannot be undone exactly is not applied at all.
     """
     if tag == CLEAR:
-        cleared = clear_results(book)
-        return t("addin_cleared", lang, columns=cleared.columns, sheets=cleared.sheets)
+        cleared = clear_results(book, marks)
+        return t("addin_cleared" if cleared.marks_restored else "addin_cleared_no_marks", lang,
+                 columns=cleared.columns, sheets=cleared.sheets)
     if is_own_sheet(sheet_name):
         raise AddinError("addin_own_sheet", sheet=sheet_name)
     # The collector resumes only once the press's register and results are gone: resuming while
@@ -252,8 +255,7 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
         check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
         # The values just read tell the marks which complaint each row holds (nothing is read twice).
         id_column = check.register.column_of_field("complaint_id")
-        applied = apply_plans(book, check.plans if marks else [replace(p, marks=[]) for p in check.plans],
-                              {sheet_name: rows}, {sheet_name: id_column.index + 1} if id_column else None)
+        applied = apply_plans(book, check.plans, {sheet_name: rows}, {sheet_name: id_column.index + 1} if id_column else None, marks)
         message = summary_message(check, lang, applied)
         del check
     return message
