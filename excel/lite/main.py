@@ -22,10 +22,11 @@ import xlwings as xw
 from xlwings import func, script
 
 from complaintkit.addin.core import (
-    CLEAR, addin_lang, cell_answer, classify_cell_text, days_left_cell, due_date_cell, guarded, id_check_text, press,
+    CLEAR, cell_answer, classify_cell_text, days_left_cell, due_date_cell, guarded, id_check_text, press,
     row_risk_text,
 )
 from complaintkit.addin.xlbook import XlwingsBook, read_values
+from complaintkit.messages import user_lang
 from complaintkit.policy import load_policy
 
 POLICY = load_policy()
@@ -33,7 +34,7 @@ POLICY = load_policy()
 
 def _press(book: xw.Book, tag: str) -> None:
     """Run one ribbon button's check on the active sheet and say what happened."""
-    lang = addin_lang()
+    lang = user_lang()
     sheet = book.sheets.active
 
     def run() -> str:

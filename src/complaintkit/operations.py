@@ -78,7 +78,11 @@ class OpResult:
         key = (register.source, register.sheet)
         if key not in self._planned and self._plans is not None:
             with collector_paused():
-                self._planned[key] = self._plans(register)
+                plans = self._plans(register)
+            id_column = register.column_of_field("complaint_id")
+            for plan in plans:
+                plan.id_column = id_column.index + 1 if id_column else 0
+            self._planned[key] = plans
         return self._planned.get(key, [])
 
     def __repr__(self) -> str:

@@ -107,6 +107,9 @@ class SheetPlan:
     marks: list[CellMark] = field(default_factory=list)
     tables: list[PlanTable] = field(default_factory=list)
     summary: str = ""
+    #: The register's complaint-ID column (1-based; 0: none): with it each mark is remembered with
+    #: its complaint, and found again after the clerk sorts or edits the register.
+    id_column: int = 0
 
 
 @dataclass
@@ -180,6 +183,13 @@ def is_own_header(value: Any, names: frozenset[str] | None = None) -> bool:
     return isinstance(value, str) and value.strip() in (names or own_names())
 
 
+def own_columns(rows: Sequence[Sequence[Any]], depth: int = HEADER_ROWS) -> set[int]:
+    """The add-in's own columns (0-based) among a sheet's values: one of its headers in the first
+    ``depth`` rows. Both what a press reads and what it writes leave these out."""
+    names = own_names()
+    return {c for row in rows[:depth] for c, v in enumerate(row) if is_own_header(v, names)}
+
+
 def is_own_sheet(name: str) -> bool:
     """Whether a sheet is one of the add-in's: a result sheet under its name in either language,
     or named after its register (see ``result_sheet_name``), or CK-state."""
@@ -239,8 +249,7 @@ class SheetRows:
 
     def __init__(self, values: Sequence[Sequence[Any]]) -> None:
         self.values = values
-        names = own_names()
-        self.skip = {c for row in values[:HEADER_ROWS] for c, v in enumerate(row) if is_own_header(v, names)}
+        self.skip = own_columns(values)
         self._keys: dict[int, str] = {}
         self._by_key: dict[str, list[int]] | None = None
         self._by_id: dict[int, dict[str, list[int]]] = {}
@@ -552,13 +561,12 @@ def _put_table(book: BookAdapter, register: str, table: PlanTable, named: bool) 
 
 
 def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[str, Sequence[Sequence[Any]]] | None = None,
-                id_columns: Mapping[str, int] | None = None, marks: bool = True) -> Applied:
+                marks: bool = True) -> Applied:
     """Apply plans in order. Idempotent: applying the same plans twice gives the same book.
 
     ``values`` are a sheet's cells as the caller read them for these plans (row 1 first; read
-    through the adapter when not given); ``id_columns`` the register's complaint-ID column (1-based)
-    per sheet. With them each mark is remembered with its complaint, and found again after the
-    clerk sorts or edits the register.
+    through the adapter when not given): with them and the plan's ``id_column`` each mark is
+    remembered with its complaint, and found again after the clerk sorts or edits the register.
 
     ``marks=False``, for a host that cannot read a cell's fill back (xlwings Lite): the plans'
     marks are not made, and the marks already remembered are left as they are, on show and in
@@ -589,7 +597,7 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
                                   [column.values.get(r) for r in span], [column.fills.get(r) for r in span], column.width)
                 applied.columns[column.header] = col
             if marks:
-                _mark(plan, state, formats, rows[plan.sheet], (id_columns or {}).get(plan.sheet, 0))
+                _mark(plan, state, formats, rows[plan.sheet], plan.id_column)
                 applied.marks += len({(m.row, m.column) for m in plan.marks})
             for table in plan.tables:
                 applied.sheets[table.name] = _put_table(book, plan.sheet, table, named[plan.sheet])

@@ -335,10 +335,7 @@ def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | P
             plan.sheet = title
             for table in plan.tables:
                 table.links = {i: f"{title}!{ref.rpartition('!')[2]}" for i, ref in table.links.items()}
-    # The ID column lets a mark find its complaint again when this copy is sorted and checked again.
-    id_column = register.column_of_field("complaint_id")
-    ids = {plan.sheet: id_column.index + 1 for plan in plans} if id_column else None
-    apply_plans(OpenpyxlBook(wb), plans, id_columns=ids)
+    apply_plans(OpenpyxlBook(wb), plans)
     if all(ws.sheet_state != "visible" for ws in wb.worksheets):
         # Excel cannot open a book with every sheet hidden (openpyxl refuses to write one).
         wb[register.sheet if register.sheet in wb.sheetnames else wb.sheetnames[0]].sheet_state = "visible"

@@ -16,9 +16,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ..messages import t
+from ..messages import t, user_lang
 from ..privacy import scrub
-from .core import CLEAR, addin_lang, addin_policy, guarded, press
+from .core import CLEAR, addin_policy, guarded, press
 from .xlbook import XlwingsBook, read_sheet
 
 LOG_NAME = "complaintkit-addin.log"
@@ -58,7 +58,7 @@ def run_button(tag: str) -> None:
     """The ribbon's callback target: run the button ``tag`` on the calling workbook."""
     import xlwings as xw
 
-    lang = addin_lang()
+    lang = user_lang()
     try:
         book = xw.Book.caller()
     except Exception as exc:  # not started from Excel: there is no workbook to work on

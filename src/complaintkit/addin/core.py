@@ -26,7 +26,7 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..resident_id import check_id
-from ..sheetplan import Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_names
+from ..sheetplan import Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_columns
 from ..workcalendar import CalendarCoverageWarning, as_date
 
 ALL = "all"
@@ -152,8 +152,7 @@ def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[li
     """Blank the add-in's own columns (one of its headers in the first rows), so a re-run reads the
     register as the user keeps it, not with the previous run's results. A clerk's own column whose
     header merely starts with CK- is read like any other."""
-    names = own_names()
-    own = {c for row in rows[:search_rows] for c, v in enumerate(row) if isinstance(v, str) and v.strip() in names}
+    own = own_columns(rows, search_rows)
     if not own:
         return rows
     return [[("" if c in own else v) for c, v in enumerate(row)] for row in rows]
@@ -211,25 +210,25 @@ def plans_for_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, tag: str, po
         return check_sheet(rows, sheet_name, tag, policy, as_of, lang).plans
 
 
-def summary_message(check: SheetCheck, lang: str = "zh", applied: Applied | None = None) -> str:
+def summary_message(check: SheetCheck, applied: Applied, lang: str = "zh") -> str:
     """The message box text, a few lines a clerk reads at a glance: per check what it found and the
     result sheet to look at, then where the per-row results are and whether cells were marked."""
     zh = lang == "zh"
     sep, comma = ("：", "、") if zh else (": ", ", ")
-    sheets = applied.sheets if applied else {}
+    sheets = applied.sheets
     lines = []
     for result in check.results:
         tables = [sheets.get(tb.name, tb.name) for plan in check.plans if plan.op == result.name for tb in plan.tables]
         see = t("addin_see", lang, sheets=comma.join(dict.fromkeys(tables))) if tables else ""
         lines.append(f"{button_label(result.name, lang)}{sep}{result.summary}{see}")
     headers = list(dict.fromkeys(c.header for plan in check.plans for c in plan.columns))
-    placed = sorted(applied.columns[h] for h in headers if h in applied.columns) if applied else []
+    placed = sorted(applied.columns[h] for h in headers if h in applied.columns)
     if placed:
         first, last = column_letter(placed[0] - 1), column_letter(placed[-1] - 1)
         what = comma.join(headers) if len(headers) <= 2 else t("addin_n_columns", lang, count=len(headers))
         where = t("addin_at_column", lang, first=first) if first == last else t("addin_at_columns", lang, first=first, last=last)
         lines.append(t("addin_columns", lang, what=what, where=where))
-    if applied and applied.marks:
+    if applied.marks:
         lines.append(t("addin_marked", lang))
     return "\n".join(lines)
 
@@ -254,9 +253,8 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     with collector_paused():
         check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
         # The values just read tell the marks which complaint each row holds (nothing is read twice).
-        id_column = check.register.column_of_field("complaint_id")
-        applied = apply_plans(book, check.plans, {sheet_name: rows}, {sheet_name: id_column.index + 1} if id_column else None, marks)
-        message = summary_message(check, lang, applied)
+        applied = apply_plans(book, check.plans, {sheet_name: rows}, marks)
+        message = summary_message(check, applied, lang)
         del check
     return message
 
@@ -270,11 +268,6 @@ def addin_policy(workbook_path: str | None = None) -> Policy:
         if beside.is_file():
             config = str(beside)
     return load_policy(config or None)
-
-
-def addin_lang() -> str:
-    """Message language: COMPLAINTKIT_LANG (as for the CLI), Chinese by default."""
-    return user_lang()
 
 
 def error_message(exc: BaseException, lang: str = "zh", log_path: str | None = None) -> str:
@@ -323,7 +316,7 @@ def cell_answer(func: Callable[..., Any], *args: Any) -> Any:
             warnings.simplefilter("always", CalendarCoverageWarning)
             value = func(*args)
     except ComplaintkitError as exc:  # a formula cell shows a reason, in the clerk's language
-        return f"#CK {exc.text(addin_lang())}".splitlines()[0][:250]
+        return f"#CK {exc.text(user_lang())}".splitlines()[0][:250]
     except Exception as exc:  # ... and never a traceback
         return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
     for warning in caught:
