@@ -155,8 +155,9 @@ def test_every_check_refuses_outputs_inside_an_input_folder(runner, batch, comma
     back as registers (every complaint twice, each its own duplicate)."""
     before = sorted(p.name for p in batch.iterdir())
     out = [str(batch / "全行台账.xlsx")] if command[-1] == "-o" else ["--annotate", str(batch / "checked")]
-    result = runner.invoke(cli, [command[0], str(batch), *command[1:], *out, "--format", "json"])
-    assert result.exit_code == 2 and "位于输入文件夹" in result.output, result.output
+    for given in (str(batch), str(batch / "*.xlsx")):  # a glob's folder is an input folder too
+        result = runner.invoke(cli, [command[0], given, *command[1:], *out, "--format", "json"])
+        assert result.exit_code == 2 and "位于输入文件夹" in result.output, (given, result.output)
     assert sorted(p.name for p in batch.iterdir()) == before
 
 

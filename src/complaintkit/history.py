@@ -33,6 +33,7 @@ from .fields import column_letter
 from .identity import second_phones
 from .messages import register_messages
 from .register import Column, Record, Register
+from .sources import batch_folder
 
 #: 1: the canonical fields; 2: and the second phone columns' numbers (``other_phones``).
 SCHEMA_VERSION = 2
@@ -77,7 +78,7 @@ def source_label(source: str | Path, roots: Sequence[str | Path] = ()) -> str:
     given by itself is its name."""
     path = Path(source)
     for root in roots:
-        base = _root_folder(str(root))
+        base = batch_folder(str(root))
         if base is None:
             continue
         try:
@@ -85,22 +86,6 @@ def source_label(source: str | Path, roots: Sequence[str | Path] = ()) -> str:
         except (ValueError, OSError):
             continue
     return path.name
-
-
-def _root_folder(root: str) -> Path | None:
-    """The folder a batch argument names: the folder itself, or a glob's fixed leading part
-    (``inbox/*/台账.xlsx``: ``inbox``); None for a file."""
-    if Path(root).is_dir():
-        return Path(root)
-    magic = lambda text: any(ch in text for ch in "*?[")  # noqa: E731 - as sources.expand_paths tells a glob
-    if magic(root):
-        fixed = []
-        for part in Path(root).parts:
-            if magic(part):
-                break
-            fixed.append(part)
-        return Path(*fixed) if fixed else Path(".")
-    return None
 
 
 def _encode(values: dict[str, Any]) -> str:

@@ -208,6 +208,26 @@ class RawBook:
         return self._cache.pop(name, None) or self._loader(name)
 
 
+def is_glob(entry: str) -> bool:
+    """Whether a batch argument is a glob (``inbox/*/台账.xlsx``) rather than a file or a folder."""
+    return any(ch in entry for ch in "*?[")
+
+
+def batch_folder(entry: str) -> Path | None:
+    """The folder a batch argument names: the folder itself, or a glob's fixed leading part
+    (``inbox/*/台账.xlsx``: ``inbox``); None for a file."""
+    if Path(entry).is_dir():
+        return Path(entry)
+    if is_glob(entry):
+        fixed = []
+        for part in Path(entry).parts:
+            if is_glob(part):
+                break
+            fixed.append(part)
+        return Path(*fixed) if fixed else Path(".")
+    return None
+
+
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
     """Files named directly, register files inside folders (recursively) and glob matches.
 
@@ -236,7 +256,7 @@ def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
                         add(child)
             elif p.exists():
                 add(p)
-            elif any(ch in entry for ch in "*?["):
+            elif is_glob(entry):
                 matches = sorted(glob.glob(entry, recursive=True))
                 if not matches:
                     raise InputError(entry, "in_no_match")
