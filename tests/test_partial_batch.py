@@ -180,6 +180,18 @@ def test_a_policy_mistake_stops_before_any_file_is_read(runner, branch_folder, t
     assert len(stderr_lines(result)) == 1 and "未知的键 frist" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["risk"], ["run", "--checks", "risk"], ["dedupe"]])
+def test_a_mistake_in_a_check_that_another_runs_stops_it_before_any_file_is_read(runner, branch_folder, tmp_path, command):
+    """risk runs dedupe and followups for itself, and dedupe runs classify: a wrong value in their
+    sections stops it at once, not after the batch has been read (the unreadable file's line)."""
+    bad = tmp_path / "bank.toml"
+    bad.write_text("[classify]\nthreshold = \"high\"\n" if command == ["dedupe"] else "[dedupe.duplicate]\ncount = \"weekly\"\n",
+                   encoding="utf-8")
+    result = runner.invoke(cli, [*command, str(branch_folder), "--as-of", AS_OF, "--format", "json", "--config", str(bad)])
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert len(stderr_lines(result)) == 1 and "无法读取" not in result.stderr, result.stderr
+
+
 def test_every_check_through_the_installed_command(branch_folder):
     """The entry point in a fresh process: the exit code the shell and cron see, stderr and JSON."""
     if not ENTRY_POINT.exists():

@@ -823,7 +823,7 @@ def dedupe_plan(result: DedupeResult, register: Register, lang: str = "zh") -> S
     return SheetPlan("dedupe", register.sheet, register.header_row, last, [dup_col, rep_col], marks, [table], result.summary(lang))
 
 
-@operation("dedupe", reads_policy=Settings.from_policy)
+@operation("dedupe", reads_policy=Settings.from_policy, needs=("classify",))
 def dedupe_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The dedupe operation for every door. Duplicate groups count as warnings (the exit code
     with --fail-on warning); repeat chains are links, not findings."""

@@ -106,14 +106,19 @@ PIPELINE_ORDER = ["validate", "dedupe", "classify", "followups", "risk"]
 
 #: Per operation, what reads its part of the policy (raising PolicyError on a wrong value).
 POLICY_READERS: dict[str, Callable[[Policy], Any]] = {}
+#: The operations each runs for itself (risk: dedupe and followups; dedupe: classify).
+NEEDS: dict[str, tuple[str, ...]] = {}
 
 
-def operation(name: str, reads_policy: Callable[[Policy], Any] | None = None) -> Callable[[Operation], Operation]:
+def operation(name: str, reads_policy: Callable[[Policy], Any] | None = None,
+              needs: Sequence[str] = ()) -> Callable[[Operation], Operation]:
     """Decorator: register an operation under ``name``; ``reads_policy`` reads and checks its
-    settings, so a policy can be checked whole before any register is read (``check_policy``)."""
+    settings, so a policy can be checked whole before any register is read (``check_policy``);
+    ``needs``: the operations it runs for itself, whose settings are checked with its own."""
 
     def wrap(func: Operation) -> Operation:
         OPERATIONS[name] = func
+        NEEDS[name] = tuple(needs)
         if reads_policy is not None:
             POLICY_READERS[name] = reads_policy
         return func
@@ -125,8 +130,11 @@ def check_policy(policy: Policy, names: Sequence[str] | None = None) -> None:
     """Read every operation's settings (or those of ``names``) as the operation will: a mistake in
     any section is a PolicyError now, not when that check first runs (``config show``, ``run``)."""
     _load_all()
+    wanted = None if names is None else set(names)
+    while wanted is not None and (more := {n for w in wanted for n in NEEDS.get(w, ())} - wanted):
+        wanted |= more
     for name in PIPELINE_ORDER + sorted(set(POLICY_READERS) - set(PIPELINE_ORDER)):
-        if name in POLICY_READERS and (names is None or name in names):
+        if name in POLICY_READERS and (wanted is None or name in wanted):
             POLICY_READERS[name](policy)
 
 

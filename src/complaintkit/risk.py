@@ -1114,7 +1114,7 @@ def _pipeline_inputs(registers: Sequence[Register], ctx: OpContext) -> dict[str,
     }
 
 
-@operation("risk", reads_policy=RiskSettings.from_policy)
+@operation("risk", reads_policy=RiskSettings.from_policy, needs=("dedupe", "followups"))
 def risk_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The risk operation for every door. High-risk rows count as errors, medium as warnings
     (exit code 1 with --fail-on error, or warning); low and none are not findings."""
