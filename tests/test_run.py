@@ -155,10 +155,23 @@ def test_every_check_refuses_outputs_inside_an_input_folder(runner, batch, comma
     back as registers (every complaint twice, each its own duplicate)."""
     before = sorted(p.name for p in batch.iterdir())
     out = [str(batch / "全行台账.xlsx")] if command[-1] == "-o" else ["--annotate", str(batch / "checked")]
-    for given in (str(batch), str(batch / "*.xlsx")):  # a glob's folder is an input folder too
+    # A glob reads back what it matches: the merged register beside the registers, annotated
+    # copies in a sub-folder when it reaches into sub-folders.
+    for given in (str(batch), str(batch / "**" / "*.xlsx"), *([str(batch / "*.xlsx")] if command[-1] == "-o" else [])):
         result = runner.invoke(cli, [command[0], given, *command[1:], *out, "--format", "json"])
         assert result.exit_code == 2 and "位于输入文件夹" in result.output, (given, result.output)
     assert sorted(p.name for p in batch.iterdir()) == before
+
+
+def test_a_glob_that_does_not_reach_an_output_folder_lets_it_be_written(runner, batch):
+    """`in/*.xlsx` never reads `in/checked/`: annotated copies may go there (the next run reads the
+    same registers as this one)."""
+    files = len(list(batch.glob("*.xlsx")))
+    result = runner.invoke(cli, ["validate", str(batch / "*.xlsx"), "--as-of", AS_OF, "--annotate", str(batch / "checked"), "--format", "json"])
+    assert result.exit_code == 3, result.output
+    assert len(list((batch / "checked").iterdir())) == files - 1  # every readable register's copy
+    again = runner.invoke(cli, ["validate", str(batch / "*.xlsx"), "--as-of", AS_OF, "--format", "json"])
+    assert json.loads(again.stdout)["summary"] == json.loads(result.stdout)["summary"]
 
 
 def test_remember_without_a_store_stops_before_any_work(runner, tmp_path, samples, monkeypatch):
@@ -204,15 +217,16 @@ def test_a_run_sharing_any_output_with_a_running_one_is_refused_before_reading(r
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(runner, tmp_path, samples):
-    """--csv or --annotate into a folder that cannot be made or written (a read-only share, a
-    file where the folder should be): the lock beside it fails first, and says so in one line."""
+    """--csv, --annotate or --report into a folder that cannot be made (a file where the folder
+    should be): one line naming the file in the way, whichever output it is."""
     blocker = tmp_path / "报告"
     blocker.write_text("a file, not a folder", "utf-8")
     for option in ("--csv", "--annotate", "--report"):
         out = blocker / ("r.xlsx" if option == "--report" else "out")
         result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, option, str(out), "--quiet"])
         assert result.exit_code == 2, (option, result.output)
-        assert "无法写入" in result.output and "意外错误" not in result.output, (option, result.output)
+        assert "报告" in result.output and "是一个文件，不是文件夹" in result.output, (option, result.output)
+        assert "意外错误" not in result.output, (option, result.output)
 
 
 def test_report_speaks_the_run_language_in_its_summary_and_lists(runner, tmp_path, samples):

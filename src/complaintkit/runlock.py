@@ -9,6 +9,7 @@ from typing import Iterator
 
 from .errors import OutputError
 from .messages import register_messages
+from .outputs import make_folder
 
 register_messages({
     "out_run_lock": ("{path}：另一个 complaintkit 任务正在写这些输出（锁文件 {lock}），请等它结束",
@@ -26,10 +27,10 @@ def output_lock(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     lock_path = target.parent / f".{target.name}.lock"
+    make_folder(lock_path.parent)  # a file where the folder should be: said as for every output
     try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(lock_path, "a+")
-    except OSError as exc:  # a read-only share, a file where the folder should be
+    except OSError as exc:  # a read-only share
         raise OutputError("out_cannot_write", path=target, detail=exc.strerror or exc) from None
     try:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import fnmatch
 import functools
 import glob
 import html
@@ -226,6 +227,19 @@ def batch_folder(entry: str) -> Path | None:
             fixed.append(part)
         return Path(*fixed) if fixed else Path(".")
     return None
+
+
+def glob_picks(pattern: str, path: str | Path) -> bool:
+    """Whether the glob ``pattern`` (``**`` for any folders, as expand_paths reads it) names
+    ``path``: what a run of that glob would read, once the file is there."""
+    def match(parts: tuple[str, ...], names: tuple[str, ...]) -> bool:
+        if not parts:
+            return not names
+        if parts[0] == "**":
+            return any(match(parts[1:], names[i:]) for i in range(len(names) + 1))
+        return bool(names) and fnmatch.fnmatch(names[0], parts[0]) and match(parts[1:], names[1:])
+
+    return match(Path(os.path.abspath(pattern)).parts, Path(os.path.abspath(path)).parts)
 
 
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:

@@ -33,7 +33,7 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..sheetplan import SheetPlan
-from ..sources import batch_folder, expand_paths
+from ..sources import REGISTER_SUFFIXES, batch_folder, expand_paths, glob_picks, is_glob
 from ..xlsx_applier import annotated_suffix, write_annotated
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
@@ -395,11 +395,16 @@ def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[
 def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None]) -> None:
     """A workbook or CSV written into an input folder is read back by the next run of that folder
     as one more branch's register: every complaint counted twice, and flagged as its own duplicate.
-    A glob's folder is an input folder too (``分行/*.xlsx``)."""
-    folders = [folder.resolve() for folder in map(batch_folder, paths) if folder is not None]
+    A glob reads back what it matches: an output it names, or a register written into an output
+    folder it reaches (``分行/*.xlsx`` and ``-o 分行/全行.xlsx``)."""
+    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    globs = [p for p in paths if is_glob(p) and not Path(p).exists()]
     for out in filter(None, outputs):
         where = Path(out).resolve()
         inside = next((f for f in folders if where == f or f in where.parents), None)
+        if inside is None:
+            picked = [where, *(where / f"x{suffix}" for suffix in REGISTER_SUFFIXES)]
+            inside = next((batch_folder(g) for g in globs if any(glob_picks(g, p) for p in picked)), None)
         if inside is not None:
             raise OutputError("cli_out_in_input", path=out, folder=inside)
 
