@@ -393,9 +393,6 @@ class DedupeResult:
     #: risk scoring looks back per customer over the same batch and reuses them.
     identities: Mapping[RecordKey, Identity] = field(default_factory=dict, repr=False, compare=False)
     batch: list[RecordKey] = field(default_factory=list, repr=False, compare=False)
-    #: Whether the run was asked to mask personal data in what it writes (``OpContext.mask``,
-    #: ``--mask``): the merged register follows it.
-    mask: bool = False
 
     @property
     def duplicates(self) -> list[Group]:
@@ -828,6 +825,5 @@ def dedupe_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The dedupe operation for every door. Duplicate groups count as warnings (the exit code
     with --fail-on warning); repeat chains are links, not findings."""
     result = dedupe(registers, ctx.policy, ctx.history, classifier_labels(registers, ctx))
-    result.mask = ctx.mask
     return OpResult("dedupe", lambda: result.to_dict(ctx.lang), lambda reg: [dedupe_plan(result, reg, ctx.lang)],
                     result.summary(ctx.lang), 0, len(result.duplicates), result)

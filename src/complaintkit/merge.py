@@ -285,12 +285,12 @@ class MergeSummary:
 
 
 def write_merged(result: DedupeResult, registers: Sequence[Register], out: str | Path, force: bool = False,
-                 lang: str = "zh", inputs: Sequence[str] = (), mask: bool | None = None) -> MergeSummary:
+                 lang: str = "zh", inputs: Sequence[str] = (), mask: bool = False) -> MergeSummary:
     """Write the de-duplicated workbook to ``out`` (.xlsx) atomically; never over an input.
-    ``mask``: mask ID numbers and phones; by default as the dedupe run was asked (``--mask``)."""
+    ``mask``: mask ID numbers and phones (``--mask``: a copy to share)."""
     require_xlsx(out, "merged")
     target = check_writable(out, force, [reg.source for reg in registers] + list(inputs))
-    wb, decision = build_merged_workbook(result, registers, lang, result.mask if mask is None else mask)
+    wb, decision = build_merged_workbook(result, registers, lang, mask)
     atomic_write(target, lambda tmp: wb.save(tmp))
     rows = sum(len(reg.records) for reg in registers)
     return MergeSummary(target, rows, len(decision.kept), len(decision.removed))

@@ -70,7 +70,7 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
                 rec.sheet, rec.row, rec.id, m.date.isoformat(), role_text(group, pos, lang), round(group.score, 3), reason])
     if merge:
         refuse_inside_inputs(paths, [output])
-        written = write_merged(found, inputs.registers, output, force, lang, [reg.source for reg in history])
+        written = write_merged(found, inputs.registers, output, force, lang, [reg.source for reg in history], mask)
         click.echo(written.message(lang), err=True)
         write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force, paths)
     else:
