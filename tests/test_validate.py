@@ -126,6 +126,15 @@ def test_masking_personal_data(runner, samples):
     assert values and all("*" in v or v == "1.10101E+17" for v in values)
 
 
+def test_a_phone_typed_with_spaces_is_masked_as_the_merged_register_masks_it(runner, tmp_path):
+    """One masking rule for every output (privacy.mask_cell): the finding's value, the report and
+    the merged register show a wrong phone typed with spaces alike, its spaces gone."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1, 联系电话="138 0013 800")])
+    _, data = run_json(runner, str(path), "--mask")
+    [value] = [f["value"] for f in data["findings"] if f["field"] == "phone"]
+    assert value == "13****3800"
+
+
 def test_folder_is_one_batch_with_file_column(runner, samples):
     result = runner.invoke(cli, ["validate", str(samples / "branches"), "--as-of", AS_OF, "--format", "json"])
     data = json.loads(result.stdout)

@@ -31,15 +31,13 @@ from .fields import FIELDS, field_label
 from .identity import RecordKey, second_columns
 from .messages import CATALOG, register_messages, t
 from .outputs import atomic_write, check_writable, require_xlsx
-from .privacy import mask_cell
+from .privacy import PERSONAL_FIELDS, mask_cell
 from .register import Record, Register
 from .sheetplan import HEADER, own_names
 from .xlsx_applier import put, put_row, sheet_title
 
 #: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
 _TEXT_FIELDS = {"complaint_id", "id_number", "phone"}
-#: The fields whose columns hold personal data whole (masked whole with --mask).
-_PERSONAL_FIELDS = ("id_number", "phone")
 
 register_messages({
     "merge_sheet": ("投诉登记台账", "Register"),
@@ -132,7 +130,7 @@ def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutCo
     are left out. A clerk's own column that merely starts with CK- (CK-负责人) is data."""
     ours = own_names() | _MERGE_COLUMNS
     columns = [[c for c in reg.columns if c.header.strip() not in ours] for reg in registers]
-    seconds = {key: name for reg in registers for key, name in second_columns(reg).items() if name in _PERSONAL_FIELDS}
+    seconds = {key: name for reg in registers for key, name in second_columns(reg).items() if name in PERSONAL_FIELDS}
     shapes = {tuple((c.header, c.field, c.extra_key) for c in cols) for cols in columns}
     if len(shapes) == 1:
         return [OutColumn(h, f, k, _personal(f, k, seconds)) for h, f, k in shapes.pop()]
@@ -148,7 +146,7 @@ def merged_layout(registers: Sequence[Register], lang: str = "zh") -> list[OutCo
 
 
 def _personal(name: str | None, key: str, seconds: dict[str, str]) -> str | None:
-    return name if name in _PERSONAL_FIELDS else None if name else seconds.get(key)
+    return name if name in PERSONAL_FIELDS else None if name else seconds.get(key)
 
 
 def _cell_value(rec: Record, col: OutColumn) -> Any:

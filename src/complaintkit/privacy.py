@@ -52,6 +52,10 @@ def scrub(text: str) -> str:
     return _LANDLINE.sub(lambda m: m.group(1) + "-" + "*" * len(m.group(2)) + m.group(3), text)
 
 
+#: The fields whose whole value is personal data: masked whole in a shareable output.
+PERSONAL_FIELDS = ("id_number", "phone")
+
+
 def mask_cell(value: Any, kind: str | None = None) -> Any:
     """A register cell as a shareable output shows it.
 

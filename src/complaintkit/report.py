@@ -35,7 +35,7 @@ from .identity import collector_paused
 from .messages import CATALOG, register_messages, t
 from .operations import OpResult
 from .outputs import atomic_write, check_writable
-from .privacy import mask_id, mask_phone, scrub
+from .privacy import PERSONAL_FIELDS, mask_cell, scrub
 from .register import Record, Register
 from .sheetplan import AMBER, HEADER, RED, YELLOW
 from .xlsx_applier import put, safe_text
@@ -95,7 +95,6 @@ _TITLE_FONT = Font(size=14, bold=True)
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", start_color=HEADER, end_color=HEADER)
 _LEVEL_FILLS = {"high": RED, "medium": AMBER, "low": YELLOW}
-_PERSONAL_KEYS = {"id_number": mask_id, "phone": mask_phone}
 
 #: Every fill a list row can have (levels, severities, deadline statuses).
 _ROW_FILLS = (RED, AMBER, YELLOW)
@@ -371,9 +370,8 @@ class _Findings:
                 row[keys[k]] = words
         if self.mask and isinstance(item.get("file"), str):
             row[keys["file"]] = _shown_name(item["file"], True)
-        personal = _PERSONAL_KEYS.get(item.get("field")) if self.mask else None
-        if personal is not None and isinstance(item.get("value"), str):
-            row[keys["value"]] = personal(item["value"])
+        if self.mask and item.get("field") in PERSONAL_FIELDS and isinstance(item.get("value"), str):
+            row[keys["value"]] = mask_cell(item["value"], item["field"])
         self.sheet.add(self.texts.row(row), _row_fill(item), len(keys))
 
 
@@ -582,7 +580,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         name = rec.values.get("customer_name") if rec else None
         phone = rec.values.get("phone") if rec else None
         if mask and phone:
-            phone = mask_phone(phone)
+            phone = mask_cell(phone, "phone")
         branch_name = (rec.values.get("branch") if rec else None) or ""
         return [file_names[rec.source] if rec else item.get("file", ""), item.get("sheet"), item.get("row"), item.get("id"), branch_name,
                 name, phone, rec.values.get("handler") if rec else None]

@@ -14,7 +14,7 @@ from .messages import ENUMERATION, Joined, Text, register_messages, render, t
 from .normalize import EARLIEST_DATE, clean_text, phone_is_valid
 from .operations import OpContext, OpResult, operation
 from .policy import Policy
-from .privacy import mask_id, mask_phone
+from .privacy import PERSONAL_FIELDS, mask_cell
 from .register import Record, Register
 from .resident_id import check_id
 from .sheetplan import AMBER, RED, CellMark, PlanColumn, PlanTable, SheetPlan
@@ -31,7 +31,6 @@ register_messages({
 
 SEVERITIES = ("error", "warning")
 _UNCHECKED = object()
-_PERSONAL = {"id_number": mask_id, "phone": mask_phone}
 # Findings whose value is a column's header, not a cell: "手机号码(备用)" is no phone to mask.
 _HEADER_VALUES = frozenset({"duplicate_column", "near_duplicate_column"})
 
@@ -61,8 +60,8 @@ class Finding:
     def display_value(self, mask: bool = False) -> str:
         """The original cell value as text (ID numbers and phones masked when ``mask``)."""
         text = "" if self.value is None else str(clean_text(self.value) or "")
-        if mask and self.field in _PERSONAL and self.code not in _HEADER_VALUES:
-            return _PERSONAL[self.field](text) or ""
+        if mask and self.field in PERSONAL_FIELDS and self.code not in _HEADER_VALUES:
+            return str(mask_cell(text, self.field))
         return text
 
     def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
