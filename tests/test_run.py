@@ -231,9 +231,11 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(runner, tmp_path, samp
 
 def test_report_speaks_the_run_language_in_its_summary_and_lists(runner, tmp_path, samples):
     """A Chinese report says 已超期 and 红, not the JSON codes overdue and high; the overdue and
-    high-risk lists have headers in the run's language all along the row."""
-    for lang, overdue, high, due_header, risk_headers in (("zh", "已超期", "红", "办理时限", ["预警等级", "风险分", "原因"]),
-                                                          ("en", "overdue", "red", "decision due", ["level", "score", "reasons"])):
+    high-risk lists have headers in the run's language all along the row, and the high-risk list
+    says its level as the risk sheet does (高（红）)."""
+    for lang, overdue, high, listed, due_header, risk_headers in (
+            ("zh", "已超期", "红", "高（红）", "办理时限", ["预警等级", "风险分", "原因"]),
+            ("en", "overdue", "red", "high (red)", "decision due", ["level", "score", "reasons"])):
         out = tmp_path / f"{lang}.xlsx"
         result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--report", str(out), "--quiet", "--lang", lang])
         assert result.exit_code == 1, result.output
@@ -248,7 +250,10 @@ def test_report_speaks_the_run_language_in_its_summary_and_lists(runner, tmp_pat
         assert overdue_list.cell(2, headers.index(due_header) + 2).value == overdue
         headers = [c.value for c in high_list[1]]
         assert headers[-3:] == risk_headers, headers
-        assert {high_list.cell(r, len(headers) - 2).value for r in range(2, high_list.max_row + 1)} == {high}
+        assert {high_list.cell(r, len(headers) - 2).value for r in range(2, high_list.max_row + 1)} == {listed}
+        risk_sheet = wb.worksheets[-1]
+        level_at = [c.value for c in risk_sheet[1]].index(risk_headers[0])
+        assert listed in {row[level_at] for row in risk_sheet.iter_rows(min_row=2, values_only=True)}
 
 
 def test_history_store_add_twice_changes_nothing(tmp_path, samples):

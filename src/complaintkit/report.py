@@ -613,7 +613,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                 counts["level"][item.get("level")] += 1
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
-                                 high_texts.row(who(item) + [t("risk_level_high", lang), item.get("score"), cell_text(item.get("reasons"), lang)])))
+                                 high_texts.row(who(item) + [t("risk_levelx_high", lang), item.get("score"), cell_text(item.get("reasons"), lang)])))
         sheet.finish([column_header(result.name, key, lang) for key in found.keys] or ["-"])
         has_rows[result.name] = bool(sheet.count)
         del found, sheet
