@@ -22,7 +22,7 @@ from ..policy import load_policy
 from ..textmodel import TextModel, TrainSettings, train
 from .common import (
     UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option, manual_mapping,
-    message_lang, output_options, read_checked, resolve_format, undated_as_of_option, with_unreadable, write_annotations,
+    message_lang, output_options, read_checked, resolve_format, UNDATED, as_of_option, with_unreadable, write_annotations,
 )
 
 register_messages({
@@ -96,7 +96,7 @@ def _model_option(func: Any) -> Any:
 
 @classify_group.command("classify", hidden=True)
 @input_options
-@undated_as_of_option
+@as_of_option(help=UNDATED)
 @_model_option
 @fail_on_option
 @output_options

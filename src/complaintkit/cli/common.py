@@ -218,16 +218,17 @@ def output_options(func: Callable) -> Callable:
     return func
 
 
-def as_of_option(func: Callable) -> Callable:
-    return click.option("--as-of", "as_of", callback=parse_as_of, default=None, metavar="DATE", help="Check as of this date (default: today).")(func)
+#: --as-of's help for a check whose results do not depend on the day (dedupe, classify): it is read
+#: and checked as every check's, so one command line (a cron script's --as-of) serves every check.
+UNDATED = ("Accepted as by every check, so one command line serves them all; this check's results do not "
+           "depend on the day (a wrong date is still an error).")
 
 
-def undated_as_of_option(func: Callable) -> Callable:
-    """--as-of for a check whose results do not depend on the day (dedupe, classify): read and
-    checked as every check's, so one command line (a cron script's --as-of) serves every check."""
-    return click.option("--as-of", "as_of", callback=parse_as_of, default=None, metavar="DATE",
-                        help="Accepted as by every check, so one command line serves them all; this check's results do not "
-                             "depend on the day (a wrong date is still an error).")(func)
+def as_of_option(func: Callable | None = None, *, help: str = "Check as of this date (default: today).") -> Callable:
+    """--as-of, read and checked alike by every command: ``@as_of_option``, or
+    ``@as_of_option(help=UNDATED)``."""
+    option = click.option("--as-of", "as_of", callback=parse_as_of, default=None, metavar="DATE", help=help)
+    return option if func is None else option(func)
 
 
 def fail_on_option(func: Callable) -> Callable:
@@ -480,6 +481,6 @@ __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "EXIT_SIGNAL_BASE", "Inputs", "Interrupted", "OutputError",
     "RootGroup", "UserError", "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors",
     "input_options", "load_batch", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked", "read_inputs",
-    "refuse_unknown_branches", "resolve_format", "say_unreadable", "store_to_look_back", "undated_as_of_option",
+    "refuse_unknown_branches", "resolve_format", "say_unreadable", "store_to_look_back", "UNDATED",
     "unreadable_entries", "unreadable_line", "warn", "with_unreadable", "write_annotations", "write_text_output",
 ]

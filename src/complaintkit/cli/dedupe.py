@@ -12,13 +12,13 @@ from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
     UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options,
-    read_checked, read_inputs, refuse_inside_inputs, resolve_format, undated_as_of_option, with_unreadable, write_annotations,
+    read_checked, read_inputs, refuse_inside_inputs, resolve_format, UNDATED, as_of_option, with_unreadable, write_annotations,
 )
 
 
 @click.command("dedupe")
 @input_options
-@undated_as_of_option
+@as_of_option(help=UNDATED)
 @click.option("--window-days", type=click.IntRange(min=1), default=None, metavar="N",
               help="Repeat window: a complaint repeats one about the same issue at most N days earlier (default: policy, 180).")
 @click.option("--history", "history_paths", multiple=True, metavar="PATH",

@@ -11,7 +11,7 @@ from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
     as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, message_lang,
-    output_options, read_checked, refuse_unknown_branches, resolve_format, with_unreadable, write_annotations,
+    output_options, read_checked, refuse_unknown_branches, resolve_format, warn, with_unreadable, write_annotations,
 )
 
 _FILTERS = tuple(dict.fromkeys(STATUSES + FOLLOWUP_STATUSES))
@@ -91,5 +91,5 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
             for line in r.explanation(lang):
                 click.echo(f"  - {line}")
     for warning in report.calendar_warnings:
-        click.echo(f"complaintkit: {t('sev_warning', lang)}: {warning.message(lang)}", err=True)
+        warn(warning.message(lang), lang)
     click.get_current_context().exit(batch_exit_code(exit_code_for(report.errors, report.warnings, fail_on), inputs.failures))
