@@ -58,18 +58,25 @@ def test_ctrl_c_in_a_check_command_and_in_history_add(runner, tmp_path, monkeypa
     assert result.exit_code == 130 and len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
 
+    from complaintkit import history
     from complaintkit.history import HistoryStore
 
-    def interrupted_add(self, registers, now=None, roots=()):
-        with self.db:
-            self.db.execute("INSERT INTO complaints (key, complaint_id, received_date, source, sheet, row, \"values\", added_at) "
-                            "VALUES ('k', 'id', NULL, 's', 'sheet', 1, '{}', 'now')")
-            raise KeyboardInterrupt
+    # Ctrl-C inside the real add, as it reaches the second register: the first one's rows, written
+    # by then, go with the rest.
+    seen: list[object] = []
 
-    monkeypatch.setattr(HistoryStore, "add", interrupted_add)
+    def second_phones(register):
+        seen.append(register)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return real(register)
+
+    real = history.second_phones
+    monkeypatch.setattr(history, "second_phones", second_phones)
     store = tmp_path / "h.sqlite"
-    result = runner.invoke(cli, ["history", "add", str(SAMPLES / "clean_branch.xlsx"), "--store", str(store)])
+    result = runner.invoke(cli, ["history", "add", str(SAMPLES / "branches"), "--store", str(store)])
     assert result.exit_code == 130 and "SIGINT" in result.stderr
+    assert len(seen) == 2
     with HistoryStore(store) as kept:
         assert kept.count() == 0
 

@@ -18,7 +18,7 @@ from complaintkit.dedupe import (
 )
 from complaintkit.errors import PolicyError
 from complaintkit.loader import LoadOptions, load_registers
-from complaintkit.operations import OpContext, OpResult
+from complaintkit.operations import OpContext, OpResult, run_operation
 from complaintkit.policy import load_policy
 from complaintkit.register import Record, Register
 from complaintkit.resident_id import check_digit
@@ -439,7 +439,7 @@ def test_merge_keeps_a_clerks_own_ck_column_and_a_merged_register_merges_again(r
     assert result.exit_code == 0, result.output
     head2 = [c.value for c in load_workbook(again).active[1]]
     # The first merge's provenance columns are written anew, not carried as data beside new ones.
-    assert head2.count("CK-来源文件") == 1 and head2.count("CK-原因") <= 1 and "CK-负责人" in head2
+    assert head2.count("CK-来源文件") == 1 and head2.count("CK-合并记录") == 1 and "CK-负责人" in head2
 
 
 def test_cli_merge_of_a_folder_keeps_every_row_traceable(runner, tmp_path):
@@ -622,3 +622,20 @@ def test_history_labels_come_from_the_pipelines_classifier():
     assert len(expected) == 2 and {r.key: labels[r.key].label for r in old.records} == expected
     assert labels[new.records[0].key].label == "定价收费"
     assert "classify" in ctx.results  # run once, for the current rows; the history rows by its classifier
+
+
+def test_history_labels_follow_the_classifier_the_pipeline_ran_with_not_the_policys(tmp_path):
+    """A classify result the pipeline holds was made by a bank's own taxonomy: the history rows are
+    labelled by that classifier, not by a new one built from the run's policy."""
+    from complaintkit.dedupe import pipeline_labels
+
+    own = tmp_path / "bank.toml"
+    own.write_text('[classify]\nreasons = ["年费问题", "其他问题"]\ntags = []\nthreshold = 0.1\n'
+                   '[classify.rules.reason."年费问题"]\nkeywords."年费" = 5\n'
+                   '[classify.rules.reason."其他问题"]\nkeywords."咨询" = 2\n', encoding="utf-8")
+    old = Register("old.xlsx", "台账", 1, [], [rec(2, -60, "信用卡年费被多收了，要求退还年费。", source="old.xlsx")])
+    new = Register("new.xlsx", "台账", 1, [], [rec(2, 0, "年费又被扣了。", source="new.xlsx")])
+    ctx = OpContext(POLICY, dt.date(2026, 11, 20), history=[old])
+    ctx.results["classify"] = run_operation("classify", [new], OpContext(load_policy(own), dt.date(2026, 11, 20)))
+    labels = pipeline_labels([new], ctx)
+    assert labels[old.records[0].key].label == labels[new.records[0].key].label == "年费问题"
