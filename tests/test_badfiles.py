@@ -701,13 +701,15 @@ def test_sheet_formatted_to_the_last_column_gets_its_result_column_in_reach(tmp_
     from openpyxl import Workbook
     from openpyxl.styles import PatternFill
 
+    from complaintkit.sheetplan import PlanColumn, SheetPlan, apply_plans
     from complaintkit.xlsx_applier import OpenpyxlBook
 
     wb = Workbook()
     ws = wb.active
     ws.append(make_corpus.HEADERS)
     ws.cell(row=1, column=16384).fill = PatternFill("solid", start_color="FFFF00")
-    assert OpenpyxlBook(wb).used_width(ws.title) == len(make_corpus.HEADERS)
+    apply_plans(OpenpyxlBook(wb), [SheetPlan("validate", ws.title, 1, 1, [PlanColumn("CK-校验问题", {})])])
+    assert ws.cell(row=1, column=len(make_corpus.HEADERS) + 1).value == "CK-校验问题"
 
 
 # ---------------------------------------------------------------------------------- terminal and log safety

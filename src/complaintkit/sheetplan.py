@@ -172,6 +172,7 @@ def own_names() -> frozenset[str]:
     if _own[0] != len(CATALOG):
         # The merged workbook's CK- columns and sheets (merge_*) say where each row came from: no
         # button made them or can make them again, so 清除结果 leaves them like the clerk's own.
+        # Its CK-重复投诉 is dedupe's column by the same name (the repeat links): 查重 refreshes it.
         names = {text for code, pair in CATALOG.items() if not code.startswith("merge_")
                  for text in pair if text.startswith(OWN_PREFIX)}
         _own = (len(CATALOG), frozenset(names | {STATE_SHEET}))
@@ -255,6 +256,12 @@ class SheetRows:
         self._by_id: dict[int, dict[str, list[int]]] = {}
         self._headers: dict[str, dict[int, list[int]]] | None = None
         self._header_of: dict[tuple[int, int], tuple[str, int]] = {}  # few columns carry all the marks
+
+    @property
+    def content_width(self) -> int:
+        """The last column holding a value in any row (what a sheet formatted out to XFD really uses)."""
+        return max((len(row) - next((i for i, v in enumerate(reversed(row)) if v is not None and v != ""), len(row))
+                    for row in self.values), default=0)
 
     @property
     def last_row(self) -> int:
@@ -514,7 +521,9 @@ def _mark(plan: SheetPlan, state: list[_Entry], formats: _Formats, rows: SheetRo
 
 # --- applying and clearing ---------------------------------------------------------------------
 
-def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, taken: set[int]) -> int:
+def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, taken: set[int], width: int) -> int:
+    """The column of an own column: where it is already (under its name in either language), or
+    right of the sheet's ``width`` and of the last header with a name."""
     headers = book.header_values(sheet, header_row)
     # Found under its name in any language: a press in English refreshes (and renames) the column
     # a press in Chinese wrote, instead of adding a second one beside it that goes stale.
@@ -524,7 +533,7 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
             return i
     # Right of the last header with a name: a header row merely formatted out to XFD has no room after it.
     named = max((i for i, value in enumerate(headers, start=1) if value is not None and value != ""), default=0)
-    col = max(book.used_width(sheet), named) + 1
+    col = max(width, named) + 1
     while col in taken:
         col += 1
     return col
@@ -576,6 +585,7 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
     formats = _Formats(book)
     state = _read_state(book) if marks else []
     rows: dict[str, SheetRows] = {}
+    widths: dict[str, int] = {}
     named: dict[str, bool] = {}
     try:
         for plan in plans:
@@ -586,13 +596,18 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
                     state = _relocate(state, plan.sheet, rows[plan.sheet], formats)
                 named[plan.sheet] = bool(_registers_with_results(book, plan.sheet))  # before own columns are written
             taken: set[int] = set()
+            if plan.sheet not in widths:
+                # Formatted out to column XFD leaves no room: go right of the last cell with a value.
+                width = book.used_width(plan.sheet)
+                widths[plan.sheet] = rows[plan.sheet].content_width if at_the_edge(width) else width
             first = plan.header_row + 1
             # Down to the last row with data (old results included), not to where formatting ends.
             last = max([plan.last_row, rows[plan.sheet].last_row] + [r for c in plan.columns for r in c.values])
             span = range(first, last + 1)
             for column in plan.columns:
-                col = _find_or_place(book, plan.sheet, plan.header_row, column.header, taken)
+                col = _find_or_place(book, plan.sheet, plan.header_row, column.header, taken, widths[plan.sheet])
                 taken.add(col)
+                widths[plan.sheet] = max(widths[plan.sheet], col)
                 book.write_column(plan.sheet, col, plan.header_row, column.header, first,
                                   [column.values.get(r) for r in span], [column.fills.get(r) for r in span], column.width)
                 applied.columns[column.header] = col

@@ -26,7 +26,7 @@ from .errors import InputError
 from .messages import Text, register_messages
 from .outputs import atomic_write, check_writable
 from .register import Register
-from .sheetplan import EXCEL_COLUMNS, HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, SheetPlan, apply_plans, at_the_edge
+from .sheetplan import EXCEL_COLUMNS, HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, SheetPlan, apply_plans
 from .sources import open_book
 
 register_messages({
@@ -161,12 +161,9 @@ class OpenpyxlBook:
 
     def used_width(self, sheet: str) -> int:
         ws = self._ws(sheet)
-        # max_column also counts formatted-only cells: a new column never lands on user data.
-        width = ws.max_column if ws.max_row > 0 and ws.max_column else 0
-        if at_the_edge(width):
-            # Formatted out to column XFD leaves no room: go right of the last cell with content.
-            width = max((c for (_r, c), cell in ws._cells.items() if cell.value is not None or cell.comment is not None), default=0)
-        return width
+        # max_column also counts formatted-only cells: a new column never lands on user data. (A
+        # sheet formatted out to column XFD: apply_plans goes by the values it read instead.)
+        return ws.max_column if ws.max_row > 0 and ws.max_column else 0
 
     def write_column(self, sheet, col, header_row, header, first_row, values, fills, width) -> None:
         ws = self._ws(sheet)

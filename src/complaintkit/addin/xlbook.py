@@ -15,7 +15,7 @@ import math
 from typing import Any, Iterable
 
 from ..fields import column_letter
-from ..sheetplan import HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, at_the_edge
+from ..sheetplan import HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable
 from ..sources import MAX_SHEET_CELLS
 from ..xlsx_applier import safe_text, sheet_title
 from .core import AddinError, Merged, find_merged
@@ -129,15 +129,9 @@ class XlwingsBook:
 
     def used_width(self, sheet: str) -> int:
         # UsedRange also counts formatted-only cells: a new column never lands on user data.
+        # (A sheet formatted out to column XFD: apply_plans goes by the values it read instead.)
         written = [c for (_r, c) in self._heads.get(sheet, {})]
-        last_row, width = self._last_cell(sheet)
-        if at_the_edge(width):
-            # Formatted out to column XFD leaves no room: go right of the last cell with a value, as
-            # the openpyxl adapter does (read once; such a sheet is rare).
-            values = self._sheet(sheet).range((1, 1), (last_row, width)).options(ndim=2).value
-            width = max((len(row) - next((i for i, v in enumerate(reversed(row)) if v is not None), len(row))
-                         for row in values), default=0)
-        return max([width] + written)
+        return max([self._last_cell(sheet)[1]] + written)
 
     def header_values(self, sheet: str, row: int) -> list[Any]:
         if sheet not in self._top:
