@@ -1176,7 +1176,8 @@ def test_a_sheet_used_far_beyond_the_register_is_refused_before_it_is_read(monke
     monkeypatch.setattr(FakeRange, "value", property(lambda self: pytest.fail("the whole used range was read")))
     with pytest.raises(AddinError) as caught:
         read_sheet(book.sheets["台账"])
-    assert caught.value.text() == ("当前工作表用到了 AN60（按 Ctrl+End 可以看到），读取要 2,400 个单元格（上限 2,000）："
+    # The sheet is named: 清除结果 reads every register sheet, not only the active one.
+    assert caught.value.text() == ("工作表“台账”用到了 AN60（在该表按 Ctrl+End 可以看到），读取要 2,400 个单元格（上限 2,000）："
                                    "请删除台账以外多余的行和列（其中可能只有格式），保存后再按按钮")
 
 

@@ -66,9 +66,9 @@ register_messages({
     "addin_empty_sheet": ("当前工作表“{sheet}”是空的：请切换到投诉登记台账所在的工作表，再按按钮",
                           "the active sheet '{sheet}' is empty: switch to the register sheet, then press the button"),
     "addin_far_cell": (
-        "当前工作表用到了 {ref}（按 Ctrl+End 可以看到），读取要 {cells:,} 个单元格（上限 {limit:,}）："
+        "工作表“{sheet}”用到了 {ref}（在该表按 Ctrl+End 可以看到），读取要 {cells:,} 个单元格（上限 {limit:,}）："
         "请删除台账以外多余的行和列（其中可能只有格式），保存后再按按钮",
-        "the active sheet is used as far as {ref} (Ctrl+End shows it): reading it would take {cells:,} cells (limit "
+        "the sheet '{sheet}' is used as far as {ref} (Ctrl+End on it shows it): reading it would take {cells:,} cells (limit "
         "{limit:,}). Delete the rows and columns after the register (they may hold only formatting), save, then press the button",
     ),
     "addin_unreadable": ("无法读取当前工作表：{reason}", "the active sheet cannot be read: {reason}"),

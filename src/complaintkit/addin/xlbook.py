@@ -78,7 +78,7 @@ def read_values(sheet: Any) -> list[list[Any]]:
     cells = last.row * last.column
     if cells > MAX_SHEET_CELLS:
         # A stray (even formatted-only) cell far out: Excel would be asked for all of them and hang.
-        raise AddinError("addin_far_cell", ref=f"{column_letter(last.column - 1)}{last.row}", cells=cells,
+        raise AddinError("addin_far_cell", sheet=sheet.name, ref=f"{column_letter(last.column - 1)}{last.row}", cells=cells,
                          limit=MAX_SHEET_CELLS)
     return sheet.range((1, 1), (last.row, last.column)).options(ndim=2).value
 
