@@ -526,15 +526,16 @@ def load_register(path: str | Path, opts: LoadOptions) -> Register:
 
 
 def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_going: bool = False,
-                   progress: Callable[[Path], None] | None = None) -> LoadResult:
-    """Read every register that ``paths`` names (files, folders, globs).
+                   progress: Callable[[Path], None] | None = None, files: Sequence[Path] | None = None) -> LoadResult:
+    """Read every register that ``paths`` names (files, folders, globs; ``files``: those paths
+    expanded already, so that a large share is not listed twice).
 
     With ``keep_going`` a file that cannot be used is recorded in ``failures`` and the batch goes
     on; otherwise the first such file raises its InputError. ``progress`` is called per file.
     """
     registers: list[Register] = []
     failures: list[InputError] = []
-    for path in expand_paths(paths):
+    for path in expand_paths(paths) if files is None else files:
         if progress is not None:
             progress(path)
         try:

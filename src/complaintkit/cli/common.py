@@ -24,7 +24,7 @@ from tabulate import tabulate
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
 from ..history import HistoryStore
-from ..loader import LoadOptions, LoadResult, load_register, load_registers
+from ..loader import LoadOptions, load_register, load_registers
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
@@ -265,24 +265,6 @@ def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[st
     return Inputs(policy, load_registers(tuple(paths), LoadOptions(policy, sheet, mapping)).registers)
 
 
-def load_batch(paths: Sequence[str], opts: LoadOptions, lang: str, tell: Callable[[InputError], None], progress_of: int = 0) -> LoadResult:
-    """Read every register the paths name, going past the files that cannot be used: each is
-    handed to ``tell`` and kept in the result's ``failures``. When none could be read, one line
-    naming the first reasons and exit 2. The batch reading of `run` and of every check command.
-
-    ``progress_of``: the number of files, for a progress bar on a terminal (0: no bar)."""
-    bar = click.progressbar(length=progress_of, label="读取" if lang == "zh" else "reading", file=sys.stderr) \
-        if progress_of > 1 and sys.stderr.isatty() else None
-    with (bar if bar is not None else contextlib.nullcontext()):
-        loaded = load_registers(tuple(paths), opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None)
-    for failure in loaded.failures:
-        tell(failure)
-    if not loaded.registers:
-        reasons = ("；" if lang == "zh" else "; ").join(f.text(lang) for f in loaded.failures[:3])
-        raise UserError(scrub(t("cli_nothing_read", lang, reasons=reasons)))
-    return loaded
-
-
 def read_checked(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, check: str, lang: str) -> Inputs:
     """The registers a check command (validate, dedupe, ...) works on.
 
@@ -306,13 +288,18 @@ def read_batch(paths: Sequence[str], opts: LoadOptions, lang: str, files: Sequen
     files = expand_paths(paths) if files is None else files
     if len(files) == 1:
         return [load_register(files[0], opts)], []
-
-    def tell(failure: InputError) -> None:
+    bar = click.progressbar(length=len(files), label="读取" if lang == "zh" else "reading", file=sys.stderr) \
+        if progress and sys.stderr.isatty() else None
+    with (bar if bar is not None else contextlib.nullcontext()):
+        loaded = load_registers(tuple(paths), opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None,
+                                files=files)
+    for failure in loaded.failures:
         say_unreadable(failure, lang)
         if also_tell is not None:
             also_tell(failure)
-
-    loaded = load_batch(paths, opts, lang, tell, len(files) if progress else 0)
+    if not loaded.registers:  # one line naming the first reasons, exit 2
+        reasons = ("；" if lang == "zh" else "; ").join(f.text(lang) for f in loaded.failures[:3])
+        raise UserError(scrub(t("cli_nothing_read", lang, reasons=reasons)))
     return loaded.registers, loaded.failures
 
 
@@ -480,7 +467,7 @@ def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "EXIT_SIGNAL_BASE", "Inputs", "Interrupted", "OutputError",
     "RootGroup", "UserError", "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors",
-    "input_options", "load_batch", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked", "read_inputs",
+    "input_options", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked", "read_inputs",
     "refuse_unknown_branches", "resolve_format", "say_unreadable", "store_to_look_back", "UNDATED",
     "unreadable_entries", "unreadable_line", "warn", "with_unreadable", "write_annotations", "write_text_output",
 ]
