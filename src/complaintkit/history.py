@@ -148,6 +148,12 @@ class HistoryStore:
         elif version < SCHEMA_VERSION:
             self._migrate()
 
+    @classmethod
+    def existing(cls, path: str | Path) -> HistoryStore | None:
+        """The store at ``path`` opened, or None when there is none: only what writes to a store
+        makes one, so a store looked back on or listed is never made by a mistyped path."""
+        return cls(path) if Path(path).exists() else None
+
     def _create(self) -> None:
         with self.db:
             self.db.execute(

@@ -315,19 +315,18 @@ def say_unreadable(failure: InputError, lang: str) -> None:
     UserError(unreadable_line(failure, lang)).show()
 
 
-def store_to_look_back(path: str | None, lang: str) -> HistoryStore | None:
-    """The history store --store names, opened to look back on (None without --store).
+def store_to_look_back(path: str | None, lang: str, made_later: bool = False) -> HistoryStore | None:
+    """The history store --store names, opened to look back on (None without --store, or when
+    it is not there).
 
-    Only what writes to a store makes one (`history add`, `run --remember`). A store that is not
-    there is one warning line with its path, and the command goes on without history: a
-    mistyped path is seen the first night, and a job that sets COMPLAINTKIT_STORE before its
-    first --remember still runs."""
-    if not path:
-        return None
-    if not Path(path).exists():
+    Only what writes to a store makes one (`history add`, `run --remember`: ``made_later``). A
+    store that is not there is otherwise one warning line with its path, and the command goes on
+    without history: a mistyped path is seen the first night, and a job that sets
+    COMPLAINTKIT_STORE before its first --remember still runs."""
+    store = HistoryStore.existing(path) if path else None
+    if path and store is None and not made_later:
         warn(t("cli_store_missing", lang, path=path), lang)
-        return None
-    return HistoryStore(path, create=False)
+    return store
 
 
 def refuse_unknown_branches(wanted: Sequence[str], matches: Callable[[str], bool], found: Sequence[str], lang: str) -> None:

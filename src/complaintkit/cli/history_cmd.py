@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 from tabulate import tabulate
@@ -83,9 +82,10 @@ def history_forget(store_path, before, lang, debug):
     if day is None:
         raise click.BadParameter(t("hist_not_a_date", lang, value=repr(before)), param_hint="--before")
     path = store_path or default_store_path()
-    if not Path(path).exists():  # nothing to forget; a mistyped path must not leave an empty store behind
+    store = HistoryStore.existing(path)
+    if store is None:  # nothing to forget; a mistyped path must not leave an empty store behind
         warn(t("hist_no_store", lang, path=path), lang)
         return
-    with HistoryStore(path, create=False) as store:
+    with store:
         n = store.forget(day)
         click.echo(t("hist_forgot", lang, forgot=n, n=store.count(), path=store.path))

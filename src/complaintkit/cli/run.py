@@ -149,8 +149,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     if history_paths:
         history.extend(load_registers(tuple(history_paths), opts, keep_going=False).registers)
     # A store is made only to be written to (--remember); one only looked back on must be there.
-    new_store = bool(remember and store_path and not Path(store_path).exists())
-    store = None if new_store else store_to_look_back(store_path, lang)
+    store = store_to_look_back(store_path, lang, made_later=remember)
+    new_store = bool(remember and store is None)
     if store_path and store is None and not new_store:
         log.warning(t("cli_store_missing", "en", path=store_path))
     if store is not None:
