@@ -723,6 +723,16 @@ class FollowupReport:
                 and (not branches or any(b in value_key(r.branch_or_file) for b in branches))]
         return FollowupReport(self.as_of, rows, _coverage(rows))
 
+    def unknown_branches(self, branches: Iterable[str]) -> list[str]:
+        """The ``--branch`` names no row matches (as ``filtered`` matches them): a misspelt branch,
+        not a branch with nothing due."""
+        return [b for b in branches if not self.filtered((), [b]).rows]
+
+    @property
+    def branches(self) -> list[str]:
+        """The branches the rows belong to (a row without one: its file's name), sorted."""
+        return sorted({r.branch_or_file for r in self.rows})
+
     def to_dict(self, lang: str = "zh", mask: bool = False, explain: bool = False) -> dict[str, Any]:
         """The JSON contract: as_of, summary, rows (most urgent first), warnings.
 

@@ -329,14 +329,12 @@ def store_to_look_back(path: str | None, lang: str, made_later: bool = False) ->
     return store
 
 
-def refuse_unknown_branches(wanted: Sequence[str], matches: Callable[[str], bool], found: Sequence[str], lang: str) -> None:
+def refuse_unknown_branches(unknown: Sequence[str], found: Sequence[str], lang: str) -> None:
     """--branch names a branch: one that no row matches is a usage error (exit 2) naming the
     branches the registers hold, not an empty list that looks like "nothing due there"."""
-    for branch in wanted:
-        if not matches(branch):
-            names = sorted(set(found))
-            shown = names[:20] + ([t("cli_and_more", lang, n=len(names) - 20)] if len(names) > 20 else [])
-            raise UserError(scrub(t("cli_no_such_branch", lang, branch=branch, found=("、" if lang == "zh" else ", ").join(shown) or "-")))
+    if unknown:
+        shown = list(found[:20]) + ([t("cli_and_more", lang, n=len(found) - 20)] if len(found) > 20 else [])
+        raise UserError(scrub(t("cli_no_such_branch", lang, branch=unknown[0], found=("、" if lang == "zh" else ", ").join(shown) or "-")))
 
 
 def unreadable_entries(failures: Sequence[InputError], lang: str) -> list[dict[str, str]]:

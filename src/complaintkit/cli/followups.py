@@ -78,8 +78,7 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     inputs = read_checked(paths, sheet, manual_map, config, "followups", lang)
     result = run_operation("followups", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
     everything: FollowupReport = result.detail
-    refuse_unknown_branches(branches, lambda branch: bool(everything.filtered((), [branch]).rows),
-                            [r.branch_or_file for r in everything.rows], lang)
+    refuse_unknown_branches(everything.unknown_branches(branches), everything.branches, lang)
     report = everything.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
