@@ -205,6 +205,10 @@ def parse_manual_map(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+#: Excel's grid: 1,048,576 rows by 16,384 columns (A to XFD).
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
+
+
 def column_letter(index: int) -> str:
     """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
     letters = ""

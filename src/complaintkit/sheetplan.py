@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
+from .fields import EXCEL_COLUMNS
 from .messages import CATALOG, translations
 
 OWN_PREFIX = "CK-"
@@ -33,8 +34,6 @@ STATE_SHEET = "CK-state"
 STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note",
                  "mark_fill", "mark_note", "id_column", "complaint_id", "row_key",
                  "column_header", "column_header_nth", "id_header", "id_header_nth"]
-#: Excel's last column, XFD.
-EXCEL_COLUMNS = 16_384
 #: Excel's longest sheet name.
 SHEET_NAME_MAX = 31
 #: Rows searched for own column headers (a title comes first; the loader searches as many).

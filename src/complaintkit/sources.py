@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import InputError
+from .fields import EXCEL_COLUMNS, EXCEL_ROWS
 from .messages import Text, register_messages
 from .xlsx_pieces import PIECE_MIN, Piece, ReadWhole, piece_size, read_pieces, split_sheet, worth_cutting
 
@@ -535,7 +536,6 @@ _ATTR_R = re.compile(rb"(?<![\w.:-])r\s*=\s*([\"'])(.*?)\1", re.S)
 _REF = re.compile(rb"([A-Za-z]*)(\d+)")
 _CELL_END = re.compile(rb"</(?:[\w.-]+:)?c>")
 _RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>")
-_EXCEL_ROWS, _EXCEL_COLS = 1_048_576, 16_384
 
 
 class _ZipParts:
@@ -788,7 +788,7 @@ def _farthest_cell(zf: zipfile.ZipFile, member: str) -> tuple[str, int] | None:
             if pos[0] > max_row or pos[1] > max_col:
                 max_row, max_col = max(max_row, pos[0]), max(max_col, pos[1])
                 cells = (max_row + 1) * (max_col + 1)
-                if cells > MAX_SHEET_CELLS or max_row >= _EXCEL_ROWS or max_col >= _EXCEL_COLS:
+                if cells > MAX_SHEET_CELLS or max_row >= EXCEL_ROWS or max_col >= EXCEL_COLUMNS:
                     return f"{_col_letters(pos[1] + 1)}{pos[0] + 1}", cells
     return None
 
@@ -797,7 +797,7 @@ def _col_number(letters: bytes) -> int:
     n = 0
     for ch in letters.upper():
         n = n * 26 + ch - 64
-        if n > 10 * _EXCEL_COLS:
+        if n > 10 * EXCEL_COLUMNS:
             break
     return n
 

@@ -23,10 +23,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import InputError
+from .fields import EXCEL_COLUMNS, EXCEL_ROWS
 from .messages import Text, register_messages
 from .outputs import atomic_write, check_writable
 from .register import Register
-from .sheetplan import EXCEL_COLUMNS, HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, SheetPlan, apply_plans
+from .sheetplan import HEADER, HEADER_ROWS, STATE_HEADERS, STATE_SHEET, PlanTable, SheetPlan, apply_plans
 from .sources import open_book
 
 register_messages({
@@ -44,7 +45,6 @@ register_messages({
 })
 
 _AUTHOR = "complaintkit"
-_EXCEL_ROWS = 1_048_576
 
 
 #: Excel's limit for the text of a cell or a note: longer text makes Excel "repair" the file.
@@ -291,8 +291,8 @@ def _workbook_for(register: Register) -> Workbook:
     book = open_book(path)
     rows = book.sheet(register.sheet).rows
     width = max((len(r) for r in rows), default=0)
-    if len(rows) > _EXCEL_ROWS or width > EXCEL_COLUMNS:
-        raise InputError(path, "in_too_big_for_xlsx", rows=len(rows), columns=width, max_rows=_EXCEL_ROWS, max_columns=EXCEL_COLUMNS)
+    if len(rows) > EXCEL_ROWS or width > EXCEL_COLUMNS:
+        raise InputError(path, "in_too_big_for_xlsx", rows=len(rows), columns=width, max_rows=EXCEL_ROWS, max_columns=EXCEL_COLUMNS)
     wb = Workbook()
     ws = wb.active
     ws.title = sheet_title(register.sheet)
