@@ -49,6 +49,25 @@ def test_followups_for_a_branch_that_is_there(runner, tmp_path):
     assert wrong.exit_code == 2 and "滨海支行" in wrong.stderr
 
 
+def test_a_branch_that_may_be_in_an_unreadable_file(runner, tmp_path):
+    """No row matches --branch, but a file of the batch could not be read: the branch may be
+    there. Not "no such branch" (exit 2, look for a typo) but a warning and exit 3 (part of the
+    batch was not checked), with an empty list."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_xlsx(folder / "城东支行.xlsx", [good_row(1, 受理机构="城东支行")])
+    (folder / "城北支行.xlsx").write_bytes(b"not a workbook")
+    result = runner.invoke(cli, ["followups", str(folder), "--as-of", AS_OF, "--branch", "城北", "--format", "json"])
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["rows"] == [] and len(json.loads(result.stdout)["unreadable"]) == 1
+    lines = result.stderr.splitlines()
+    assert any("无法读取" in line and "城北支行.xlsx" in line for line in lines)
+    assert "complaintkit: 警告: --branch 城北：台账中没有这个受理机构（台账中的受理机构：城东支行）；它也可能在 1 个无法读取的文件中" in lines
+    # A branch that is there is listed as before, still exit 3.
+    there = runner.invoke(cli, ["followups", str(folder), "--as-of", AS_OF, "--branch", "城东", "--format", "json", "--lang", "en"])
+    assert there.exit_code == 3 and "no such branch" not in there.stderr
+
+
 def test_a_long_list_of_branches_is_cut_short(runner, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -124,6 +124,8 @@ register_messages({
                           "{path}: no history store there, so no history was looked back on (the first run --remember or history add creates it)"),
     "cli_no_such_branch": ("--branch {branch}：台账中没有这个受理机构（台账中的受理机构：{found}）",
                            "--branch {branch}: no such branch in the registers (branches found: {found})"),
+    "cli_branch_maybe_unreadable": ("{message}；它也可能在 {n} 个无法读取的文件中",
+                                    "{message}; it may be in the {n} file(s) that could not be read"),
     "cli_and_more": ("等 {n} 个", "and {n} more"),
     "cli_nothing_read": ("没有一个台账能读取（{reasons}）", "no register could be read ({reasons})"),
 })
@@ -329,12 +331,21 @@ def store_to_look_back(path: str | None, lang: str, made_later: bool = False) ->
     return store
 
 
-def refuse_unknown_branches(unknown: Sequence[str], found: Sequence[str], lang: str) -> None:
+def refuse_unknown_branches(unknown: Sequence[str], found: Sequence[str], lang: str,
+                            failures: Sequence[InputError] = ()) -> None:
     """--branch names a branch: one that no row matches is a usage error (exit 2) naming the
-    branches the registers hold, not an empty list that looks like "nothing due there"."""
+    branches the registers hold, not an empty list that looks like "nothing due there".
+
+    When some files of the batch could not be read (``failures``), the branch may well be in one
+    of them: that is one warning line, and the command goes on to its exit 3 (part of the batch
+    was not checked), not a usage error that would send the user looking for a typo."""
     if unknown:
         shown = list(found[:20]) + ([t("cli_and_more", lang, n=len(found) - 20)] if len(found) > 20 else [])
-        raise UserError(scrub(t("cli_no_such_branch", lang, branch=unknown[0], found=("、" if lang == "zh" else ", ").join(shown) or "-")))
+        message = t("cli_no_such_branch", lang, branch=unknown[0], found=("、" if lang == "zh" else ", ").join(shown) or "-")
+        if failures:
+            warn(t("cli_branch_maybe_unreadable", lang, message=message, n=len(failures)), lang)
+            return
+        raise UserError(scrub(message))
 
 
 def unreadable_entries(failures: Sequence[InputError], lang: str) -> list[dict[str, str]]:

@@ -72,13 +72,14 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     usable received date, or a year the holiday calendar does not cover); 2 unusable input (a single
     file, or no file readable); 3 some files of a folder or glob unreadable (each named on stderr and
     in the JSON "unreadable"; the others are listed), whatever the findings; 2 also for a --branch
-    that no row matches (the branches found are named). Filters apply to the exit code too. Dates in years the calendar does not cover are warned about
-    on stderr and in the JSON "warnings".
+    that no row matches (the branches found are named), unless some file was unreadable: the
+    branch may be in it, so a warning and 3. Filters apply to the exit code too. Dates in years
+    the calendar does not cover are warned about on stderr and in the JSON "warnings".
     """
     inputs = read_checked(paths, sheet, manual_map, config, "followups", lang)
     result = run_operation("followups", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
     everything: FollowupReport = result.detail
-    refuse_unknown_branches(everything.unknown_branches(branches), everything.branches, lang)
+    refuse_unknown_branches(everything.unknown_branches(branches), everything.branches, lang, inputs.failures)
     report = everything.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
