@@ -19,6 +19,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
@@ -186,6 +187,33 @@ def test_excel_rows_pad_short_rows_and_leave_other_cells_alone():
 
     got = excel_rows([[Stamp(2026, 3, 2), "a", 1.5], ["b"], (None, dt.datetime(2026, 3, 2, 0, 0, 1))])
     assert got == [[dt.date(2026, 3, 2), "a", 1.5], ["b", "", ""], ["", dt.datetime(2026, 3, 2, 0, 0, 1), ""]]
+
+
+_CELLS = st.one_of(
+    st.none(), st.text(max_size=3), st.floats(allow_nan=False), st.booleans(),
+    st.dates(dt.date(2020, 1, 1), dt.date(2020, 1, 3)).map(lambda d: dt.datetime(d.year, d.month, d.day)),
+    st.datetimes(dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 3)),
+    st.datetimes(dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 3), timezones=st.just(dt.timezone(dt.timedelta(hours=8)))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_CELLS, max_size=5), max_size=6))
+def test_excel_rows_turn_each_cell_as_the_reader_does(values):
+    """Property: however cells mix by row and column, each cell comes out as the file reader
+    gives it (blank "", a naive date-time at midnight a date, anything else as it is), rows
+    padded to the widest."""
+    def one(v):
+        if v is None:
+            return ""
+        if isinstance(v, dt.datetime) and v.tzinfo is None and v.time() == dt.time(0):
+            return v.date()
+        return v
+
+    width = max(map(len, values), default=0)
+    got = excel_rows(values) if values else excel_rows([])
+    expected = [[one(v) for v in row] + [""] * (width - len(row)) for row in values]
+    assert got == expected
+    assert [[type(v) for v in row] for row in got] == [[type(v) for v in row] for row in expected]
 
 
 def test_all_runs_every_available_check_in_pipeline_order():

@@ -132,20 +132,29 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
         values = [[values]]  # a one-cell range read without ndim=2
     rows = [list(row) if isinstance(row, (list, tuple)) else [row] for row in values]
     width = max(map(len, rows), default=0)
-    # Only blanks and date-times need a change: each is looked for in C first, and a row is
-    # rebuilt only for what it holds.
+    # Only blanks and date-times need a change: blanks are looked for in C first, a row rebuilt
+    # only when it holds one.
     for i, row in enumerate(rows):
         if None in row:
             row = rows[i] = ["" if v is None else v for v in row]
-        if any(issubclass(kind, dt.datetime) for kind in set(map(type, row))):
-            row = rows[i] = [_date_if_midnight(v) if isinstance(v, dt.datetime) else v for v in row]
         if len(row) < width:
             row += [""] * (width - len(row))
+    # Date-times stand in a few columns (受理日期, 办结日期...): those are found column by column
+    # in C, and only their cells looked at; a register repeats its dates, each turned once.
+    stamped = [c for c, column in enumerate(zip(*rows)) if any(issubclass(kind, dt.datetime) for kind in set(map(type, column)))]
+    if stamped:
+        midnight = dt.time(0)
+        day_of: dict[dt.datetime, dt.date | None] = {}  # None: not at midnight, kept as it is
+        for row in rows:
+            for c in stamped:
+                v = row[c]
+                if isinstance(v, dt.datetime) and v.tzinfo is None:  # an aware one is kept too
+                    day = day_of.get(v, False)
+                    if day is False:
+                        day = day_of[v] = v.date() if v.time() == midnight else None
+                    if day is not None:
+                        row[c] = day
     return rows
-
-
-def _date_if_midnight(v: dt.datetime) -> dt.date | dt.datetime:
-    return v.date() if v.tzinfo is None and v.time() == dt.time(0) else v
 
 
 def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[list[Any]]:
