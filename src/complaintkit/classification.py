@@ -844,6 +844,9 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
     heads: dict[tuple[str, str, bool], str] = {}
     tag_texts: dict[tuple[str, ...], str | None] = {}  # a few tag combinations over many rows: one string each
     evidence_texts: dict[tuple[Any, ...], str] = {}
+    # Rows with the same findings share one Classification (see Classifier.classify_fields): its
+    # evidence text is looked up by the object first, without hashing each Evidence again.
+    shown_for: dict[int, str] = {}
     for r in mine:
         res = r.result
         cols["reason"].values[r.row] = c.display(res.reason, lang)
@@ -856,10 +859,13 @@ def classification_plan(report: ClassificationReport, register: Register, lang: 
         cols["tags"].values[r.row] = tag_texts[tags]
         cols["confidence"].values[r.row] = round(res.confidence, 2)
         # Rows found by the same rules show the same evidence: each distinct set is written once.
-        key = (tuple(res.evidence), res.review, tuple(res.candidates) if res.review else ())
-        text = evidence_texts.get(key)
+        text = shown_for.get(id(res))
         if text is None:
-            text = evidence_texts[key] = evidence_text(res, c, lang, heads)
+            key = (tuple(res.evidence), res.review, tuple(res.candidates) if res.review else ())
+            text = evidence_texts.get(key)
+            if text is None:
+                text = evidence_texts[key] = evidence_text(res, c, lang, heads)
+            shown_for[id(res)] = text
         cols["evidence"].values[r.row] = text
     disagreements = [d for d in report.disagreements if (d.source, d.sheet) == (register.source, register.sheet)]
     marks: list[CellMark] = []
