@@ -646,6 +646,37 @@ def test_xlwings_adapter_does_what_the_openpyxl_adapter_does(src, tmp_path):
     assert normalised(fake.view()) == normalised(snapshot(load_workbook(path)))
 
 
+def test_a_header_below_row_30_gets_one_set_of_own_columns_and_clears(tmp_path):
+    """A policy that looks for the header further down than the add-in's usual 30 rows
+    (register.header_search_rows = 45), a register under 35 rows of notes: a second press finds
+    the own columns the first one wrote instead of adding another set beside them, and 清除结果
+    empties them, on both hosts."""
+    path = write_xlsx(tmp_path / "deep.xlsx", [good_row(1), good_row(2, 联系电话="12345")])
+    wb = load_workbook(path)
+    wb.active.insert_rows(1, 35)
+    wb.active["A1"] = "城南支行投诉登记台账（说明见下）"
+    wb.save(path)
+    config = tmp_path / "deep.toml"
+    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    policy = load_policy(str(config))
+    sheet = wb.active.title
+    original = snapshot(load_workbook(path))
+    fake, wb = FakeBook(load_workbook(path)), load_workbook(path)
+    for _ in range(2):
+        rows, merged = read_sheet(fake.sheets[sheet])
+        press(XlwingsBook(fake), "validate", rows, sheet, policy, ASOF, merged=merged)
+        rows, merged = sheet_as_xlwings(wb[sheet])
+        press(OpenpyxlBook(wb), "validate", rows, sheet, policy, ASOF, merged=merged)
+    on_header_row = [cell.value for (r, _c), cell in fake.sheets[sheet].cells.items() if r == 36]
+    assert on_header_row.count(t("col_validate")) == 1
+    assert normalised(fake.view()) == normalised(snapshot(reloaded(wb, tmp_path / "o.xlsx")))
+    rows, _ = read_sheet(fake.sheets[sheet])
+    press(XlwingsBook(fake), CLEAR, rows, sheet, policy, ASOF)
+    press(OpenpyxlBook(wb), CLEAR, rows, sheet, policy, ASOF)
+    assert normalised(fake.view()) == normalised(original)
+    assert snapshot(reloaded(wb, tmp_path / "c.xlsx")) == original
+
+
 def test_run_button_end_to_end_on_a_simulated_excel(monkeypatch, tmp_path):
     import xlwings as xw
 

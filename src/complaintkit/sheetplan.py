@@ -210,10 +210,11 @@ def result_sheet_name(name: str, register: str) -> str:
     return f"{name}({register[:room]}~{tag})"
 
 
-def _own_header_rows(book: BookAdapter, sheet: str) -> list[int]:
-    """Header rows that carry own columns: looked for in the first rows (titles come first)."""
+def _own_header_rows(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) -> list[int]:
+    """Header rows that carry own columns: looked for in the first ``depth`` rows (titles come
+    first; a policy's register.header_search_rows may look further than HEADER_ROWS)."""
     names = own_names()
-    return [r for r in range(1, HEADER_ROWS + 1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
+    return [r for r in range(1, max(depth, HEADER_ROWS) + 1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
 
 
 # --- which complaint is on which row -----------------------------------------------------------
@@ -623,12 +624,13 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
     return applied
 
 
-def clear_results(book: BookAdapter, marks: bool = True) -> Cleared:
+def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROWS) -> Cleared:
     """清除结果: blank the own columns, undo every mark still on show, delete the own sheets.
 
     Own columns are emptied rather than deleted so that columns a user added to their right never
     move; they are emptied down to the last row with data. ``marks=False`` (a host that cannot
     read a cell's fill back, see ``apply_plans``) leaves the marks and CK-state as they are.
+    ``depth``: how far down a header row is looked for (the policy's register.header_search_rows).
     """
     formats = _Formats(book)
     state = _read_state(book) if marks else []
@@ -645,7 +647,7 @@ def clear_results(book: BookAdapter, marks: bool = True) -> Cleared:
     names = own_names()
     cleared = 0
     for name in [n for n in present if not is_own_sheet(n)]:
-        header_rows = _own_header_rows(book, name)
+        header_rows = _own_header_rows(book, name, depth)
         if header_rows and name not in rows:
             rows[name] = SheetRows(book.read_rows(name))
         for header_row in header_rows:

@@ -26,7 +26,7 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..resident_id import check_id
-from ..sheetplan import Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_columns
+from ..sheetplan import HEADER_ROWS, Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_columns
 from ..workcalendar import CalendarCoverageWarning, as_date
 
 ALL = "all"
@@ -157,7 +157,7 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
     return rows
 
 
-def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[list[Any]]:
+def without_own_columns(rows: list[list[Any]], search_rows: int = HEADER_ROWS) -> list[list[Any]]:
     """Blank the add-in's own columns (one of its headers in the first rows), so a re-run reads the
     register as the user keeps it, not with the previous run's results. A clerk's own column whose
     header merely starts with CK- is read like any other."""
@@ -170,7 +170,7 @@ def without_own_columns(rows: list[list[Any]], search_rows: int = 30) -> list[li
 def register_from_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, policy: Policy, source: str = "",
                         merged: Merged | None = None) -> Register:
     """The Register of one sheet's values (as xlwings reads them), through the loader's own path."""
-    search = int(policy.get("register.header_search_rows", 30))
+    search = int(policy.get("register.header_search_rows", HEADER_ROWS))
     cells = without_own_columns(excel_rows(rows), search)
     try:
         return register_from_rows(cells, sheet_name, LoadOptions(policy), source or sheet_name, merged)
@@ -252,7 +252,7 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     back (xlwings Lite), since a mark that cannot be undone exactly is not applied at all.
     """
     if tag == CLEAR:
-        cleared = clear_results(book, marks)
+        cleared = clear_results(book, marks, int(policy.get("register.header_search_rows", HEADER_ROWS)))
         return t("addin_cleared" if cleared.marks_restored else "addin_cleared_no_marks", lang,
                  columns=cleared.columns, sheets=cleared.sheets)
     if is_own_sheet(sheet_name):

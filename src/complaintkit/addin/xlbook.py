@@ -139,7 +139,12 @@ class XlwingsBook:
             rows = min(last_row, HEADER_ROWS)
             self._top[sheet] = self._sheet(sheet).range((1, 1), (rows, last_col)).options(ndim=2).value if rows else []
         top = self._top[sheet]
-        values = list(top[row - 1]) if row <= len(top) else []
+        if row <= len(top):
+            values = list(top[row - 1])
+        else:  # a header further down (register.header_search_rows above 30): that row alone
+            last_row, last_col = self._last_cell(sheet)
+            found = self._sheet(sheet).range((row, 1), (row, last_col)).options(ndim=2).value if row <= last_row else []
+            values = list(found[0]) if found else []
         for (r, c), value in self._heads.get(sheet, {}).items():
             if r == row:
                 values += [None] * (c - len(values))
