@@ -827,11 +827,16 @@ class _Scorer:
             for pos, m in enumerate(group.members):
                 self.chain[m.record.key] = (group, pos)
         self.customers = _Customers(records, policy, set(self.primary), duplicates, columns)
-        self.deadline: dict[tuple[str, str, int], RowDeadline] = {(r.source, r.sheet, r.row): r for r in deadlines.rows}
+        # Only the rows a factor scores (overdue, closed late): a small table, where one of every
+        # row outgrew the processor's caches on a national register (x18 for 10x the rows).
+        self.deadline: dict[tuple[str, str, int], RowDeadline] = {
+            (r.source, r.sheet, r.row): r for r in deadlines.rows if r.days_overdue and r.status in ("overdue", "closed_late")}
         self.alike: dict[Reason, Reason] = {}
         #: TextRules.prepare's memo: text -> its searchable form, None when the screen rules it out.
         self.searchable: dict[str, str | None] = {}
-        self._ref_of: dict[tuple[RecordKey, str], Ref] = {}
+        # Each earlier complaint named, by its record (alive as long as the scorer): most names
+        # carry no note, and an int key costs no tuple built and hashed per name.
+        self._ref_of: dict[int | tuple[int, str], Ref] = {}
         #: complaints already escalated (by 是否升级 or their channel), found once: every later
         #: complaint of the customer looks back on them.
         self.escalated = {r.key for r in records if r.get("escalated") in settings.escalated_values
@@ -843,10 +848,11 @@ class _Scorer:
         return Joined(tuple(self._ref(r, note(r) if note else "") for r in records[-self.MAX_REFS:]), _REF_SEPS)
 
     def _ref(self, rec: Record, note: str) -> Ref:
-        ref = self._ref_of.get((rec.key, note))
+        key = (id(rec), note) if note else id(rec)
+        ref = self._ref_of.get(key)
         if ref is None:
-            ref = self._ref_of[rec.key, note] = Ref(rec.id, rec.source, rec.row, rec.get("received_date"), note,
-                                                    rec.source in self.history_sources)
+            ref = self._ref_of[key] = Ref(rec.id, rec.source, rec.row, rec.get("received_date"), note,
+                                          rec.source in self.history_sources)
         return ref
 
     def assess(self, rec: Record, order: int) -> RowRisk:
@@ -1040,9 +1046,10 @@ def assess(registers: Sequence[Register], policy: Policy, as_of: dt.date, *, his
     """
     settings = RiskSettings.from_policy(policy)
     current = [r for reg in registers for r in reg.records]
-    keys = {r.key for r in current}
-    # A file given both as current and as history is current only (as in dedupe).
-    older = [r for reg in history for r in reg.records if r.key not in keys]
+    older: list[Record] = []
+    if history:  # a file given both as current and as history is current only (as in dedupe)
+        keys = {r.key for r in current}
+        older = [r for reg in history for r in reg.records if r.key not in keys]
     if duplicates is None:
         duplicates = dedupe(registers, policy, history, labels)
     if deadlines is None:
