@@ -18,6 +18,14 @@ AS_OF = "2026-11-20"  # the date the samples were made for
 HEADERS = ["投诉编号", "受理日期", "投诉渠道", "受理机构", "客户姓名", "证件号码", "联系电话", "业务类型", "投诉内容", "处理状态", "办结日期", "回访日期", "回访结果"]
 
 
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch):
+    """Every test starts without the user's COMPLAINTKIT_* settings (a developer who works in
+    English or keeps a history store would otherwise see other messages and results)."""
+    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES

@@ -52,12 +52,6 @@ CASES = [(op, src) for op in available() for src in SMALL] + [(ALL, src) for src
 USER_FILL = "DDEBF7"
 
 
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch):
-    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 # --- what xlwings would read, and what a workbook shows -------------------------------------------
 
 def xlwings_value(v: Any) -> Any:

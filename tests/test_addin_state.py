@@ -34,12 +34,6 @@ OTHER_FILL = "E2EFDA"
 SHEET = "台账"
 
 
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch):
-    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def user_format(cell, fill: str | None, note: str | None) -> None:
     cell.fill = PatternFill("solid", start_color=fill, end_color=fill) if fill else PatternFill(fill_type=None)
     cell.comment = Comment(note, "网点") if note else None

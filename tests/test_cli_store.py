@@ -24,11 +24,6 @@ from conftest import AS_OF, SAMPLES, good_row, write_xlsx
 CLEAN = str(SAMPLES / "clean_branch.xlsx")
 
 
-@pytest.fixture(autouse=True)
-def no_store_from_the_environment(monkeypatch):
-    monkeypatch.delenv("COMPLAINTKIT_STORE", raising=False)
-
-
 def warning_lines(result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("complaintkit: 警告: ")]
 

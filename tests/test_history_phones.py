@@ -12,7 +12,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from complaintkit.cli import cli
 from complaintkit.dedupe import dedupe
@@ -33,12 +32,6 @@ ANNUAL_FEE = "信用卡年费被多收了，办卡时说首年免年费，要求
 INSTALMENT_FEE = "又扣了我两百块的分期手续费，收费标准根本没告知，乱收费。"
 ATM = "ATM取款时机器吞卡了，卡里的钱取不出来，打电话也没人处理。"
 SPARE = "13900000001"
-
-
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch):
-    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def row(cid: str, received: str, name: str, phone: str, spare: Any, text: str) -> list[Any]:

@@ -41,12 +41,6 @@ RUDE = "今天在网点办理业务，柜员态度恶劣，不耐烦，还和我
 LOAN = "房贷提前还款要收取违约金，签合同时没有人说明这一条。"
 
 
-@pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch):
-    for name in ("COMPLAINTKIT_CONFIG", "COMPLAINTKIT_LANG", "COMPLAINTKIT_STORE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def day(s: str) -> dt.date:
     return dt.date.fromisoformat(s)
 

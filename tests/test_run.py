@@ -174,9 +174,8 @@ def test_a_glob_that_does_not_reach_an_output_folder_lets_it_be_written(runner, 
     assert json.loads(again.stdout)["summary"] == json.loads(result.stdout)["summary"]
 
 
-def test_remember_without_a_store_stops_before_any_work(runner, tmp_path, samples, monkeypatch):
+def test_remember_without_a_store_stops_before_any_work(runner, tmp_path, samples):
     """A usage mistake is found before the batch is read: no report written under an exit code 2."""
-    monkeypatch.delenv("COMPLAINTKIT_STORE", raising=False)
     report = tmp_path / "r.xlsx"
     result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--remember", "--report", str(report), "--quiet"])
     assert result.exit_code == 2 and "--remember" in result.output, result.output
