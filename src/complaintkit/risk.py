@@ -827,8 +827,8 @@ class _Scorer:
             for pos, m in enumerate(group.members):
                 self.chain[m.record.key] = (group, pos)
         self.customers = _Customers(records, policy, set(self.primary), duplicates, columns)
-        # Only the rows a factor scores (overdue, closed late): a small table, where one of every
-        # row outgrew the processor's caches on a national register (x18 for 10x the rows).
+        # Only the rows a factor scores (overdue, closed late, see _process): a table of every row
+        # cost a million new keys on a national register for the few that count.
         self.deadline: dict[tuple[str, str, int], RowDeadline] = {
             (r.source, r.sheet, r.row): r for r in deadlines.rows if r.days_overdue and r.status in ("overdue", "closed_late")}
         self.alike: dict[Reason, Reason] = {}
