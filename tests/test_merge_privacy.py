@@ -5,6 +5,7 @@ a file name), and the messages on the console carry none of them."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from openpyxl import load_workbook
 
@@ -101,3 +102,44 @@ def test_mask_cell():
     assert mask_cell(13800138000, None) == "138****8000"
     assert mask_cell(120, None) == 120 and mask_cell(0.5, None) == 0.5 and mask_cell(D0, None) == D0
     assert mask_cell("年费120元", None) == "年费120元"
+
+
+def test_long_numeric_complaint_ids_stay_traceable_under_mask(runner, tmp_path):
+    """Banks number complaints with long digit runs (date and sequence): a 16-digit complaint ID
+    looks like a card number to the text scrubber, but it is the bank's own reference. Masked
+    outputs keep it, in the ID column, in CK-已合并's "merged into" column and in the notes, so a
+    shared copy still leads back to the register's rows; personal numbers are masked as before."""
+    book = _register(tmp_path / "r.xlsx")
+    wb = load_workbook(book)
+    for row, cid in zip(range(2, 5), ("2026030200001234", "2026030300001235", "2026030700001236")):
+        wb.active.cell(row=row, column=1).value = cid
+    wb.save(book)
+    out = tmp_path / "merged.xlsx"
+    result = runner.invoke(cli, ["dedupe", str(book), "--merge", "-o", str(out), "--mask", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    sheets = _cells(out)
+    main, removed = sheets["台账"], sheets["CK-已合并"]
+    kept = [dict(zip(main[0], r)) for r in main[1:]]
+    assert [r["投诉编号"] for r in kept] == ["2026030200001234", "2026030700001236"]
+    assert kept[0]["CK-合并记录"] == "合并了 1 行：2026030300001235（r.xlsx 第3行）"
+    gone = dict(zip(removed[0], removed[1]))
+    assert gone["投诉编号"] == "2026030300001235" and gone["CK-并入投诉编号"] == "2026030200001234"
+    every = [str(v) for rows in sheets.values() for row in rows for v in row if v is not None]
+    assert not [v for v in every for s in SECRETS if s in v.replace(" ", "").replace("-", "")]
+    # The same rule in validate's masked findings: the duplicate complaint ID is shown whole.
+    twice = tmp_path / "twice.xlsx"
+    wb.active.cell(row=3, column=1).value = "2026030200001234"
+    wb.save(twice)
+    found = runner.invoke(cli, ["validate", str(twice), "--mask", "--format", "json"])
+    dup = [f for f in json.loads(found.stdout)["findings"] if f["code"] == "duplicate_complaint_id"]
+    assert [f["value"] for f in dup] == ["2026030200001234"]
+
+
+def test_mask_cell_keeps_the_complaint_id_and_named_references():
+    from complaintkit.privacy import mask_cell
+
+    assert mask_cell("2026030200001234", "complaint_id") == "2026030200001234"
+    assert mask_cell(2026030200001234, "complaint_id") == 2026030200001234
+    # In a note: the batch's complaint IDs stay, a card number beside them does not.
+    note = "合并了 2026030200001234，客户卡号6222020200001234567"
+    assert mask_cell(note, None, keep={"2026030200001234"}) == "合并了 2026030200001234，客户卡号622202*********4567"

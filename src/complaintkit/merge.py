@@ -170,7 +170,7 @@ def _write_data(ws: Any, row: int, rec: Record, layout: Sequence[OutColumn], mas
         cell = ws.cell(row=row, column=c)
         if isinstance(value, dt.datetime) and value.time() == dt.time(0):
             value = value.date()
-        put(cell, mask_cell(value, col.personal) if mask else value)
+        put(cell, mask_cell(value, col.personal or col.field) if mask else value)
         if col.field in _TEXT_FIELDS or col.personal:
             cell.number_format = "@"
         elif isinstance(value, (dt.date, dt.datetime)):
@@ -186,10 +186,14 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
     """The merged workbook (not yet saved) and the decision it shows; with ``mask`` every ID
     number and phone in it masked (see the module's text)."""
 
-    def shown(value: Any) -> Any:  # the own columns: file and sheet names, notes that name rows
-        return mask_cell(value) if mask else value
-
     decision = plan_merge(result, registers)
+    # The own columns: file and sheet names, and notes that name rows by their complaint IDs,
+    # which are kept (removed rows and history rows are all members of a group).
+    ids = {rec.id for rec in decision.kept} | {m.record.id for group in result.groups for m in group.members}
+
+    def shown(value: Any) -> Any:
+        return mask_cell(value, keep=ids) if mask else value
+
     layout = merged_layout(registers, lang)
     repeats_of: dict[RecordKey, list[tuple[Group, int]]] = {}
     for group in result.groups:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Container
 
 from .normalize import id_number_value, phone_value
 
@@ -42,30 +42,35 @@ def mask_phone(value: str | None) -> str | None:
     return _mask(value, 3, 4)
 
 
-def scrub(text: str) -> str:
+def scrub(text: str, keep: Container[str] = ()) -> str:
     """Mask every ID-like, card-like and phone-like digit run inside free text (log lines, error
-    messages), whatever separators and prefixes it is written with."""
+    messages), whatever separators and prefixes it is written with. ``keep``: digit runs that
+    are known not to be personal (the batch's complaint IDs, named in a note)."""
     if len(text) < 10:  # the shortest number masked (a landline, 0xx-xxxxxxx) has 10 digits
         return text
-    text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)) or "", text)
+    text = _ID_LIKE.sub(lambda m: m.group(0) if m.group(0) in keep else mask_id(m.group(0)) or "", text)
     text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     return _LANDLINE.sub(lambda m: m.group(1) + "-" + "*" * len(m.group(2)) + m.group(3), text)
 
 
 #: The fields whose whole value is personal data: masked whole in a shareable output.
 PERSONAL_FIELDS = ("id_number", "phone")
+#: The complaint ID is the bank's own reference, often a long run of digits (date and sequence):
+#: never masked, so a shared output can still be traced to the register's rows.
+REFERENCE_FIELD = "complaint_id"
 
 
-def mask_cell(value: Any, kind: str | None = None) -> Any:
+def mask_cell(value: Any, kind: str | None = None, keep: Container[str] = ()) -> Any:
     """A register cell as a shareable output shows it.
 
     In an ID-number or phone column (``kind`` is its field, id_number or phone; a second 联系电话
     column too) the whole value is masked, whatever it holds: a typo, two numbers, a number cell
-    (a cell without a digit, such as 无, says nothing personal and stays). Anywhere else every ID,
-    card or phone number inside a text is masked (``scrub``), and a number cell that is one (a
-    phone typed as a number) becomes its masked text. Dates, amounts and counts stay as they are.
+    (a cell without a digit, such as 无, says nothing personal and stays). The complaint-ID column
+    stays as it is. Anywhere else every ID, card or phone number inside a text is masked
+    (``scrub``, but not the digit runs in ``keep``), and a number cell that is one (a phone typed
+    as a number) becomes its masked text. Dates, amounts and counts stay as they are.
     """
-    if value is None or value.__class__ is bool:
+    if value is None or value.__class__ is bool or kind == REFERENCE_FIELD:
         return value
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not value.is_integer():
@@ -82,5 +87,5 @@ def mask_cell(value: Any, kind: str | None = None) -> Any:
             return mask_phone(phone_value(text))
         folded = id_number_value(text)  # spaces and full-width forms dropped (a Parsed when unusable)
         return mask_id(folded if isinstance(folded, str) else text.strip())
-    masked = scrub(text)
+    masked = scrub(text, keep)
     return value if masked == text else masked
