@@ -163,6 +163,21 @@ def test_every_check_refuses_outputs_inside_an_input_folder(runner, batch, comma
     assert sorted(p.name for p in batch.iterdir()) == before
 
 
+def test_annotated_copies_a_glob_would_read_back_are_refused(runner, batch):
+    """`分行/城*.xlsx --annotate 分行`: the copies (城东支行.checked.xlsx) land where the glob picks
+    them, and the next run would read every complaint twice; refused before anything is written,
+    for run as for the checks. A glob that does not pick the copies' names lets them be written."""
+    before = sorted(p.name for p in batch.iterdir())
+    given = str(batch / "城*.xlsx")
+    for command in (["validate"], ["run"]):
+        result = runner.invoke(cli, [*command, given, "--as-of", AS_OF, "--annotate", str(batch), "--format", "json"])
+        assert result.exit_code == 2 and "位于输入文件夹" in result.output, (command, result.output)
+    assert sorted(p.name for p in batch.iterdir()) == before
+    apart = runner.invoke(cli, ["validate", str(batch / "城?支行.xlsx"), "--as-of", AS_OF, "--annotate", str(batch), "--format", "json"])
+    assert apart.exit_code in (0, 1), apart.output
+    assert sorted(p.name for p in batch.iterdir()) == sorted(before + ["城东支行.checked.xlsx", "城西支行.checked.xlsx"])
+
+
 def test_a_glob_that_does_not_reach_an_output_folder_lets_it_be_written(runner, batch):
     """`in/*.xlsx` never reads `in/checked/`: annotated copies may go there (the next run reads the
     same registers as this one)."""

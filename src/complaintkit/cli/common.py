@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import glob
 import re
 import signal
 import sys
@@ -388,6 +389,11 @@ def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[
             click.echo(printable(summary))
 
 
+def copy_name(stem: str, suffix: str) -> str:
+    """The name of a register's annotated copy in an --annotate folder: 城东支行.checked.xlsx."""
+    return f"{stem}.checked{suffix}"
+
+
 def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None]) -> None:
     """A workbook or CSV written into an input folder is read back by the next run of that folder
     as one more branch's register: every complaint counted twice, and flagged as its own duplicate.
@@ -395,11 +401,15 @@ def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None]) ->
     folder it reaches (``分行/*.xlsx`` and ``-o 分行/全行.xlsx``)."""
     folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
     globs = [p for p in paths if is_glob(p) and not Path(p).exists()]
+    # An --annotate folder's copies are named after the registers the glob picks now
+    # (城东支行.checked.xlsx): ``城*.xlsx`` picks them, a made-up name would not tell.
+    stems = {Path(m).stem for g in globs for m in glob.glob(g, recursive=True)}
     for out in filter(None, outputs):
         where = Path(out).resolve()
         inside = next((f for f in folders if where == f or f in where.parents), None)
         if inside is None:
             picked = [where, *(where / f"x{suffix}" for suffix in REGISTER_SUFFIXES)]
+            picked += [where / copy_name(stem, suffix) for stem in stems for suffix in (".xlsx", ".xlsm")]
             inside = next((batch_folder(g) for g in globs if any(glob_picks(g, p) for p in picked)), None)
         if inside is not None:
             raise OutputError("cli_out_in_input", path=out, folder=inside)
@@ -433,10 +443,10 @@ def write_annotations(
         used: set[str] = set()
         for reg in registers:
             stem = Path(reg.source).stem
-            name = f"{stem}.checked{annotated_suffix(reg)}"
+            name = copy_name(stem, annotated_suffix(reg))
             n = 2
             while name in used:
-                name = f"{stem}-{n}.checked{annotated_suffix(reg)}"
+                name = copy_name(f"{stem}-{n}", annotated_suffix(reg))
                 n += 1
             used.add(name)
             jobs.append((reg, folder / name))
