@@ -22,6 +22,7 @@ from complaintkit.addin.core import ALL, CLEAR, press
 from complaintkit.addin.xlbook import XlwingsBook, read_sheet
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.messages import t
+from complaintkit.policy import load_policy
 from complaintkit.sheetplan import RED, STATE_SHEET, CellMark, SheetPlan, apply_plans
 
 from conftest import AS_OF, HEADERS, SAMPLES, good_row, write_xlsx
@@ -58,17 +59,17 @@ def register(path: Path) -> Path:
 class Host:
     """A workbook on one host: pressed as a button would, changed as a clerk would."""
 
-    def __init__(self, kind: str, path: Path, tmp: Path) -> None:
-        self.kind, self.tmp = kind, tmp
+    def __init__(self, kind: str, path: Path, tmp: Path, policy: Any = POLICY) -> None:
+        self.kind, self.tmp, self.policy = kind, tmp, policy
         self.wb = load_workbook(path)
         self.fake = FakeBook(load_workbook(path)) if kind == "xlwings" else None
 
     def press(self, tag: str, sheet: str = SHEET) -> str:
         if self.fake is not None:
             rows, merged = ([], []) if tag == CLEAR else read_sheet(self.fake.sheets[sheet])
-            return press(XlwingsBook(self.fake), tag, rows, sheet, POLICY, ASOF, merged=merged)
+            return press(XlwingsBook(self.fake), tag, rows, sheet, self.policy, ASOF, merged=merged)
         rows, merged = ([], []) if tag == CLEAR else sheet_as_xlwings(self.wb[sheet])
-        return press(core_book(self.wb), tag, rows, sheet, POLICY, ASOF, merged=merged)
+        return press(core_book(self.wb), tag, rows, sheet, self.policy, ASOF, merged=merged)
 
     def apply(self, plans: list[SheetPlan]) -> None:
         """Apply plans made by hand, reading the sheet through the adapter."""
@@ -265,6 +266,25 @@ def test_a_mark_the_clerk_changed_is_left_as_the_clerk_left_it(host, tmp_path):
     h.reformat("F4", None, "已电话核实，证件号码无误")
     h.press(CLEAR)
     assert h.view()[SHEET][1]["F4"][1:] == (None, "已电话核实，证件号码无误")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_marks_follow_their_column_under_a_header_below_row_30(host, tmp_path):
+    """A register under 35 rows of notes, read with register.header_search_rows = 45: the marks'
+    bookkeeping looks for headers (and leaves the own columns out of a row's key) as far down as
+    the plans' header row, so after the clerk inserts a column at A, 清除结果 still gives the
+    marked cell its own fill and note back."""
+    path = register(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    wb[SHEET].insert_rows(1, 35)
+    wb.save(path)
+    config = tmp_path / "deep.toml"
+    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    h = Host(host, path, tmp_path, load_policy(str(config)))
+    h.press("validate")
+    h.move_columns(insert_column(1))
+    h.press(CLEAR)
+    assert h.view() == {SHEET: expected_after(path, None, tmp_path, insert_column(1))[SHEET]}
 
 
 @pytest.mark.parametrize("host", HOSTS)

@@ -207,6 +207,9 @@ def parse_manual_map(entries: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 #: Excel's grid: 1,048,576 rows by 16,384 columns (A to XFD).
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
+#: Rows searched for the header row, and for the add-in's own column headers, unless the policy's
+#: register.header_search_rows says otherwise (a title and notes come first).
+HEADER_ROWS = 30
 
 
 def column_letter(index: int) -> str:

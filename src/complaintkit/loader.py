@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import InputError
-from .fields import FIELDS, HeaderMatcher, column_letter
+from .fields import FIELDS, HEADER_ROWS, HeaderMatcher, column_letter
 from .identity import collector_paused
 from .messages import Text, register_messages
 from .normalize import (
@@ -90,8 +90,13 @@ def _header_candidates(rows: list[list[Any]], matcher: HeaderMatcher, limit: int
     return best_row, best_map
 
 
+def header_search_rows(policy: Policy) -> int:
+    """How many rows from the top the header row is looked for in (register.header_search_rows)."""
+    return int(policy.get("register.header_search_rows", HEADER_ROWS))
+
+
 def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> tuple[RawSheet, int, dict[int, str]]:
-    limit = int(opts.policy.get("register.header_search_rows", 30))
+    limit = header_search_rows(opts.policy)
     need = int(opts.policy.get("register.min_header_fields", 3))
     if opts.sheet is not None:
         if opts.sheet not in book.sheet_names:

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from .fields import EXCEL_COLUMNS
+from .fields import EXCEL_COLUMNS, HEADER_ROWS
 from .messages import CATALOG, translations
 
 OWN_PREFIX = "CK-"
@@ -36,8 +36,6 @@ STATE_HEADERS = ["op", "sheet", "row", "column", "previous_fill", "previous_note
                  "column_header", "column_header_nth", "id_header", "id_header_nth"]
 #: Excel's longest sheet name.
 SHEET_NAME_MAX = 31
-#: Rows searched for own column headers (a title comes first; the loader searches as many).
-HEADER_ROWS = 30
 
 
 def at_the_edge(width: int) -> bool:
@@ -248,9 +246,10 @@ class SheetRows:
     hashed only for a mark whose row had no ID. A column is known by its header (see ``header``).
     """
 
-    def __init__(self, values: Sequence[Sequence[Any]]) -> None:
+    def __init__(self, values: Sequence[Sequence[Any]], depth: int = HEADER_ROWS) -> None:
         self.values = values
-        self.skip = own_columns(values)
+        self.depth = depth  # how far down headers are looked for
+        self.skip = own_columns(values, depth)
         self._keys: dict[int, str] = {}
         self._by_key: dict[str, list[int]] | None = None
         self._by_id: dict[int, dict[str, list[int]]] = {}
@@ -312,7 +311,7 @@ class SheetRows:
         comes before the data and may itself have moved."""
         if self._headers is None:
             self._headers = {}
-            for r in range(1, min(len(self.values), HEADER_ROWS) + 1):
+            for r in range(1, min(len(self.values), self.depth) + 1):
                 for c, v in enumerate(self._cells(r), start=1):
                     text = cell_text(v)
                     if text:
@@ -539,13 +538,13 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
     return col
 
 
-def _registers_with_results(book: BookAdapter, sheet: str) -> list[str]:
+def _registers_with_results(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) -> list[str]:
     """The other sheets that carry own columns: registers with results of their own. When ``sheet``
     has none yet and exactly one other has, the result sheets under their plain names are that
     register's (it was the only one): they are renamed after it, so that each register's result
     sheets say whose they are once there are two."""
-    others = [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n)]
-    if len(others) == 1 and not _own_header_rows(book, sheet):
+    others = [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n, depth)]
+    if len(others) == 1 and not _own_header_rows(book, sheet, depth):
         names = own_names()
         for name in book.sheet_names():
             if name in names and name != STATE_SHEET:
@@ -582,6 +581,8 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
     CK-state, for a press or 清除结果 on a host that can undo them exactly.
     """
     applied = Applied()
+    # A header below the usual rows (a policy that searches further): own columns are found there.
+    depth = max([HEADER_ROWS] + [plan.header_row for plan in plans])
     formats = _Formats(book)
     state = _read_state(book) if marks else []
     rows: dict[str, SheetRows] = {}
@@ -591,10 +592,10 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
         for plan in plans:
             if plan.sheet not in rows:
                 given = (values or {}).get(plan.sheet)
-                rows[plan.sheet] = SheetRows(given if given is not None else book.read_rows(plan.sheet))
+                rows[plan.sheet] = SheetRows(given if given is not None else book.read_rows(plan.sheet), depth)
                 if marks:
                     state = _relocate(state, plan.sheet, rows[plan.sheet], formats)
-                named[plan.sheet] = bool(_registers_with_results(book, plan.sheet))  # before own columns are written
+                named[plan.sheet] = bool(_registers_with_results(book, plan.sheet, depth))  # before own columns are written
             taken: set[int] = set()
             if plan.sheet not in widths:
                 # Formatted out to column XFD leaves no room: go right of the last cell with a value.
@@ -630,15 +631,17 @@ def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROW
     Own columns are emptied rather than deleted so that columns a user added to their right never
     move; they are emptied down to the last row with data. ``marks=False`` (a host that cannot
     read a cell's fill back, see ``apply_plans``) leaves the marks and CK-state as they are.
-    ``depth``: how far down a header row is looked for (the policy's register.header_search_rows).
+    ``depth``: how far down a header row is looked for (the policy's register.header_search_rows;
+    never fewer rows than a press looks in).
     """
+    depth = max(depth, HEADER_ROWS)
     formats = _Formats(book)
     state = _read_state(book) if marks else []
     present = book.sheet_names()
     rows: dict[str, SheetRows] = {}
     for sheet in dict.fromkeys(e.sheet for e in state):
         if sheet in present:
-            rows[sheet] = SheetRows(book.read_rows(sheet))
+            rows[sheet] = SheetRows(book.read_rows(sheet), depth)
             state = _relocate(state, sheet, rows[sheet], formats)
     # Every entry of a cell holds the user's own format.
     for (sheet, row, col), (fill, note) in {(e.sheet, e.row, e.col): (e.prev_fill, e.prev_note) for e in state}.items():
@@ -649,7 +652,7 @@ def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROW
     for name in [n for n in present if not is_own_sheet(n)]:
         header_rows = _own_header_rows(book, name, depth)
         if header_rows and name not in rows:
-            rows[name] = SheetRows(book.read_rows(name))
+            rows[name] = SheetRows(book.read_rows(name), depth)
         for header_row in header_rows:
             blank = [None] * max(rows[name].last_row - header_row, 0)
             for i, value in enumerate(book.header_values(name, header_row), start=1):

@@ -18,7 +18,7 @@ from ..deadlines import days_left, due_date
 from ..errors import ComplaintkitError, InputError
 from ..fields import column_letter
 from ..identity import collector_paused
-from ..loader import LoadOptions, register_from_rows
+from ..loader import LoadOptions, header_search_rows, register_from_rows
 from ..messages import register_messages, t, user_lang
 from ..normalize import is_blank, parse_id_number
 from ..operations import PIPELINE_ORDER, OpContext, OpResult, available, run_operation, run_pipeline
@@ -170,7 +170,7 @@ def without_own_columns(rows: list[list[Any]], search_rows: int = HEADER_ROWS) -
 def register_from_sheet(rows: Sequence[Sequence[Any]], sheet_name: str, policy: Policy, source: str = "",
                         merged: Merged | None = None) -> Register:
     """The Register of one sheet's values (as xlwings reads them), through the loader's own path."""
-    search = int(policy.get("register.header_search_rows", HEADER_ROWS))
+    search = header_search_rows(policy)
     cells = without_own_columns(excel_rows(rows), search)
     try:
         return register_from_rows(cells, sheet_name, LoadOptions(policy), source or sheet_name, merged)
@@ -252,7 +252,7 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     back (xlwings Lite), since a mark that cannot be undone exactly is not applied at all.
     """
     if tag == CLEAR:
-        cleared = clear_results(book, marks, int(policy.get("register.header_search_rows", HEADER_ROWS)))
+        cleared = clear_results(book, marks, header_search_rows(policy))
         return t("addin_cleared" if cleared.marks_restored else "addin_cleared_no_marks", lang,
                  columns=cleared.columns, sheets=cleared.sheets)
     if is_own_sheet(sheet_name):
