@@ -986,12 +986,12 @@ class _Scorer:
     def _process(self, rec: Record) -> list[Reason]:
         s = self.s
         out = []
-        row = self.deadline.get(rec.key)
-        if row is not None and row.status == "overdue" and row.days_overdue:
+        row = self.deadline.get(rec.key)  # overdue or closed late, by some days (see __init__)
+        if row is not None and row.status == "overdue":
             o = s.overdue
             points = min(o["max"], o["points"] + o["per_week"] * (row.days_overdue // 7))
             out.append(Reason("overdue", points, (("n", row.days_overdue), ("due", row.decision_due))))
-        elif row is not None and row.status == "closed_late" and row.days_overdue:
+        elif row is not None:
             out.append(Reason("closed_late", s.overdue["closed_late"], (("n", row.days_overdue),)))
         transfers = rec.get("transfers")
         if isinstance(transfers, int) and transfers > s.transfers["free"]:
