@@ -133,6 +133,14 @@ def test_a_phone_typed_with_spaces_is_masked_as_the_merged_register_masks_it(run
     _, data = run_json(runner, str(path), "--mask")
     [value] = [f["value"] for f in data["findings"] if f["field"] == "phone"]
     assert value == "13****3800"
+    report = tmp_path / "report.xlsx"
+    assert runner.invoke(cli, ["run", str(path), "--as-of", AS_OF, "--report", str(report), "--quiet"]).exit_code in (0, 1)
+    shown = [c for ws in load_workbook(report).worksheets for row in ws.iter_rows(values_only=True) for c in row
+             if isinstance(c, str) and "3800" in c]
+    assert shown and set(shown) == {"13****3800"}
+    merged = tmp_path / "merged.xlsx"
+    assert runner.invoke(cli, ["dedupe", str(path), "--merge", "-o", str(merged), "--mask", "--format", "json"]).exit_code == 0
+    assert dict(zip(*load_workbook(merged).active.iter_rows(values_only=True)))["联系电话"] == "13****3800"
 
 
 def test_folder_is_one_batch_with_file_column(runner, samples):
