@@ -45,7 +45,7 @@ from .messages import register_messages, t
 from .normalize import value_key
 from .operations import OpContext, OpResult, available, operation, run_operation
 from .policy import Policy
-from .register import Record, Register
+from .register import Record, Register, all_records, earlier_records
 from .sheetplan import AMBER, BLUE, GREEN, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
 from .workcalendar import WorkCalendar, day_count
 
@@ -615,12 +615,9 @@ def _place(group: Group, file_order: Mapping[str, int]) -> tuple[int, str, int]:
 def dedupe(registers: Sequence[Register], policy: Policy, history: Sequence[Register] = (),
            labels: Mapping[RecordKey, IssueLabel] | None = None, issue_test: IssueTest | None = None) -> DedupeResult:
     """Dedupe registers as one batch, matched also against earlier registers in ``history``."""
-    records = [r for reg in registers for r in reg.records]
-    current = {r.key for r in records}
-    # A file given both as current and as history is current only: it must not duplicate itself.
-    older = [r for reg in history for r in reg.records if r.key not in current]
-    return find_groups(older + records, policy, current=current, labels=labels, issue_test=issue_test,
-                       columns=phone_columns([*history, *registers]))
+    records = all_records(registers)
+    return find_groups(earlier_records(registers, history) + records, policy, current={r.key for r in records},
+                       labels=labels, issue_test=issue_test, columns=phone_columns([*history, *registers]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -705,10 +702,7 @@ def history_labels(registers: Sequence[Register], history: Sequence[Register], r
     pipeline's classify ran with (its result's; the policy's when the result came from
     elsewhere): history registers are not classified on their own, and a repeat whose old row has
     no 投诉类别 and other words is the same issue only by its classified reason."""
-    if not history:
-        return {}
-    current = {r.key for reg in registers for r in reg.records}
-    older = [r for reg in history for r in reg.records if r.key not in current]
+    older = earlier_records(registers, history)
     if not older:
         return {}
     classifier = getattr(result.detail, "classifier", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .normalize import Parsed
 
@@ -120,3 +120,12 @@ class Register:
 def all_records(registers: Iterable[Register]) -> list[Record]:
     """Every record of several registers, in file order: a folder is checked as one register."""
     return [rec for reg in registers for rec in reg.records]
+
+
+def earlier_records(registers: Sequence[Register], history: Sequence[Register]) -> list[Record]:
+    """The records of ``history`` that are not also in ``registers``: a file given both as current
+    and as history is current only (it must not be its own earlier complaint)."""
+    if not history:
+        return []
+    current = {r.key for r in all_records(registers)}
+    return [r for r in all_records(history) if r.key not in current]

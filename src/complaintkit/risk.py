@@ -53,7 +53,7 @@ from .messages import Joined, Text, register_messages, render, t
 from .normalize import nfkc
 from .operations import OpContext, OpResult, operation, run_operation
 from .policy import Policy
-from .register import Record, Register
+from .register import Record, Register, all_records, earlier_records
 from .sheetplan import AMBER, RED, YELLOW, CellMark, PlanColumn, PlanTable, SheetPlan
 
 HIGH, MEDIUM, LOW, NONE = "high", "medium", "low", "none"
@@ -1045,11 +1045,8 @@ def assess(registers: Sequence[Register], policy: Policy, as_of: dt.date, *, his
     complaint already escalated (its channel and its own 是否升级), for ``evaluate``.
     """
     settings = RiskSettings.from_policy(policy)
-    current = [r for reg in registers for r in reg.records]
-    older: list[Record] = []
-    if history:  # a file given both as current and as history is current only (as in dedupe)
-        keys = {r.key for r in current}
-        older = [r for reg in history for r in reg.records if r.key not in keys]
+    current = all_records(registers)
+    older = earlier_records(registers, history)
     if duplicates is None:
         duplicates = dedupe(registers, policy, history, labels)
     if deadlines is None:
