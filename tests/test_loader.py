@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from openpyxl import Workbook
@@ -353,3 +354,20 @@ def test_a_folder_skips_hidden_subfolders(tmp_path):
     write_xlsx(folder / ".Trash-1000" / "files" / "旧台账.xlsx", [good_row()])
     write_xlsx(folder / "二区" / "城西支行.xlsx", [good_row()])
     assert sorted(p.relative_to(folder).as_posix() for p in expand_paths([str(folder)])) == ["二区/城西支行.xlsx", "城东支行.xlsx"]
+
+
+def test_an_annotated_copy_is_read_without_the_checks_own_columns(runner, tmp_path):
+    """`classify -o` writes CK-投诉原因 beside the register: read again (the CLI checking its own
+    copy, a clerk re-running on it), that column is the check's result, not the register's 投诉类别
+    (it matched the field's alias before), so the copy reads as the register did."""
+    from complaintkit.cli import cli
+
+    source = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2, 投诉编号="T0002")])
+    copy = tmp_path / "copy.xlsx"
+    first = runner.invoke(cli, ["classify", str(source), "-o", str(copy), "--format", "json"])
+    assert first.exit_code == 0, first.output
+    reg = load_register(copy, LoadOptions(load_policy()))
+    fields = {c.header: c.field for c in reg.columns}
+    assert fields["CK-投诉原因"] is None and "category" not in fields.values()
+    again = runner.invoke(cli, ["classify", str(copy), "--format", "json"])
+    assert json.loads(again.stdout)["summary"] == json.loads(first.stdout)["summary"]

@@ -82,9 +82,14 @@ class LoadResult:
 
 
 def _header_candidates(rows: list[list[Any]], matcher: HeaderMatcher, limit: int) -> tuple[int, dict[int, str]]:
+    from .sheetplan import is_own_header, own_names  # the checks' modules name their own columns
+
+    names = own_names()
     best_row, best_map = -1, {}
     for r, cells in enumerate(rows[:limit]):
-        mapping = matcher.map_row(cells)
+        # A check's own column (CK-投诉原因 in an annotated copy) is a result, never the clerk's
+        # field, whichever door reads the sheet: it stays an unknown column.
+        mapping = matcher.map_row(["" if is_own_header(c, names) else c for c in cells])
         if len(mapping) > len(best_map):
             best_row, best_map = r, mapping
     return best_row, best_map
