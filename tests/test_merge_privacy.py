@@ -143,3 +143,16 @@ def test_mask_cell_keeps_the_complaint_id_and_named_references():
     # In a note: the batch's complaint IDs stay, a card number beside them does not.
     note = "合并了 2026030200001234，客户卡号6222020200001234567"
     assert mask_cell(note, None, keep={"2026030200001234"}) == "合并了 2026030200001234，客户卡号622202*********4567"
+
+
+def test_a_merged_register_named_otherwise_than_xlsx_is_refused_before_the_batch_is_read(runner, tmp_path):
+    """`dedupe 分行 --merge -o 全行.csv`: said at once (exit 2, nothing written), not after a batch
+    of 300 files has been read and deduplicated; the unreadable file in it is never reached."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _register(folder / "r.xlsx")
+    (folder / "坏的.xlsx").write_bytes(b"not a workbook")
+    result = runner.invoke(cli, ["dedupe", str(folder), "--merge", "-o", str(tmp_path / "全行.csv"), "--format", "json"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"complaintkit: {tmp_path / '全行.csv'}：合并后的台账是 .xlsx 工作簿，文件名请以 .xlsx 结尾"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

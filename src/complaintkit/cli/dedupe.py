@@ -10,6 +10,7 @@ from ..dedupe import member_note, role_text
 from ..merge import write_merged
 from ..messages import t
 from ..operations import OpContext, run_operation
+from ..outputs import require_xlsx
 from .common import (
     UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, output_options,
     read_checked, read_inputs, refuse_inside_inputs, resolve_format, UNDATED, as_of_option, with_unreadable, write_annotations,
@@ -47,6 +48,9 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
     """
     if merge and not output:
         raise UserError(t("cli_merge_needs_o", lang))
+    if merge:  # a wrong output is said before the batch is read and deduplicated, as run does
+        require_xlsx(output, "merged")
+        refuse_inside_inputs(paths, [output])
     inputs = read_checked(paths, sheet, manual_map, config, "dedupe", lang)
     policy = inputs.policy
     if window_days is not None:
@@ -69,7 +73,6 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
             rows.append([group.number, t(f"dedupe_kind_{group.kind}", lang)] + file_cell + [
                 rec.sheet, rec.row, rec.id, m.date.isoformat(), role_text(group, pos, lang), round(group.score, 3), reason])
     if merge:
-        refuse_inside_inputs(paths, [output])
         written = write_merged(found, inputs.registers, output, force, lang, [reg.source for reg in history], mask)
         click.echo(written.message(lang), err=True)
         write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force, paths)
