@@ -474,12 +474,12 @@ def _relocate(state: list[_Entry], sheet: str, rows: SheetRows, formats: _Format
     return kept
 
 
-def _mark(plan: SheetPlan, state: list[_Entry], formats: _Formats, rows: SheetRows, id_col: int) -> None:
+def _mark(plan: SheetPlan, state: list[_Entry], formats: _Formats, rows: SheetRows) -> None:
     """Make the plan's marks and undo this check's earlier ones it does not make again. A cell
     another check still marks shows that mark again; any other cell gets the user's own fill and
     note back; a cell already showing the mark is not written. ``state`` is updated in place, also
     when Excel refuses a write part-way, so that what was done is remembered."""
-    sheet = plan.sheet
+    sheet, id_col = plan.sheet, plan.id_column
 
     def is_mine(e: _Entry) -> bool:
         return e.op == plan.op and e.sheet == sheet
@@ -613,7 +613,7 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
                                   [column.values.get(r) for r in span], [column.fills.get(r) for r in span], column.width)
                 applied.columns[column.header] = col
             if marks:
-                _mark(plan, state, formats, rows[plan.sheet], plan.id_column)
+                _mark(plan, state, formats, rows[plan.sheet])
                 applied.marks += len({(m.row, m.column) for m in plan.marks})
             for table in plan.tables:
                 applied.sheets[table.name] = _put_table(book, plan.sheet, table, named[plan.sheet])
