@@ -196,6 +196,16 @@ def is_own_sheet(name: str) -> bool:
     return name in names or (bool(paren) and rest.endswith(")") and base in names)
 
 
+def own_sheets(sheet_names: Sequence[str]) -> list[str]:
+    """The add-in's result sheets among a workbook's sheets (CK-state left out): each under its
+    plain name, or named after a register sheet the workbook holds (``result_sheet_name``). A
+    sheet only shaped like one is the clerk's: a result sheet renamed to keep it
+    ("CK-校验结果(3月存档)"), or one whose register sheet is gone. 清除结果 deletes only these."""
+    names = own_names() - {STATE_SHEET}
+    named = {result_sheet_name(name, register) for name in names for register in sheet_names}
+    return [n for n in sheet_names if n in names or n in named]
+
+
 def result_sheet_name(name: str, register: str) -> str:
     """The result sheet ``name`` of the register on sheet ``register``, once the workbook holds the
     results of more than one register: "CK-校验结果(2月)". A long register name is cut to fit
@@ -539,12 +549,13 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
 
 
 def _registers_with_results(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) -> list[str]:
-    """The other sheets that carry own columns: registers with results of their own. When ``sheet``
-    has none yet and exactly one other has, the result sheets under their plain names are that
-    register's (it was the only one): they are renamed after it, so that each register's result
-    sheets say whose they are once there are two."""
+    """The other sheets that carry own columns: registers with results of their own. When exactly
+    one other has, the result sheets under their plain names are that register's (it was the only
+    one): they are renamed after it, so that each register's result sheets say whose they are once
+    there are two. ``sheet`` may carry own columns too, copied with the sheet pressed before: the
+    plain sheets then describe the other as much as this one, and are named after the other."""
     others = [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n, depth)]
-    if len(others) == 1 and not _own_header_rows(book, sheet, depth):
+    if len(others) == 1:
         names = own_names()
         for name in book.sheet_names():
             if name in names and name != STATE_SHEET:
@@ -659,9 +670,9 @@ def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROW
                 if is_own_header(value, names):
                     book.write_column(name, i, header_row, None, header_row + 1, blank, [], 0)  # type: ignore[arg-type]
                     cleared += 1
-    own_sheets = [n for n in book.sheet_names() if is_own_sheet(n) and n != STATE_SHEET]
-    for name in own_sheets:
+    results = own_sheets(book.sheet_names())
+    for name in results:
         book.delete_sheet(name)
     if marks:
         book.write_state([])
-    return Cleared(cleared, len(own_sheets), marks)
+    return Cleared(cleared, len(results), marks)
