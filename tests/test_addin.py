@@ -1147,6 +1147,26 @@ def test_functions_say_in_the_clerks_words_what_is_wrong_with_an_argument(monkey
     assert udfs.CK_DUE_DATE(two_cells) == "#CK refer to one cell, not a range"
 
 
+def test_a_function_given_lang_en_words_its_error_in_english_whatever_the_clerks_language(monkeypatch):
+    """=CK_ID_CHECK(F5:F6, "en") in a workbook whose clerk reads Chinese: the formula asked for
+    English, and its #CK line is English (and the other way round), in the add-in and in Lite."""
+    from complaintkit.addin import udfs
+
+    lite = _lite()
+    header, row = ["业务类型", "件数"], ["信用卡", 12.0]
+    for env, asked, expected_lang in (("zh", "en", "en"), ("en", "zh", "zh")):
+        monkeypatch.setenv("COMPLAINTKIT_LANG", env)
+        for module in (udfs, lite):
+            assert module.CK_ID_CHECK(["11010519491231002X", "x"], asked) == "#CK " + t("udf_one_cell", expected_lang)
+            assert module.CK_RISK_LEVEL(header, row, "level", None, asked) == "#CK " + t("udf_no_header", expected_lang)
+    # lang left out: the clerk's language, for the answer and for the error alike
+    monkeypatch.setenv("COMPLAINTKIT_LANG", "en")
+    for module in (udfs, lite):
+        assert module.CK_ID_CHECK(["11010519491231002X", "x"]) == "#CK refer to one cell, not a range"
+        assert module.CK_ID_CHECK("110105194912310021") == "ID number check digit is wrong (GB 11643 gives X)"
+        assert module.CK_ID_CHECK("11010519491231002X") == "valid"
+
+
 def test_a_button_on_a_sheet_that_is_not_the_register_says_to_switch_sheets():
     """A summary or pivot sheet, or an empty sheet beside the register, is named as the wrong sheet:
     not "every sheet is empty" (the register beside it is not) nor a command-line --map hint."""

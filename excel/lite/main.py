@@ -89,9 +89,9 @@ def clear_results(book: xw.Book):
 
 
 @func
-def CK_ID_CHECK(id_number, lang="zh"):  # noqa: N802 (Excel function names are upper case)
+def CK_ID_CHECK(id_number, lang=None):  # noqa: N802 (Excel function names are upper case)
     """ID number check (GB 11643): 有效, or the reason it is wrong."""
-    return cell_answer(id_check_text, id_number, lang)
+    return cell_answer(id_check_text, id_number, lang, lang=lang)
 
 
 @func
@@ -108,9 +108,9 @@ def CK_CLASSIFY(text, part="reason"):  # noqa: N802
 
 
 @func
-def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang="zh"):  # noqa: N802
+def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang=None):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row)."""
-    return cell_answer(row_risk_text, header, row, POLICY, as_of, part, lang)
+    return cell_answer(row_risk_text, header, row, POLICY, as_of, part, lang, lang=lang)
 
 
 @func

@@ -301,10 +301,11 @@ def guarded(action: Callable[[], str], lang: str, log: Callable[[BaseException],
         return False, error_message(exc, lang, where)
 
 
-def id_check_text(value: Any, lang: str = "zh", today: dt.date | None = None) -> str:
+def id_check_text(value: Any, lang: str | None = None, today: dt.date | None = None) -> str:
     """The ID-check worksheet function's answer: "有效" or the reason the ID is wrong, in the same
     words as the validate check (the cell goes through the loader's ID normaliser first, so an ID
-    Excel turned into 1.10101E+17 is reported as lost digits)."""
+    Excel turned into 1.10101E+17 is reported as lost digits); ``lang`` None: the clerk's."""
+    lang = user_lang(lang)
     if is_blank(one_cell(value)):
         return ""
     parsed = parse_id_number(value)
@@ -316,16 +317,17 @@ def id_check_text(value: Any, lang: str = "zh", today: dt.date | None = None) ->
     return t(problem[0], lang, detail=problem[1])
 
 
-def cell_answer(func: Callable[..., Any], *args: Any) -> Any:
+def cell_answer(func: Callable[..., Any], *args: Any, lang: str | None = None) -> Any:
     """What a worksheet function shows in its cell (ribbon add-in and xlwings Lite alike): the
     answer of ``func(*args)``, or one line starting with "#CK", never a traceback; a date in a year
-    the holiday calendar does not cover is never shown as if it were sure."""
+    the holiday calendar does not cover is never shown as if it were sure. ``lang``: the language
+    the formula asked for (its lang argument), else the clerk's (COMPLAINTKIT_LANG)."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CalendarCoverageWarning)
             value = func(*args)
-    except ComplaintkitError as exc:  # a formula cell shows a reason, in the clerk's language
-        return f"#CK {exc.text(user_lang())}".splitlines()[0][:250]
+    except ComplaintkitError as exc:  # a formula cell shows a reason, in the language asked for
+        return f"#CK {exc.text(user_lang(lang))}".splitlines()[0][:250]
     except Exception as exc:  # ... and never a traceback
         return f"#CK {type(exc).__name__}: {exc}".splitlines()[0][:250]
     for warning in caught:
@@ -424,12 +426,14 @@ def _one_row(values: Any) -> list[Any]:
 
 
 def row_risk_text(header: Any, row: Any, policy: Policy, as_of: Any = None,
-                  part: str = "level", lang: str = "zh") -> str:
+                  part: str = "level", lang: str | None = None) -> str:
     """The risk worksheet function's answer for one register row (with its header row): the
     level, the score or the reasons, from the same scoring as the risk check. One row has no
-    history, so repeat factors need the 升级风险 button or the CLI; the rest are all here."""
+    history, so repeat factors need the 升级风险 button or the CLI; the rest are all here.
+    ``lang`` None: the clerk's."""
     from ..risk import assess
 
+    lang = user_lang(lang)
     try:
         register = register_from_rows([_one_row(header), _one_row(row)], "row", LoadOptions(policy))
     except InputError as exc:

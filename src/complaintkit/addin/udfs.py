@@ -18,6 +18,7 @@ annotations as value converters.
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable
 
 import xlwings as xw
@@ -36,19 +37,31 @@ def _policy() -> Policy:
 
 
 def udf(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as a worksheet function whose errors show as one line in the cell."""
+    """Register ``func`` as a worksheet function whose errors show as one line in the cell, in
+    the language of its ``lang`` argument when it has one."""
+    signature = inspect.signature(func)
 
     @functools.wraps(func)
     def cell(*args):
-        return cell_answer(func, *args)
+        return cell_answer(func, *args, lang=_lang_argument(signature, args))
 
     wrapped = xw.func(cell)
     UDFS.append(wrapped)
     return wrapped
 
 
+def _lang_argument(signature: inspect.Signature, args: tuple) -> str | None:
+    """The ``lang`` a formula passed (None when the function has none, or it was left out)."""
+    if "lang" not in signature.parameters:
+        return None
+    try:
+        return signature.bind_partial(*args).arguments.get("lang")
+    except TypeError:  # too many arguments: cell_answer words that error
+        return None
+
+
 @udf
-def CK_ID_CHECK(id_number, lang="zh"):  # noqa: N802 (Excel function name)
+def CK_ID_CHECK(id_number, lang=None):  # noqa: N802 (Excel function name)
     """ID number check (GB 11643): 有效, or the reason it is wrong."""
     return id_check_text(id_number, lang)
 
@@ -75,7 +88,7 @@ def CK_CLASSIFY(text, part="reason"):  # noqa: N802
 
 
 @udf
-def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang="zh"):  # noqa: N802
+def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang=None):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row): its level, or with
     part = "score" or "reasons" the score or the reasons. Repeats need the 升级风险 button."""
     return row_risk_text(header, row, _policy(), as_of, part, lang)
