@@ -129,12 +129,10 @@ class SourceSummary:
 class HistoryStore:
     """An SQLite file of complaints from earlier registers."""
 
-    def __init__(self, path: str | Path, create: bool = True) -> None:
-        """Open the store at ``path``; ``create=False`` refuses a path with no store (a listing
-        must not leave an empty one behind a mistyped name)."""
+    def __init__(self, path: str | Path) -> None:
+        """Open the store at ``path``, making it when there is none (for what writes to it; what
+        only reads a store opens it with ``existing``)."""
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise HistoryError("hist_no_store", path=self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path))
@@ -151,7 +149,8 @@ class HistoryStore:
     @classmethod
     def existing(cls, path: str | Path) -> HistoryStore | None:
         """The store at ``path`` opened, or None when there is none: only what writes to a store
-        makes one, so a store looked back on or listed is never made by a mistyped path."""
+        makes one, so a store looked back on, listed or pruned is never made by a mistyped path.
+        Each caller says what a missing store means to it (an error, or a warning and go on)."""
         return cls(path) if Path(path).exists() else None
 
     def _create(self) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import gc
 import glob
+import logging
 import re
 import signal
 import sys
@@ -318,18 +319,27 @@ def say_unreadable(failure: InputError, lang: str) -> None:
     UserError(unreadable_line(failure, lang)).show()
 
 
-def store_to_look_back(path: str | None, lang: str, made_later: bool = False) -> HistoryStore | None:
-    """The history store --store names, opened to look back on (None without --store, or when
-    it is not there).
+def look_back(registers: Sequence[Register], history_paths: Sequence[str], store_path: str | None, opts: LoadOptions,
+              lang: str, made_later: bool = False, log: logging.Logger | None = None) -> list[Register]:
+    """The earlier complaints a batch looks back on, for every command that does: the registers
+    ``--history`` names (the first file that cannot be used stops the command: a file left out
+    would change the answer unseen) and the store ``--store`` names, without the batch's own
+    files (a complaint is never its own history).
 
     Only what writes to a store makes one (`history add`, `run --remember`: ``made_later``). A
-    store that is not there is otherwise one warning line with its path, and the command goes on
-    without history: a mistyped path is seen the first night, and a job that sets
-    COMPLAINTKIT_STORE before its first --remember still runs."""
-    store = HistoryStore.existing(path) if path else None
-    if path and store is None and not made_later:
-        warn(t("cli_store_missing", lang, path=path), lang)
-    return store
+    store that is not there is otherwise one warning line with its path (and a line in run's
+    ``log``), and the command goes on without it: a mistyped path is seen the first night, and a
+    job that sets COMPLAINTKIT_STORE before its first --remember still runs."""
+    history = load_registers(tuple(history_paths), opts).registers if history_paths else []
+    store = HistoryStore.existing(store_path) if store_path else None
+    if store_path and store is None and not made_later:
+        warn(t("cli_store_missing", lang, path=store_path), lang)
+        if log is not None:
+            log.warning(t("cli_store_missing", "en", path=store_path))
+    if store is not None:
+        with store:
+            history += store.registers(exclude=registers)
+    return history
 
 
 def refuse_unknown_branches(unknown: Sequence[str], found: Sequence[str], lang: str,
@@ -485,7 +495,7 @@ def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
 __all__ = [
     "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "EXIT_SIGNAL_BASE", "Inputs", "Interrupted", "OutputError",
     "RootGroup", "UserError", "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors",
-    "input_options", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked", "read_inputs",
-    "refuse_unknown_branches", "resolve_format", "say_unreadable", "store_to_look_back", "UNDATED",
+    "input_options", "look_back", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked",
+    "read_inputs", "refuse_unknown_branches", "resolve_format", "say_unreadable", "UNDATED",
     "unreadable_entries", "unreadable_line", "warn", "with_unreadable", "write_annotations", "write_text_output",
 ]

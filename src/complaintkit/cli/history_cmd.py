@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from tabulate import tabulate
 
-from ..history import HistoryStore, default_store_path
+from ..history import HistoryError, HistoryStore, default_store_path
 from ..messages import register_messages, t
 from ..normalize import parse_date
 from ..outputs import to_json
@@ -58,7 +58,11 @@ def history_add(paths, sheet, manual_map, config, store_path, lang, debug):
 def history_list(store_path, fmt, lang, debug):
     """What the store holds, by register: its path inside the folder it was added from (two
     branches' 投诉台账.xlsx in 城东/ and 城西/ are two lines), or its name when added by itself."""
-    with HistoryStore(store_path or default_store_path(), create=False) as store:
+    path = store_path or default_store_path()
+    store = HistoryStore.existing(path)
+    if store is None:  # a listing of nothing: the path is wrong, and must not leave a store behind
+        raise HistoryError("hist_no_store", path=path)
+    with store:
         sources = store.sources()
         if fmt == "json":
             click.echo(to_json({"store": str(store.path), "complaints": store.count(), "sources": [s.__dict__ for s in sources]}))

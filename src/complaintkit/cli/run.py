@@ -12,7 +12,7 @@ from tabulate import tabulate
 from ..errors import OutputError
 from ..history import HistoryStore
 from ..identity import collector_paused
-from ..loader import LoadOptions, load_registers
+from ..loader import LoadOptions
 from ..messages import register_messages, t
 from ..operations import OpContext, available, check_policy, run_pipeline
 from ..outputs import check_writable, make_folder, require_xlsx, to_csv, to_json
@@ -23,7 +23,7 @@ from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
     UserError, as_of_option, batch_exit_code, exit_code_for, fail_on_option, friendly_errors, lang_option, manual_mapping,
-    input_options, read_batch, refuse_inside_inputs, resolve_format, store_to_look_back, unreadable_entries, unreadable_line,
+    input_options, look_back, read_batch, refuse_inside_inputs, resolve_format, unreadable_entries, unreadable_line,
     write_annotations, write_text_output,
 )
 
@@ -145,16 +145,9 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     rows = sum(len(r) for r in registers)
     log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(failures)))
 
-    history = []
-    if history_paths:
-        history.extend(load_registers(tuple(history_paths), opts, keep_going=False).registers)
     # A store is made only to be written to (--remember); one only looked back on must be there.
-    store = store_to_look_back(store_path, lang, made_later=remember)
-    new_store = bool(remember and store is None)
-    if store_path and store is None and not new_store:
-        log.warning(t("cli_store_missing", "en", path=store_path))
-    if store is not None:
-        history.extend(store.registers(exclude=registers))
+    new_store = bool(remember and not Path(store_path).exists())
+    history = look_back(registers, history_paths, store_path, opts, lang, made_later=remember, log=log)
     if history:
         log.info(t("run_history", "en", n=sum(len(h) for h in history), store=store_path or "--history"))
 
@@ -201,12 +194,10 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     for path in written:
         log.info(t("run_wrote", "en", path=path))
     if remember:
-        with (store or HistoryStore(store_path)) as kept:
+        with HistoryStore(store_path) as kept:
             kept.add(registers, roots=paths)
         if new_store:
             log.info(t("run_store_created", "en", store=store_path))
-    elif store is not None:
-        store.close()
 
     if fmt == "json":
         click.echo(to_json(data))
