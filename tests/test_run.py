@@ -388,3 +388,20 @@ def test_listing_a_store_that_is_not_there_creates_none(runner, tmp_path):
     assert result.exit_code == 2 and "这里没有历史库" in result.output and not missing.exists()
     result = runner.invoke(cli, ["history", "list", "--store", str(missing), "--lang", "en"])
     assert result.exit_code == 2 and "no history store there" in result.output and not missing.exists()
+
+
+@pytest.mark.parametrize("name", ["validate", "dedupe", "classify", "followups", "risk"])
+def test_each_check_runs_for_itself_exactly_the_checks_it_declares(name):
+    """NEEDS (the decorator's needs=) decides whose settings `risk` alone checks before reading a
+    file: it must name every check an operation runs for itself, and nothing it does not run."""
+    from complaintkit.operations import NEEDS, OpContext, available, run_operation
+
+    assert name in available()  # every check registered, with what it declares
+    declared, more = set(), set(NEEDS[name])
+    while more:
+        declared |= more
+        more = {n for m in more for n in NEEDS[m]} - declared
+    registers = [load_register(SAMPLES / "branches" / "城东支行.xlsx", LoadOptions(load_policy()))]
+    ctx = OpContext(load_policy(), dt.date.fromisoformat(AS_OF))
+    run_operation(name, registers, ctx)
+    assert set(ctx.results) - {name} == declared
