@@ -178,6 +178,20 @@ def test_annotated_copies_a_glob_would_read_back_are_refused(runner, batch):
     assert sorted(p.name for p in batch.iterdir()) == sorted(before + ["城东支行.checked.xlsx", "城西支行.checked.xlsx"])
 
 
+@pytest.mark.parametrize("linked", ["glob", "output"])
+def test_a_glob_and_an_output_that_name_one_folder_two_ways_are_refused(runner, batch, tmp_path, linked):
+    """The share is mounted at one path and linked at another (/data/分行 -> /mnt/share/分行): a
+    glob through the link and an output by the real path (or the other way round) are the same
+    folder, and the next run would read the merged register back."""
+    link = tmp_path / "link"
+    link.symlink_to(batch, target_is_directory=True)
+    before = sorted(p.name for p in batch.iterdir())
+    pattern, out = (link / "*.xlsx", batch / "全行台账.xlsx") if linked == "glob" else (batch / "*.xlsx", link / "全行台账.xlsx")
+    result = runner.invoke(cli, ["dedupe", str(pattern), "--merge", "-o", str(out), "--format", "json"])
+    assert result.exit_code == 2 and "位于输入文件夹" in result.output, result.output
+    assert sorted(p.name for p in batch.iterdir()) == before
+
+
 def test_a_glob_that_does_not_reach_an_output_folder_lets_it_be_written(runner, batch):
     """`in/*.xlsx` never reads `in/checked/`: annotated copies may go there (the next run reads the
     same registers as this one)."""

@@ -232,7 +232,8 @@ def batch_folder(entry: str) -> Path | None:
 
 def glob_picks(pattern: str, path: str | Path) -> bool:
     """Whether the glob ``pattern`` (``**`` for any folders, as expand_paths reads it) names
-    ``path``: what a run of that glob would read, once the file is there."""
+    ``path``: what a run of that glob would read, once the file is there. Both are compared with
+    their links followed: a share linked at one path and mounted at another is one folder."""
     def match(parts: tuple[str, ...], names: tuple[str, ...]) -> bool:
         if not parts:
             return not names
@@ -240,7 +241,9 @@ def glob_picks(pattern: str, path: str | Path) -> bool:
             return any(match(parts[1:], names[i:]) for i in range(len(names) + 1))
         return bool(names) and fnmatch.fnmatch(names[0], parts[0]) and match(parts[1:], names[1:])
 
-    return match(Path(os.path.abspath(pattern)).parts, Path(os.path.abspath(path)).parts)
+    fixed = batch_folder(pattern) or Path(pattern)
+    rest = Path(pattern).parts[len(fixed.parts):]
+    return match(fixed.resolve().joinpath(*rest).parts, Path(path).resolve().parts)
 
 
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
