@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
@@ -141,6 +141,16 @@ _CHECK_VALUES: dict[str, dict[str, str]] = {
     "followups": {"status": "dl_", "followup_status": "fu_", "level": "sev_"},
     "risk": {"level": "risk_levelx_"},
 }
+
+
+def in_words(check: str, key: str, value: Any, lang: str = "zh") -> Any:
+    """A coded value of a check's row items as the report shows it (followups' status "overdue"
+    -> 已超期, see _CHECK_VALUES): in the check's sheet and in the lists taken from it alike. A
+    value with no words (a key not coded, a code not known) is shown as it is."""
+    prefix = _CHECK_VALUES.get(check, {}).get(key)
+    if prefix is None or not isinstance(value, str) or prefix + value not in CATALOG:
+        return value
+    return t(prefix + value, lang)
 
 
 def column_header(check: str, key: str, lang: str = "zh") -> str:
@@ -333,13 +343,13 @@ class _Findings:
     they first appear, and goes on to the sheet. A large register's JSON section is never held
     whole, nor its cells."""
 
-    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh", files_in_lists: bool = False,
-                 worded: Mapping[str, str] | None = None) -> None:
+    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh", files_in_lists: bool = False, check: str = "") -> None:
         self.sheet = sheet
         self.mask = mask
         self.lang = lang
-        #: key -> message-code prefix of the keys whose coded values are shown in words (_CHECK_VALUES)
-        self.worded = worded or {}
+        self.check = check
+        #: the keys whose coded values are shown in words (``in_words``), and those words
+        self.worded = list(_CHECK_VALUES.get(check, {}))
         self._words: dict[tuple[str, str], str] = {}
         #: the items' lists and objects name files (dedupe's members and primary): masked too.
         self.files_in_lists = mask and files_in_lists
@@ -360,13 +370,12 @@ class _Findings:
                 row[at] = cell_text(v, self.lang)
                 if self.files_in_lists and isinstance(row[at], str):
                     row[at] = _shown_name(row[at], True)
-        for k, prefix in self.worded.items():
+        for k in self.worded:
             v = item.get(k)
             if isinstance(v, str):
                 words = self._words.get((k, v))
                 if words is None:
-                    code = prefix + v
-                    words = self._words[(k, v)] = t(code, self.lang) if code in CATALOG else v
+                    words = self._words[(k, v)] = in_words(self.check, k, v, self.lang)
                 row[keys[k]] = words
         if self.mask and isinstance(item.get("file"), str):
             row[keys["file"]] = _shown_name(item["file"], True)
@@ -511,12 +520,12 @@ class ReportBook:
 
 
 def _counts_block(ws: Worksheet, top: int, title: str, counter: Counter, lang: str, order: Sequence[str] | None = None,
-                  prefix: str | None = None) -> tuple[int, int, int]:
+                  words: Callable[[Any], Any] | None = None) -> tuple[int, int, int]:
     """A two-column count table under a bold title; returns (first data row, last data row, next free row).
-    With ``prefix`` the keys are codes shown by their message (``dl_`` + "overdue": 已超期)."""
+    ``words`` shows a key that is a code in words ("overdue": 已超期)."""
     ws.cell(row=top, column=1, value=title).font = _BOLD
     keys = list(order or []) + sorted((k for k in counter if k not in (order or [])), key=lambda k: (-counter[k], str(k)))
-    rows = [[t("rpt_blank", lang) if k in (None, "") else t(prefix + k, lang) if prefix else k, counter[k]] for k in keys if counter.get(k)]
+    rows = [[t("rpt_blank", lang) if k in (None, "") else words(k) if words else k, counter[k]] for k in keys if counter.get(k)]
     last = _write_table(ws, top + 1, 1, ["", t("rpt_count", lang)], rows)
     return top + 2, last, last + 2
 
@@ -595,7 +604,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         # Each check's sheet is written as its rows come; the overdue and high-risk lists go in
         # front of them below.
         sheet = _ListSheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}")
-        found = _Findings(sheet, mask, lang, files_in_lists=result.name == "dedupe", worded=_CHECK_VALUES.get(result.name))
+        found = _Findings(sheet, mask, lang, files_in_lists=result.name == "dedupe", check=result.name)
         for item in result.items():
             found.add(item)
             if result.name == "classify":
@@ -605,15 +614,15 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                 counts["status"][item.get("status")] += 1
                 if item.get("status") == "overdue" or item.get("followup_status") == "overdue":
                     status, fu_status = item.get("status"), item.get("followup_status")
-                    due = [item.get("decision_due"), t(f"dl_{status}", lang), item.get("days_overdue"), item.get("followup_due"),
-                           t(f"fu_{fu_status}", lang) if fu_status else None]
+                    due = [item.get("decision_due"), in_words("followups", "status", status, lang), item.get("days_overdue"),
+                           item.get("followup_due"), in_words("followups", "followup_status", fu_status, lang)]
                     overdue.append((-(item.get("days_overdue") or 0), overdue_texts.row(who(item) + due),
                                     RED if item.get("status") == "overdue" else AMBER))
             elif result.name == "risk":
                 counts["level"][item.get("level")] += 1
                 if item.get("level") == "high":
                     high.append((-(item.get("score") or 0),
-                                 high_texts.row(who(item) + [t("risk_levelx_high", lang), item.get("score"), cell_text(item.get("reasons"), lang)])))
+                                 high_texts.row(who(item) + [in_words("risk", "level", "high", lang), item.get("score"), cell_text(item.get("reasons"), lang)])))
         sheet.finish([column_header(result.name, key, lang) for key in found.keys] or ["-"])
         has_rows[result.name] = bool(sheet.count)
         del found, sheet
@@ -628,9 +637,12 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
     _, _, top = _counts_block(ws, top, t("rpt_by_register_status", lang), Counter(rec.values.get("status") for rec in records), lang)
     if has_rows.get("followups"):
         _, _, top = _counts_block(ws, top, t("rpt_by_status", lang), counts["status"], lang,
-                                  ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"], prefix="dl_")
+                                  ["overdue", "due_soon", "on_track", "closed_late", "closed_on_time"],
+                                  lambda status: in_words("followups", "status", status, lang))
     if has_rows.get("risk"):
-        _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), counts["level"], lang, ["high", "medium", "low", "none"], prefix="risk_level_")
+        # The levels' short names (红, 橙), as the run's summary line says them; the lists say 高（红）.
+        _, _, top = _counts_block(ws, top, t("rpt_by_risk", lang), counts["level"], lang, ["high", "medium", "low", "none"],
+                                  lambda level: t(f"risk_level_{level}", lang))
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 40
     ws.freeze_panes = "A3"
