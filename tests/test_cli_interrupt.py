@@ -81,6 +81,23 @@ def test_ctrl_c_in_a_check_command_and_in_history_add(runner, tmp_path, monkeypa
         assert kept.count() == 0
 
 
+@pytest.mark.parametrize("where", ["group", "command"])
+def test_a_signal_while_the_command_line_is_parsed(runner, monkeypatch, where):
+    """SIGTERM before any command runs (while the group or the command reads its options): the
+    same one line and 143, not Click's "Aborted!" and 1."""
+    from complaintkit.cli.common import Interrupted, RootGroup
+
+    def parse_args(*_args):
+        raise Interrupted(signal.SIGTERM)
+
+    # The group's parse (its own, not the Command.parse_args it calls), or validate's alone.
+    monkeypatch.setattr(RootGroup if where == "group" else cli.commands["validate"], "parse_args", parse_args)
+    monkeypatch.setenv("COMPLAINTKIT_LANG", "en")  # --lang is not read yet
+    result = runner.invoke(cli, ["validate", str(SAMPLES / "clean_branch.xlsx")])
+    assert result.exit_code == 143, (result.exit_code, result.output)
+    assert result.stderr.splitlines() == ["complaintkit: interrupted (SIGTERM) before the end; no half-written file was left"]
+
+
 def _stopped_while_writing(signum: int) -> subprocess.CompletedProcess:
     """The installed command, stopped by ``signum`` while it writes its JSON to a pipe nobody reads
     yet: a pipe of one page fills, the command waits in write(), and the signal arrives there (no

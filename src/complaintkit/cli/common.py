@@ -94,8 +94,14 @@ class RootGroup(click.Group):
     (while Click parses the command line) ends with the same line and code, not Click's "Aborted!"
     and 1."""
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:  # the group's own options (--debug, --version) and the command's name
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:
+            raise stopped(exc, message_lang()) from None
+
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        try:  # the command's options, then the command
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise stopped(exc, message_lang()) from None
