@@ -109,3 +109,18 @@ def test_source_labels(tmp_path):
     assert source_label(file, [str(tmp_path / "in" / "*" / "*.xlsx")]) == "城东/台账.xlsx"
     assert source_label(file, [str(file)]) == "台账.xlsx"  # a file given by itself: its name
     assert source_label(file, [str(tmp_path / "elsewhere")]) == "台账.xlsx"
+
+
+def test_an_empty_file_as_the_store_is_looked_back_on_as_an_empty_store_and_left_empty(runner, tmp_path):
+    """`touch history.sqlite` before the first --remember: risk looks back on nothing, says nothing,
+    and leaves the file as it was (looking back never writes); the first --remember fills it."""
+    store = tmp_path / "history.sqlite"
+    store.touch()
+    looked = runner.invoke(cli, ["risk", CLEAN, "--as-of", AS_OF, "--store", str(store), "--format", "json"])
+    without = runner.invoke(cli, ["risk", CLEAN, "--as-of", AS_OF, "--format", "json"])
+    assert looked.exit_code == without.exit_code and looked.stdout == without.stdout and looked.stderr == ""
+    assert store.stat().st_size == 0
+    remembered = runner.invoke(cli, ["run", CLEAN, "--as-of", AS_OF, "--store", str(store), "--remember", "--quiet"])
+    assert remembered.exit_code in (0, 1), remembered.output
+    with HistoryStore(store) as kept:
+        assert kept.count() == 40

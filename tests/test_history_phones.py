@@ -124,20 +124,27 @@ def _version_1_store(path: Path, registers) -> None:
     db.close()
 
 
-def test_a_version_1_store_is_migrated_and_filled_by_adding_its_register_again(runner, tmp_path):
-    """A store of the last version opens and works as it did (its rows have no second phones, so
-    the link is not there yet); `history add` of last month's register again fills them in."""
+def test_a_version_1_store_is_read_as_it_is_then_migrated_and_filled_by_adding_its_register_again(runner, tmp_path):
+    """A store of the last version is looked back on and listed as it is, read-only (a store on a
+    read-only share serves; the file is left as it was: its rows have no second phones, so the
+    link is not there yet); `history add` of last month's register again migrates it and fills
+    them in."""
     store = tmp_path / "history.sqlite"
     old = october(tmp_path)
     _version_1_store(store, load(old))
+    written = store.read_bytes()
     new = november(tmp_path)
     before = runner.invoke(cli, ["risk", str(new), "--store", str(store), "--as-of", AS_OF, "--format", "json"])
     assert before.exit_code == 0 and before.stderr == "", before.output
-    assert "repeat" not in reasons(json.loads(before.stdout)["rows"], "C-1101")
-    db = sqlite3.connect(store)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
-    db.close()
+    rows = json.loads(before.stdout)["rows"]
+    assert "repeat" not in reasons(rows, "C-1101")
+    listed = runner.invoke(cli, ["history", "list", "--store", str(store), "--format", "json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["complaints"] == 2, listed.output
+    assert store.read_bytes() == written  # neither migrated nor touched
+    with HistoryStore(store, read_only=True) as looked:
+        assert [r.id for reg in looked.registers() for r in reg.records] == ["C-1001", "C-1002"]
     with HistoryStore(store) as kept:
+        assert kept.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert kept.count() == 2 and [r.id for reg in kept.registers() for r in reg.records] == ["C-1001", "C-1002"]
         again = kept.add(load(old))
     assert (again.added, again.updated, again.unchanged) == (0, 1, 1)  # C-1001 gains its spare number

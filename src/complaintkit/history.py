@@ -4,7 +4,8 @@ escalation signals see the last 12 months even when this month's file starts in 
 One row per complaint, keyed by complaint ID and received date (or, without an ID, by the
 content that identifies the event): adding the same register twice, or next month's cumulative
 register, updates rows instead of duplicating them. The schema carries a version number
-(``PRAGMA user_version``); a store of an older version is migrated when it is opened.
+(``PRAGMA user_version``); a store of an older version is migrated when it is opened to be
+written to, and read as it is by what only looks back.
 
 Besides the canonical fields, each complaint keeps the numbers of its second phone columns
 (联系电话2, 备用电话, a second 联系电话: ``identity.second_phones``), so that a complaint giving
@@ -129,29 +130,46 @@ class SourceSummary:
 class HistoryStore:
     """An SQLite file of complaints from earlier registers."""
 
-    def __init__(self, path: str | Path) -> None:
-        """Open the store at ``path``, making it when there is none (for what writes to it; what
-        only reads a store opens it with ``existing``)."""
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        """Open the store at ``path``, making it when there is none (for what writes to it).
+
+        ``read_only``, for what only reads it (risk and run looking back, `history list`): the
+        file is never written. A store of an older version is read as it is, not migrated (the
+        next `history add` or `run --remember` migrates it), so one on a read-only share serves
+        too, and a look-back leaves the file as it found it."""
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite opens a write-protected file for reading by itself; query_only makes sure this
+            # connection writes nothing. (Not a mode=ro URI: one made from a Windows share's path,
+            # \\server\share, is easily wrong.)
             self.db = sqlite3.connect(str(self.path))
+            if read_only:
+                self.db.execute("PRAGMA query_only = 1")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except (sqlite3.Error, OSError) as exc:
             raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
-        if version == 0:
-            self._create()
-        elif version > SCHEMA_VERSION:
+        #: the schema version the rows are read with (an older one, read-only, has fewer columns)
+        self.version = version or SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
-        elif version < SCHEMA_VERSION:
+        if version == 0 and read_only:  # an empty file: nothing stored yet, and nothing to write
+            self.db.close()
+            self.db = sqlite3.connect(":memory:")
+            self._create()
+        elif version == 0:
+            self._create()
+        elif version < SCHEMA_VERSION and not read_only:
             self._migrate()
+            self.version = SCHEMA_VERSION
 
     @classmethod
-    def existing(cls, path: str | Path) -> HistoryStore | None:
+    def existing(cls, path: str | Path, read_only: bool = False) -> HistoryStore | None:
         """The store at ``path`` opened, or None when there is none: only what writes to a store
         makes one, so a store looked back on, listed or pruned is never made by a mistyped path.
         Each caller says what a missing store means to it (an error, or a warning and go on)."""
-        return cls(path) if Path(path).exists() else None
+        return cls(path, read_only) if Path(path).exists() else None
 
     def _create(self) -> None:
         with self.db:
@@ -250,7 +268,8 @@ class HistoryStore:
         so a complaint is never its own history.
         """
         skip = {complaint_key(rec) for reg in exclude for rec in reg.records}
-        query = 'SELECT key, source, sheet, row, "values", other_phones FROM complaints'
+        phones = "other_phones" if self.version >= 2 else "NULL"  # version 1, read as it is
+        query = f'SELECT key, source, sheet, row, "values", {phones} FROM complaints'
         params: tuple[Any, ...] = ()
         if since is not None:
             query += " WHERE received_date >= ?"

@@ -337,7 +337,7 @@ def look_back(registers: Sequence[Register], history_paths: Sequence[str], store
     ``log``), and the command goes on without it: a mistyped path is seen the first night, and a
     job that sets COMPLAINTKIT_STORE before its first --remember still runs."""
     history = load_registers(tuple(history_paths), opts).registers if history_paths else []
-    store = HistoryStore.existing(store_path) if store_path else None
+    store = HistoryStore.existing(store_path, read_only=True) if store_path else None
     if store_path and store is None and not made_later:
         warn(t("cli_store_missing", lang, path=store_path), lang)
         if log is not None:

@@ -59,7 +59,7 @@ def history_list(store_path, fmt, lang, debug):
     """What the store holds, by register: its path inside the folder it was added from (two
     branches' 投诉台账.xlsx in 城东/ and 城西/ are two lines), or its name when added by itself."""
     path = store_path or default_store_path()
-    store = HistoryStore.existing(path)
+    store = HistoryStore.existing(path, read_only=True)
     if store is None:  # a listing of nothing: the path is wrong, and must not leave a store behind
         raise HistoryError("hist_no_store", path=path)
     with store:
