@@ -196,13 +196,14 @@ def is_own_sheet(name: str) -> bool:
     return name in names or (bool(paren) and rest.endswith(")") and base in names)
 
 
-def own_sheets(sheet_names: Sequence[str]) -> list[str]:
+def own_sheets(sheet_names: Sequence[str], registers: Iterable[str]) -> list[str]:
     """The add-in's result sheets among a workbook's sheets (CK-state left out): each under its
-    plain name, or named after a register sheet the workbook holds (``result_sheet_name``). A
-    sheet only shaped like one is the clerk's: a result sheet renamed to keep it
-    ("CK-校验结果(3月存档)"), or one whose register sheet is gone. 清除结果 deletes only these."""
+    plain name, or named after one of ``registers``, the sheets with own columns
+    (``result_sheet_name``). A sheet only shaped like one is the clerk's: a result sheet renamed
+    to keep it ("CK-校验结果(3月存档)", "CK-校验结果(说明)" beside a sheet 说明), or one whose
+    register sheet is gone. 清除结果 deletes only these."""
     names = own_names() - {STATE_SHEET}
-    named = {result_sheet_name(name, register) for name in names for register in sheet_names}
+    named = {result_sheet_name(name, register) for name in names for register in registers}
     return [n for n in sheet_names if n in names or n in named]
 
 
@@ -549,13 +550,13 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
 
 
 def _registers_with_results(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) -> list[str]:
-    """The other sheets that carry own columns: registers with results of their own. When exactly
-    one other has, the result sheets under their plain names are that register's (it was the only
-    one): they are renamed after it, so that each register's result sheets say whose they are once
-    there are two. ``sheet`` may carry own columns too, copied with the sheet pressed before: the
-    plain sheets then describe the other as much as this one, and are named after the other."""
+    """The other sheets that carry own columns: registers with results of their own. When ``sheet``
+    has none yet and exactly one other has, the result sheets under their plain names are that
+    register's (it was the only one): they are renamed after it, so that each register's result
+    sheets say whose they are once there are two. (When ``sheet`` has own columns too, copied with
+    a sheet pressed before, the plain sheets may be either's: they are left as they are.)"""
     others = [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n, depth)]
-    if len(others) == 1:
+    if len(others) == 1 and not _own_header_rows(book, sheet, depth):
         names = own_names()
         for name in book.sheet_names():
             if name in names and name != STATE_SHEET:
@@ -660,8 +661,11 @@ def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROW
             formats.set(sheet, row, col, fill, note)
     names = own_names()
     cleared = 0
+    registers = []
     for name in [n for n in present if not is_own_sheet(n)]:
         header_rows = _own_header_rows(book, name, depth)
+        if header_rows:
+            registers.append(name)
         if header_rows and name not in rows:
             rows[name] = SheetRows(book.read_rows(name), depth)
         for header_row in header_rows:
@@ -670,7 +674,7 @@ def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROW
                 if is_own_header(value, names):
                     book.write_column(name, i, header_row, None, header_row + 1, blank, [], 0)  # type: ignore[arg-type]
                     cleared += 1
-    results = own_sheets(book.sheet_names())
+    results = own_sheets(book.sheet_names(), registers)
     for name in results:
         book.delete_sheet(name)
     if marks:
