@@ -192,6 +192,20 @@ def test_a_glob_and_an_output_that_name_one_folder_two_ways_are_refused(runner, 
     assert sorted(p.name for p in batch.iterdir()) == before
 
 
+def test_a_glob_that_reaches_a_folder_through_a_link_at_a_wildcard_step_keeps_outputs_out(runner, batch, tmp_path):
+    """`分行/*/*.xlsx` where 分行/城东 is a link to the share's folder: an output written there by
+    its real path is read back by the next run, and is refused."""
+    real = tmp_path / "share" / "城东"
+    real.mkdir(parents=True)
+    shutil.copy(SAMPLES / "branches" / "城东支行.xlsx", real)
+    root = tmp_path / "分行"
+    root.mkdir()
+    (root / "城东").symlink_to(real, target_is_directory=True)
+    result = runner.invoke(cli, ["dedupe", str(root / "*" / "*.xlsx"), "--merge", "-o", str(real / "全行.xlsx"), "--format", "json"])
+    assert result.exit_code == 2 and "位于输入文件夹" in result.output, result.output
+    assert sorted(p.name for p in real.iterdir()) == ["城东支行.xlsx"]
+
+
 def test_a_glob_that_does_not_reach_an_output_folder_lets_it_be_written(runner, batch):
     """`in/*.xlsx` never reads `in/checked/`: annotated copies may go there (the next run reads the
     same registers as this one)."""

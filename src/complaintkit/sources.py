@@ -232,8 +232,9 @@ def batch_folder(entry: str) -> Path | None:
 
 def glob_picks(pattern: str, path: str | Path) -> bool:
     """Whether the glob ``pattern`` (``**`` for any folders, as expand_paths reads it) names
-    ``path``: what a run of that glob would read, once the file is there. Both are compared with
-    their links followed: a share linked at one path and mounted at another is one folder."""
+    ``path``: what a run of that glob would read, once the file is there. The pattern's folder
+    (its part before the first wildcard) and ``path`` are compared with their links followed: a
+    share linked at one path and mounted at another is one folder."""
     def match(parts: tuple[str, ...], names: tuple[str, ...]) -> bool:
         if not parts:
             return not names
