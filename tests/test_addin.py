@@ -1165,6 +1165,7 @@ def test_a_function_given_lang_en_words_its_error_in_english_whatever_the_clerks
         assert module.CK_ID_CHECK(["11010519491231002X", "x"]) == "#CK refer to one cell, not a range"
         assert module.CK_ID_CHECK("110105194912310021") == "ID number check digit is wrong (GB 11643 gives X)"
         assert module.CK_ID_CHECK("11010519491231002X") == "valid"
+        assert module.CK_ID_CHECK("11010519491231002X", "") == "valid"  # =CK_ID_CHECK(F5,"")
 
 
 def test_a_button_on_a_sheet_that_is_not_the_register_says_to_switch_sheets():

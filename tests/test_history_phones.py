@@ -160,3 +160,20 @@ def test_risk_handed_another_batchs_dedupe_identifies_by_the_second_phone(tmp_pa
     [c1101] = [r for r in report.rows if r.id == "C-1101"]
     [earlier] = [r for r in c1101.reasons if r.code == "earlier_other"]
     assert "C-1001 (2026-10-12, 历史)" in earlier.message("zh")
+
+
+def test_run_remember_with_a_store_it_cannot_write_stops_before_the_work(runner, tmp_path):
+    """`run --remember` on a store that cannot be brought to this version (here a version-1 store
+    whose migration fails) is exit 2 before the batch is checked: no report written whose
+    complaints were then never remembered."""
+    store = tmp_path / "history.sqlite"
+    _version_1_store(store, load(october(tmp_path)))
+    db = sqlite3.connect(store)
+    db.execute("ALTER TABLE complaints ADD COLUMN other_phones TEXT")  # the migration's own step, done already
+    db.commit()
+    db.close()
+    report = tmp_path / "report.xlsx"
+    result = runner.invoke(cli, ["run", str(november(tmp_path)), "--as-of", AS_OF, "--store", str(store), "--remember",
+                                 "--report", str(report), "--quiet"])
+    assert result.exit_code == 2 and "history.sqlite" in result.output and "Traceback" not in result.output, result.output
+    assert not report.exists()

@@ -255,6 +255,15 @@ class HistoryStore:
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM complaints").fetchone()[0]
 
+    def ready_to_write(self) -> None:
+        """Raise HistoryError now when nothing can be written to this store (a write-protected
+        file, a share mounted read-only), so that a job adding to it stops before its work."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.rollback()
+        except sqlite3.Error as exc:
+            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
+
     def forget(self, before: dt.date) -> int:
         """Delete complaints received before ``before`` (and those with no received date); returns how many."""
         with self.db:

@@ -77,9 +77,10 @@ def t(code: str, lang: str = "zh", /, **params: Any) -> str:
 
 
 def user_lang(value: str | None = None) -> str:
-    """The message language a user asked for: ``value`` (a --lang), else COMPLAINTKIT_LANG, else
-    Chinese; any spelling of English (en, EN, en_US) is English. Every door reads it so."""
-    if value is None:
+    """The message language a user asked for: ``value`` (a --lang; a worksheet function's lang
+    argument, empty when left blank), else COMPLAINTKIT_LANG, else Chinese; any spelling of
+    English (en, EN, en_US) is English. Every door reads it so."""
+    if value is None or not str(value).strip():
         value = os.environ.get("COMPLAINTKIT_LANG", "zh")
     return "en" if str(value).strip().lower().startswith("en") else "zh"
 

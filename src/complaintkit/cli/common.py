@@ -331,8 +331,9 @@ def look_back(registers: Sequence[Register], history_paths: Sequence[str], store
               lang: str, made_later: bool = False, log: logging.Logger | None = None) -> list[Register]:
     """The earlier complaints a batch looks back on, for every command that does: the registers
     ``--history`` names (the first file that cannot be used stops the command: a file left out
-    would change the answer unseen) and the store ``--store`` names, without the batch's own
-    files (a complaint is never its own history).
+    would change the answer unseen) and the store ``--store`` names. A complaint is never its own
+    history: the store's rows of the batch's complaints are left out here, and a ``--history``
+    file that is also in the batch is current only (``register.earlier_records``, in the checks).
 
     Only what writes to a store makes one (`history add`, `run --remember`: ``made_later``). A
     store that is not there is otherwise one warning line with its path (and a line in run's

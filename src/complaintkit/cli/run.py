@@ -128,6 +128,10 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
     files = expand_paths(paths)
     _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
+    new_store = bool(remember and not Path(store_path).exists())
+    if remember and not new_store:  # a store that cannot take the batch (or be migrated) says so before the work
+        with HistoryStore(store_path) as kept:
+            kept.ready_to_write()
     # Every output is locked from before the first file is read until the run ends (--remember
     # included): a second run over the same outputs is refused at once, not after it has checked
     # the whole batch, and two runs sharing any one output (the JSON of one, the report and the
@@ -146,7 +150,6 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     log.info(t("run_files", "en", ok=len(registers), rows=rows, bad=len(failures)))
 
     # A store is made only to be written to (--remember); one only looked back on must be there.
-    new_store = bool(remember and not Path(store_path).exists())
     history = look_back(registers, history_paths, store_path, opts, lang, made_later=remember, log=log)
     if history:
         log.info(t("run_history", "en", n=sum(len(h) for h in history), store=store_path or "--history"))
