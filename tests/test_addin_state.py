@@ -294,6 +294,25 @@ def test_marks_follow_their_column_under_a_header_below_row_30(host, tmp_path):
 
 
 @pytest.mark.parametrize("host", HOSTS)
+def test_a_register_with_its_header_below_row_30_keeps_its_result_sheets_beside_another(host, tmp_path):
+    """register.header_search_rows = 45; 1月's header is on row 36, 2月's on row 1. A press on 2月
+    sees 1月's own columns as deep as the policy looks, as 清除结果 does: each register gets
+    result sheets of its own, and 2月's press does not replace 1月's."""
+    path = two_registers(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    wb["1月"].insert_rows(1, 35)
+    wb.save(path)
+    config = tmp_path / "deep.toml"
+    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    h = Host(host, path, tmp_path, load_policy(str(config)))
+    findings = t("sheet_findings")
+    h.press("validate", "1月")
+    h.press("validate", "2月")
+    seen = h.view()
+    assert findings not in seen and links_of(seen, f"{findings}(1月)") == {"1月"} and links_of(seen, f"{findings}(2月)") == {"2月"}
+
+
+@pytest.mark.parametrize("host", HOSTS)
 def test_state_rows_written_before_marks_were_remembered_still_restore(host, tmp_path):
     """A CK-state sheet of six columns (op, sheet, row, column, previous fill and note): 清除结果
     restores a cell that still shows a mark, and leaves alone one whose mark the clerk took off."""

@@ -223,7 +223,7 @@ def _own_header_rows(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) ->
     """Header rows that carry own columns: looked for in the first ``depth`` rows (titles come
     first; a policy's register.header_search_rows may look further than HEADER_ROWS)."""
     names = own_names()
-    return [r for r in range(1, max(depth, HEADER_ROWS) + 1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
+    return [r for r in range(1, depth + 1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
 
 
 # --- which complaint is on which row -----------------------------------------------------------
@@ -581,7 +581,7 @@ def _put_table(book: BookAdapter, register: str, table: PlanTable, named: bool) 
 
 
 def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[str, Sequence[Sequence[Any]]] | None = None,
-                marks: bool = True) -> Applied:
+                marks: bool = True, depth: int = HEADER_ROWS) -> Applied:
     """Apply plans in order. Idempotent: applying the same plans twice gives the same book.
 
     ``values`` are a sheet's cells as the caller read them for these plans (row 1 first; read
@@ -591,10 +591,12 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
     ``marks=False``, for a host that cannot read a cell's fill back (xlwings Lite): the plans'
     marks are not made, and the marks already remembered are left as they are, on show and in
     CK-state, for a press or 清除结果 on a host that can undo them exactly.
+
+    ``depth``: how far down a header row is looked for, on every sheet (the policy's
+    register.header_search_rows, as ``clear_results`` looks), and never less than the plans'.
     """
     applied = Applied()
-    # A header below the usual rows (a policy that searches further): own columns are found there.
-    depth = max([HEADER_ROWS] + [plan.header_row for plan in plans])
+    depth = max([depth, HEADER_ROWS] + [plan.header_row for plan in plans])
     formats = _Formats(book)
     state = _read_state(book) if marks else []
     rows: dict[str, SheetRows] = {}

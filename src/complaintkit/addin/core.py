@@ -262,7 +262,7 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     with collector_paused():
         check = check_sheet(rows, sheet_name, tag, policy, as_of, lang, source, merged)
         # The values just read tell the marks which complaint each row holds (nothing is read twice).
-        applied = apply_plans(book, check.plans, {sheet_name: rows}, marks)
+        applied = apply_plans(book, check.plans, {sheet_name: rows}, marks, header_search_rows(policy))
         message = summary_message(check, applied, lang)
         del check
     return message
