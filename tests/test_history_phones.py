@@ -12,10 +12,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 
 from complaintkit.cli import cli
 from complaintkit.dedupe import dedupe
-from complaintkit.history import SCHEMA_VERSION, HistoryStore, complaint_key
+from complaintkit.history import SCHEMA_VERSION, HistoryError, HistoryStore, complaint_key
 from complaintkit.identity import phone_columns
 from complaintkit.loader import LoadOptions, load_registers
 from complaintkit.policy import load_policy
@@ -162,7 +163,22 @@ def test_risk_handed_another_batchs_dedupe_identifies_by_the_second_phone(tmp_pa
     assert "C-1001 (2026-10-12, 历史)" in earlier.message("zh")
 
 
-def test_run_remember_with_a_store_it_cannot_write_stops_before_the_work(runner, tmp_path):
+def test_a_store_that_cannot_be_written_is_said_before_any_write(tmp_path):
+    """ready_to_write on a store SQLite may only read (as a write-protected file or a read-only
+    share opens): a HistoryError naming the store; on one it may write, nothing."""
+    store = tmp_path / "history.sqlite"
+    with HistoryStore(store) as kept:
+        kept.ready_to_write()
+        written = store.read_bytes()
+        kept.db.close()
+        kept.db = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
+        with pytest.raises(HistoryError) as caught:
+            kept.ready_to_write()
+    assert "history.sqlite" in caught.value.text("en") and "readonly" in caught.value.text("en")
+    assert store.read_bytes() == written  # the probe's write is rolled back
+
+
+def test_run_remember_with_a_store_it_cannot_migrate_stops_before_the_work(runner, tmp_path):
     """`run --remember` on a store that cannot be brought to this version (here a version-1 store
     whose migration fails) is exit 2 before the batch is checked: no report written whose
     complaints were then never remembered."""
@@ -176,4 +192,16 @@ def test_run_remember_with_a_store_it_cannot_write_stops_before_the_work(runner,
     result = runner.invoke(cli, ["run", str(november(tmp_path)), "--as-of", AS_OF, "--store", str(store), "--remember",
                                  "--report", str(report), "--quiet"])
     assert result.exit_code == 2 and "history.sqlite" in result.output and "Traceback" not in result.output, result.output
+    assert not report.exists()
+
+
+def test_run_remember_with_a_file_where_the_stores_folder_goes_stops_before_the_work(runner, tmp_path):
+    """A new store whose folder cannot be made (a file by that name) is said with the other
+    outputs, before the batch is read: no report written."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file", "utf-8")
+    report = tmp_path / "report.xlsx"
+    result = runner.invoke(cli, ["run", str(november(tmp_path)), "--as-of", AS_OF, "--store", str(blocker / "h.sqlite"),
+                                 "--remember", "--report", str(report), "--quiet"])
+    assert result.exit_code == 2 and "blocker" in result.output and "Traceback" not in result.output, result.output
     assert not report.exists()

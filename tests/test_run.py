@@ -163,6 +163,15 @@ def test_every_check_refuses_outputs_inside_an_input_folder(runner, batch, comma
     assert sorted(p.name for p in batch.iterdir()) == before
 
 
+def test_dedupe_merge_refuses_copies_inside_the_inputs_before_it_writes_the_merged_register(runner, batch, tmp_path):
+    """`dedupe 分行 --merge -o 全行.xlsx --annotate 分行/checked`: the wrong --annotate is said
+    first; the merged register is not left behind a refused command."""
+    merged = tmp_path / "全行.xlsx"
+    result = runner.invoke(cli, ["dedupe", str(batch), "--merge", "-o", str(merged), "--annotate", str(batch / "checked")])
+    assert result.exit_code == 2 and "位于输入文件夹" in result.output, result.output
+    assert not merged.exists() and not (batch / "checked").exists()
+
+
 def test_annotated_copies_a_glob_would_read_back_are_refused(runner, batch):
     """`分行/城*.xlsx --annotate 分行`: the copies (城东支行.checked.xlsx) land where the glob picks
     them, and the next run would read every complaint twice; refused before anything is written,

@@ -33,6 +33,7 @@ from .errors import ComplaintkitError
 from .fields import column_letter
 from .identity import second_phones
 from .messages import register_messages
+from .outputs import make_folder
 from .register import Column, Record, Register
 from .sources import batch_folder
 
@@ -138,9 +139,9 @@ class HistoryStore:
         next `history add` or `run --remember` migrates it), so one on a read-only share serves
         too, and a look-back leaves the file as it found it."""
         self.path = Path(path)
+        if not read_only:
+            make_folder(self.path.parent)  # a file in the way is one OutputError, as for every output
         try:
-            if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
             # SQLite opens a write-protected file for reading by itself; query_only makes sure this
             # connection writes nothing. (Not a mode=ro URI: one made from a Windows share's path,
             # \\server\share, is easily wrong.)
@@ -259,10 +260,17 @@ class HistoryStore:
         """Raise HistoryError now when nothing can be written to this store (a write-protected
         file, a share mounted read-only), so that a job adding to it stops before its work."""
         try:
+            # One write, rolled back (the file stays as it is): SQLite grants the transaction on a
+            # store it may only read, and refuses only the write.
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.rollback()
-        except sqlite3.Error as exc:
+            self.db.execute(f"PRAGMA user_version = {self.version}")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):  # another job is adding right now: its turn ends, ours will come
+                return
             raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
+        finally:
+            if self.db.in_transaction:
+                self.db.rollback()
 
     def forget(self, before: dt.date) -> int:
         """Delete complaints received before ``before`` (and those with no received date); returns how many."""

@@ -51,7 +51,7 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
         raise UserError(t("cli_merge_needs_o", lang))
     if merge:  # a wrong output is said before the batch is read and deduplicated, as run does
         require_xlsx(output, "merged")
-        refuse_inside_inputs(paths, [output])
+        refuse_inside_inputs(paths, [output, annotate_dir])
     inputs = read_checked(paths, sheet, manual_map, config, "dedupe", lang)
     policy = inputs.policy
     if window_days is not None:

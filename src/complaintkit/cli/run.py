@@ -68,9 +68,10 @@ def _setup_logging(log_file: str | None) -> None:
 
 
 def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | None, json_path: str | None, csv_dir: str | None,
-                   annotate_dir: str | None, names: list[str], log_file: str | None, force: bool) -> None:
+                   annotate_dir: str | None, names: list[str], log_file: str | None, force: bool, store: str | None) -> None:
     """Every output is checked before any work, so a batch never stops halfway with today's report
-    written beside yesterday's JSON (each is checked again when it is written)."""
+    written beside yesterday's JSON (each is checked again when it is written); ``store``: the
+    history store --remember adds to (made, or added to: no --force)."""
     refuse_inside_inputs(paths, (report_path, csv_dir, annotate_dir))
     if report_path:
         require_xlsx(report_path, "report")
@@ -82,8 +83,8 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
     if csv_dir:
         for name in names:
             check_writable(Path(csv_dir) / f"{name}.csv", force, files)
-    if log_file:  # appended to, so no --force; but never an input
-        check_writable(log_file, True, files)
+    for appended in filter(None, (log_file, store)):  # appended to, so no --force; but never an input
+        check_writable(appended, True, files)
 
 
 @click.command("run")
@@ -127,10 +128,12 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     policy = load_policy(config)
     check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
     files = expand_paths(paths)
-    _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force)
-    new_store = bool(remember and not Path(store_path).exists())
-    if remember and not new_store:  # a store that cannot take the batch (or be migrated) says so before the work
-        with HistoryStore(store_path) as kept:
+    _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force,
+                   store_path if remember else None)
+    kept = HistoryStore.existing(store_path) if remember else None
+    new_store = remember and kept is None
+    if kept is not None:  # a store that cannot take the batch (or be migrated) says so before the work
+        with kept:
             kept.ready_to_write()
     # Every output is locked from before the first file is read until the run ends (--remember
     # included): a second run over the same outputs is refused at once, not after it has checked
