@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from complaintkit.cli import cli
 
-from conftest import AS_OF, SAMPLES
+from conftest import AS_OF, HEADERS, SAMPLES, good_row, write_xlsx
 
 CHECKS = ("validate", "dedupe", "classify", "followups", "risk")
 
@@ -72,3 +72,21 @@ def test_coded_values_are_shown_in_words(runner, tmp_path):
     assert _column(runner, tmp_path, "zh", "检查结果-校验", "级别") == {"错误", "警告"}
     assert _column(runner, tmp_path, "zh", "检查结果-升级风险", "预警等级") >= {"高（红）", "中（橙）"}
     assert _column(runner, tmp_path, "en", "Checks-Deadlines", "status") >= {"overdue", "closed on time"}
+
+
+def test_a_masked_report_shows_a_column_header_found_as_a_finding_as_it_is(runner, tmp_path):
+    """A 联系电话2 column beside 联系电话 is a near_duplicate_column finding whose value is the
+    header: the report shows 联系电话2 as the JSON does, while the phones in the rows stay masked."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1) + ["13912345678"]], headers=HEADERS + ["联系电话2"])
+    out = tmp_path / "report.xlsx"
+    result = runner.invoke(cli, ["run", str(path), "--as-of", AS_OF, "--report", str(out), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    [finding] = [f for f in json.loads(result.stdout)["validate"]["findings"] if f["code"] == "near_duplicate_column"]
+    assert finding["value"] == "联系电话2"
+    ws = load_workbook(out, read_only=True)["检查结果-校验"]
+    rows = ws.iter_rows(values_only=True)
+    head = next(rows)
+    shown = [dict(zip(head, row)) for row in rows]
+    assert [r["原值"] for r in shown if r["代码"] == "near_duplicate_column"] == ["联系电话2"]
+    texts = " ".join(str(v) for wsx in load_workbook(out).worksheets for row in wsx.iter_rows(values_only=True) for v in row if v)
+    assert "13912345678" not in texts and "13800138000" not in texts

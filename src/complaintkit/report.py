@@ -35,7 +35,7 @@ from .identity import collector_paused
 from .messages import CATALOG, register_messages, t
 from .operations import OpResult
 from .outputs import atomic_write, check_writable
-from .privacy import PERSONAL_FIELDS, mask_cell, scrub
+from .privacy import mask_cell, scrub
 from .register import Record, Register
 from .sheetplan import AMBER, HEADER, RED, YELLOW
 from .xlsx_applier import put, safe_text
@@ -339,7 +339,8 @@ class _SharedTexts:
 
 class _Findings:
     """One check's list sheet, filled from its JSON row items as they come: each item becomes a
-    row of cells at once (ID numbers and phones masked), its columns the items' keys in the order
+    row of cells at once (its values masked by the check itself, which runs with the same --mask;
+    file names masked here), its columns the items' keys in the order
     they first appear, and goes on to the sheet. A large register's JSON section is never held
     whole, nor its cells."""
 
@@ -379,8 +380,6 @@ class _Findings:
                 row[keys[k]] = words
         if self.mask and isinstance(item.get("file"), str):
             row[keys["file"]] = _shown_name(item["file"], True)
-        if self.mask and item.get("field") in PERSONAL_FIELDS and isinstance(item.get("value"), str):
-            row[keys["value"]] = mask_cell(item["value"], item["field"])
         self.sheet.add(self.texts.row(row), _row_fill(item), len(keys))
 
 
@@ -549,7 +548,8 @@ def _bar_chart(ws: Worksheet, title: str, first: int, last: int, anchor: str) ->
 @collector_paused()
 def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_of: dt.date, lang: str = "zh",
                  failures: Sequence[InputError] = (), mask: bool = True) -> "ReportBook":
-    """The report workbook for one pipeline run."""
+    """The report workbook for one pipeline run. ``mask``: the --mask the operations ran with
+    (their rows arrive masked by them; the report masks what it takes from the records itself)."""
     index = _Index(registers)
     records = [rec for reg in registers for rec in reg.records]
     report = ReportBook()
