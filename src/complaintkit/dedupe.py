@@ -233,7 +233,7 @@ def default_issue_test(settings: Settings, labels: Mapping[RecordKey, IssueLabel
 @dataclass(slots=True)
 class Member:
     """One row of a group. For a duplicate: its similarity to the primary and the identity keys
-    they share. For a repeat: the earlier complaint it was linked to and why. ``phone_columns``:
+    they share. For a repeat: the earlier complaint it was linked to and why. ``phone_headers``:
     when the shared phone is in a second phone column (key other_phone), the headers of the
     columns holding it in the other row (primary, or earlier complaint) and in this one."""
 
@@ -243,7 +243,7 @@ class Member:
     keys: tuple[str, ...] = ()
     link: Record | None = None
     match: IssueMatch | None = None
-    phone_columns: tuple[str, str] | None = None
+    phone_headers: tuple[str, str] | None = None
 
     @property
     def date(self) -> dt.date:
@@ -288,7 +288,7 @@ class Group:
         texts: list[str] = []
         for m in self.members[1:]:
             for k in m.keys or ("linked",):
-                text = _key_text(k, m.phone_columns, lang)
+                text = _key_text(k, m.phone_headers, lang)
                 if text not in texts:
                     texts.append(text)
         return ("、" if lang == "zh" else ", ").join(texts)
@@ -342,8 +342,8 @@ class Group:
             item["history"] = m.history
             if pos:
                 item["keys"] = list(m.keys)
-                if m.phone_columns is not None:
-                    item["phone_columns"] = list(m.phone_columns)
+                if m.phone_headers is not None:
+                    item["phone_columns"] = list(m.phone_headers)
                 item["similarity"] = round(m.similarity or 0.0, 3)
                 if m.match is not None:
                     item["same_issue_by"] = m.match.how
@@ -482,7 +482,7 @@ class _Finder:
         a, b = self.keys[j], self.keys[i]
         keys = tuple(matched_keys(a, b))
         columns = shared_phone(a, b) if VIA_OTHER_PHONE in keys else None
-        return self.member(i, keys=keys, phone_columns=columns, **kw)
+        return self.member(i, keys=keys, phone_headers=columns, **kw)
 
     def completeness(self, i: int) -> int:
         return sum(v is not None and v != "" for v in self.records[i].values.values())
@@ -729,7 +729,7 @@ def pipeline_labels(registers: Sequence[Register], ctx: OpContext) -> dict[Recor
             result = run_operation("classify", registers, ctx)
         labels = None
         if result is not None:
-            labels = labels_from_classify(result, [r for reg in registers for r in reg.records])
+            labels = labels_from_classify(result, all_records(registers))
             labels.update(history_labels(registers, ctx.history, result, ctx.policy))
         ctx.shared["labels"] = labels
     return ctx.shared["labels"]

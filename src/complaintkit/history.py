@@ -141,21 +141,24 @@ class HistoryStore:
         self.path = Path(path)
         if not read_only:
             make_folder(self.path.parent)  # a file in the way is one OutputError, as for every output
-        try:
-            # SQLite opens a write-protected file for reading by itself; query_only makes sure this
-            # connection writes nothing. (Not a mode=ro URI: one made from a Windows share's path,
-            # \\server\share, is easily wrong.)
-            self.db = sqlite3.connect(str(self.path))
-            if read_only:
-                self.db.execute("PRAGMA query_only = 1")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        except (sqlite3.Error, OSError) as exc:
-            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
+        if read_only and not self.path.exists():  # a look-back makes no file where there is none
+            self.db, version = sqlite3.connect(":memory:"), 0
+        else:
+            try:
+                # SQLite opens a write-protected file for reading by itself; query_only makes sure
+                # this connection writes nothing. (Not a mode=ro URI: one made from a Windows
+                # share's path, \\server\share, is easily wrong.)
+                self.db = sqlite3.connect(str(self.path))
+                if read_only:
+                    self.db.execute("PRAGMA query_only = 1")
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            except (sqlite3.Error, OSError) as exc:
+                raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
         #: the schema version the rows are read with (an older one, read-only, has fewer columns)
         self.version = version or SCHEMA_VERSION
         if version > SCHEMA_VERSION:
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
-        if version == 0 and read_only:  # an empty file: nothing stored yet, and nothing to write
+        if version == 0 and read_only:  # no file, or an empty one: nothing stored, and nothing written
             self.db.close()
             self.db = sqlite3.connect(":memory:")
             self._create()

@@ -86,10 +86,10 @@ class PhoneColumns(NamedTuple):
 def second_columns(register: Register) -> dict[str, str]:
     """The unknown columns of ``register`` that hold a second copy of a field (a second 联系电话,
     or 联系电话2 or 备用电话 beside 联系电话: the loader reads the first one only): their key in
-    ``Record.extra`` -> the field."""
+    ``Record.extra`` -> the field, in sheet order."""
     own = {c.index: c for c in register.columns}
     out: dict[str, str] = {}
-    for col in [*register.duplicate_columns, *register.near_duplicate_columns]:
+    for col in sorted([*register.duplicate_columns, *register.near_duplicate_columns], key=lambda c: c.index):
         if col.field and col.index in own:
             out[own[col.index].extra_key] = col.field
     return out

@@ -80,7 +80,7 @@ def mask_cell(value: Any, kind: str | None = None, keep: Container[str] = ()) ->
         text = value
     else:
         return value  # dates and times
-    if kind in ("id_number", "phone"):
+    if kind in PERSONAL_FIELDS:
         if not any(c.isdigit() for c in text):
             return value
         if kind == "phone":
