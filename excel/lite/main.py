@@ -110,7 +110,7 @@ def CK_CLASSIFY(text, part="reason"):  # noqa: N802
 @func
 def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang=None):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row)."""
-    return cell_answer(row_risk_text, header, row, POLICY, as_of, part, lang, lang=lang)
+    return cell_answer(lambda: row_risk_text(header, row, POLICY, as_of, part, lang), lang=lang)
 
 
 @func

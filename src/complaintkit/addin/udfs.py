@@ -18,7 +18,6 @@ annotations as value converters.
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any, Callable
 
 import xlwings as xw
@@ -37,59 +36,44 @@ def _policy() -> Policy:
 
 
 def udf(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as a worksheet function whose errors show as one line in the cell, in
-    the language of its ``lang`` argument when it has one."""
-    signature = inspect.signature(func)
-
-    @functools.wraps(func)
-    def cell(*args):
-        return cell_answer(func, *args, lang=_lang_argument(signature, args))
-
-    wrapped = xw.func(cell)
+    """Register ``func`` as a worksheet function. Each one answers through ``cell_answer``, as
+    its twin in Lite (excel/lite/main.py) does, so that an error shows as one line in the cell."""
+    wrapped = xw.func(func)
     UDFS.append(wrapped)
     return wrapped
-
-
-def _lang_argument(signature: inspect.Signature, args: tuple) -> str | None:
-    """The ``lang`` a formula passed (None when the function has none, or it was left out)."""
-    if "lang" not in signature.parameters:
-        return None
-    try:
-        return signature.bind_partial(*args).arguments.get("lang")
-    except TypeError:  # too many arguments: cell_answer words that error
-        return None
 
 
 @udf
 def CK_ID_CHECK(id_number, lang=None):  # noqa: N802 (Excel function name)
     """ID number check (GB 11643): 有效, or the reason it is wrong."""
-    return id_check_text(id_number, lang)
+    return cell_answer(id_check_text, id_number, lang, lang=lang)
 
 
 @udf
 def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Decision deadline for a complaint received on ``received`` (是否延期, channel, business line
     and customer tier pick the policy's rule); empty while ``received`` is."""
-    return due_date_cell(received, extended, _policy(), channel=channel, business_line=business_line, customer_tier=customer_tier)
+    return cell_answer(lambda: due_date_cell(received, extended, _policy(), channel=channel, business_line=business_line,
+                                             customer_tier=customer_tier))
 
 
 @udf
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
-    return days_left_cell(received, as_of, extended, _policy(), channel=channel, business_line=business_line,
-                          customer_tier=customer_tier)
+    return cell_answer(lambda: days_left_cell(received, as_of, extended, _policy(), channel=channel,
+                                              business_line=business_line, customer_tier=customer_tier))
 
 
 @udf
 def CK_CLASSIFY(text, part="reason"):  # noqa: N802
     """Classify a complaint text: its reason (or 待人工复核), or with part = "business", "tags" or
     "confidence" the business line, hotspot tags or confidence."""
-    return classify_cell_text(text, part, _policy())
+    return cell_answer(lambda: classify_cell_text(text, part, _policy()))
 
 
 @udf
 def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang=None):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row): its level, or with
     part = "score" or "reasons" the score or the reasons. Repeats need the 升级风险 button."""
-    return row_risk_text(header, row, _policy(), as_of, part, lang)
+    return cell_answer(lambda: row_risk_text(header, row, _policy(), as_of, part, lang), lang=lang)
 
