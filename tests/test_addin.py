@@ -204,7 +204,7 @@ def test_excel_rows_turn_each_cell_as_the_reader_does(values):
         return v
 
     width = max(map(len, values), default=0)
-    got = excel_rows(values) if values else excel_rows([])
+    got = excel_rows(values)
     expected = [[one(v) for v in row] + [""] * (width - len(row)) for row in values]
     assert got == expected
     assert [[type(v) for v in row] for row in got] == [[type(v) for v in row] for row in expected]

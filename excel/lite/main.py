@@ -84,7 +84,7 @@ def run_all(book: xw.Book):
 
 @script
 def clear_results(book: xw.Book):
-    """清除结果: remove the CK- columns and CK- sheets."""
+    """清除结果: empty the checks' CK- columns and delete their CK- sheets."""
     _press(book, CLEAR)
 
 

@@ -124,7 +124,6 @@ class Cleared:
 
     columns: int
     sheets: int
-    marks_restored: bool = True
 
 
 class BookAdapter(Protocol):
@@ -681,4 +680,4 @@ def clear_results(book: BookAdapter, marks: bool = True, depth: int = HEADER_ROW
         book.delete_sheet(name)
     if marks:
         book.write_state([])
-    return Cleared(cleared, len(results), marks)
+    return Cleared(cleared, len(results))

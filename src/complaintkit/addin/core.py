@@ -227,7 +227,7 @@ def summary_message(check: SheetCheck, applied: Applied, lang: str = "zh") -> st
     sheets = applied.sheets
     lines = []
     for result in check.results:
-        tables = [sheets.get(tb.name, tb.name) for plan in check.plans if plan.op == result.name for tb in plan.tables]
+        tables = [sheets[tb.name] for plan in check.plans if plan.op == result.name for tb in plan.tables]
         see = t("addin_see", lang, sheets=comma.join(dict.fromkeys(tables))) if tables else ""
         lines.append(f"{button_label(result.name, lang)}{sep}{result.summary}{see}")
     headers = list(dict.fromkeys(c.header for plan in check.plans for c in plan.columns))
@@ -246,14 +246,15 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
           as_of: dt.date, lang: str = "zh", source: str = "", merged: Merged | None = None, marks: bool = True) -> str:
     """Everything a button does once the sheet's values are read: run, apply, and say what happened.
 
-    清除结果 blanks the own columns of every sheet, restores every marked cell and deletes the own
-    sheets; the other buttons apply their plans (idempotent: a second press changes nothing).
+    清除结果 blanks the own columns of every sheet, gives every cell that still shows a mark of the
+    add-in its own fill and note back (with ``marks``), and deletes the own sheets; the other
+    buttons apply their plans (idempotent: a second press changes nothing).
     ``marks=False`` leaves the user's cells unformatted, for hosts that cannot read a cell's fill
     back (xlwings Lite), since a mark that cannot be undone exactly is not applied at all.
     """
     if tag == CLEAR:
         cleared = clear_results(book, marks, header_search_rows(policy))
-        return t("addin_cleared" if cleared.marks_restored else "addin_cleared_no_marks", lang,
+        return t("addin_cleared" if marks else "addin_cleared_no_marks", lang,
                  columns=cleared.columns, sheets=cleared.sheets)
     if is_own_sheet(sheet_name):
         raise AddinError("addin_own_sheet", sheet=sheet_name)
