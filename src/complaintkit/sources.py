@@ -22,7 +22,7 @@ import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from .errors import InputError
 from .fields import EXCEL_COLUMNS, EXCEL_ROWS
@@ -245,6 +245,35 @@ def glob_picks(pattern: str, path: str | Path) -> bool:
     fixed = batch_folder(pattern) or Path(pattern)
     rest = Path(pattern).parts[len(fixed.parts):]
     return match(fixed.resolve().joinpath(*rest).parts, Path(path).resolve().parts)
+
+
+class BatchReach:
+    """Where the next run of the same batch arguments reads registers: each folder given (and
+    everything below it), and what each glob picks. An output written there is read back by that
+    run as one more branch's register (every complaint counted twice, each its own duplicate)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+        #: each glob and the files it picks now
+        self.matches = {p: glob.glob(p, recursive=True) for p in paths if is_glob(p) and not Path(p).exists()}
+        # The folders each glob reads files from now, links followed: a wildcard step may go
+        # through a link (分行/*/ with 分行/城东 -> /mnt/share/城东), which the pattern does not show.
+        self._reached = {g: {Path(os.path.realpath(os.path.dirname(m) or ".")) for m in found} for g, found in self.matches.items()}
+
+    def picked_stems(self) -> set[str]:
+        """The names, without suffix, of the files the globs pick now."""
+        return {Path(m).stem for found in self.matches.values() for m in found}
+
+    def folder_reading(self, path: str | Path) -> Path | None:
+        """The folder given (or the glob's folder) whose next run would read ``path``, or None."""
+        where = Path(path).resolve()
+        inside = next((f for f in self.folders if where == f or f in where.parents), None)
+        if inside is not None:
+            return inside
+        for pattern, reached in self._reached.items():
+            if glob_picks(pattern, where) or (where.parent in reached and fnmatch.fnmatch(where.name, Path(pattern).name)):
+                return batch_folder(pattern)
+        return None
 
 
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:

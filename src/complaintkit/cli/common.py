@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fnmatch
 import functools
 import gc
-import glob
 import logging
-import os
 import re
 import signal
 import sys
@@ -37,7 +34,7 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..sheetplan import SheetPlan
-from ..sources import REGISTER_SUFFIXES, batch_folder, expand_paths, glob_picks, is_glob
+from ..sources import REGISTER_SUFFIXES, BatchReach, expand_paths
 from ..xlsx_applier import annotated_suffix, write_annotated
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
@@ -418,26 +415,13 @@ def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None]) ->
     as one more branch's register: every complaint counted twice, and flagged as its own duplicate.
     A glob reads back what it matches: an output it names, or a register written into an output
     folder it reaches (``分行/*.xlsx`` and ``-o 分行/全行.xlsx``)."""
-    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-    globs = [p for p in paths if is_glob(p) and not Path(p).exists()]
-    matched = {g: glob.glob(g, recursive=True) for g in globs}
+    reach = BatchReach(paths)
     # An --annotate folder's copies are named after the registers the glob picks now
     # (城东支行.checked.xlsx): ``城*.xlsx`` picks them, a made-up name would not tell.
-    stems = {Path(m).stem for found in matched.values() for m in found}
-    # The folders each glob reads files from now, links followed: a wildcard step may go through a
-    # link (分行/*/ with 分行/城东 -> /mnt/share/城东), which the pattern's own words do not show.
-    reached = {g: {Path(os.path.realpath(os.path.dirname(m) or ".")) for m in found} for g, found in matched.items()}
-
-    def picks(pattern: str, path: Path) -> bool:
-        return glob_picks(pattern, path) or (path.parent in reached[pattern] and fnmatch.fnmatch(path.name, Path(pattern).name))
-
+    names = [f"x{suffix}" for suffix in REGISTER_SUFFIXES]
+    names += [copy_name(stem, suffix) for stem in reach.picked_stems() for suffix in (".xlsx", ".xlsm")]
     for out in filter(None, outputs):
-        where = Path(out).resolve()
-        inside = next((f for f in folders if where == f or f in where.parents), None)
-        if inside is None:
-            picked = [where, *(where / f"x{suffix}" for suffix in REGISTER_SUFFIXES)]
-            picked += [where / copy_name(stem, suffix) for stem in stems for suffix in (".xlsx", ".xlsm")]
-            inside = next((batch_folder(g) for g in globs if any(picks(g, p) for p in picked)), None)
+        inside = next(filter(None, (reach.folder_reading(p) for p in [Path(out), *(Path(out) / n for n in names)])), None)
         if inside is not None:
             raise OutputError("cli_out_in_input", path=out, folder=inside)
 
