@@ -249,12 +249,17 @@ def fail_on_option(func: Callable) -> Callable:
 
 @dataclass
 class Inputs:
-    """Registers read for a command, with the policy they were read under and, for a batch, the
-    files that could not be used."""
+    """Registers read for a command, with the options (policy, --sheet, --map) they were read
+    under, for what is read beside them (--history), and, for a batch, the files that could not
+    be used."""
 
-    policy: Policy
+    opts: LoadOptions
     registers: list[Register]
     failures: list[InputError] = field(default_factory=list)
+
+    @property
+    def policy(self) -> Policy:
+        return self.opts.policy
 
 
 def manual_mapping(manual_map: Sequence[str]) -> dict[str, str]:
@@ -269,9 +274,8 @@ def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[st
     """Load the policy and every register the paths name; the first file that cannot be used
     stops the command (exit 2). For what is read alongside the checked registers (``--history``,
     `history add`, `risk evaluate`), where a file left out would change the answer unseen."""
-    policy = load_policy(config)
-    mapping = manual_mapping(manual_map)
-    return Inputs(policy, load_registers(tuple(paths), LoadOptions(policy, sheet, mapping)).registers)
+    opts = LoadOptions(load_policy(config), sheet, manual_mapping(manual_map))
+    return Inputs(opts, load_registers(tuple(paths), opts).registers)
 
 
 def read_checked(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, check: str, lang: str) -> Inputs:
@@ -281,8 +285,9 @@ def read_checked(paths: Sequence[str], sheet: str | None, manual_map: Sequence[s
     before any file is read; then ``read_batch``."""
     policy = load_policy(config)
     check_policy(policy, [check])
-    registers, failures = read_batch(paths, LoadOptions(policy, sheet, manual_mapping(manual_map)), lang)
-    return Inputs(policy, registers, failures)
+    opts = LoadOptions(policy, sheet, manual_mapping(manual_map))
+    registers, failures = read_batch(paths, opts, lang)
+    return Inputs(opts, registers, failures)
 
 
 def read_batch(paths: Sequence[str], opts: LoadOptions, lang: str, files: Sequence[Path] | None = None, progress: bool = True,

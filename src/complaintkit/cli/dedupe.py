@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from ..dedupe import member_note, role_text
-from ..loader import LoadOptions
 from ..merge import write_merged
 from ..messages import t
 from ..operations import OpContext, run_operation
 from ..outputs import require_xlsx
 from .common import (
-    UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, look_back, manual_mapping,
-    output_options, read_checked, refuse_inside_inputs, resolve_format, UNDATED, as_of_option, with_unreadable, write_annotations,
+    UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, look_back, output_options,
+    read_checked, refuse_inside_inputs, resolve_format, UNDATED, as_of_option, with_unreadable, write_annotations,
 )
 
 
@@ -56,7 +55,7 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
     policy = inputs.policy
     if window_days is not None:
         policy = policy.with_overrides({"dedupe": {"repeat": {"window_days": window_days}}})
-    history = look_back(inputs.registers, history_paths, None, LoadOptions(inputs.policy, sheet, manual_mapping(manual_map)), lang)
+    history = look_back(inputs.registers, history_paths, None, inputs.opts, lang)
     ctx = OpContext(policy, as_of, lang, mask, history=history)
     result = run_operation("dedupe", inputs.registers, ctx)
     found = result.detail

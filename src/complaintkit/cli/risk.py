@@ -9,15 +9,13 @@ from typing import Any, Sequence
 import click
 from tabulate import tabulate
 
-from ..loader import LoadOptions
 from ..messages import register_messages, t
 from ..operations import OpContext, run_operation
 from ..outputs import to_json
-from ..register import Register
 from ..risk import LEVELS, Evaluation, RiskReport, RowRisk, TopError, evaluate_registers, parse_top
 from .common import (
-    Inputs, as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option,
-    look_back, manual_mapping, message_lang, output_options, printable, read_checked, read_inputs, resolve_format,
+    as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, lang_option,
+    look_back, message_lang, output_options, printable, read_checked, read_inputs, resolve_format,
     with_unreadable, write_annotations,
 )
 
@@ -77,12 +75,6 @@ def _history_options(func: Any) -> Any:
     return func
 
 
-def _history(inputs: Inputs, history_paths: Sequence[str], store_path: str | None, sheet: str | None,
-             manual_map: Sequence[str], lang: str) -> list[Register]:
-    """Earlier registers from --history and --store (see ``look_back``)."""
-    return look_back(inputs.registers, history_paths, store_path, LoadOptions(inputs.policy, sheet, manual_mapping(manual_map)), lang)
-
-
 class RiskCommand(click.Command):
     """`risk PATHS` is the check; `risk evaluate PATHS` hands over to the evaluate command.
 
@@ -134,7 +126,7 @@ def risk_evaluate_cmd(paths, sheet, manual_map, config, as_of, history_paths, st
     Exit code: 0 done; 2 unusable input (or no 是否升级 column).
     """
     inputs = read_inputs(paths, sheet, manual_map, config)
-    history = _history(inputs, history_paths, store_path, sheet, manual_map, lang)
+    history = look_back(inputs.registers, history_paths, store_path, inputs.opts, lang)
     result = evaluate_registers(inputs.registers, OpContext(inputs.policy, as_of, lang, history=history), tops)
     if resolve_format(fmt) == "json":
         click.echo(to_json(result.to_dict()))
@@ -197,7 +189,7 @@ def risk_cmd(paths, sheet, manual_map, config, as_of, history_paths, store_path,
     others are checked), whatever the findings. --level applies to the exit code too.
     """
     inputs = read_checked(paths, sheet, manual_map, config, "risk", lang)
-    history = _history(inputs, history_paths, store_path, sheet, manual_map, lang)
+    history = look_back(inputs.registers, history_paths, store_path, inputs.opts, lang)
     result = run_operation("risk", inputs.registers, OpContext(inputs.policy, as_of, lang, mask, history=history))
     report: RiskReport = result.detail
     shown = report.filtered(levels)
