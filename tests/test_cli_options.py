@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from complaintkit.cli import cli
 
@@ -149,9 +150,19 @@ def test_a_file_in_the_folders_place_is_one_line(runner, tmp_path, n):
     assert (tmp_path / "new").read_text("utf-8") == "a file, not a folder"
 
 
-def test_a_folder_output_in_an_existing_folder_is_unchanged(runner, tmp_path):
-    """The folder made or not, the copy is the same."""
-    shutil.copy(SAMPLES / "clean_branch.xlsx", tmp_path / "c.xlsx")
-    there = runner.invoke(cli, ["validate", str(tmp_path / "c.xlsx"), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / "a.xlsx")])
-    made = runner.invoke(cli, ["validate", str(tmp_path / "c.xlsx"), "--as-of", AS_OF, "--format", "json", "-o", str(tmp_path / "x" / "a.xlsx")])
-    assert there.exit_code == made.exit_code == 0 and there.stdout == made.stdout
+def test_a_copy_written_into_a_folder_made_for_it_is_the_copy_written_beside_it(runner, tmp_path):
+    """The folder made or not, the annotated copy is the same, cell for cell (values and fills),
+    and it holds the check's marks (messy_branch has problems to mark)."""
+    shutil.copy(SAMPLES / "messy_branch.xlsx", tmp_path / "c.xlsx")
+    copies = [tmp_path / "a.xlsx", tmp_path / "x" / "a.xlsx"]
+    for copy in copies:
+        result = runner.invoke(cli, ["validate", str(tmp_path / "c.xlsx"), "--as-of", AS_OF, "--format", "json", "-o", str(copy)])
+        assert result.exit_code == 1, result.output
+
+    def cells(path):
+        return {(ws.title, c.coordinate): (c.value, c.fill.fgColor.rgb if c.fill.fill_type else None)
+                for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row if c.value is not None or c.fill.fill_type}
+
+    there, made = map(cells, copies)
+    assert there == made
+    assert any(v == "CK-校验问题" for v, _ in there.values()) and any(fill for _, fill in there.values())

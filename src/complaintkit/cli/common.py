@@ -308,7 +308,7 @@ def read_batch(paths: Sequence[str], opts: LoadOptions, lang: str, files: Sequen
         loaded = load_registers(tuple(paths), opts, keep_going=True, progress=(lambda _p: bar.update(1)) if bar is not None else None,
                                 files=files)
     for failure in loaded.failures:
-        say_unreadable(failure, lang)
+        UserError(unreadable_line(failure, lang)).show()  # complaintkit: 无法读取：台账.xlsx：文件设有密码…
         if also_tell is not None:
             also_tell(failure)
     if not loaded.registers:  # one line naming the first reasons, exit 2
@@ -321,12 +321,6 @@ def unreadable_line(failure: InputError, lang: str) -> str:
     """What a batch says of a file it went past, on the screen and in the log:
     ``无法读取：台账.xlsx：文件设有密码…`` (the file's name scrubbed too)."""
     return scrub(t("cli_unreadable", lang, path=failure.path, reason=failure.reason(lang)))
-
-
-def say_unreadable(failure: InputError, lang: str) -> None:
-    """The one line on stderr for a file a batch went past, the same from every command:
-    ``complaintkit: 无法读取：台账.xlsx：文件设有密码…`` (``--lang en``: ``unreadable: …``)."""
-    UserError(unreadable_line(failure, lang)).show()
 
 
 def look_back(registers: Sequence[Register], history_paths: Sequence[str], store_path: str | None, opts: LoadOptions,
@@ -496,12 +490,3 @@ def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
     if fail_on == "warning" and (errors or warnings):
         return EXIT_FINDINGS
     return EXIT_OK
-
-
-__all__ = [
-    "EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "EXIT_PARTIAL", "EXIT_SIGNAL_BASE", "Inputs", "Interrupted", "OutputError",
-    "RootGroup", "UserError", "as_of_option", "batch_exit_code", "emit", "exit_code_for", "fail_on_option", "friendly_errors",
-    "input_options", "look_back", "output_options", "printable", "raise_on_sigterm", "read_batch", "read_checked",
-    "read_inputs", "refuse_unknown_branches", "resolve_format", "say_unreadable", "UNDATED",
-    "unreadable_entries", "unreadable_line", "warn", "with_unreadable", "write_annotations", "write_text_output",
-]
