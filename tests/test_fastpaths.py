@@ -179,7 +179,7 @@ def test_report_rows_are_what_openpyxl_writes(tmp_path, samples, monkeypatch):
     # Known answers: text that looks like a formula stays text, a date keeps a date format, NaN is
     # text, over-long text is cut to Excel's limit, a high-risk row is red.
     risk = streamed["检查结果-升级风险"]
-    column = {risk.cell(row=1, column=j).value: j for j in range(1, risk.max_column + 1)}[report_module.column_header("risk", "value")]
+    column = {risk.cell(row=1, column=j).value: j for j in range(1, risk.max_column + 1)}["原值"]
     by_row = {r: risk.cell(row=r, column=column) for r in range(2, len(odd) + 2)}
     assert by_row[12].value == "=1+1" and by_row[12].data_type == "s"
     assert by_row[2].value == dt.datetime(2025, 1, 2) and by_row[2].number_format == "yyyy-mm-dd"

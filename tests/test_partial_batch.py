@@ -7,7 +7,6 @@ be read stays one line and exit 2. docs/robustness.md and README's exit-code tab
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -196,10 +195,8 @@ def test_every_check_through_the_installed_command(branch_folder):
     """The entry point in a fresh process: the exit code the shell and cron see, stderr and JSON."""
     if not ENTRY_POINT.exists():
         pytest.skip("complaintkit is not installed in this interpreter's environment")
-    env = {key: value for key, value in os.environ.items() if key != "COMPLAINTKIT_LANG"}
-
-    def run(check: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(ENTRY_POINT), *args(check, branch_folder)], capture_output=True, text=True, timeout=120, env=env)
+    def run(check: str) -> subprocess.CompletedProcess[str]:  # COMPLAINTKIT_LANG is cleared by conftest
+        return subprocess.run([str(ENTRY_POINT), *args(check, branch_folder)], capture_output=True, text=True, timeout=120)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip(CHECKS, pool.map(run, CHECKS)))
