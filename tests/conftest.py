@@ -55,6 +55,14 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[Any]], headers: Sequence[str]
     return path
 
 
+def make_id(n: int, born: str = "19800101") -> str:
+    """A valid resident ID number (GB 11643) for person ``n``, born on ``born`` in 东城区."""
+    from complaintkit.resident_id import check_digit
+
+    first17 = f"110105{born}{n:03d}"
+    return first17 + check_digit(first17)
+
+
 def good_row(i: int = 1, **over: Any) -> list[Any]:
     """A valid complaint row for HEADERS (closed, followed up)."""
     values = {

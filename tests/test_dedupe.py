@@ -21,9 +21,8 @@ from complaintkit.loader import LoadOptions, load_registers
 from complaintkit.operations import OpContext, OpResult, run_operation
 from complaintkit.policy import load_policy
 from complaintkit.register import Record, Register
-from complaintkit.resident_id import check_digit
 
-from conftest import HEADERS, SAMPLES, good_row, sha256, write_xlsx
+from conftest import HEADERS, SAMPLES, good_row, make_id, sha256, write_xlsx
 
 POLICY = load_policy()
 # Text-only matching: the tests must not depend on whichever classifier is installed.
@@ -32,11 +31,6 @@ D0 = dt.date(2026, 3, 2)
 FEE = "我的信用卡3月账单被收取了年费120元，办卡时说首年免年费，要求退还。"
 FEE_RETYPED = "客户来电反映：本人信用卡3月账单被收取了年费120元,办卡时说首年免年费  希望退还"
 LOSS = "客户经理推荐我买理财产品时说保本保收益，现在亏损了3000元，购买时没有做风险评估。"
-
-
-def make_id(n: int) -> str:
-    first17 = f"11010519800101{n:03d}"
-    return first17 + check_digit(first17)
 
 
 def rec(row: int, day: int, text: str, person: int | None = 1, *, cid: str | None = None, name: str = "张伟",

@@ -11,12 +11,8 @@ from hypothesis import strategies as st
 from complaintkit.identity import VIA_ID, VIA_NAME_BRANCH, VIA_PHONE, customer_keys, id_key, phone_key
 from complaintkit.policy import load_policy
 from complaintkit.register import Record
-from complaintkit.resident_id import check_digit
 
-
-def make_id(n: int, born: str = "19800101") -> str:
-    first17 = f"110105{born}{n:03d}"
-    return first17 + check_digit(first17)
+from conftest import make_id
 
 
 def rec(row: int, name: str | None = "张伟", id_number: str | None = None, phone: str | None = None,

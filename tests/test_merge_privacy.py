@@ -10,15 +10,11 @@ import json
 from openpyxl import load_workbook
 
 from complaintkit.cli import cli
-from complaintkit.resident_id import check_digit
+
+from conftest import make_id
 
 D0 = dt.date(2026, 3, 2)
 FEE = "我的信用卡3月账单被收取了年费120元，办卡时说首年免年费，要求退还。"
-
-
-def make_id(n: int) -> str:
-    first17 = f"11010519800101{n:03d}"
-    return first17 + check_digit(first17)
 
 
 ID_A, ID_B, ID_IN_TEXT = make_id(1), make_id(2), make_id(3)
