@@ -160,7 +160,11 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
 def without_own_columns(rows: list[list[Any]], search_rows: int = HEADER_ROWS) -> list[list[Any]]:
     """Blank the add-in's own columns (one of its headers in the first rows), so a re-run reads the
     register as the user keeps it, not with the previous run's results. A clerk's own column whose
-    header merely starts with CK- is read like any other."""
+    header merely starts with CK- is read like any other.
+
+    More than the loader does for both doors (an own header never names a field): the add-in
+    writes its columns back into this very sheet, so their cells must not even pass through as
+    unknown columns (nor count in a row's identity, see SheetRows); a CLI copy keeps them."""
     own = own_columns(rows, search_rows)
     if not own:
         return rows
