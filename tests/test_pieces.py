@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from openpyxl import Workbook
 
-from complaintkit import sources, xlsx_pieces
+from complaintkit import loader, sources, xlsx_pieces
 from complaintkit.errors import InputError
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.policy import load_policy
@@ -155,6 +155,35 @@ def test_a_register_read_in_pieces_is_the_register_read_whole(tmp_path, pieces, 
     assert not [t for t in threading.enumerate() if t.name.startswith("complaintkit-pieces")]
 
 
+@pytest.mark.parametrize("ahead", [1, 2, 5])
+def test_however_many_pieces_are_parsed_ahead_every_row_is_read(tmp_path, pieces, monkeypatch, ahead):
+    monkeypatch.setattr(xlsx_pieces, "AHEAD", ahead)
+    reg = _compare(_book(tmp_path / "r.xlsx"), pieces, monkeypatch)
+    assert pieces[0] >= 10 and len(reg.records) > 500
+
+
+def test_each_piece_is_normalised_as_it_comes(tmp_path, pieces, monkeypatch):
+    """The loader turns the rows of a piece into records before it takes the next one, while the
+    other thread parses ahead (asking for a chunk's worth of rows left a core idle)."""
+    taken: list[tuple[int, int, float]] = []
+    real = loader._chunk_records
+
+    def chunk(rows, *args, **kwargs):
+        taken.append((pieces[-1], len(rows), sys.getswitchinterval()))
+        return real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "_chunk_records", chunk)
+    before = sys.getswitchinterval()
+    reg = _register(_book(tmp_path / "r.xlsx"))
+    given = [n for n, _, _ in taken]
+    assert pieces[0] >= 10 and len(taken) >= pieces[0] - given[0]  # the header search took the first few
+    assert all(b - a <= 1 for a, b in zip(given, given[1:]))  # never a second piece before the first is done
+    assert sum(n for _, n, _ in taken) >= len(reg.records)
+    # The threads hand the interpreter over quickly while the pieces are read, and as before after.
+    assert all(s == pytest.approx(min(before, xlsx_pieces.HANDOFF_S)) for _, _, s in taken)
+    assert sys.getswitchinterval() == before
+
+
 def test_a_register_with_shared_strings_read_in_pieces_is_the_register_read_whole(tmp_path, pieces, monkeypatch):
     path = _shared_strings(_book(tmp_path / "r.xlsx"))
     with zipfile.ZipFile(path) as zf:
@@ -284,12 +313,15 @@ def test_bytes_hidden_past_the_end_of_the_sheets_xml_are_never_read_in_pieces(tm
 
 
 def test_a_sheet_left_half_read_stops_its_thread(tmp_path, pieces):
+    before = sys.getswitchinterval()
     book = sources.open_book(_book(tmp_path / "r.xlsx"))
     sheet = book.sheet("台账")
     assert len(sheet.head(5)) == 5 and not sheet.complete
+    assert sys.getswitchinterval() == pytest.approx(xlsx_pieces.HANDOFF_S)
     del book, sheet
     gc.collect()
     assert not [t for t in threading.enumerate() if t.name.startswith("complaintkit-pieces")]
+    assert sys.getswitchinterval() == before
 
 
 # -- cutting ---------------------------------------------------------------------------------

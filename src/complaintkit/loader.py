@@ -498,7 +498,10 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     start, size = header_idx + 1, _FIRST_CHUNK
     with collector_paused():  # millions of new dicts, no cycles: the collector would rescan them all
         while True:
-            end = min(start + size, len(sheet.read_to(start + size)))
+            # The rows read so far, at least one more: a piece is normalised as soon as it is
+            # parsed, while the second core parses the next ones (asking for a whole chunk's rows
+            # left this core idle until several pieces had come).
+            end = min(start + size, len(sheet.read_to(start + 1)))
             if end <= start:
                 break
             records += _chunk_records(rows[start:end], start, fields, extras, book.path, sheet.name, field_cols, prefilled)
