@@ -184,6 +184,16 @@ def test_each_piece_is_normalised_as_it_comes(tmp_path, pieces, monkeypatch):
     assert sys.getswitchinterval() == before
 
 
+def test_two_sheets_read_in_pieces_at_once_put_the_switch_interval_back_whichever_ends_first(tmp_path, pieces):
+    path = _book(tmp_path / "r.xlsx", extra=lambda ws: ws.parent.copy_worksheet(ws))
+    before = sys.getswitchinterval()
+    book = sources.open_book(path)
+    first, second = (book.sheet(name) for name in book.sheet_names)
+    assert len(first.head(5)) == len(second.head(5)) == 5 and not first.complete and not second.complete
+    assert first.rows and sys.getswitchinterval() == pytest.approx(xlsx_pieces.HANDOFF_S)  # the second still reads
+    assert second.rows and sys.getswitchinterval() == before
+
+
 def test_a_register_with_shared_strings_read_in_pieces_is_the_register_read_whole(tmp_path, pieces, monkeypatch):
     path = _shared_strings(_book(tmp_path / "r.xlsx"))
     with zipfile.ZipFile(path) as zf:

@@ -493,7 +493,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     prefilled: list[int] = []
     # Column by column in chunks: the per-cell work runs in C (map, zip, dict) and memory for the
     # intermediate columns stays bounded however long the sheet is. A sheet read in pieces grows
-    # as the chunks ask for rows, while the next piece is parsed on the other core.
+    # a piece at a time as the chunks ask for rows, while the next ones are parsed on the other core.
     # The first chunk is small: its distinct values are parsed one by one, later chunks find them.
     start, size = header_idx + 1, _FIRST_CHUNK
     with collector_paused():  # millions of new dicts, no cycles: the collector would rescan them all

@@ -23,6 +23,7 @@ import io
 import itertools
 import re
 import sys
+import threading
 import zipfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -148,10 +149,35 @@ def piece_size(sheet_bytes: int, shared_bytes: int) -> int:
     return max(PIECE_MIN, min(sheet_bytes // PIECES, PIECE_MAX), 2 * shared_bytes)
 
 
+_handoffs = threading.Lock()
+_reading = 0  # sheets being read in pieces now (several, while the loader looks for the register)
+_handoff_before = 0.0
+
+
+@contextlib.contextmanager
+def _quick_handoffs() -> Iterator[None]:
+    """The switch interval at ``HANDOFF_S`` while any sheet is read in pieces, and as it was once
+    none is (sheets read at once may finish in any order)."""
+    global _reading, _handoff_before
+    with _handoffs:
+        if _reading == 0:
+            _handoff_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_handoff_before, HANDOFF_S))
+        _reading += 1
+    try:
+        yield
+    finally:
+        with _handoffs:
+            _reading -= 1
+            if _reading == 0:
+                sys.setswitchinterval(_handoff_before)
+
+
 def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, pieces: Iterator[tuple[bytes, bool]],
                 quietly: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Iterator[Piece]:
     """Each piece of the sheet (``pieces``, from ``split_sheet``), parsed, in order, by a second
-    thread that works one piece ahead of the caller. ``shared`` names the workbook's parts every piece
+    thread that works up to ``AHEAD`` pieces ahead of the caller, with the interpreter handed
+    between the two every ``HANDOFF_S`` meanwhile. ``shared`` names the workbook's parts every piece
     needs besides the sheet; ``quietly`` wraps each parse (the reader keeps Rust's panic messages
     off the terminal with it). The thread stops when the caller stops asking."""
     from python_calamine import CalamineWorkbook
@@ -185,20 +211,18 @@ def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, piec
             ahead.append(pool.submit(parse, next(count), *found))
         return found is not None
 
-    handoff = sys.getswitchinterval()
-    sys.setswitchinterval(min(handoff, HANDOFF_S))
     try:
-        while True:
-            while len(ahead) < AHEAD and submit():
-                pass
-            if not ahead:
-                break
-            yield ahead.popleft().result()
+        with _quick_handoffs():
+            while True:
+                while len(ahead) < AHEAD and submit():
+                    pass
+                if not ahead:
+                    break
+                yield ahead.popleft().result()
     finally:
         for future in ahead:
             future.cancel()
         pool.shutdown(wait=True)  # a parse under way finishes (calamine cannot be interrupted)
-        sys.setswitchinterval(handoff)
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
