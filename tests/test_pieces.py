@@ -190,8 +190,21 @@ def test_two_sheets_read_in_pieces_at_once_put_the_switch_interval_back_whicheve
     book = sources.open_book(path)
     first, second = (book.sheet(name) for name in book.sheet_names)
     assert len(first.head(5)) == len(second.head(5)) == 5 and not first.complete and not second.complete
-    assert first.rows and sys.getswitchinterval() == pytest.approx(xlsx_pieces.HANDOFF_S)  # the second still reads
+    assert first.rows and sys.getswitchinterval() == pytest.approx(min(before, xlsx_pieces.HANDOFF_S))  # the second still reads
     assert second.rows and sys.getswitchinterval() == before
+
+
+def test_sheets_looked_at_and_not_taken_stop_being_read_in_pieces(tmp_path, pieces):
+    path = _book(tmp_path / "r.xlsx", extra=lambda ws: ws.parent.copy_worksheet(ws))
+    before = sys.getswitchinterval()
+    book = sources.open_book(path)
+    first, second = (book.sheet(name) for name in book.sheet_names)
+    first.head(5), second.head(5)
+    taken = book.take(book.sheet_names[0])
+    assert taken is first and second.complete and not first.complete  # the other one's thread is gone
+    assert len([t for t in threading.enumerate() if t.name.startswith("complaintkit-pieces")]) == 1
+    assert len(taken.rows) > 600 and sys.getswitchinterval() == before
+    assert len(book.sheet(book.sheet_names[1]).rows) == len(taken.rows)  # read again when asked for
 
 
 def test_a_register_with_shared_strings_read_in_pieces_is_the_register_read_whole(tmp_path, pieces, monkeypatch):
@@ -327,7 +340,7 @@ def test_a_sheet_left_half_read_stops_its_thread(tmp_path, pieces):
     book = sources.open_book(_book(tmp_path / "r.xlsx"))
     sheet = book.sheet("台账")
     assert len(sheet.head(5)) == 5 and not sheet.complete
-    assert sys.getswitchinterval() == pytest.approx(xlsx_pieces.HANDOFF_S)
+    assert sys.getswitchinterval() == pytest.approx(min(before, xlsx_pieces.HANDOFF_S))
     del book, sheet
     gc.collect()
     assert not [t for t in threading.enumerate() if t.name.startswith("complaintkit-pieces")]

@@ -164,6 +164,11 @@ class RawSheet:
             self.rows  # noqa: B018  # read whole
         return self._rows[:n]
 
+    def stop(self) -> None:
+        """Stop reading pieces (the thread that parses them ends); the rows read so far stay."""
+        more, self._more = self._more, None
+        getattr(more, "close", lambda: None)()
+
     def read_to(self, n: int | None) -> list[list[Any]]:
         """The rows read so far, reading pieces until there are at least ``n`` (all when None).
         The list grows in place; rows of different pieces may differ in length. Raises ReadWhole
@@ -181,8 +186,7 @@ class RawSheet:
             if not piece.rows:
                 continue
             if piece.first < len(rows):
-                more, self._more = self._more, None
-                getattr(more, "close", lambda: None)()  # stops the thread that parses them
+                self.stop()
                 raise ReadWhole(f"sheet {self.name!r}: a piece goes back to row {piece.first + 1}")
             rows.extend([] for _ in range(piece.first - len(rows)))
             rows += piece.rows if not piece.left else [[""] * piece.left + r for r in piece.rows]
@@ -206,7 +210,10 @@ class RawBook:
 
     def take(self, name: str) -> RawSheet:
         """Rows of one sheet for the caller to use up: the book lets go of them, so their memory
-        can be freed as the caller goes (a later ``sheet`` reads them again)."""
+        can be freed as the caller goes (a later ``sheet`` reads them again). The other sheets
+        looked at stop being read in pieces: their thread would parse on for nothing."""
+        for other in [n for n, sheet in self._cache.items() if n != name and not sheet.complete]:
+            self._cache.pop(other).stop()
         return self._cache.pop(name, None) or self._loader(name)
 
 

@@ -49,14 +49,15 @@ SHARED_SHARE = 1 / 16
 #: The XML after </sheetData> (merged cells, hyperlinks, print settings) goes with the last piece;
 #: a sheet with more of it than this is read whole.
 TAIL_MAX = 16 * 1024**2
-#: Pieces cut and handed to the second thread ahead of the one the loader is normalising: the
-#: thread always has the next one to parse (measured: 3 reads 20,000 rows 3% faster than 2).
+#: Pieces in the second thread's hands at once: the one the loader waits for and those after it,
+#: so that the thread always has the next one to parse (measured: 3 reads 20,000 rows about 3%
+#: faster than 2, which it was before; 1 would parse nothing ahead).
 AHEAD = 3
 #: While pieces are read, the interpreter is handed between the threads after this many seconds
 #: instead of Python's 5 ms. The parsing thread needs it back four or five times a piece (to
 #: start, after reading the piece's workbook, after the parse, to build the rows) while the loader
 #: holds it normalising; at 5 ms a handoff, waiting for it doubled a piece's time and left a
-#: 20,000-row read 1.6-1.7x the floor; at 0.2 ms 1.40-1.45x (benchmarks/RESULTS.md, round fifteen).
+#: 20,000-row read 1.7x the floor; at 0.2 ms 1.40-1.45x (benchmarks/RESULTS.md, round fifteen).
 HANDOFF_S = 0.0002
 
 _SHEET_DATA = re.compile(rb"<((?:[\w.-]+:)?)sheetData(?:\s[^>]*)?(/?)>")
@@ -159,24 +160,27 @@ def _quick_handoffs() -> Iterator[None]:
     """The switch interval at ``HANDOFF_S`` while any sheet is read in pieces, and as it was once
     none is (sheets read at once may finish in any order)."""
     global _reading, _handoff_before
-    with _handoffs:
-        if _reading == 0:
-            _handoff_before = sys.getswitchinterval()
-            sys.setswitchinterval(min(_handoff_before, HANDOFF_S))
-        _reading += 1
+    counted = False
     try:
+        with _handoffs:
+            if _reading == 0:
+                _handoff_before = sys.getswitchinterval()
+                sys.setswitchinterval(min(_handoff_before, HANDOFF_S))
+            _reading += 1
+            counted = True
         yield
     finally:
-        with _handoffs:
-            _reading -= 1
-            if _reading == 0:
-                sys.setswitchinterval(_handoff_before)
+        if counted:  # a signal before the count leaves nothing to undo
+            with _handoffs:
+                _reading -= 1
+                if _reading == 0:
+                    sys.setswitchinterval(_handoff_before)
 
 
 def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, pieces: Iterator[tuple[bytes, bool]],
                 quietly: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Iterator[Piece]:
     """Each piece of the sheet (``pieces``, from ``split_sheet``), parsed, in order, by a second
-    thread that works up to ``AHEAD`` pieces ahead of the caller, with the interpreter handed
+    thread that has up to ``AHEAD`` pieces in hand (the one the caller waits for and those after), with the interpreter handed
     between the two every ``HANDOFF_S`` meanwhile. ``shared`` names the workbook's parts every piece
     needs besides the sheet; ``quietly`` wraps each parse (the reader keeps Rust's panic messages
     off the terminal with it). The thread stops when the caller stops asking."""
