@@ -117,8 +117,9 @@ class RawSheet:
     """A sheet's cells as rows (row 0 is Excel row 1), plus its merged ranges (0-based, inclusive).
 
     A large xlsx sheet arrives in pieces (see ``xlsx_pieces``): ``rows`` reads it to its end
-    first; the loader takes the rows as they come with ``head`` and ``read_to``, normalising the
-    first piece while the next one is parsed. Its merged ranges come with the last piece."""
+    first; the loader takes the rows as they come with ``head`` and ``read_to``, normalising each
+    piece while the next ones are parsed. Its merged ranges come with the last piece. Whatever the
+    pieces cannot serve is read whole (``_read_whole``)."""
 
     def __init__(self, name: str, rows: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]] | None = None,
                  visible: bool = True, more: Iterator[Piece] | None = None, whole: Callable[[], RawSheet] | None = None,
@@ -144,11 +145,8 @@ class RawSheet:
         if self._more is not None:
             try:
                 self.read_to(None)
-            except ReadWhole:
-                if self._whole is None:
-                    raise
-                whole = self._whole()
-                self._rows, self.merged = whole.rows, whole.merged
+            except ReadWhole as exc:
+                self._read_whole(exc)
             width = max(map(len, self._rows), default=0)
             if self._rows and min(map(len, self._rows)) < width:
                 for row in self._rows:
@@ -160,22 +158,32 @@ class RawSheet:
         """The first ``n`` rows (fewer when the sheet is shorter)."""
         try:
             self.read_to(n)
-        except ReadWhole:
-            self.rows  # noqa: B018  # read whole
+        except ReadWhole as exc:
+            self._read_whole(exc)
         return self._rows[:n]
 
     def stop(self) -> None:
-        """Stop reading pieces (the thread that parses them ends); the rows read so far stay."""
-        more, self._more = self._more, None
-        getattr(more, "close", lambda: None)()
+        """Stop reading pieces (the thread that parses them ends, and the pieces it holds go); the
+        rows read so far stay, and reading past them reads the sheet whole."""
+        more = self._more
+        if more is not None and more is not _WHOLE_FROM_HERE:
+            self._more = _WHOLE_FROM_HERE
+            getattr(more, "close", lambda: None)()
 
     def read_to(self, n: int | None) -> list[list[Any]]:
         """The rows read so far, reading pieces until there are at least ``n`` (all when None).
         The list grows in place; rows of different pieces may differ in length. Raises ReadWhole
-        when the pieces cannot be used (a piece goes back to an earlier row, see xlsx_pieces)."""
+        when the pieces cannot be used (a piece goes back to an earlier row, see xlsx_pieces), and
+        on every later call that needs more rows."""
         rows = self._rows
         while self._more is not None and (n is None or len(rows) < n):
-            piece = next(self._more, None)
+            if self._more is _WHOLE_FROM_HERE:
+                raise ReadWhole(f"sheet {self.name!r}: read whole from row {len(rows) + 1}")
+            try:
+                piece = next(self._more, None)
+            except ReadWhole:
+                self._more = _WHOLE_FROM_HERE  # the pieces have ended: what is left is not in them
+                raise
             if piece is None:
                 self._more = None
                 if self._clip is not None:
@@ -192,6 +200,18 @@ class RawSheet:
             rows += piece.rows if not piece.left else [[""] * piece.left + r for r in piece.rows]
             self._width = max(self._width, piece.left + max(map(len, piece.rows)))
         return rows
+
+    def _read_whole(self, exc: ReadWhole) -> None:
+        """The sheet read whole, in place of the pieces that could not serve (``exc`` again when
+        it cannot be)."""
+        if self._whole is None:
+            raise exc
+        whole = self._whole()
+        self._rows, self.merged, self._more = whole.rows, whole.merged, None
+
+
+#: ``RawSheet._more`` of a sheet whose pieces stopped before its end: more rows need a whole read.
+_WHOLE_FROM_HERE: Iterator[Piece] = iter(())
 
 
 @dataclass
@@ -211,9 +231,11 @@ class RawBook:
     def take(self, name: str) -> RawSheet:
         """Rows of one sheet for the caller to use up: the book lets go of them, so their memory
         can be freed as the caller goes (a later ``sheet`` reads them again). The other sheets
-        looked at stop being read in pieces: their thread would parse on for nothing."""
-        for other in [n for n, sheet in self._cache.items() if n != name and not sheet.complete]:
-            self._cache.pop(other).stop()
+        looked at stop being read in pieces: their threads end and the pieces they hold go, while
+        the rows read so far stay for a second look."""
+        for other, sheet in self._cache.items():
+            if other != name:
+                sheet.stop()
         return self._cache.pop(name, None) or self._loader(name)
 
 
@@ -249,7 +271,7 @@ def glob_picks(pattern: str, path: str | Path) -> bool:
             return any(match(parts[1:], names[i:]) for i in range(len(names) + 1))
         return bool(names) and fnmatch.fnmatch(names[0], parts[0]) and match(parts[1:], names[1:])
 
-    fixed = batch_folder(pattern) or Path(pattern)
+    fixed = batch_folder(pattern) or Path(pattern)  # a plain file's path names only itself
     rest = Path(pattern).parts[len(fixed.parts):]
     return match(fixed.resolve().joinpath(*rest).parts, Path(path).resolve().parts)
 
@@ -260,21 +282,16 @@ class BatchReach:
     run as one more branch's register (every complaint counted twice, each its own duplicate)."""
 
     def __init__(self, paths: Sequence[str]) -> None:
-        self.folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-        #: each glob and the files it picks now
-        self.matches = {p: glob.glob(p, recursive=True) for p in paths if is_glob(p) and not Path(p).exists()}
+        self._folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
         # The folders each glob reads files from now, links followed: a wildcard step may go
         # through a link (分行/*/ with 分行/城东 -> /mnt/share/城东), which the pattern does not show.
-        self._reached = {g: {Path(os.path.realpath(os.path.dirname(m) or ".")) for m in found} for g, found in self.matches.items()}
-
-    def picked_stems(self) -> set[str]:
-        """The names, without suffix, of the files the globs pick now."""
-        return {Path(m).stem for found in self.matches.values() for m in found}
+        self._reached = {p: {Path(os.path.realpath(os.path.dirname(m) or ".")) for m in glob.glob(p, recursive=True)}
+                         for p in paths if is_glob(p) and not Path(p).exists()}
 
     def folder_reading(self, path: str | Path) -> Path | None:
         """The folder given (or the glob's folder) whose next run would read ``path``, or None."""
         where = Path(path).resolve()
-        inside = next((f for f in self.folders if where == f or f in where.parents), None)
+        inside = next((f for f in self._folders if where == f or f in where.parents), None)
         if inside is not None:
             return inside
         for pattern, reached in self._reached.items():

@@ -160,38 +160,37 @@ def _quick_handoffs() -> Iterator[None]:
     """The switch interval at ``HANDOFF_S`` while any sheet is read in pieces, and as it was once
     none is (sheets read at once may finish in any order)."""
     global _reading, _handoff_before
-    counted = False
+    with _handoffs:
+        if _reading == 0:
+            _handoff_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_handoff_before, HANDOFF_S))
+        _reading += 1
     try:
-        with _handoffs:
-            if _reading == 0:
-                _handoff_before = sys.getswitchinterval()
-                sys.setswitchinterval(min(_handoff_before, HANDOFF_S))
-            _reading += 1
-            counted = True
         yield
     finally:
-        if counted:  # a signal before the count leaves nothing to undo
-            with _handoffs:
-                _reading -= 1
-                if _reading == 0:
-                    sys.setswitchinterval(_handoff_before)
+        with _handoffs:
+            _reading -= 1
+            if _reading == 0:
+                sys.setswitchinterval(_handoff_before)
 
 
 def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, pieces: Iterator[tuple[bytes, bool]],
                 quietly: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Iterator[Piece]:
     """Each piece of the sheet (``pieces``, from ``split_sheet``), parsed, in order, by a second
-    thread that has up to ``AHEAD`` pieces in hand (the one the caller waits for and those after), with the interpreter handed
-    between the two every ``HANDOFF_S`` meanwhile. ``shared`` names the workbook's parts every piece
-    needs besides the sheet; ``quietly`` wraps each parse (the reader keeps Rust's panic messages
-    off the terminal with it). The thread stops when the caller stops asking."""
+    thread that has up to ``AHEAD`` pieces in hand (the one the caller waits for and those
+    after), with the interpreter handed between the two every ``HANDOFF_S`` meanwhile.
+    ``shared`` names the workbook's parts every piece needs besides the sheet; ``quietly`` wraps
+    each parse (the reader keeps Rust's panic messages off the terminal with it). The thread
+    stops when the caller stops asking."""
     from python_calamine import CalamineWorkbook
 
     with zipfile.ZipFile(path) as zf:
         common = [(name, zf.read(name)) for name in shared]
 
-    def parse(k: int, xml: bytes, last: bool) -> Piece:
-        data = _stored_zip([*common, (member, xml)])
-        del xml
+    def parse(k: int, held: list[bytes], last: bool) -> Piece:
+        # The XML comes in a list the parse empties: the pool's work item keeps its arguments
+        # until the parse returns, and a piece's XML is not needed once it is in its workbook.
+        data = _stored_zip([*common, (member, held.pop())])
         with quietly():
             ws = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(sheet_name)
             del data
@@ -212,7 +211,8 @@ def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, piec
     def submit() -> bool:
         found = next(pieces, None)
         if found is not None:
-            ahead.append(pool.submit(parse, next(count), *found))
+            xml, last = found
+            ahead.append(pool.submit(parse, next(count), [xml], last))
         return found is not None
 
     try:
