@@ -193,9 +193,9 @@ _CELLS = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(_CELLS, max_size=5), max_size=6))
 def test_excel_rows_turn_each_cell_as_the_reader_does(values):
-    """Property: however cells mix by row and column, each cell comes out as the file reader
-    gives it (blank "", a naive date-time at midnight a date, anything else as it is), rows
-    padded to the widest."""
+    """Property: however cells mix by row and column, each cell comes out by the file reader's
+    rule (blank "", a naive date-time at midnight a date, anything else as it is), rows padded to
+    the widest."""
     def one(v):
         if v is None:
             return ""
@@ -671,6 +671,32 @@ def test_a_header_below_row_30_gets_one_set_of_own_columns_and_clears(tmp_path):
     assert snapshot(reloaded(wb, tmp_path / "c.xlsx")) == original
 
 
+def test_clearing_under_a_shallower_policy_still_finds_columns_written_under_the_default(tmp_path):
+    """The register's header is on row 15 (14 rows of notes above it) and was checked under the
+    default policy; the branch's policy now looks for headers in the first 10 rows only. 清除结果
+    still looks as deep as the add-in writes (30 rows) and empties the CK- columns on row 15."""
+    path = write_xlsx(tmp_path / "notes.xlsx", [good_row(1), good_row(2, 联系电话="12345")])
+    wb = load_workbook(path)
+    wb.active.insert_rows(1, 14)
+    wb.active["A1"] = "城南支行投诉登记台账（说明见下）"
+    wb.save(path)
+    sheet = wb.active.title
+    original = snapshot(load_workbook(path))
+    fake, wb = FakeBook(load_workbook(path)), load_workbook(path)
+    rows, merged = read_sheet(fake.sheets[sheet])
+    press(XlwingsBook(fake), "validate", rows, sheet, POLICY, ASOF, merged=merged)
+    press_on(wb, "validate", sheet)
+    assert t("col_validate") in [cell.value for (r, _c), cell in fake.sheets[sheet].cells.items() if r == 15]
+    config = tmp_path / "shallow.toml"
+    config.write_text("[register]\nheader_search_rows = 10\n", encoding="utf-8")
+    shallow = load_policy(str(config))
+    rows, _ = read_sheet(fake.sheets[sheet])
+    press(XlwingsBook(fake), CLEAR, rows, sheet, shallow, ASOF)
+    press(OpenpyxlBook(wb), CLEAR, rows, sheet, shallow, ASOF)
+    assert normalised(fake.view()) == normalised(original)
+    assert snapshot(reloaded(wb, tmp_path / "c.xlsx")) == original
+
+
 def test_run_button_end_to_end_on_a_simulated_excel(monkeypatch, tmp_path):
     import xlwings as xw
 
@@ -720,6 +746,8 @@ def test_lite_scripts_run_the_same_checks_without_touching_user_cells(tmp_path):
     assert normalised(fake.view())[t("sheet_findings")] == expected[t("sheet_findings")]
     lite.clear_results(fake)
     assert normalised(fake.view()) == normalised(snapshot(load_workbook(path)))
+    # A workbook only Lite has checked has no marks to leave to the desktop: none is mentioned.
+    assert fake.app.alerts[-1][:1] == ("已清除：1 个结果列，1 个结果表",), fake.app.alerts[-1]
     assert lite.CK_ID_CHECK("110105194912310021") == id_check_text("110105194912310021")
     assert lite.CK_DUE_DATE(46293.0) == dt.date(2026, 10, 13)
 
@@ -1116,6 +1144,20 @@ def test_lite_functions_answer_bad_input_with_a_ck_line_as_the_addin_does():
                        ("CK_RISK_LEVEL", (["投诉编号"], ["T1"], "nonsense")), ("CK_DUE_DATE", (dt.date(2026, 12, 20),))]:
         answer = getattr(lite, name)(*args)
         assert isinstance(answer, str) and answer.startswith("#CK ") and answer == getattr(udfs, name)(*args), (name, args)
+
+
+def test_lite_declares_the_same_worksheet_functions_as_the_addin():
+    """A formula typed in a branch's workbook works alike whichever door answers it: the same
+    names, arguments and defaults."""
+    import inspect
+
+    from complaintkit.addin import udfs
+
+    lite = _lite()
+    declared = {f.__name__: str(inspect.signature(f)) for f in udfs.UDFS}
+    assert sorted(declared) == ["CK_CLASSIFY", "CK_DAYS_LEFT", "CK_DUE_DATE", "CK_ID_CHECK", "CK_RISK_LEVEL"]
+    assert {name: str(inspect.signature(getattr(lite, name))) for name in declared} == declared
+    assert declared["CK_DAYS_LEFT"] == "(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None)"
 
 
 def test_deadline_functions_leave_a_row_without_a_received_date_empty():

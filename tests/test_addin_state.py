@@ -397,10 +397,11 @@ def test_the_id_column_is_found_by_its_header_after_it_moved(host, tmp_path):
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_a_row_without_an_id_is_found_after_a_column_insert_and_a_sort(host, tmp_path):
-    """T0002 has no 投诉编号 (A4 and F4 are marked): after a column is inserted at A and the rows
-    are sorted, only the row's content says where it is, and the new empty column leaves that
-    content as it was. 清除结果 gives both cells their own formatting back on T0002's new row."""
+@pytest.mark.parametrize("columns", [insert_column(1), move_column(6, 2)], ids=["insert", "move"])
+def test_a_row_without_an_id_is_found_after_a_column_change_and_a_sort(host, tmp_path, columns):
+    """T0002 has no 投诉编号 (A4 and F4 are marked): after a column is inserted at A, or 证件号码
+    moved to B, and the rows are sorted, only the row's content says where it is, whatever the
+    order of its columns. 清除结果 gives both cells their own formatting back on T0002's new row."""
     rows = [good_row(1), good_row(2, 投诉编号=None, 证件号码="110105194912310021"), good_row(3), good_row(4)]
     path = write_xlsx(tmp_path / "r.xlsx", rows, title="城南支行投诉登记台账")
     wb = load_workbook(path)
@@ -410,10 +411,10 @@ def test_a_row_without_an_id_is_found_after_a_column_insert_and_a_sort(host, tmp
     h = Host(host, path, tmp_path)
     h.press("validate")
     assert {h.view()[SHEET][1][ref][1] for ref in ("A4", "F4")} == {RED}
-    h.move_columns(insert_column(1))
+    h.move_columns(columns)
     h.move_rows(swap(4, 5))
     h.press(CLEAR)
-    assert h.view() == {SHEET: expected_after(path, swap(4, 5), tmp_path, insert_column(1))[SHEET]}
+    assert h.view() == {SHEET: expected_after(path, swap(4, 5), tmp_path, columns)[SHEET]}
 
 
 @pytest.mark.parametrize("host", HOSTS)

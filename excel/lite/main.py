@@ -22,8 +22,7 @@ import xlwings as xw
 from xlwings import func, script
 
 from complaintkit.addin.core import (
-    CLEAR, cell_answer, classify_cell_text, days_left_cell, due_date_cell, guarded, id_check_text, press,
-    row_risk_text,
+    CLEAR, ck_classify, ck_days_left, ck_due_date, ck_id_check, ck_risk_level, guarded, press,
 )
 from complaintkit.addin.xlbook import XlwingsBook, read_values
 from complaintkit.messages import user_lang
@@ -91,31 +90,28 @@ def clear_results(book: xw.Book):
 @func
 def CK_ID_CHECK(id_number, lang=None):  # noqa: N802 (Excel function names are upper case)
     """ID number check (GB 11643): 有效, or the reason it is wrong."""
-    return cell_answer(id_check_text, id_number, lang, lang=lang)
+    return ck_id_check(id_number, lang)
 
 
 @func
 def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Decision deadline for a complaint received on ``received``."""
-    return cell_answer(lambda: due_date_cell(received, extended, POLICY, channel=channel, business_line=business_line,
-                                             customer_tier=customer_tier))
+    return ck_due_date(received, extended, channel, business_line, customer_tier, POLICY)
 
 
 @func
 def CK_CLASSIFY(text, part="reason"):  # noqa: N802
     """Classify a complaint text: its reason (or 待人工复核), business line, tags or confidence."""
-    return cell_answer(classify_cell_text, text, part, POLICY)
+    return ck_classify(text, part, POLICY)
 
 
 @func
 def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang=None):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row)."""
-    return cell_answer(lambda: row_risk_text(header, row, POLICY, as_of, part, lang), lang=lang)
+    return ck_risk_level(header, row, part, as_of, lang, POLICY)
 
 
 @func
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
-    return cell_answer(lambda: days_left_cell(received, as_of, extended, POLICY, channel=channel,
-                                              business_line=business_line, customer_tier=customer_tier))
-
+    return ck_days_left(received, as_of, extended, channel, business_line, customer_tier, POLICY)

@@ -40,9 +40,10 @@ SHEET_NAME_MAX = 31
 
 def at_the_edge(width: int) -> bool:
     """Whether a sheet's used width reaches (nearly) column XFD: formatting carried out to the
-    sheet's edge, not data, so an adapter measures the width by the cells with content instead
-    and the own columns still find room."""
+    sheet's edge, not data, so ``apply_plans`` measures the width by the cells with content
+    instead and the own columns still find room."""
     return width > EXCEL_COLUMNS - 64
+
 
 # Fill colours (RGB hex) shared by every check so the workbook reads as one.
 RED = "FFC7CE"
@@ -180,7 +181,7 @@ def is_own_header(value: Any, names: frozenset[str] | None = None) -> bool:
     return isinstance(value, str) and value.strip() in (names or own_names())
 
 
-def own_columns(rows: Sequence[Sequence[Any]], depth: int = HEADER_ROWS) -> set[int]:
+def own_columns(rows: Sequence[Sequence[Any]], depth: int) -> set[int]:
     """The add-in's own columns (0-based) among a sheet's values: one of its headers in the first
     ``depth`` rows. Both what a press reads and what it writes leave these out."""
     names = own_names()
@@ -218,7 +219,7 @@ def result_sheet_name(name: str, register: str) -> str:
     return f"{name}({register[:room]}~{tag})"
 
 
-def _own_header_rows(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) -> list[int]:
+def _own_header_rows(book: BookAdapter, sheet: str, depth: int) -> list[int]:
     """Header rows that carry own columns: looked for in the first ``depth`` rows (titles come
     first; a policy's register.header_search_rows may look further than HEADER_ROWS)."""
     names = own_names()
@@ -256,7 +257,7 @@ class SheetRows:
     hashed only for a mark whose row had no ID. A column is known by its header (see ``header``).
     """
 
-    def __init__(self, values: Sequence[Sequence[Any]], depth: int = HEADER_ROWS) -> None:
+    def __init__(self, values: Sequence[Sequence[Any]], depth: int) -> None:
         self.values = values
         self.depth = depth  # how far down headers are looked for
         self.skip = own_columns(values, depth)
@@ -548,7 +549,7 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
     return col
 
 
-def _registers_with_results(book: BookAdapter, sheet: str, depth: int = HEADER_ROWS) -> list[str]:
+def _registers_with_results(book: BookAdapter, sheet: str, depth: int) -> list[str]:
     """The other sheets that carry own columns: registers with results of their own. When ``sheet``
     has none yet and exactly one other has, the result sheets under their plain names are that
     register's (it was the only one): they are renamed after it, so that each register's result

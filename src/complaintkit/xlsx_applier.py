@@ -123,9 +123,10 @@ class OpenpyxlBook:
 
     def __init__(self, wb: Workbook) -> None:
         self.wb = wb
-        # The top rows' values per sheet (row -> column -> value), read in one pass and kept up to
-        # date with the headers written: header lookups would otherwise walk every cell each time.
-        self._top: dict[str, dict[int, dict[int, Any]]] = {}
+        # The top rows' values per sheet (row -> column -> value) and how deep they were asked
+        # for, read in one pass and kept up to date with the headers written: header lookups
+        # would otherwise walk every cell each time.
+        self._top: dict[str, tuple[int, dict[int, dict[int, Any]]]] = {}
 
     def sheet_names(self) -> list[str]:
         return list(self.wb.sheetnames)
@@ -137,16 +138,14 @@ class OpenpyxlBook:
     # they touch: a sheet formatted down to row 1,048,576 would otherwise cost a million cells.
 
     def header_values(self, sheet: str, row: int) -> list[Any]:
-        if row > HEADER_ROWS:
-            found = {c: cell.value for (r, c), cell in self._ws(sheet)._cells.items() if r == row and cell.value is not None}
-        else:
-            if sheet not in self._top:
-                top: dict[int, dict[int, Any]] = {}
-                for (r, c), cell in self._ws(sheet)._cells.items():
-                    if r <= HEADER_ROWS and cell.value is not None:
-                        top.setdefault(r, {})[c] = cell.value
-                self._top[sheet] = top
-            found = self._top[sheet].get(row, {})
+        depth, top = self._top.get(sheet, (0, {}))
+        if row > depth:  # read once as deep as asked (a header below row 30: header_search_rows)
+            depth, top = max(HEADER_ROWS, row), {}
+            for (r, c), cell in self._ws(sheet)._cells.items():
+                if r <= depth and cell.value is not None:
+                    top.setdefault(r, {})[c] = cell.value
+            self._top[sheet] = (depth, top)
+        found = top.get(row, {})
         return [found.get(c) for c in range(1, max(found, default=0) + 1)]
 
     def read_rows(self, sheet: str) -> list[list[Any]]:
@@ -171,8 +170,8 @@ class OpenpyxlBook:
         put(cell, header)
         cell.font = Font(bold=bool(header))
         cell.fill = _fill(HEADER if header else None)
-        if header_row <= HEADER_ROWS and sheet in self._top:
-            top_row = self._top[sheet].setdefault(header_row, {})
+        if sheet in self._top and header_row <= self._top[sheet][0]:
+            top_row = self._top[sheet][1].setdefault(header_row, {})
             if header:
                 top_row[col] = header
             else:
@@ -317,6 +316,22 @@ def _refused_by_defusedxml(exc: BaseException | None) -> bool:
 def annotated_suffix(register: Register) -> str:
     """.xlsm stays .xlsm (macros kept); everything else becomes .xlsx."""
     return ".xlsm" if register.file_format == "xlsm" else ".xlsx"
+
+
+def copy_names(sources: Sequence[tuple[str | Path, str]]) -> list[str]:
+    """The names of the annotated copies of registers in one folder, in order, from each one's
+    (source file, ``annotated_suffix``): 城东支行.checked.xlsx, and 城东支行-2.checked.xlsx for a
+    second 城东支行 from another folder."""
+    used: set[str] = set()
+    out = []
+    for source, suffix in sources:
+        stem = Path(source).stem
+        name, n = f"{stem}.checked{suffix}", 2
+        while name in used:
+            name, n = f"{stem}-{n}.checked{suffix}", n + 1
+        used.add(name)
+        out.append(name)
+    return out
 
 
 def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | Path, force: bool = False,

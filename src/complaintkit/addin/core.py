@@ -26,7 +26,7 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..resident_id import check_id
-from ..sheetplan import HEADER_ROWS, Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_columns
+from ..sheetplan import Applied, BookAdapter, SheetPlan, apply_plans, clear_results, is_own_sheet, own_columns
 from ..workcalendar import CalendarCoverageWarning, as_date
 
 ALL = "all"
@@ -85,6 +85,7 @@ register_messages({
     "addin_at_columns": ("{first}–{last} 列", "columns {first}–{last}"),
     "addin_marked": ("有问题的单元格已标色并加批注（“清除结果”可还原）", "Problem cells are filled and annotated (Clear results restores them)"),
     "addin_cleared": ("已清除：{columns} 个结果列，{sheets} 个结果表，单元格标记已还原", "cleared: {columns} result columns, {sheets} result sheets; cell marks restored"),
+    "addin_cleared_columns": ("已清除：{columns} 个结果列，{sheets} 个结果表", "cleared: {columns} result columns, {sheets} result sheets"),
     "addin_cleared_no_marks": ("已清除：{columns} 个结果列，{sheets} 个结果表；单元格上的标色和批注请在桌面版 Excel 中按“清除结果”还原",
                                "cleared: {columns} result columns, {sheets} result sheets; the fills and notes on cells are restored by Clear results in desktop Excel"),
     "udf_id_ok": ("有效", "valid"),
@@ -140,24 +141,20 @@ def excel_rows(values: Sequence[Sequence[Any]] | Any) -> list[list[Any]]:
         if len(row) < width:
             row += [""] * (width - len(row))
     # Date-times stand in a few columns (受理日期, 办结日期...): those are found column by column
-    # in C, and only their cells looked at; a register repeats its dates, each turned once.
+    # in C, and only their cells looked at.
     stamped = [c for c, column in enumerate(zip(*rows)) if any(issubclass(kind, dt.datetime) for kind in set(map(type, column)))]
     if stamped:
         midnight = dt.time(0)
-        day_of: dict[dt.datetime, dt.date | None] = {}  # None: not at midnight, kept as it is
         for row in rows:
             for c in stamped:
                 v = row[c]
-                if isinstance(v, dt.datetime) and v.tzinfo is None:  # an aware one is kept too
-                    day = day_of.get(v, False)
-                    if day is False:
-                        day = day_of[v] = v.date() if v.time() == midnight else None
-                    if day is not None:
-                        row[c] = day
+                # A date-time at midnight is a date; one with a time, or an aware one, is kept.
+                if isinstance(v, dt.datetime) and v.tzinfo is None and v.time() == midnight:
+                    row[c] = v.date()
     return rows
 
 
-def without_own_columns(rows: list[list[Any]], search_rows: int = HEADER_ROWS) -> list[list[Any]]:
+def without_own_columns(rows: list[list[Any]], search_rows: int) -> list[list[Any]]:
     """Blank the add-in's own columns (one of its headers in the first rows), so a re-run reads the
     register as the user keeps it, not with the previous run's results. A clerk's own column whose
     header merely starts with CK- is read like any other.
@@ -258,8 +255,9 @@ def press(book: BookAdapter, tag: str, rows: Sequence[Sequence[Any]], sheet_name
     """
     if tag == CLEAR:
         cleared = clear_results(book, marks, header_search_rows(policy))
-        return t("addin_cleared" if marks else "addin_cleared_no_marks", lang,
-                 columns=cleared.columns, sheets=cleared.sheets)
+        # Without marks (Lite) the desktop add-in's marks, if any, are left for it to restore.
+        key = "addin_cleared" if marks else "addin_cleared_no_marks" if book.read_state() else "addin_cleared_columns"
+        return t(key, lang, columns=cleared.columns, sheets=cleared.sheets)
     if is_own_sheet(sheet_name):
         raise AddinError("addin_own_sheet", sheet=sheet_name)
     # The collector resumes only once the press's register and results are gone: resuming while
@@ -339,6 +337,37 @@ def cell_answer(func: Callable[..., Any], *args: Any, lang: str | None = None) -
         if issubclass(warning.category, CalendarCoverageWarning):
             return f"#CK {warning.message}".splitlines()[0][:250]
     return value
+
+
+# The worksheet functions, one each for the ribbon add-in's UDFs (addin/udfs.py) and Lite's
+# (excel/lite/main.py): each door only declares the formula and hands over its own policy.
+
+def ck_id_check(id_number: Any, lang: str | None) -> Any:
+    """=CK_ID_CHECK(F5, [lang]): 有效, or why the ID number is wrong."""
+    return cell_answer(id_check_text, id_number, lang, lang=lang)
+
+
+def ck_due_date(received: Any, extended: Any, channel: Any, business_line: Any, customer_tier: Any, policy: Policy) -> Any:
+    """=CK_DUE_DATE(B5, [是否延期], [channel], [business line], [customer tier]): the decision deadline."""
+    return cell_answer(lambda: due_date_cell(received, extended, policy, channel=channel, business_line=business_line,
+                                             customer_tier=customer_tier))
+
+
+def ck_days_left(received: Any, as_of: Any, extended: Any, channel: Any, business_line: Any, customer_tier: Any,
+                 policy: Policy) -> Any:
+    """=CK_DAYS_LEFT(B5, [as of], ...): days to the decision deadline, negative when overdue."""
+    return cell_answer(lambda: days_left_cell(received, as_of, extended, policy, channel=channel,
+                                              business_line=business_line, customer_tier=customer_tier))
+
+
+def ck_classify(text: Any, part: Any, policy: Policy) -> Any:
+    """=CK_CLASSIFY(J5, [part]): the reason, business line, tags or confidence of a text."""
+    return cell_answer(classify_cell_text, text, part, policy)
+
+
+def ck_risk_level(header: Any, row: Any, part: Any, as_of: Any, lang: str | None, policy: Policy) -> Any:
+    """=CK_RISK_LEVEL(header, row, [part], [as of], [lang]): a row's risk level, score or reasons."""
+    return cell_answer(lambda: row_risk_text(header, row, policy, as_of, part, lang), lang=lang)
 
 
 def one_cell(value: Any) -> Any:

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import xlwings as xw
 
 from ..policy import Policy
-from .core import addin_policy, cell_answer, classify_cell_text, days_left_cell, due_date_cell, id_check_text, row_risk_text
+from .core import addin_policy, ck_classify, ck_days_left, ck_due_date, ck_id_check, ck_risk_level
 
 #: The worksheet functions, in the order the add-in declares them.
 UDFS: list[Callable[..., Any]] = []
@@ -36,8 +36,9 @@ def _policy() -> Policy:
 
 
 def udf(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as a worksheet function. Each one answers through ``cell_answer``, as
-    its twin in Lite (excel/lite/main.py) does, so that an error shows as one line in the cell."""
+    """Register ``func`` as a worksheet function. Each one answers through its ``core.ck_*``
+    function, as its twin in Lite (excel/lite/main.py) does, so that an error shows as one line
+    in the cell."""
     wrapped = xw.func(func)
     UDFS.append(wrapped)
     return wrapped
@@ -46,34 +47,31 @@ def udf(func: Callable[..., Any]) -> Callable[..., Any]:
 @udf
 def CK_ID_CHECK(id_number, lang=None):  # noqa: N802 (Excel function name)
     """ID number check (GB 11643): 有效, or the reason it is wrong."""
-    return cell_answer(id_check_text, id_number, lang, lang=lang)
+    return ck_id_check(id_number, lang)
 
 
 @udf
 def CK_DUE_DATE(received, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Decision deadline for a complaint received on ``received`` (是否延期, channel, business line
     and customer tier pick the policy's rule); empty while ``received`` is."""
-    return cell_answer(lambda: due_date_cell(received, extended, _policy(), channel=channel, business_line=business_line,
-                                             customer_tier=customer_tier))
+    return ck_due_date(received, extended, channel, business_line, customer_tier, _policy())
 
 
 @udf
 def CK_DAYS_LEFT(received, as_of=None, extended=False, channel=None, business_line=None, customer_tier=None):  # noqa: N802
     """Days from ``as_of`` (default today) to the decision deadline; negative when overdue."""
-    return cell_answer(lambda: days_left_cell(received, as_of, extended, _policy(), channel=channel,
-                                              business_line=business_line, customer_tier=customer_tier))
+    return ck_days_left(received, as_of, extended, channel, business_line, customer_tier, _policy())
 
 
 @udf
 def CK_CLASSIFY(text, part="reason"):  # noqa: N802
     """Classify a complaint text: its reason (or 待人工复核), or with part = "business", "tags" or
     "confidence" the business line, hotspot tags or confidence."""
-    return cell_answer(lambda: classify_cell_text(text, part, _policy()))
+    return ck_classify(text, part, _policy())
 
 
 @udf
 def CK_RISK_LEVEL(header, row, part="level", as_of=None, lang=None):  # noqa: N802
     """Escalation risk of one register row (give the header row and the row): its level, or with
     part = "score" or "reasons" the score or the reasons. Repeats need the 升级风险 button."""
-    return cell_answer(lambda: row_risk_text(header, row, _policy(), as_of, part, lang), lang=lang)
-
+    return ck_risk_level(header, row, part, as_of, lang, _policy())

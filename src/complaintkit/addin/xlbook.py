@@ -110,7 +110,8 @@ class XlwingsBook:
 
     def __init__(self, book: Any) -> None:
         self.book = book
-        self._top: dict[str, list[list[Any]]] = {}
+        #: the top rows' values per sheet, read in one call, and how deep they were asked for
+        self._top: dict[str, tuple[int, list[list[Any]]]] = {}
         self._heads: dict[str, dict[tuple[int, int], Any]] = {}
 
     # -- reading ---------------------------------------------------------------------------
@@ -134,17 +135,14 @@ class XlwingsBook:
         return max([self._last_cell(sheet)[1]] + written)
 
     def header_values(self, sheet: str, row: int) -> list[Any]:
-        if sheet not in self._top:
+        depth, top = self._top.get(sheet, (0, []))
+        if row > depth:  # read once as deep as asked (a header below row 30: header_search_rows)
+            depth = max(HEADER_ROWS, row)
             last_row, last_col = self._last_cell(sheet)
-            rows = min(last_row, HEADER_ROWS)
-            self._top[sheet] = self._sheet(sheet).range((1, 1), (rows, last_col)).options(ndim=2).value if rows else []
-        top = self._top[sheet]
-        if row <= len(top):
-            values = list(top[row - 1])
-        else:  # a header further down (register.header_search_rows above 30): that row alone
-            last_row, last_col = self._last_cell(sheet)
-            found = self._sheet(sheet).range((row, 1), (row, last_col)).options(ndim=2).value if row <= last_row else []
-            values = list(found[0]) if found else []
+            rows = min(last_row, depth)
+            top = self._sheet(sheet).range((1, 1), (rows, last_col)).options(ndim=2).value if rows else []
+            self._top[sheet] = (depth, top)
+        values = list(top[row - 1]) if row <= len(top) else []
         for (r, c), value in self._heads.get(sheet, {}).items():
             if r == row:
                 values += [None] * (c - len(values))
