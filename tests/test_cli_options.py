@@ -32,6 +32,11 @@ def test_followups_for_a_branch_that_is_not_there(runner, lang, line):
     # One of several that is not there is enough to say so.
     several = runner.invoke(cli, ["followups", BRANCHES, "--as-of", AS_OF, "--branch", "城东", "--branch", "城北", "--format", "json"])
     assert several.exit_code == 2 and "城北" in several.stderr
+    # Every one that is not there is named, once.
+    two = runner.invoke(cli, ["followups", BRANCHES, "--as-of", AS_OF, "--branch", "城北", "--branch", "城东", "--branch", "城南",
+                              "--format", "json", "--lang", lang])
+    assert two.exit_code == 2 and two.stderr.splitlines() == [
+        line.replace("城北", "城北、城南" if lang == "zh" else "城北, 城南").replace("这个", "这些").replace("no such branch ", "no such branches ")]
 
 
 def test_followups_for_a_branch_that_is_there(runner, tmp_path):
@@ -64,6 +69,10 @@ def test_a_branch_that_may_be_in_an_unreadable_file(runner, tmp_path):
     lines = result.stderr.splitlines()
     assert any("无法读取" in line and "城北支行.xlsx" in line for line in lines)
     assert "complaintkit: 警告: --branch 城北：台账中没有这个受理机构（台账中的受理机构：城东支行）；它也可能在 1 个无法读取的文件中" in lines
+    # Every branch not found is named in the warning too.
+    two = runner.invoke(cli, ["followups", str(folder), "--as-of", AS_OF, "--branch", "城北", "--branch", "城南", "--format", "json"])
+    assert two.exit_code == 3 and "complaintkit: 警告: --branch 城北、城南：台账中没有这些受理机构（台账中的受理机构：城东支行）；它也可能在 1 个无法读取的文件中" \
+        in two.stderr.splitlines(), two.stderr
     # A branch that is there is listed as before, still exit 3.
     there = runner.invoke(cli, ["followups", str(folder), "--as-of", AS_OF, "--branch", "城东", "--format", "json", "--lang", "en"])
     assert there.exit_code == 3 and "no such branch" not in there.stderr

@@ -139,6 +139,25 @@ def test_mask_cell_keeps_the_complaint_id_and_named_references():
     # In a note: the batch's complaint IDs stay, a card number beside them does not.
     note = "合并了 2026030200001234，客户卡号6222020200001234567"
     assert mask_cell(note, None, keep={"2026030200001234"}) == "合并了 2026030200001234，客户卡号622202*********4567"
+    # A complaint ID shaped like a mobile or a landline is a reference too; a phone beside it is not.
+    note = "合并了 1 行：15031200001（台账 第3行）、0571-88001234；客户 13800138000"
+    assert mask_cell(note, None, keep={"15031200001", "0571-88001234"}) == \
+        "合并了 1 行：15031200001（台账 第3行）、0571-88001234；客户 138****8000"
+    assert mask_cell(note, None) == "合并了 1 行：150****0001（台账 第3行）、0571-****1234；客户 138****8000"
+
+
+def test_a_merged_register_that_exists_is_refused_before_the_batch_is_read(runner, tmp_path):
+    """`dedupe 分行 --merge -o 全行.xlsx` over yesterday's 全行.xlsx, without --force: said at once
+    (exit 2), yesterday's file untouched; the unreadable file of the batch is never reached."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _register(folder / "r.xlsx")
+    (folder / "坏的.xlsx").write_bytes(b"not a workbook")
+    old = tmp_path / "全行.xlsx"
+    old.write_bytes(b"yesterday")
+    result = runner.invoke(cli, ["dedupe", str(folder), "--merge", "-o", str(old), "--format", "json"])
+    assert result.exit_code == 2 and result.stdout == "" and "文件已存在" in result.stderr, result.stderr
+    assert "坏的" not in result.stderr and old.read_bytes() == b"yesterday"
 
 
 def test_a_merged_register_named_otherwise_than_xlsx_is_refused_before_the_batch_is_read(runner, tmp_path):

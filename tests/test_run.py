@@ -125,6 +125,16 @@ def test_log_is_never_written_over_an_input(runner, tmp_path, samples):
     assert result.exit_code == 0 and result.output == "" and "INFO" in (tmp_path / "no" / "x.log").read_text("utf-8")
 
 
+def test_a_wrong_map_stops_run_before_it_locks_or_logs_anything(runner, tmp_path, samples):
+    """`run … --map bad --log logs/ck.log`: a usage error (exit 2) before any output is touched, so
+    no log folder or log is left behind a run that never read a file."""
+    log = tmp_path / "logs" / "ck.log"
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--map", "bad",
+                                 "--log", str(log), "--report", str(tmp_path / "r.xlsx")])
+    assert result.exit_code == 2 and "--map" in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_every_output_is_checked_before_any_is_written(runner, tmp_path, samples):
     old = tmp_path / "r.json"
     old.write_text("yesterday", "utf-8")
@@ -185,6 +195,17 @@ def test_annotated_copies_a_glob_would_read_back_are_refused(runner, batch):
     apart = runner.invoke(cli, ["validate", str(batch / "城?支行.xlsx"), "--as-of", AS_OF, "--annotate", str(batch), "--format", "json"])
     assert apart.exit_code in (0, 1), apart.output
     assert sorted(p.name for p in batch.iterdir()) == sorted(before + ["城东支行.checked.xlsx", "城西支行.checked.xlsx"])
+
+
+def test_a_csv_a_glob_would_read_back_is_refused(runner, batch):
+    """`分行/v*[!d].[xc][ls]* --csv 分行 --checks validate`: run writes 分行/validate.csv, which the
+    glob picks (it picks no made-up name such as x.csv). Refused before anything is written."""
+    shutil.copy(SAMPLES / "clean_branch.xlsx", batch / "v1.xlsx")
+    before = sorted(p.name for p in batch.iterdir())
+    result = runner.invoke(cli, ["run", str(batch / "v*[!d].[xc][ls]*"), "--as-of", AS_OF, "--checks", "validate",
+                                 "--csv", str(batch), "--format", "json"])
+    assert result.exit_code == 2 and "位于输入文件夹" in result.output and "validate.csv" not in before, result.output
+    assert sorted(p.name for p in batch.iterdir()) == before
 
 
 @pytest.mark.parametrize("linked", ["glob", "output"])
@@ -427,8 +448,9 @@ def test_listing_a_store_that_is_not_there_creates_none(runner, tmp_path):
     assert result.exit_code == 2 and "no history store there" in result.output and not missing.exists()
 
 
-@pytest.mark.parametrize("name", ["validate", "dedupe", "classify", "followups", "risk"])
-def test_each_check_runs_for_itself_exactly_the_checks_it_declares(name):
+@pytest.mark.parametrize("name, runs", [("validate", set()), ("dedupe", {"classify"}), ("classify", set()),
+                                        ("followups", set()), ("risk", {"dedupe", "classify", "followups"})])
+def test_each_check_runs_for_itself_exactly_the_checks_it_declares(name, runs):
     """NEEDS (the decorator's needs=) decides whose settings `risk` alone checks before reading a
     file: it must name every check an operation runs for itself, and nothing it does not run."""
     from complaintkit.operations import NEEDS, OpContext, available, run_operation
@@ -441,4 +463,4 @@ def test_each_check_runs_for_itself_exactly_the_checks_it_declares(name):
     registers = [load_register(SAMPLES / "branches" / "城东支行.xlsx", LoadOptions(load_policy()))]
     ctx = OpContext(load_policy(), dt.date.fromisoformat(AS_OF))
     run_operation(name, registers, ctx)
-    assert set(ctx.results) - {name} == declared
+    assert set(ctx.results) - {name} == declared == runs

@@ -135,14 +135,18 @@ class HistoryStore:
         """Open the store at ``path``, making it when there is none (for what writes to it).
 
         ``read_only``, for what only reads it (risk and run looking back, `history list`): the
-        file is never written. A store of an older version is read as it is, not migrated (the
-        next `history add` or `run --remember` migrates it), so one on a read-only share serves
-        too, and a look-back leaves the file as it found it."""
+        file is never written. A store of an older version is read as it is, not migrated
+        (whatever writes to it next migrates it: `history add`, `history forget`, `run
+        --remember` before it reads its batch), so one on a read-only share serves too, and a
+        look-back leaves the file as it found it."""
         self.path = Path(path)
         if not read_only:
             make_folder(self.path.parent)  # a file in the way is one OutputError, as for every output
-        if read_only and not self.path.exists():  # a look-back makes no file where there is none
-            self.db, version = sqlite3.connect(":memory:"), 0
+        # A file gone since the caller looked (``existing``) is read as an empty store: a
+        # look-back makes no file where there is none.
+        gone = read_only and not self.path.exists()
+        if gone:
+            version = 0
         else:
             try:
                 # SQLite opens a write-protected file for reading by itself; query_only makes sure
@@ -159,7 +163,8 @@ class HistoryStore:
         if version > SCHEMA_VERSION:
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
         if version == 0 and read_only:  # no file, or an empty one: nothing stored, and nothing written
-            self.db.close()
+            if not gone:
+                self.db.close()
             self.db = sqlite3.connect(":memory:")
             self._create()
         elif version == 0:

@@ -31,13 +31,13 @@ from .fields import FIELDS, field_label
 from .identity import RecordKey, second_columns
 from .messages import CATALOG, register_messages, t
 from .outputs import atomic_write, check_writable, require_xlsx
-from .privacy import PERSONAL_FIELDS, mask_cell
-from .register import Record, Register
+from .privacy import PERSONAL_FIELDS, REFERENCE_FIELD, mask_cell
+from .register import Record, Register, all_records
 from .sheetplan import HEADER, own_names
 from .xlsx_applier import put, put_row, sheet_title
 
 #: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
-_TEXT_FIELDS = {"complaint_id", "id_number", "phone"}
+_TEXT_FIELDS = {REFERENCE_FIELD, *PERSONAL_FIELDS}
 
 register_messages({
     "merge_sheet": ("投诉登记台账", "Register"),
@@ -106,7 +106,7 @@ def plan_merge(result: DedupeResult, registers: Sequence[Register]) -> MergeDeci
             r = Removal(m.record, keeper.record, group, m.similarity or 0.0)
             removed[m.record.key] = r
             merged_into.setdefault(keeper.record.key, []).append(r)
-    records = [r for reg in registers for r in reg.records]
+    records = all_records(registers)
     kept = [r for r in records if r.key not in removed]
     return MergeDecision(kept, [removed[r.key] for r in records if r.key in removed], merged_into, history_first)
 
@@ -188,8 +188,9 @@ def build_merged_workbook(result: DedupeResult, registers: Sequence[Register], l
 
     decision = plan_merge(result, registers)
     # The own columns: file and sheet names, and notes that name rows by their complaint IDs,
-    # which are kept (removed rows and history rows are all members of a group).
-    ids = {rec.id for rec in decision.kept} | {m.record.id for group in result.groups for m in group.members}
+    # which are kept. A note names only members of a group (merged rows, keepers, history rows,
+    # repeats).
+    ids = {m.record.id for group in result.groups for m in group.members}
 
     def shown(value: Any) -> Any:
         return mask_cell(value, keep=ids) if mask else value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Container
+from typing import Any, Callable, Container
 
 from .normalize import id_number_value, phone_value
 
@@ -45,12 +45,17 @@ def mask_phone(value: str | None) -> str | None:
 def scrub(text: str, keep: Container[str] = ()) -> str:
     """Mask every ID-like, card-like and phone-like digit run inside free text (log lines, error
     messages), whatever separators and prefixes it is written with. ``keep``: digit runs that
-    are known not to be personal (the batch's complaint IDs, named in a note)."""
+    are known not to be personal (the batch's complaint IDs, named in a note), whatever shape
+    they have (an 11-digit complaint ID looks like a mobile)."""
     if len(text) < 10:  # the shortest number masked (a landline, 0xx-xxxxxxx) has 10 digits
         return text
-    text = _ID_LIKE.sub(lambda m: m.group(0) if m.group(0) in keep else mask_id(m.group(0)) or "", text)
-    text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-    return _LANDLINE.sub(lambda m: m.group(1) + "-" + "*" * len(m.group(2)) + m.group(3), text)
+
+    def unless_kept(masked: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
+        return lambda m: m.group(0) if m.group(0) in keep else masked(m)
+
+    text = _ID_LIKE.sub(unless_kept(lambda m: mask_id(m.group(0)) or ""), text)
+    text = _MOBILE.sub(unless_kept(lambda m: m.group(1) + "****" + m.group(3)), text)
+    return _LANDLINE.sub(unless_kept(lambda m: m.group(1) + "-" + "*" * len(m.group(2)) + m.group(3)), text)
 
 
 #: The fields whose whole value is personal data: masked whole in a shareable output.

@@ -36,7 +36,7 @@ from .messages import CATALOG, register_messages, t
 from .operations import OpResult
 from .outputs import atomic_write, check_writable
 from .privacy import mask_cell, scrub
-from .register import Record, Register
+from .register import Record, Register, all_records
 from .sheetplan import AMBER, HEADER, RED, YELLOW
 from .xlsx_applier import put, safe_text
 
@@ -344,7 +344,7 @@ class _Findings:
     they first appear, and goes on to the sheet. A large register's JSON section is never held
     whole, nor its cells."""
 
-    def __init__(self, sheet: _ListSheet, mask: bool, lang: str = "zh", files_in_lists: bool = False, check: str = "") -> None:
+    def __init__(self, sheet: _ListSheet, mask: bool, lang: str, check: str) -> None:
         self.sheet = sheet
         self.mask = mask
         self.lang = lang
@@ -352,8 +352,8 @@ class _Findings:
         #: the keys whose coded values are shown in words (``in_words``), and those words
         self.worded = list(_CHECK_VALUES.get(check, {}))
         self._words: dict[tuple[str, str], str] = {}
-        #: the items' lists and objects name files (dedupe's members and primary): masked too.
-        self.files_in_lists = mask and files_in_lists
+        #: dedupe's items' lists and objects name files (its members and primary): masked too.
+        self.files_in_lists = mask and check == "dedupe"
         self.keys: dict[str, int] = {}
         self.texts = _SharedTexts()
 
@@ -546,12 +546,13 @@ def _bar_chart(ws: Worksheet, title: str, first: int, last: int, anchor: str) ->
 # reference cycles: the cycle collector would walk them and the register again and again (a
 # quarter of the build at 200,000 rows), as `run` already knows.
 @collector_paused()
-def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_of: dt.date, lang: str = "zh",
-                 failures: Sequence[InputError] = (), mask: bool = True) -> "ReportBook":
+def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_of: dt.date, lang: str,
+                 failures: Sequence[InputError], mask: bool) -> "ReportBook":
     """The report workbook for one pipeline run. ``mask``: the --mask the operations ran with
-    (their rows arrive masked by them; the report masks what it takes from the records itself)."""
+    (``OpContext.mask``: their rows arrive masked by them or not, and the report masks what it
+    takes from the records itself alike). No default: a report's masking must be the results'."""
     index = _Index(registers)
-    records = [rec for reg in registers for rec in reg.records]
+    records = all_records(registers)
     report = ReportBook()
     wb = report.workbook
     ws = wb.active
@@ -604,7 +605,7 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
         # Each check's sheet is written as its rows come; the overdue and high-risk lists go in
         # front of them below.
         sheet = _ListSheet(report, f"{t('rpt_findings', lang)}-{t(f'op_{result.name}', lang)}")
-        found = _Findings(sheet, mask, lang, files_in_lists=result.name == "dedupe", check=result.name)
+        found = _Findings(sheet, mask, lang, result.name)
         for item in result.items():
             found.add(item)
             if result.name == "classify":

@@ -17,7 +17,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import click
 from tabulate import tabulate
@@ -34,8 +34,8 @@ from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
 from ..sheetplan import SheetPlan
-from ..sources import REGISTER_SUFFIXES, BatchReach, expand_paths
-from ..xlsx_applier import annotated_suffix, write_annotated
+from ..sources import BatchReach, expand_paths
+from ..xlsx_applier import annotated_suffix, copy_names, write_annotated
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
 #: A command stopped by a signal exits 128 + the signal's number, as the shell reports it: 130
@@ -131,6 +131,8 @@ register_messages({
                           "{path}: no history store there, so no history was looked back on (the first run --remember or history add creates it)"),
     "cli_no_such_branch": ("--branch {branch}：台账中没有这个受理机构（台账中的受理机构：{found}）",
                            "--branch {branch}: no such branch in the registers (branches found: {found})"),
+    "cli_no_such_branches": ("--branch {branch}：台账中没有这些受理机构（台账中的受理机构：{found}）",
+                             "--branch {branch}: no such branches in the registers (branches found: {found})"),
     "cli_branch_maybe_unreadable": ("{message}；它也可能在 {n} 个无法读取的文件中",
                                     "{message}; it may be in the {n} file(s) that could not be read"),
     "cli_and_more": ("等 {n} 个", "and {n} more"),
@@ -270,22 +272,28 @@ def manual_mapping(manual_map: Sequence[str]) -> dict[str, str]:
         raise click.BadParameter(exc.text(message_lang()), param_hint="--map") from None
 
 
+def load_options(config: str | None, sheet: str | None, manual_map: Sequence[str],
+                 checks: Sequence[str] | None = ()) -> LoadOptions:
+    """How a command reads its registers: the policy, with the settings of ``checks`` read first
+    (every check's for None), so that a mistake there stops the command before any file is read;
+    --sheet; --map (a wrong one is a usage error)."""
+    policy = load_policy(config)
+    check_policy(policy, checks)
+    return LoadOptions(policy, sheet, manual_mapping(manual_map))
+
+
 def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None) -> Inputs:
     """Load the policy and every register the paths name; the first file that cannot be used
     stops the command (exit 2). For what is read alongside the checked registers (``--history``,
     `history add`, `risk evaluate`), where a file left out would change the answer unseen."""
-    opts = LoadOptions(load_policy(config), sheet, manual_mapping(manual_map))
+    opts = load_options(config, sheet, manual_map)
     return Inputs(opts, load_registers(tuple(paths), opts).registers)
 
 
 def read_checked(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None, check: str, lang: str) -> Inputs:
-    """The registers a check command (validate, dedupe, ...) works on.
-
-    The policy's settings for ``check`` are read first, so a mistake there stops the command
-    before any file is read; then ``read_batch``."""
-    policy = load_policy(config)
-    check_policy(policy, [check])
-    opts = LoadOptions(policy, sheet, manual_mapping(manual_map))
+    """The registers a check command (validate, dedupe, ...) works on: ``load_options`` for
+    ``check``, then ``read_batch``."""
+    opts = load_options(config, sheet, manual_map, [check])
     registers, failures = read_batch(paths, opts, lang)
     return Inputs(opts, registers, failures)
 
@@ -347,17 +355,19 @@ def look_back(registers: Sequence[Register], history_paths: Sequence[str], store
     return history
 
 
-def refuse_unknown_branches(unknown: Sequence[str], found: Sequence[str], lang: str,
-                            failures: Sequence[InputError] = ()) -> None:
-    """--branch names a branch: one that no row matches is a usage error (exit 2) naming the
-    branches the registers hold, not an empty list that looks like "nothing due there".
+def check_branches(unknown: Sequence[str], found: Sequence[str], lang: str, failures: Sequence[InputError]) -> None:
+    """--branch names branches: those that no row matches (``unknown``, every one named) are a
+    usage error (exit 2) naming the branches the registers hold, not an empty list that looks
+    like "nothing due there".
 
     When some files of the batch could not be read (``failures``), the branch may well be in one
     of them: that is one warning line, and the command goes on to its exit 3 (part of the batch
     was not checked), not a usage error that would send the user looking for a typo."""
     if unknown:
         shown = list(found[:20]) + ([t("cli_and_more", lang, n=len(found) - 20)] if len(found) > 20 else [])
-        message = t("cli_no_such_branch", lang, branch=unknown[0], found=("、" if lang == "zh" else ", ").join(shown) or "-")
+        sep = "、" if lang == "zh" else ", "
+        key = "cli_no_such_branch" if len(unknown) == 1 else "cli_no_such_branches"
+        message = t(key, lang, branch=sep.join(unknown), found=sep.join(shown) or "-")
         if failures:
             warn(t("cli_branch_maybe_unreadable", lang, message=message, n=len(failures)), lang)
             return
@@ -404,25 +414,25 @@ def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[
             click.echo(printable(summary))
 
 
-def copy_name(stem: str, suffix: str) -> str:
-    """The name of a register's annotated copy in an --annotate folder: 城东支行.checked.xlsx."""
-    return f"{stem}.checked{suffix}"
-
-
-def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None]) -> None:
+def refuse_inside_inputs(paths: Sequence[str], outputs: Sequence[str | None],
+                         written: Mapping[str, Sequence[str]] | None = None) -> None:
     """A workbook or CSV written into an input folder is read back by the next run of that folder
     as one more branch's register: every complaint counted twice, and flagged as its own duplicate.
-    A glob reads back what it matches: an output it names, or a register written into an output
-    folder it reaches (``分行/*.xlsx`` and ``-o 分行/全行.xlsx``)."""
+    A glob reads back what it matches: an output it names, or a file written into an output
+    folder it reaches (``分行/*.xlsx`` and ``-o 分行/全行.xlsx``). ``written``: the names of the
+    files each output folder gets (run's ``validate.csv``, the copies ``城东支行.checked.xlsx``)."""
     reach = BatchReach(paths)
-    # An --annotate folder's copies are named after the registers the glob picks now
-    # (城东支行.checked.xlsx): ``城*.xlsx`` picks them, a made-up name would not tell.
-    names = [f"x{suffix}" for suffix in REGISTER_SUFFIXES]
-    names += [copy_name(stem, suffix) for stem in reach.picked_stems() for suffix in (".xlsx", ".xlsm")]
     for out in filter(None, outputs):
-        inside = next(filter(None, (reach.folder_reading(p) for p in [Path(out), *(Path(out) / n for n in names)])), None)
+        targets = [Path(out), *(Path(out) / name for name in (written or {}).get(out, ()))]
+        inside = next(filter(None, map(reach.folder_reading, targets)), None)
         if inside is not None:
             raise OutputError("cli_out_in_input", path=out, folder=inside)
+
+
+def copies_of(files: Sequence[str | Path]) -> list[str]:
+    """The names --annotate may give the copies of register ``files`` not yet read (a file's
+    format, and so its copy's suffix, is known once it is read: both are named)."""
+    return copy_names([(f, suffix) for suffix in (".xlsx", ".xlsm") for f in files])
 
 
 def write_annotations(
@@ -437,7 +447,8 @@ def write_annotations(
 
     Every target is checked before the first is written (no half-done batch), and none may be
     any input of the batch, nor inside a folder of ``paths`` (the command's inputs)."""
-    refuse_inside_inputs(paths, [output, annotate_dir])
+    names = copy_names([(reg.source, annotated_suffix(reg)) for reg in registers])
+    refuse_inside_inputs(paths, [output, annotate_dir], {annotate_dir: names} if annotate_dir else None)
     inputs = [reg.source for reg in registers]
     jobs: list[tuple[Register, Path]] = []
     if output:
@@ -450,16 +461,7 @@ def write_annotations(
         jobs.append((registers[0], Path(output)))
     if annotate_dir:
         folder = make_folder(annotate_dir)
-        used: set[str] = set()
-        for reg in registers:
-            stem = Path(reg.source).stem
-            name = copy_name(stem, annotated_suffix(reg))
-            n = 2
-            while name in used:
-                name = copy_name(f"{stem}-{n}", annotated_suffix(reg))
-                n += 1
-            used.add(name)
-            jobs.append((reg, folder / name))
+        jobs += [(reg, folder / name) for reg, name in zip(registers, names)]
     for _reg, target in jobs:
         check_writable(target, force, inputs)
     written = []

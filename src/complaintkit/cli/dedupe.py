@@ -10,9 +10,10 @@ from ..dedupe import member_note, role_text
 from ..merge import write_merged
 from ..messages import t
 from ..operations import OpContext, run_operation
-from ..outputs import require_xlsx
+from ..outputs import check_writable, require_xlsx
+from ..sources import expand_paths
 from .common import (
-    UserError, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, look_back, output_options,
+    UserError, batch_exit_code, copies_of, emit, exit_code_for, fail_on_option, friendly_errors, input_options, look_back, output_options,
     read_checked, refuse_inside_inputs, resolve_format, UNDATED, as_of_option, with_unreadable, write_annotations,
 )
 
@@ -50,7 +51,8 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
         raise UserError(t("cli_merge_needs_o", lang))
     if merge:  # a wrong output is said before the batch is read and deduplicated, as run does
         require_xlsx(output, "merged")
-        refuse_inside_inputs(paths, [output, annotate_dir])
+        check_writable(output, force)
+        refuse_inside_inputs(paths, [output, annotate_dir], {annotate_dir: copies_of(expand_paths(paths))} if annotate_dir else None)
     inputs = read_checked(paths, sheet, manual_map, config, "dedupe", lang)
     policy = inputs.policy
     if window_days is not None:

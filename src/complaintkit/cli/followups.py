@@ -11,7 +11,7 @@ from ..messages import t
 from ..operations import OpContext, run_operation
 from .common import (
     as_of_option, batch_exit_code, emit, exit_code_for, fail_on_option, friendly_errors, input_options, message_lang,
-    output_options, read_checked, refuse_unknown_branches, resolve_format, warn, with_unreadable, write_annotations,
+    output_options, read_checked, check_branches, resolve_format, warn, with_unreadable, write_annotations,
 )
 
 _FILTERS = tuple(dict.fromkeys(STATUSES + FOLLOWUP_STATUSES))
@@ -79,7 +79,7 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     inputs = read_checked(paths, sheet, manual_map, config, "followups", lang)
     result = run_operation("followups", inputs.registers, OpContext(inputs.policy, as_of, lang, mask))
     everything: FollowupReport = result.detail
-    refuse_unknown_branches(everything.unknown_branches(branches), everything.branches, lang, inputs.failures)
+    check_branches(everything.unknown_branches(branches), everything.branches, lang, inputs.failures)
     report = everything.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")

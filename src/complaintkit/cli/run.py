@@ -12,17 +12,15 @@ from tabulate import tabulate
 from ..errors import OutputError
 from ..history import HistoryStore
 from ..identity import collector_paused
-from ..loader import LoadOptions
 from ..messages import register_messages, t
-from ..operations import OpContext, available, check_policy, run_pipeline
+from ..operations import OpContext, available, run_pipeline
 from ..outputs import check_writable, make_folder, require_xlsx, to_csv, to_json
-from ..policy import load_policy
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
 from ..sources import expand_paths
 from .common import (
-    UserError, as_of_option, batch_exit_code, exit_code_for, fail_on_option, friendly_errors, lang_option, manual_mapping,
+    UserError, as_of_option, batch_exit_code, copies_of, exit_code_for, fail_on_option, friendly_errors, lang_option, load_options,
     input_options, look_back, read_batch, refuse_inside_inputs, resolve_format, unreadable_entries, unreadable_line,
     write_annotations, write_text_output,
 )
@@ -72,7 +70,10 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
     """Every output is checked before any work, so a batch never stops halfway with today's report
     written beside yesterday's JSON (each is checked again when it is written); ``store``: the
     history store --remember adds to (made, or added to: no --force)."""
-    refuse_inside_inputs(paths, (report_path, csv_dir, annotate_dir))
+    written = {csv_dir: [f"{name}.csv" for name in names]} if csv_dir else {}
+    if annotate_dir:
+        written[annotate_dir] = copies_of(files)
+    refuse_inside_inputs(paths, (report_path, csv_dir, annotate_dir), written)
     if report_path:
         require_xlsx(report_path, "report")
     outs = [p for p in (report_path, json_path) if p]
@@ -125,16 +126,17 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         raise click.BadParameter(t("run_unknown_checks", lang, unknown=", ".join(unknown), available=", ".join(available())), param_hint="--checks")
     if remember and not store_path:
         raise UserError(t("run_remember_store", lang))
-    policy = load_policy(config)
-    check_policy(policy, names)  # a mistake in any check's section stops the batch before it looks at a file
+    # A mistake in any check's section, or in --map, stops the batch before it looks at a file.
+    opts = load_options(config, sheet, manual_map, names)
+    policy = opts.policy
     files = expand_paths(paths)
     _check_outputs(paths, files, report_path, json_path, csv_dir, annotate_dir, names or available(), log_file, force,
                    store_path if remember else None)
-    kept = HistoryStore.existing(store_path) if remember else None
-    new_store = remember and kept is None
-    if kept is not None:  # a store that cannot take the batch (or be migrated) says so before the work
-        with kept:
-            kept.ready_to_write()
+    existing = HistoryStore.existing(store_path) if remember else None
+    new_store = remember and existing is None
+    if existing is not None:  # a store that cannot take the batch (or be migrated) says so before the work
+        with existing:
+            existing.ready_to_write()
     # Every output is locked from before the first file is read until the run ends (--remember
     # included): a second run over the same outputs is refused at once, not after it has checked
     # the whole batch, and two runs sharing any one output (the JSON of one, the report and the
@@ -143,8 +145,6 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     for target in dict.fromkeys(str(Path(p).resolve()) for p in (report_path, json_path, csv_dir, annotate_dir) if p):
         click_ctx.with_resource(output_lock(target))
     _setup_logging(log_file)
-    mapping = manual_mapping(manual_map)
-    opts = LoadOptions(policy, sheet, mapping)
     # Each file it goes past is one line on stderr, as every check says it (even under --quiet),
     # and a warning in the log (English, like every log line); the table, the JSON and the report
     # list them in the run's language.
@@ -200,8 +200,8 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     for path in written:
         log.info(t("run_wrote", "en", path=path))
     if remember:
-        with HistoryStore(store_path) as kept:
-            kept.add(registers, roots=paths)
+        with HistoryStore(store_path) as store:
+            store.add(registers, roots=paths)
         if new_store:
             log.info(t("run_store_created", "en", store=store_path))
 
