@@ -178,6 +178,25 @@ def test_a_store_that_cannot_be_written_is_said_before_any_write(tmp_path):
     assert store.read_bytes() == written  # the probe's write is rolled back
 
 
+def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path):
+    """ready_to_write while another job holds the store's write lock: no error (that job's turn
+    ends and this one's comes; SQLite's own wait serves the write itself)."""
+    store = tmp_path / "history.sqlite"
+    with HistoryStore(store):
+        pass
+    other = sqlite3.connect(str(store))
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with HistoryStore(store) as kept:
+            kept.db.close()
+            kept.db = sqlite3.connect(str(store), timeout=0.05)  # not SQLite's 5 s wait in a test
+            kept.ready_to_write()
+            assert not kept.db.in_transaction
+    finally:
+        other.rollback()
+        other.close()
+
+
 def test_run_remember_with_a_store_it_cannot_migrate_stops_before_the_work(runner, tmp_path):
     """`run --remember` on a store that cannot be brought to this version (here a version-1 store
     whose migration fails) is exit 2 before the batch is checked: no report written whose
