@@ -49,8 +49,13 @@ def test_findings_sheets_have_english_headers_with_lang_en(runner, tmp_path):
     for title, head in sheets.items():
         assert not [h for h in head if "_" in h or re.search(r"[\u4e00-\u9fff]", h)], (title, head)
         assert len(set(head)) == len(head), (title, head)
-    assert sheets["Checks-Validation"][:2] == ["code", "severity"] and "complaint ID" in sheets["Checks-Validation"]
-    assert "days between" in sheets["Checks-Duplicates"] and "decision due" in sheets["Checks-Deadlines"]
+    assert sheets["Checks-Validation"] == ["code", "severity", "file", "sheet", "row", "column", "field", "complaint ID",
+                                           "value", "message"]
+    assert sheets["Checks-Escalation risk"] == ["file", "sheet", "row", "complaint ID", "level", "warning colour", "score",
+                                               "reasons"]
+    assert sheets["Checks-Duplicates"][:2] == ["kind", "rows"] and "days between" in sheets["Checks-Duplicates"]
+    assert {"reason label", "confidence", "evidence", "review"} <= set(sheets["Checks-Classification"])
+    assert {"decision due", "status", "days overdue", "follow-up due"} <= set(sheets["Checks-Deadlines"])
 
 
 def _column(runner, tmp_path, lang, sheet, header):
