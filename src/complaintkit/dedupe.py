@@ -39,7 +39,6 @@ from .classification import Classifier, classifier_for, classify_records, reason
 from .fields import field_label
 from .identity import (
     VIA_OTHER_PHONE, Identity, PhoneColumns, RecordKey, SheetKey, collector_paused, matched_keys, phone_columns, resolve,
-    shared_phone,
 )
 from .messages import register_messages, t
 from .normalize import value_key
@@ -480,9 +479,8 @@ class _Finder:
         """Row ``i`` as a member linked to row ``j`` (its primary, or its earlier complaint), with
         the identity keys they share."""
         a, b = self.keys[j], self.keys[i]
-        keys = tuple(matched_keys(a, b))
-        columns = shared_phone(a, b) if VIA_OTHER_PHONE in keys else None
-        return self.member(i, keys=keys, phone_headers=columns, **kw)
+        keys, columns = matched_keys(a, b)
+        return self.member(i, keys=tuple(keys), phone_headers=columns, **kw)
 
     def completeness(self, i: int) -> int:
         return sum(v is not None and v != "" for v in self.records[i].values.values())

@@ -402,19 +402,21 @@ def customer_keys(records: Iterable[Record], policy: Policy | None = None,
     return resolve(list(records), policy, columns)[0]
 
 
-def matched_keys(a: RecordKeys, b: RecordKeys) -> list[str]:
+def matched_keys(a: RecordKeys, b: RecordKeys) -> tuple[list[str], tuple[str, str] | None]:
     """Which identity keys two records share: id_number, phone (both in their 联系电话),
-    other_phone (a phone in a second phone column of either), name_branch (in that order)."""
+    other_phone (a phone in a second phone column of either), name_branch (in that order); and
+    for other_phone, the headers of the columns that hold it (``shared_phone``), else None."""
     out = []
+    columns = None
     if a.id_number and a.id_number == b.id_number:
         out.append(VIA_ID)
     if a.phone and a.phone == b.phone:
         out.append(VIA_PHONE)
-    elif (a.other_phones or b.other_phones) and shared_phone(a, b):
+    elif (a.other_phones or b.other_phones) and (columns := shared_phone(a, b)):
         out.append(VIA_OTHER_PHONE)
     if a.name_branch and a.name_branch == b.name_branch:
         out.append(VIA_NAME_BRANCH)
-    return out
+    return out, columns
 
 
 def shared_phone(a: RecordKeys, b: RecordKeys) -> tuple[str, str] | None:
