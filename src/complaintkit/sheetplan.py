@@ -550,20 +550,19 @@ def _find_or_place(book: BookAdapter, sheet: str, header_row: int, header: str, 
 
 
 def _registers_with_results(book: BookAdapter, sheet: str, depth: int) -> list[str]:
-    """The other sheets that carry own columns: registers with results of their own. When ``sheet``
-    has none yet and exactly one other has, the result sheets under their plain names are that
-    register's (it was the only one): they are renamed after it, so that each register's result
-    sheets say whose they are once there are two. (When ``sheet`` has own columns too, copied with
-    a sheet pressed before, the plain sheets may be either's: they are left as they are.)"""
-    others = [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n, depth)]
-    if len(others) == 1 and not _own_header_rows(book, sheet, depth):
-        names = own_names()
-        for name in book.sheet_names():
-            if name in names and name != STATE_SHEET:
-                target = result_sheet_name(name, others[0])
-                book.delete_sheet(target)
-                book.rename_sheet(name, target)
-    return others
+    """The sheets other than ``sheet`` that carry own columns: registers with results of their own."""
+    return [n for n in book.sheet_names() if n != sheet and not is_own_sheet(n) and _own_header_rows(book, n, depth)]
+
+
+def _name_results_after(book: BookAdapter, register: str) -> None:
+    """The result sheets under their plain names, renamed after ``register``, whose they are, so
+    that each register's result sheets say whose they are once a second register has results."""
+    names = own_names()
+    for name in book.sheet_names():
+        if name in names and name != STATE_SHEET:
+            target = result_sheet_name(name, register)
+            book.delete_sheet(target)
+            book.rename_sheet(name, target)
 
 
 def _put_table(book: BookAdapter, register: str, table: PlanTable, named: bool) -> str:
@@ -609,7 +608,14 @@ def apply_plans(book: BookAdapter, plans: Sequence[SheetPlan], values: Mapping[s
                 rows[plan.sheet] = SheetRows(given if given is not None else book.read_rows(plan.sheet), depth)
                 if marks:
                     state = _relocate(state, plan.sheet, rows[plan.sheet], formats)
-                named[plan.sheet] = bool(_registers_with_results(book, plan.sheet, depth))  # before own columns are written
+                # Before own columns are written. When this sheet has none yet and exactly one other
+                # register has, the plain result sheets were that register's (it was the only one).
+                # When this sheet has own columns too, copied with a sheet pressed before, the
+                # plain sheets may be either's: they are left as they are.
+                others = _registers_with_results(book, plan.sheet, depth)
+                if len(others) == 1 and not _own_header_rows(book, plan.sheet, depth):
+                    _name_results_after(book, others[0])
+                named[plan.sheet] = bool(others)
             taken: set[int] = set()
             if plan.sheet not in widths:
                 # Formatted out to column XFD leaves no room: go right of the last cell with a value.
