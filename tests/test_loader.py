@@ -371,3 +371,37 @@ def test_an_annotated_copy_is_read_without_the_checks_own_columns(runner, tmp_pa
     assert fields["CK-投诉原因"] is None and "category" not in fields.values()
     again = runner.invoke(cli, ["classify", str(copy), "--format", "json"])
     assert json.loads(again.stdout)["summary"] == json.loads(first.stdout)["summary"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_sheet_read_whole_is_read_without_the_cycle_collector_walking_its_rows(tmp_path, suffix):
+    """Every row of a sheet read whole is a list kept until the register is built: with the
+    collector on, it would walk the rows read so far again every 700 of them (a 200,000-row
+    sheet: 0.3 s of its 4.4 s read). Counted in collections, not timed."""
+    import gc
+
+    from complaintkit.sources import open_book
+
+    rows = [["投诉编号", "受理日期", "投诉内容"]] + [[f"C{i}", "2026-11-02", f"第{i}号"] for i in range(20_000)]
+    path = tmp_path / f"r{suffix}"
+    if suffix == ".csv":
+        path.write_text("\n".join(",".join(r) for r in rows), encoding="utf-8")
+    else:
+        write_xlsx(path, rows[1:], headers=rows[0])
+    started: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults, whatever the test run set
+    gc.callbacks.append(count)
+    try:
+        book = open_book(path)  # a CSV is read here, a workbook's sheet below
+        read = len(book.sheet(book.sheet_names[0]).rows)
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*thresholds)
+    assert read == 20_001
+    assert len(started) <= 2, started  # 28 or more without the pause

@@ -408,7 +408,7 @@ def test_annotated_copies_are_freed_one_by_one_while_the_collector_is_paused(tmp
     import weakref
 
     from complaintkit.cli import common
-    from complaintkit.identity import collector_paused
+    from complaintkit.collector import collector_paused
 
     class Book:  # a workbook's parent <-> sheet cycle
         def __init__(self) -> None:

@@ -36,9 +36,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from rapidfuzz import fuzz
 
 from .classification import Classifier, classifier_for, classify_records, reason_names_en
+from .collector import collector_paused
 from .fields import field_label
 from .identity import (
-    VIA_OTHER_PHONE, Identity, PhoneColumns, RecordKey, SheetKey, collector_paused, matched_keys, phone_columns, resolve,
+    VIA_OTHER_PHONE, Identity, PhoneColumns, RecordKey, SheetKey, matched_keys, phone_columns, resolve,
 )
 from .messages import register_messages, t
 from .normalize import value_key

@@ -27,13 +27,12 @@ customer's complaints with it.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 import unicodedata
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
+from .collector import collector_paused
 from .normalize import phone_is_valid, phone_value
 from .policy import Policy, load_policy
 from .register import Record, Register
@@ -227,24 +226,6 @@ def _shared_keys(values: Sequence[str | None], names: Sequence[str | None], limi
             if seen != name:  # only keys with a second name need a set
                 several[value].update((seen, name))
     return {value for value, distinct in several.items() if len(distinct) > limit}
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a large batch builds its many small objects.
-
-    Each collection walks every live object, the whole register included, so on a large batch
-    the collector alone makes the cost grow faster than the rows. Nothing built by identity or
-    dedupe forms a reference cycle, so reference counting still frees it all; the collector
-    resumes (if it was on) afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def resolve(records: Sequence[Record], policy: Policy | None = None,

@@ -16,7 +16,7 @@ from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import InputError
 from .fields import FIELDS, HEADER_ROWS, HeaderMatcher, column_letter
-from .identity import collector_paused
+from .collector import collector_paused
 from .messages import Text, register_messages
 from .normalize import (
     Parsed,

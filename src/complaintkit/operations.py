@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .identity import collector_paused
+from .collector import collector_paused
 from .policy import Policy
 from .register import Register
 from .sheetplan import SheetPlan

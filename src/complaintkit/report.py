@@ -31,7 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .errors import InputError
 from .fields import FIELDS, field_label
-from .identity import collector_paused
+from .collector import collector_paused
 from .messages import CATALOG, register_messages, t
 from .operations import OpResult
 from .outputs import atomic_write, check_writable

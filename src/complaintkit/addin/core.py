@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from ..deadlines import days_left, due_date
 from ..errors import ComplaintkitError, InputError
 from ..fields import column_letter
-from ..identity import collector_paused
+from ..collector import collector_paused
 from ..loader import LoadOptions, header_search_rows, register_from_rows
 from ..messages import register_messages, t, user_lang
 from ..normalize import is_blank, parse_id_number

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from ..errors import OutputError
 from ..history import HistoryStore
-from ..identity import collector_paused
+from ..collector import collector_paused
 from ..messages import register_messages, t
 from ..operations import OpContext, available, run_pipeline
 from ..outputs import check_writable, make_folder, require_xlsx, to_csv, to_json
