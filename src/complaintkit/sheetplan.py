@@ -555,8 +555,9 @@ def _registers_with_results(book: BookAdapter, sheet: str, depth: int) -> list[s
 
 
 def _name_results_after(book: BookAdapter, register: str) -> None:
-    """The result sheets under their plain names, renamed after ``register``, whose they are, so
-    that each register's result sheets say whose they are once a second register has results."""
+    """The result sheets under their plain names, renamed after ``register`` (the only register
+    with results until now), so that each register's result sheets say whose they are once a
+    second register has results."""
     names = own_names()
     for name in book.sheet_names():
         if name in names and name != STATE_SHEET:
