@@ -630,3 +630,30 @@ def test_the_clerks_formatting_below_the_data_is_left_in_the_own_columns(tmp_pat
     ws = reloaded(wb, tmp_path / "after.xlsx")[SHEET]
     assert all(ws.cell(row=r, column=14).value is None for r in range(2, 8))  # the own column was there, and is emptied
     assert all(ws.cell(row=r, column=c).fill.start_color.rgb[-6:] == OTHER_FILL for r in (8, 200, 399) for c in (14, 15, 19))
+
+
+def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_column_is_inserted(runner, tmp_path):
+    """register.header_search_rows = 45 and 35 rows of notes above the register: `validate -o`,
+    then the clerk fixes T0002's ID number and inserts a column at A in the copy, then `validate
+    -o` on it. The CLI gives apply_plans no depth of its own, so the plans' header row is how deep
+    it looks for the headers a mark's column is known by: the fixed cell, now in column G, gets
+    the clerk's fill and note back."""
+    from complaintkit.cli import cli
+
+    path = register(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    wb[SHEET].insert_rows(1, 35)
+    wb.save(path)
+    config = tmp_path / "deep.toml"
+    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    first, second = tmp_path / "checked.xlsx", tmp_path / "again.xlsx"
+    options = ["--config", str(config), "--as-of", AS_OF]
+    assert runner.invoke(cli, ["validate", str(path), "-o", str(first), *options]).exit_code == 1
+    wb = load_workbook(first)
+    wb[SHEET]["F39"] = "11010519491231002X"
+    move_openpyxl_cells(wb[SHEET], cols=insert_column(1))
+    wb.save(first)
+    assert runner.invoke(cli, ["validate", str(first), "-o", str(second), *options]).exit_code == 0
+    cells = normalised(snapshot(load_workbook(second)))[SHEET][1]
+    assert cells["G39"] == ("11010519491231002X", USER_FILL, "客户说证件号码是旧证")
+    assert cells["G40"][1:] == (OTHER_FILL, "T0003 本人已核实")
