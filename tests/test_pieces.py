@@ -184,6 +184,21 @@ def test_each_piece_is_normalised_as_it_comes(tmp_path, pieces, monkeypatch):
     assert sys.getswitchinterval() == before
 
 
+def test_a_switch_interval_set_while_a_sheet_is_read_in_pieces_is_left_as_it_was_set(tmp_path, pieces):
+    """Another part of the process (a host, a profiler) sets its own switch interval while a sheet
+    is read in pieces: the read, ending, does not put the one from before it back over it."""
+    before = sys.getswitchinterval()
+    book = sources.open_book(_book(tmp_path / "r.xlsx"))
+    sheet = book.sheet(book.sheet_names[0])
+    assert len(sheet.head(5)) == 5 and not sheet.complete
+    try:
+        sys.setswitchinterval(0.003)
+        assert sheet.rows
+        assert sys.getswitchinterval() == pytest.approx(0.003)
+    finally:
+        sys.setswitchinterval(before)
+
+
 def test_two_sheets_read_in_pieces_at_once_put_the_switch_interval_back_whichever_ends_first(tmp_path, pieces):
     path = _book(tmp_path / "r.xlsx", extra=lambda ws: ws.parent.copy_worksheet(ws))
     before = sys.getswitchinterval()

@@ -152,25 +152,27 @@ def piece_size(sheet_bytes: int, shared_bytes: int) -> int:
 
 _handoffs = threading.Lock()
 _reading = 0  # sheets being read in pieces now (several, while the loader looks for the register)
-_handoff_before = 0.0
+_handoff_before = _handoff_set = 0.0
 
 
 @contextlib.contextmanager
 def _quick_handoffs() -> Iterator[None]:
     """The switch interval at ``HANDOFF_S`` while any sheet is read in pieces, and as it was once
-    none is (sheets read at once may finish in any order)."""
-    global _reading, _handoff_before
+    none is (sheets read at once may finish in any order). An interval another part of the
+    process set meanwhile is left as it was set."""
+    global _reading, _handoff_before, _handoff_set
     with _handoffs:
         if _reading == 0:
             _handoff_before = sys.getswitchinterval()
             sys.setswitchinterval(min(_handoff_before, HANDOFF_S))
+            _handoff_set = sys.getswitchinterval()
         _reading += 1
     try:
         yield
     finally:
         with _handoffs:
             _reading -= 1
-            if _reading == 0:
+            if _reading == 0 and sys.getswitchinterval() == _handoff_set:
                 sys.setswitchinterval(_handoff_before)
 
 
