@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from openpyxl import Workbook
 
 from complaintkit.errors import InputError
@@ -206,6 +207,40 @@ def test_header_matcher_names_the_columns_it_shadows():
     # The first column wins (here the --map entry, which names a field exactly like an alias).
     assert matcher.shadowed(cells, mapping) == {3: "description", 6: "description", 10: "phone"}
     assert matcher.shadowed(HEADERS, matcher.map_row(HEADERS)) == {}
+
+
+_MATCHER = HeaderMatcher.from_policy(POLICY)
+_PIECES = [alias for alias, _ in _MATCHER.partial] + ["客户", "（备注）", "2", " ", "编号", "日期", "a", "状态的"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=6).map("".join))
+def test_the_matcher_finds_the_field_trying_each_alias_would(text):
+    """The matcher remembers each text's key and tells a text holding no alias by one search; the
+    field it finds is the one the plain way finds: the exact name, else the longest alias the
+    header holds (texts over 40 characters are no header)."""
+    key = header_key(text)
+    plain = _MATCHER.exact.get(key) if key in _MATCHER.exact else (
+        None if not key or len(key) > 40 else next((name for alias, name in _MATCHER.partial if alias in key), None))
+    assert _MATCHER.match(text) == plain
+    assert _MATCHER.match(text) == plain  # remembered
+    assert _MATCHER.named(text) == _MATCHER.exact.get(key)
+
+
+def test_the_matcher_forgets_its_keys_past_its_bound(monkeypatch):
+    from complaintkit import fields
+
+    monkeypatch.setattr(fields, "_KEYS_KEPT", 3)
+    matcher = HeaderMatcher.from_policy(POLICY)
+    assert [matcher.match(h) for h in ("投诉编号", "客户姓名", "张三", "受理日期", "投诉编号")] == \
+        ["complaint_id", "customer_name", None, "received_date", "complaint_id"]
+    assert 0 < len(matcher._keys) <= 3
+
+
+def test_one_matcher_serves_every_file_of_a_batch():
+    opts = LoadOptions(POLICY)
+    assert opts.matcher is opts.matcher
+    assert LoadOptions(POLICY, manual_map={"事由": "description"}).matcher.match("事由") == "description"
 
 
 @pytest.mark.parametrize("header, field", [

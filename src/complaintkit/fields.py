@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .errors import PolicyError
@@ -86,12 +86,23 @@ def _untagged(key: str) -> str:
     return _VARIANT_SUFFIX.sub("", _VARIANT_PREFIX.sub("", key, count=1), count=1)
 
 
+#: Folded texts a HeaderMatcher remembers (a batch's header searches meet the same statuses,
+#: channels and branch names in every file); forgotten all at once past this many.
+_KEYS_KEPT = 50_000
+
+
 @dataclass(frozen=True)
 class HeaderMatcher:
-    """Maps header texts to canonical fields using the policy's aliases and ``--map`` entries."""
+    """Maps header texts to canonical fields using the policy's aliases and ``--map`` entries.
+
+    One matcher serves a whole batch: the header search looks at the first rows of every file,
+    most of them data, so it remembers each text's folded key, and a text that holds no alias at
+    all is told by one search (``screen``) rather than by trying each alias in turn."""
 
     exact: dict[str, str]
     partial: tuple[tuple[str, str], ...]
+    screen: re.Pattern[str] | None = None
+    _keys: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_policy(cls, policy: Policy, manual: dict[str, str] | None = None) -> "HeaderMatcher":
@@ -111,18 +122,30 @@ class HeaderMatcher:
             ((key, name) for key, name in exact.items() if _distinctive(key)),
             key=lambda kv: -len(kv[0]),
         )
-        return cls(exact, tuple(partial))
+        screen = re.compile("|".join(re.escape(key) for key, _ in partial)) if partial else None
+        return cls(exact, tuple(partial), screen)
+
+    def key(self, header: object) -> str:
+        """``header_key(header)``, remembered for texts."""
+        if not isinstance(header, str):
+            return header_key(header)
+        key = self._keys.get(header)
+        if key is None:
+            if len(self._keys) >= _KEYS_KEPT:
+                self._keys.clear()
+            key = self._keys[header] = header_key(header)
+        return key
 
     def match(self, header: object) -> str | None:
         """The canonical field for one header text, or None when it is not recognised."""
-        key = header_key(header)
+        key = self.key(header)
         if not key:
             return None
         if key in self.exact:
             return self.exact[key]
-        if len(key) > 40:  # a long text cell is not a header
+        if len(key) > 40 or self.screen is None or not self.screen.search(key):  # a long text is no header
             return None
-        for alias, name in self.partial:
+        for alias, name in self.partial:  # the longest alias the header holds
             if alias in key:
                 return name
         return None
@@ -155,14 +178,14 @@ class HeaderMatcher:
 
     def named(self, header: object) -> str | None:
         """The field that ``header`` names exactly (its name, an alias or a ``--map`` entry), or None."""
-        return self.exact.get(header_key(header))
+        return self.exact.get(self.key(header))
 
     def variant_of(self, header: object) -> str | None:
         """The field whose name or alias ``header`` is once a number or spare mark is taken off
         (联系电话2, 手机号码1, 第二联系电话, 备用电话 -> phone), or None: a header that is a field's
         name itself, or that names another thing (回访电话, 回访状态), is no variant. The alias must
         be distinctive, as for containment ("id2" is no second ID)."""
-        key = header_key(header)
+        key = self.key(header)
         base = _untagged(key)
         if key in self.exact or base == key or not _distinctive(base):
             return None

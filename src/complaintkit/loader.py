@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import itertools
 import operator
 import re
@@ -71,6 +72,12 @@ class LoadOptions:
     policy: Policy
     sheet: str | None = None
     manual_map: dict[str, str] | None = None
+
+    @functools.cached_property
+    def matcher(self) -> HeaderMatcher:
+        """The header matcher of these options, one for every file of a batch (it remembers the
+        texts it has folded)."""
+        return HeaderMatcher.from_policy(self.policy, self.manual_map)
 
 
 @dataclass
@@ -459,7 +466,7 @@ def build_register(book: RawBook, opts: LoadOptions) -> Register:
 
 
 def _build_register(book: RawBook, opts: LoadOptions) -> Register:
-    matcher = HeaderMatcher.from_policy(opts.policy, opts.manual_map)
+    matcher = opts.matcher
     sheet, header_idx, mapping = _choose_sheet(book, opts, matcher)
     sheet = book.take(sheet.name)
     rows = sheet.read_to(header_idx + 1)
