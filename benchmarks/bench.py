@@ -8,6 +8,7 @@ Not a test: the test suite holds no timings.
     python benchmarks/bench.py --rows 20000 --src /tmp/before/src   # another source tree (before/after)
     python benchmarks/bench.py --real-texts ../shared/data/heimao/train.csv  # classify on texts people wrote too
     python benchmarks/bench.py --rows 20000 --stages addin --mix branch     # a register with the sample's mix
+    python benchmarks/bench.py --rows 200000 --stages batch --files 300     # the same rows as 300 branch files
 
 Stages: the read floor (python-calamine reading the .xlsx into Python rows, the fastest reader
 here), the file to rows as complaintkit reads it (far-cell guard and calamine), ``load_register``
@@ -17,7 +18,9 @@ new .xlsx, the fastest writer installed), the add-in path (``plans_for_sheet`` f
 button on a 10,000-row sheet of values as xlwings hands them over; the fastest of three presses,
 each cold), a pass reading every value of every record once (the baseline of the scaling
 verdict: what the machine's memory alone makes a pass over ten times the records cost), and the
-whole ``complaintkit run --report`` in a child process. Each stage gives wall and CPU seconds and
+whole ``complaintkit run --report`` in a child process; with ``batch``, the same rows split into
+``--files`` branch registers saved as Excel saves them (shared strings), read as a folder
+(``load_registers``) against calamine reading every file. Each stage gives wall and CPU seconds and
 the process's resident memory after it; the whole run gives its peak resident memory. The
 machine is shared, so wall time includes waiting for a core: the targets are judged on both and
 the CPU figure is the steadier one, except the read's: a large sheet is read on two cores (see
@@ -43,6 +46,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -61,6 +65,9 @@ ADDIN_ROWS = 10_000
 ADDIN_TRIES = 3
 #: Generator version in the file names, so a changed generator never reuses old files.
 GENERATOR = "v3"
+#: A batch's stage names (see ``batch_files``), for the table and the verdict.
+BATCH_FLOOR = "batch floor (calamine, every file)"
+BATCH_READ = "batch read (load_registers, the folder)"
 
 
 def cores_delivered(mib: int = 128) -> float:
@@ -257,7 +264,7 @@ def read_rows(path: Path) -> list[list[Any]]:
 #: The baseline of the scaling verdict (a pass with no algorithm in it).
 TOUCH = "baseline: every value of every record read once"
 #: Stages that are baselines, not complaintkit's: the scaling verdict shows how they grow but does not judge them.
-BASELINES = ("read floor (calamine)", "write floor (openpyxl write-only)", TOUCH)
+BASELINES = ("read floor (calamine)", "write floor (openpyxl write-only)", TOUCH, BATCH_FLOOR)
 
 
 def touch_every_value(reg: Any) -> int:
@@ -335,6 +342,62 @@ def whole_run(src: Path, path: Path, out: Path, memory_limit: float | None = Non
 def register_path(rows: int) -> Path:
     mix = "" if MIX.name == "stress" else f"-{MIX.name}"  # the stress registers keep their names
     return WORK / f"register-{GENERATOR}{mix}-{rows}.xlsx"
+
+
+_INLINE_TEXT = re.compile(rb'<c r="([A-Z]+\d+)"( s="\d+")? t="inlineStr"><is><t>(.*?)</t></is></c>')
+
+
+def _save_with_shared_strings(wb: Any, path: Path) -> None:
+    """Save an openpyxl workbook with its texts in shared strings, as Excel saves one (openpyxl
+    3.1 writes them inline, as streaming writers and system exports do)."""
+    plain = path.with_suffix(".inline.xlsx")
+    wb.save(plain)
+    index: dict[bytes, int] = {}
+
+    def shared(m: re.Match[bytes]) -> bytes:
+        return b'<c r="%s"%s t="s"><v>%d</v></c>' % (m.group(1), m.group(2) or b"", index.setdefault(m.group(3), len(index)))
+
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                data = _INLINE_TEXT.sub(shared, data)
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdSST" Type="http://schemas.openxmlformats.org/'
+                                    b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+            zout.writestr(info, data)
+        zout.writestr("xl/sharedStrings.xml", b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns='
+                      b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">%s</sst>'
+                      % (len(index), len(index), b"".join(b"<si><t>%s</t></si>" % t for t in index)))
+    plain.unlink()
+
+
+def batch_files(rows: int, files: int) -> list[Path]:
+    """The register of ``rows`` split into ``files`` branch registers (a title row, the header,
+    their share of the rows), each saved as Excel saves a workbook: texts in shared strings.
+    Made once, in a folder of its own."""
+    folder = WORK / f"batch-{GENERATOR}-{rows}-{files}"
+    if not folder.is_dir():
+        from openpyxl import Workbook
+
+        rows_in = read_floor(register_path(rows))
+        header, data = rows_in[1], rows_in[2:]
+        making = Path(tempfile.mkdtemp(dir=WORK, prefix=folder.name + "."))
+        per = -(-len(data) // files)
+        for k in range(files):
+            wb = Workbook()
+            ws = wb.active
+            ws.title = "台账"
+            ws.append([f"第{k + 1}支行投诉登记台账"])
+            ws.append(header)
+            for row in data[k * per:(k + 1) * per]:
+                ws.append([None if v == "" else v for v in row])
+            _save_with_shared_strings(wb, making / f"branch{k + 1:03d}.xlsx")
+        making.rename(folder)
+    return sorted(folder.glob("*.xlsx"))
 
 
 def pipeline_order() -> list[str]:
@@ -425,8 +488,8 @@ def growth_in_turn(sizes: list[int], stages: list[str] | None, rounds: int, src:
 
 
 def bench(rows: int, stages: list[str] | None, src: Path, memory_limit: float | None = None,
-          real_texts: list[str] | None = None) -> dict[str, dict[str, float]]:
-    from complaintkit.loader import LoadOptions, load_register
+          real_texts: list[str] | None = None, files: int = 300) -> dict[str, dict[str, float]]:
+    from complaintkit.loader import LoadOptions, load_register, load_registers
     from complaintkit.operations import OpContext, available
     from complaintkit.policy import load_policy
 
@@ -469,6 +532,12 @@ def bench(rows: int, stages: list[str] | None, src: Path, memory_limit: float | 
             s.time(f"classify {len(written):,} real texts", lambda: list(map(Classifier(policy).classify_fields, written)))
         del values
     del floor_rows
+    if stages and "batch" in stages:  # asked for by name only: it makes its files first
+        # A back office's batch: many small files, each read whole, in turn (the floor the same).
+        batch = batch_files(rows, files)
+        for _ in range(n):
+            s.time(BATCH_FLOOR, lambda: [read_floor(f) for f in batch])
+            s.time(BATCH_READ, load_registers, [str(batch[0].parent)], LoadOptions(policy))
     if reading:
         for _ in range(n):  # the floor and the read in turn, each starting from the same state
             reg = None
@@ -562,6 +631,12 @@ def verdicts(results: dict[int, dict[str, dict[str, float]]], in_turn: dict[str,
             out.append(f"{n:,} rows: whole run = {ratio_w:.2f}x (wall) / {ratio_c:.2f}x (cpu) the read+write floor, peak "
                        f"{run['rss']:,.0f} MiB - target 2x and 1.5 GB: "
                        f"{'met' if max(ratio_w, ratio_c) <= 2 and run['rss'] < 1536 else 'not met'}")
+        if BATCH_READ in r:
+            read, bf = r[BATCH_READ], r[BATCH_FLOOR]
+            out.append(f"{n:,} rows in a batch of files: read = {read['wall'] / bf['wall']:.2f}x (wall) / "
+                       f"{read['cpu'] / bf['cpu']:.2f}x (cpu) the calamine floor reading every file "
+                       f"({n / read['wall']:,.0f} vs {n / bf['wall']:,.0f} rows/s wall) - target 1.5x: "
+                       f"{'met' if read['wall'] / bf['wall'] <= 1.5 else 'not met'}")
         gen = next((f for name, f in r.items() if name.startswith("classify") and name.endswith("generated rows")), None)
         real = next(((name, f) for name, f in r.items() if name.startswith("classify") and name.endswith("real texts")), None)
         if gen and real:
@@ -603,7 +678,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[20000, 200000])
     parser.add_argument("--stages", default=None,
-                        help="comma-separated subset: read,validate,dedupe,classify,followups,risk,report,addin,run (default: all)")
+                        help="comma-separated subset: read,validate,dedupe,classify,followups,risk,report,addin,run "
+                             "(default: all), and batch (by name only)")
+    parser.add_argument("--files", type=int, default=300, metavar="N",
+                        help="the batch stage's number of branch files (the register's rows split among them)")
     parser.add_argument("--src", type=Path, default=HERE.parent / "src", help="the complaintkit source tree to measure")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
@@ -624,7 +702,7 @@ def main() -> None:
     stages = args.stages.split(",") if args.stages else None
     texts = real_texts(args.real_texts) if args.real_texts else None
     cores = [cores_delivered()]
-    results = {n: bench(n, stages, args.src.resolve(), args.memory_limit, texts) for n in args.rows}
+    results = {n: bench(n, stages, args.src.resolve(), args.memory_limit, texts, args.files) for n in args.rows}
     in_turn = None
     if len(args.rows) >= 2 and args.scaling_rounds > 0:
         in_turn = growth_in_turn(args.rows, stages, args.scaling_rounds, args.src.resolve(), args.memory_limit)

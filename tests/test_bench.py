@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import zipfile
 
 from conftest import ROOT
 
@@ -37,6 +38,21 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
     assert bench.verdicts(results, in_turn)[-1].startswith("scaling x2 rows (timed in turn)")
     # A stage not asked for is neither timed nor judged, the read included.
     assert set(bench.growth_in_turn([200, 400], ["risk"], 1, ROOT / "src")) == {bench.TOUCH, "risk"}
+
+
+def test_the_benchmark_reads_the_same_rows_as_a_batch_of_branch_files(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.syspath_prepend(str(ROOT / "samples"))
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    results = {300: bench.bench(300, ["batch"], ROOT / "src", None, None, files=4)}
+    files = sorted((tmp_path / f"batch-{bench.GENERATOR}-300-4").glob("*.xlsx"))
+    assert len(files) == 4 and all(zipfile.ZipFile(f).read("xl/sharedStrings.xml") for f in files)  # as Excel saves
+    assert sum(len(bench.read_floor(f)) - 2 for f in files) == 300  # every row once, under a title and the header
+    assert bench.BATCH_READ in bench.table(results) and "read (load_register)" not in bench.table(results)
+    [line] = [line for line in bench.verdicts(results) if "batch" in line]
+    assert line.startswith("300 rows in a batch of files: read = ") and "target 1.5x" in line
 
 
 def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_beside_it():
