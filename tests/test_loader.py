@@ -441,3 +441,19 @@ def test_a_sheet_read_whole_is_read_without_the_cycle_collector_walking_its_rows
         gc.set_threshold(*thresholds)
     assert read == 20_001
     assert len(started) <= 2, started  # 28 or more without the pause
+
+
+def test_a_batch_reads_each_file_as_it_would_be_read_alone(tmp_path, samples):
+    """One set of column parsers serves every file of a batch (each distinct value parsed once for
+    them all): every register is still the one its file gives read alone, its values, the cells
+    typed otherwise than their value, its problems and its unknown columns."""
+    texts = write_xlsx(tmp_path / "texts.xlsx", [good_row(1, 受理日期="2026年11月2日"), good_row(2, 联系电话="13800138000 ")])
+    files = sorted((samples / "branches").glob("*.*")) + [samples / "messy_branch.xlsx", texts]
+    batch = load_registers([str(f) for f in files], LoadOptions(POLICY)).registers
+    alone = [load_register(f, LoadOptions(POLICY)) for f in files]
+    assert [r.source for r in batch] == [r.source for r in alone]
+    for a, b in zip(batch, alone):
+        assert (a.header_row, a.columns, a.notes) == (b.header_row, b.columns, b.notes)
+        assert [(r.row, r.values, dict(r.raw), dict(r.problems), dict(r.extra)) for r in a.records] == \
+               [(r.row, r.values, dict(r.raw), dict(r.problems), dict(r.extra)) for r in b.records]
+    assert batch[-1].records[0].raw  # the text date is kept as typed, after files whose dates were cells

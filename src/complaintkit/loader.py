@@ -79,6 +79,16 @@ class LoadOptions:
         texts it has folded)."""
         return HeaderMatcher.from_policy(self.policy, self.manual_map)
 
+    @functools.cached_property
+    def _parsers(self) -> dict[str, "_ColumnParser"]:
+        return {name: _ColumnParser(parse) for name, parse in field_parsers(self.policy).items()}
+
+    def column_parser(self, field: str) -> "_ColumnParser":
+        """The parser of a field's column, one for every file of a batch: the branches' files
+        repeat one another's channels, statuses, branches and dates, and each distinct value is
+        parsed once for them all (a file's own parsers started anew in each of 300 files)."""
+        return self._parsers[field]
+
 
 @dataclass
 class LoadResult:
@@ -493,8 +503,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     if merged:
         notes.append(f"merged_cells:{merged}")
     field_cols = {c.field: c.letter for c in columns if c.field}
-    parsers = field_parsers(opts.policy)
-    fields = [(c.index, c.field, _ColumnParser(parsers[c.field])) for c in columns if c.field]
+    fields = [(c.index, c.field, opts.column_parser(c.field)) for c in columns if c.field]
     extras = [(c.index, c.extra_key) for c in columns if not c.field]
     records: list[Record] = []
     prefilled: list[int] = []
