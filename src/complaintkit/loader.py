@@ -79,15 +79,6 @@ class LoadOptions:
         texts it has folded)."""
         return HeaderMatcher.from_policy(self.policy, self.manual_map)
 
-    @functools.cached_property
-    def _parsers(self) -> dict[str, "_ColumnParser"]:
-        return {name: _ColumnParser(parse) for name, parse in field_parsers(self.policy).items()}
-
-    def column_parser(self, field: str) -> "_ColumnParser":
-        """The parser of a field's column, one for every file of a batch: the branches' files
-        repeat one another's channels, statuses, branches and dates, and each distinct value is
-        parsed once for them all (a file's own parsers started anew in each of 300 files)."""
-        return self._parsers[field]
 
 
 @dataclass
@@ -466,16 +457,31 @@ def field_parsers(policy: Policy) -> dict[str, Callable[[Any], Parsed]]:
     return parsers
 
 
-def build_register(book: RawBook, opts: LoadOptions) -> Register:
+class ColumnParsers:
+    """The parser of each field's column, for one file or every file of a batch: the branches'
+    files repeat one another's channels, statuses, branches and dates, and each distinct value is
+    parsed once for them all (parsers started anew in each of 300 files cost their read 13%).
+    What they remember goes with them once the batch is read."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._parsers = {name: _ColumnParser(parse) for name, parse in field_parsers(policy).items()}
+
+    def __getitem__(self, field: str) -> _ColumnParser:
+        return self._parsers[field]
+
+
+def build_register(book: RawBook, opts: LoadOptions, parsers: ColumnParsers | None = None) -> Register:
     """Turn one opened book into a Register (header found, values normalised). The chosen sheet's
-    rows are used up: the book reads them again if asked."""
+    rows are used up: the book reads them again if asked. ``parsers``: those of the batch the
+    book is read in (a file's own when not given)."""
+    parsers = parsers or ColumnParsers(opts.policy)
     try:
-        return _build_register(book, opts)
+        return _build_register(book, opts, parsers)
     except ReadWhole:  # the sheet's pieces could not be used: the book now reads it whole
-        return _build_register(book, opts)
+        return _build_register(book, opts, parsers)
 
 
-def _build_register(book: RawBook, opts: LoadOptions) -> Register:
+def _build_register(book: RawBook, opts: LoadOptions, parsers: ColumnParsers) -> Register:
     matcher = opts.matcher
     sheet, header_idx, mapping = _choose_sheet(book, opts, matcher)
     sheet = book.take(sheet.name)
@@ -503,7 +509,7 @@ def _build_register(book: RawBook, opts: LoadOptions) -> Register:
     if merged:
         notes.append(f"merged_cells:{merged}")
     field_cols = {c.field: c.letter for c in columns if c.field}
-    fields = [(c.index, c.field, opts.column_parser(c.field)) for c in columns if c.field]
+    fields = [(c.index, c.field, parsers[c.field]) for c in columns if c.field]
     extras = [(c.index, c.extra_key) for c in columns if not c.field]
     records: list[Record] = []
     prefilled: list[int] = []
@@ -548,10 +554,10 @@ def register_from_rows(rows: list[list[Any]], sheet_name: str, opts: LoadOptions
     return build_register(book, LoadOptions(opts.policy, sheet_name, opts.manual_map))
 
 
-def load_register(path: str | Path, opts: LoadOptions) -> Register:
-    """Read one register file."""
+def load_register(path: str | Path, opts: LoadOptions, parsers: ColumnParsers | None = None) -> Register:
+    """Read one register file (``parsers``: those of the batch it is read in)."""
     max_mb = float(opts.policy.get("register.max_file_mb", 500))
-    return build_register(open_book(path, max_mb), opts)
+    return build_register(open_book(path, max_mb), opts, parsers)
 
 
 def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_going: bool = False,
@@ -564,11 +570,12 @@ def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_g
     """
     registers: list[Register] = []
     failures: list[InputError] = []
+    parsers = ColumnParsers(opts.policy)
     for path in expand_paths(paths) if files is None else files:
         if progress is not None:
             progress(path)
         try:
-            registers.append(load_register(path, opts))
+            registers.append(load_register(path, opts, parsers))
         except InputError as exc:
             if not keep_going:
                 raise
