@@ -214,7 +214,8 @@ def _rss_mib() -> float:
 #: The stages judged by wall time (the read, in rows per second: a large sheet is read on both
 #: cores). Of several runs the fastest by that measure counts; of every other stage's, the fastest
 #: by cpu time, the steadier figure on a shared machine.
-JUDGED_BY_WALL = frozenset({"read floor (calamine)", "read: file to rows (guard, calamine)", "read (load_register)"})
+JUDGED_BY_WALL = frozenset({"read floor (calamine)", "read: file to rows (guard, calamine)", "read (load_register)",
+                            BATCH_FLOOR, BATCH_READ})
 
 
 class Stages:
@@ -344,7 +345,9 @@ def register_path(rows: int) -> Path:
     return WORK / f"register-{GENERATOR}{mix}-{rows}.xlsx"
 
 
-_INLINE_TEXT = re.compile(rb'<c r="([A-Z]+\d+)"( s="\d+")? t="inlineStr"><is><t>(.*?)</t></is></c>')
+# A text cell as openpyxl writes it inline (a text with spaces at its ends or a line break keeps
+# them with xml:space, which its shared string keeps too).
+_INLINE_TEXT = re.compile(rb'<c r="([A-Z]+\d+)"( s="\d+")? t="inlineStr"><is>(<t(?: xml:space="preserve")?>.*?</t>)</is></c>', re.S)
 
 
 def _save_with_shared_strings(wb: Any, path: Path) -> None:
@@ -353,8 +356,11 @@ def _save_with_shared_strings(wb: Any, path: Path) -> None:
     plain = path.with_suffix(".inline.xlsx")
     wb.save(plain)
     index: dict[bytes, int] = {}
+    count = 0
 
     def shared(m: re.Match[bytes]) -> bytes:
+        nonlocal count
+        count += 1
         return b'<c r="%s"%s t="s"><v>%d</v></c>' % (m.group(1), m.group(2) or b"", index.setdefault(m.group(3), len(index)))
 
     with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
@@ -371,7 +377,7 @@ def _save_with_shared_strings(wb: Any, path: Path) -> None:
             zout.writestr(info, data)
         zout.writestr("xl/sharedStrings.xml", b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns='
                       b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">%s</sst>'
-                      % (len(index), len(index), b"".join(b"<si><t>%s</t></si>" % t for t in index)))
+                      % (count, len(index), b"".join(b"<si>%s</si>" % t for t in index)))
     plain.unlink()
 
 
@@ -379,7 +385,7 @@ def batch_files(rows: int, files: int) -> list[Path]:
     """The register of ``rows`` split into ``files`` branch registers (a title row, the header,
     their share of the rows), each saved as Excel saves a workbook: texts in shared strings.
     Made once, in a folder of its own."""
-    folder = WORK / f"batch-{GENERATOR}-{rows}-{files}"
+    folder = WORK / f"batch-{register_path(rows).stem}-{files}"  # the register's mix in its name too
     if not folder.is_dir():
         from openpyxl import Workbook
 

@@ -89,6 +89,7 @@ def _untagged(key: str) -> str:
 #: Folded texts a HeaderMatcher remembers (a batch's header searches meet the same statuses,
 #: channels and branch names in every file); forgotten all at once past this many.
 _KEYS_KEPT = 50_000
+_KEY_KEPT_LEN = 64
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,13 @@ class HeaderMatcher:
 
     exact: dict[str, str]
     partial: tuple[tuple[str, str], ...]
-    screen: re.Pattern[str] | None = None
-    _keys: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    screen: re.Pattern[str] = field(init=False, compare=False, repr=False)
+    _keys: dict[str, str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Made from the aliases, whoever builds the matcher (a copy by dataclasses.replace too).
+        object.__setattr__(self, "screen", re.compile("|".join(re.escape(key) for key, _ in self.partial) or "(?!)"))
+        object.__setattr__(self, "_keys", {})
 
     @classmethod
     def from_policy(cls, policy: Policy, manual: dict[str, str] | None = None) -> "HeaderMatcher":
@@ -122,12 +128,12 @@ class HeaderMatcher:
             ((key, name) for key, name in exact.items() if _distinctive(key)),
             key=lambda kv: -len(kv[0]),
         )
-        screen = re.compile("|".join(re.escape(key) for key, _ in partial)) if partial else None
-        return cls(exact, tuple(partial), screen)
+        return cls(exact, tuple(partial))
 
     def key(self, header: object) -> str:
-        """``header_key(header)``, remembered for texts."""
-        if not isinstance(header, str):
+        """``header_key(header)``, remembered for short texts (a long one is a complaint's text,
+        met once)."""
+        if not isinstance(header, str) or len(header) > _KEY_KEPT_LEN:
             return header_key(header)
         key = self._keys.get(header)
         if key is None:
@@ -143,7 +149,7 @@ class HeaderMatcher:
             return None
         if key in self.exact:
             return self.exact[key]
-        if len(key) > 40 or self.screen is None or not self.screen.search(key):  # a long text is no header
+        if len(key) > 40 or not self.screen.search(key):  # a long text is no header
             return None
         for alias, name in self.partial:  # the longest alias the header holds
             if alias in key:
