@@ -40,6 +40,17 @@ def user_format(cell, fill: str | None, note: str | None) -> None:
     cell.comment = Comment(note, "网点") if note else None
 
 
+def under_notes(path: Path, tmp: Path, sheet: str = SHEET) -> Path:
+    """``sheet`` of the workbook at ``path`` moved under 35 rows of notes; the policy (a file in
+    ``tmp``) that looks for its header that far down (register.header_search_rows = 45)."""
+    wb = load_workbook(path)
+    wb[sheet].insert_rows(1, 35)
+    wb.save(path)
+    config = tmp / "deep.toml"
+    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    return config
+
+
 def register(path: Path) -> Path:
     """Five complaints (rows 3-7 under a title and the header); T0002's ID number is wrong (F4 is
     marked by 校验) and carries the clerk's own fill and note; T0003's ID cell, which 校验 does not
@@ -281,11 +292,7 @@ def test_marks_follow_their_column_under_a_header_below_row_30(host, tmp_path):
     the plans' header row, so after the clerk inserts a column at A, 清除结果 still gives the
     marked cell its own fill and note back."""
     path = register(tmp_path / "r.xlsx")
-    wb = load_workbook(path)
-    wb[SHEET].insert_rows(1, 35)
-    wb.save(path)
-    config = tmp_path / "deep.toml"
-    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    config = under_notes(path, tmp_path)
     h = Host(host, path, tmp_path, load_policy(str(config)))
     h.press("validate")
     h.move_columns(insert_column(1))
@@ -299,11 +306,7 @@ def test_a_register_with_its_header_below_row_30_keeps_its_result_sheets_beside_
     sees 1月's own columns as deep as the policy looks, as 清除结果 does: each register gets
     result sheets of its own, and 2月's press does not replace 1月's."""
     path = two_registers(tmp_path / "r.xlsx")
-    wb = load_workbook(path)
-    wb["1月"].insert_rows(1, 35)
-    wb.save(path)
-    config = tmp_path / "deep.toml"
-    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    config = under_notes(path, tmp_path, "1月")
     h = Host(host, path, tmp_path, load_policy(str(config)))
     findings = t("sheet_findings")
     h.press("validate", "1月")
@@ -641,11 +644,7 @@ def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_co
     from complaintkit.cli import cli
 
     path = register(tmp_path / "r.xlsx")
-    wb = load_workbook(path)
-    wb[SHEET].insert_rows(1, 35)
-    wb.save(path)
-    config = tmp_path / "deep.toml"
-    config.write_text("[register]\nheader_search_rows = 45\n", encoding="utf-8")
+    config = under_notes(path, tmp_path)
     first, second = tmp_path / "checked.xlsx", tmp_path / "again.xlsx"
     options = ["--config", str(config), "--as-of", AS_OF]
     assert runner.invoke(cli, ["validate", str(path), "-o", str(first), *options]).exit_code == 1

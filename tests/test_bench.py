@@ -8,12 +8,20 @@ import zipfile
 from conftest import ROOT
 
 
-def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(tmp_path, monkeypatch):
+def _bench(work=None, monkeypatch=None):
+    """benchmarks/bench.py as a module; with ``work``, its files made there (and the samples' makers
+    it borrows importable)."""
     spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    monkeypatch.syspath_prepend(str(ROOT / "samples"))  # the generator borrows the samples' makers
-    monkeypatch.setattr(bench, "WORK", tmp_path)
+    if work is not None:
+        monkeypatch.syspath_prepend(str(ROOT / "samples"))
+        monkeypatch.setattr(bench, "WORK", work)
+    return bench
+
+
+def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(tmp_path, monkeypatch):
+    bench = _bench(tmp_path, monkeypatch)
     monkeypatch.setattr(bench, "ADDIN_ROWS", 150)
     texts = ["信用卡年费被多收，要求退还", "理财产品亏损，销售时未提示风险，要求赔偿"]
     stages = ["read", "validate", "classify", "dedupe", "followups", "risk", "report", "addin"]
@@ -41,11 +49,7 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
 
 
 def test_the_benchmark_reads_the_same_rows_as_a_batch_of_branch_files(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    monkeypatch.syspath_prepend(str(ROOT / "samples"))
-    monkeypatch.setattr(bench, "WORK", tmp_path)
+    bench = _bench(tmp_path, monkeypatch)
     results = {300: bench.bench(300, ["batch"], ROOT / "src", None, None, files=4)}
     files = sorted((tmp_path / f"batch-{bench.register_path(300).stem}-4").glob("*.xlsx"))
     sheets = [zipfile.ZipFile(f).read("xl/worksheets/sheet1.xml") for f in files]
@@ -57,9 +61,7 @@ def test_the_benchmark_reads_the_same_rows_as_a_batch_of_branch_files(tmp_path, 
 
 
 def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_beside_it():
-    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench()
 
     def figures(**cpu):
         return {name.replace("_", " "): {"wall": v, "cpu": v, "rss": 1.0} for name, v in cpu.items()}
@@ -88,11 +90,7 @@ def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_
 
 
 def test_the_branch_mix_flags_fewer_rows_than_the_stress_register_and_keeps_its_own_files(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    monkeypatch.syspath_prepend(str(ROOT / "samples"))
-    monkeypatch.setattr(bench, "WORK", tmp_path)
+    bench = _bench(tmp_path, monkeypatch)
     from complaintkit.loader import LoadOptions, load_register
     from complaintkit.operations import OpContext, run_operation
     from complaintkit.policy import load_policy
@@ -114,9 +112,7 @@ def test_the_branch_mix_flags_fewer_rows_than_the_stress_register_and_keeps_its_
 
 
 def test_of_several_runs_the_fastest_counts_by_the_measure_the_stage_is_judged_on(monkeypatch):
-    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench()
 
     class Clock:  # two runs: the first slower on the wall clock (read on two cores), the second in cpu
         def __init__(self):
@@ -137,8 +133,6 @@ def test_of_several_runs_the_fastest_counts_by_the_measure_the_stage_is_judged_o
 
 
 def test_the_core_probe_compares_two_threads_with_one():
-    spec = importlib.util.spec_from_file_location("ck_bench", ROOT / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench()
     # Two cores here at most: twice the work in the time of one pass is 2.0, in twice its time 1.0.
     assert 0.3 < bench.cores_delivered(8) < 4
