@@ -161,3 +161,21 @@ def test_masking():
     assert mask_id("11010519491231002X") == "110105********002X"
     assert mask_phone("13800138000") == "138****8000"
     assert scrub("客户 11010519491231002X 电话13800138000 来电") == "客户 110105********002X 电话138****8000 来电"
+
+
+# The short way's cells (17 digits and a check character, 11 digits), the same with one
+# character swapped for a full-width digit or a mark, and other texts of digits and marks.
+_ID = st.builds(lambda d, last: d + last, st.text("0123456789", min_size=17, max_size=17), st.sampled_from("0123456789xX"))
+_MOBILE = st.text("0123456789", min_size=11, max_size=11)
+_SWAPPED = st.builds(lambda text, at, char: text[:at % len(text)] + char + text[at % len(text) + 1:],
+                     _ID | _MOBILE, st.integers(0, 17), st.sampled_from("１８xX -+"))
+
+
+@given(_ID | _MOBILE | _SWAPPED | st.text(alphabet="0123456789xX１２８ -+", min_size=10, max_size=19))
+def test_a_usual_phone_or_id_cell_takes_the_short_way_to_what_the_long_way_gives(text):
+    """An 11-digit phone and an 18-character ID (the usual cells) skip the steps that would leave
+    them as they are; a trailing space sends the same text the long way, which drops it."""
+    from complaintkit.normalize import id_number_value, phone_value
+
+    assert phone_value(text) == phone_value(text + " ")
+    assert id_number_value(text) == id_number_value(text + " ")

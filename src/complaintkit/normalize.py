@@ -20,6 +20,7 @@ _DATE_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:\s*\d{1,2}:
 _DATE_US = re.compile(r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)?$", re.I)
 _SCIENTIFIC = re.compile(r"^[+-]?\d(?:\.\d+)?[eE]\+?\d+$")
 _ID_NOISE = re.compile(r"[\s'’`]")
+_ID_LAST = frozenset("0123456789Xx")
 _PHONE_NOISE = re.compile(r"[\s()]")
 _PHONE_PREFIX = re.compile(r"^(?:\+?86)(?=1[3-9]\d{9}$)")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -138,6 +139,8 @@ def id_number_value(value: Any) -> Any:
     """An ID number as text (None when blank), or the Parsed that says why it is unusable: a
     number cell with more than 15 digits, or scientific notation text, has lost its last digits
     in Excel. The reader calls this once per distinct cell and builds no Parsed for a good one."""
+    if value.__class__ is str and len(value) == 18 and value.isascii() and value[:17].isdigit() and value[17] in _ID_LAST:
+        return value.upper()  # the usual cell, already as the steps below would leave it
     if is_blank(value):
         return None
     if isinstance(value, bool):
@@ -168,6 +171,8 @@ parse_id_number.value_of = id_number_value  # type: ignore[attr-defined]
 def phone_value(value: Any) -> str | None:
     """A phone as text (None when blank): 13800138000.0 from a float cell is 13800138000; +86
     and spaces dropped. Never a problem here: validation judges the number."""
+    if value.__class__ is str and len(value) == 11 and value.isascii() and value.isdigit():
+        return value  # the usual cell, a mobile as typed: the steps below would leave it as it is
     if is_blank(value):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
