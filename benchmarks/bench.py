@@ -68,6 +68,8 @@ GENERATOR = "v3"
 #: A batch's stage names (see ``batch_files``), for the table and the verdict.
 BATCH_FLOOR = "batch floor (calamine, every file)"
 BATCH_READ = "batch read (load_registers, the folder)"
+#: Changed whenever the batch's files are made otherwise, so that files made before are not reused.
+BATCH_MAKER = 2
 
 
 def cores_delivered(mib: int = 128) -> float:
@@ -385,21 +387,22 @@ def batch_files(rows: int, files: int) -> list[Path]:
     """The register of ``rows`` split into ``files`` branch registers (a title row, the header,
     their share of the rows), each saved as Excel saves a workbook: texts in shared strings.
     Made once, in a folder of its own."""
-    folder = WORK / f"batch-{register_path(rows).stem}-{files}"  # the register's mix in its name too
+    # The register's mix in the name too, and the way the files are made (BATCH_MAKER).
+    folder = WORK / f"batch{BATCH_MAKER}-{register_path(rows).stem}-{files}"
     if not folder.is_dir():
         from openpyxl import Workbook
 
         rows_in = read_floor(register_path(rows))
         header, data = rows_in[1], rows_in[2:]
         making = Path(tempfile.mkdtemp(dir=WORK, prefix=folder.name + "."))
-        per = -(-len(data) // files)
+        bounds = [len(data) * k // files for k in range(files + 1)]  # shares differing by a row at most
         for k in range(files):
             wb = Workbook()
             ws = wb.active
             ws.title = "台账"
             ws.append([f"第{k + 1}支行投诉登记台账"])
             ws.append(header)
-            for row in data[k * per:(k + 1) * per]:
+            for row in data[bounds[k]:bounds[k + 1]]:
                 ws.append([None if v == "" else v for v in row])
             _save_with_shared_strings(wb, making / f"branch{k + 1:03d}.xlsx")
         making.rename(folder)

@@ -748,7 +748,7 @@ def test_lite_scripts_run_the_same_checks_without_touching_user_cells(tmp_path):
     assert normalised(fake.view()) == normalised(snapshot(load_workbook(path)))
     # A workbook only Lite has checked has no marks to leave to the desktop: none is mentioned.
     assert fake.app.alerts[-1][:1] == ("已清除：1 个结果列，1 个结果表",), fake.app.alerts[-1]
-    assert lite.CK_ID_CHECK("110105194912310021") == id_check_text("110105194912310021")
+    assert lite.CK_ID_CHECK("110105194912310021") == "证件号码校验位错误（按 GB 11643 应为 X）"
     assert lite.CK_DUE_DATE(46293.0) == dt.date(2026, 10, 13)
 
 
@@ -1140,10 +1140,15 @@ def test_lite_functions_answer_bad_input_with_a_ck_line_as_the_addin_does():
     from complaintkit.addin import udfs
 
     lite = _lite()
-    for name, args in [("CK_DUE_DATE", ("上周三",)), ("CK_DAYS_LEFT", ("上周三",)), ("CK_CLASSIFY", ("x", "nonsense")),
-                       ("CK_RISK_LEVEL", (["投诉编号"], ["T1"], "nonsense")), ("CK_DUE_DATE", (dt.date(2026, 12, 20),))]:
-        answer = getattr(lite, name)(*args)
-        assert isinstance(answer, str) and answer.startswith("#CK ") and answer == getattr(udfs, name)(*args), (name, args)
+    for name, args, said in [
+        ("CK_DUE_DATE", ("上周三",), "#CK 无法识别为日期：上周三（"), ("CK_DAYS_LEFT", ("上周三",), "#CK 无法识别为日期：上周三（"),
+        ("CK_CLASSIFY", ("x", "nonsense"), "#CK ValueError: part must be reason, business, tags or confidence, not 'nonsense'"),
+        ("CK_RISK_LEVEL", (["投诉编号"], ["T1"], "nonsense"), "#CK 第一个参数应为台账的表头行"),
+        ("CK_DUE_DATE", (dt.date(2026, 12, 20),), "#CK 2027年不在节假日数据范围内"),
+    ]:
+        for door in (lite, udfs):
+            answer = getattr(door, name)(*args)
+            assert isinstance(answer, str) and answer.startswith(said), (door.__name__, name, args, answer)
 
 
 def test_lite_declares_the_same_worksheet_functions_as_the_addin():

@@ -295,6 +295,7 @@ def test_marks_follow_their_column_under_a_header_below_row_30(host, tmp_path):
     config = under_notes(path, tmp_path)
     h = Host(host, path, tmp_path, load_policy(str(config)))
     h.press("validate")
+    assert h.view()[SHEET][1]["F39"][1] == RED  # T0002's ID number, marked over the clerk's fill
     h.move_columns(insert_column(1))
     h.press(CLEAR)
     assert h.view() == {SHEET: expected_after(path, None, tmp_path, insert_column(1))[SHEET]}
@@ -656,3 +657,20 @@ def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_co
     cells = normalised(snapshot(load_workbook(second)))[SHEET][1]
     assert cells["G39"] == ("11010519491231002X", USER_FILL, "客户说证件号码是旧证")
     assert cells["G40"][1:] == (OTHER_FILL, "T0003 本人已核实")
+
+
+def test_the_own_columns_below_row_30_are_looked_for_in_one_read_of_the_top_rows(tmp_path, monkeypatch):
+    """With register.header_search_rows = 45 the own columns are looked for down to row 45: the
+    adapter reads the top 45 rows once (asked row by row from the top, it read them again for
+    every row past 30: 16 passes over the sheet's cells)."""
+    from complaintkit import sheetplan
+    from complaintkit.xlsx_applier import OpenpyxlBook
+
+    path = register(tmp_path / "r.xlsx")
+    under_notes(path, tmp_path)
+    book = OpenpyxlBook(load_workbook(path))
+    reads = []
+    real = OpenpyxlBook._ws
+    monkeypatch.setattr(OpenpyxlBook, "_ws", lambda self, sheet: reads.append(sheet) or real(self, sheet))
+    assert sheetplan._own_header_rows(book, SHEET, 45) == []
+    assert reads == [SHEET]

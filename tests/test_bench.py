@@ -50,14 +50,29 @@ def test_the_benchmark_times_stages_and_buttons_and_gives_a_verdict_per_target(t
 
 def test_the_benchmark_reads_the_same_rows_as_a_batch_of_branch_files(tmp_path, monkeypatch):
     bench = _bench(tmp_path, monkeypatch)
-    results = {300: bench.bench(300, ["batch"], ROOT / "src", None, None, files=4)}
-    files = sorted((tmp_path / f"batch-{bench.register_path(300).stem}-4").glob("*.xlsx"))
+    results = {300: bench.bench(300, ["batch"], ROOT / "src", None, None, files=7)}
+    files = bench.batch_files(300, 7)
+    assert files[0].parent.name == f"batch{bench.BATCH_MAKER}-{bench.register_path(300).stem}-7"
     sheets = [zipfile.ZipFile(f).read("xl/worksheets/sheet1.xml") for f in files]
-    assert len(files) == 4 and all(b't="s"' in x and b"inlineStr" not in x for x in sheets)  # every text shared, as Excel saves
-    assert sum(len(bench.read_floor(f)) - 2 for f in files) == 300  # every row once, under a title and the header
+    assert len(files) == 7 and all(b't="s"' in x and b"inlineStr" not in x for x in sheets)  # every text shared, as Excel saves
+    # Every row once, under a title and the header, each file its share (300 = 42 + 6 x 43).
+    assert sorted(len(bench.read_floor(f)) - 2 for f in files) == [42] + [43] * 6
+    from complaintkit.loader import LoadOptions, load_registers
+    from complaintkit.policy import load_policy
+
+    read = load_registers([str(files[0].parent)], LoadOptions(load_policy())).registers
+    assert len(read) == 7 and sum(len(r.records) for r in read) == 300  # what the stage reads
     assert bench.BATCH_READ in bench.table(results) and "read (load_register)" not in bench.table(results)
     [line] = [line for line in bench.verdicts(results) if "batch" in line]
     assert line.startswith("300 rows in a batch of files: read = ") and "target 1.5x" in line
+    # Judged by wall time against the floor, which is a baseline of the scaling verdict.
+    figures = {"read floor (calamine)": {"wall": 1.0, "cpu": 1.0, "rss": 1.0}}
+    for read_s, verdict in ((1.5, "met"), (1.6, "not met")):
+        judged = {**figures, bench.BATCH_FLOOR: {"wall": 2.0, "cpu": 2.0, "rss": 1.0},
+                  bench.BATCH_READ: {"wall": 2.0 * read_s, "cpu": 9.0, "rss": 1.0}}
+        [line] = [line for line in bench.verdicts({300: judged}) if "batch" in line]
+        assert line.endswith(f"target 1.5x: {verdict}"), line
+    assert bench.BATCH_FLOOR in bench.BASELINES and bench.BATCH_READ not in bench.BASELINES
 
 
 def test_the_scaling_verdict_judges_complaintkit_stages_and_shows_the_baselines_beside_it():
@@ -124,7 +139,8 @@ def test_of_several_runs_the_fastest_counts_by_the_measure_the_stage_is_judged_o
         def process_time(self):
             return next(self.cpu)
 
-    for name, expected in (("read (load_register)", (8.0, 11.0)), ("validate", (9.5, 9.5))):
+    for name, expected in (("read (load_register)", (8.0, 11.0)), ("validate", (9.5, 9.5)),
+                           (bench.BATCH_READ, (8.0, 11.0)), (bench.BATCH_FLOOR, (8.0, 11.0))):
         clock = Clock()
         monkeypatch.setattr(bench, "time", clock)
         stages = bench.Stages()

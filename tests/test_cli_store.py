@@ -128,8 +128,6 @@ def test_an_empty_file_as_the_store_is_looked_back_on_as_an_empty_store_and_left
 
 def test_a_store_opened_read_only_where_there_is_none_makes_no_file(tmp_path):
     """HistoryStore(path, read_only=True) on a path with no store: an empty store, and no file."""
-    from complaintkit.history import HistoryStore
-
     missing = tmp_path / "typo.sqlite"
     with HistoryStore(missing, read_only=True) as looked:
         assert looked.count() == 0 and looked.registers() == []

@@ -179,8 +179,9 @@ def test_a_store_that_cannot_be_written_is_said_before_any_write(tmp_path):
 
 
 def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path):
-    """ready_to_write while another job holds the store's write lock: no error (that job's turn
-    ends and this one's comes; SQLite's own wait serves the write itself)."""
+    """ready_to_write while another job holds the store's write lock: no error. The lock says the
+    store can be written; this job's own write later waits for the other's to end (as long as
+    SQLite's timeout allows, and says so past it)."""
     store = tmp_path / "history.sqlite"
     with HistoryStore(store):
         pass

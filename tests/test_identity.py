@@ -173,7 +173,7 @@ def _load(path, headers, rows):
 
 
 def test_a_second_phone_column_identifies_the_customer(tmp_path):
-    from complaintkit.identity import phone_columns, resolve, shared_phone
+    from complaintkit.identity import VIA_OTHER_PHONE, matched_keys, phone_columns, resolve, shared_phone
 
     a_regs = _load(tmp_path / "a.xlsx", ["投诉编号", "客户姓名", "证件号码", "联系电话", "联系电话2", "受理机构"], [
         ["A1", "张伟", None, "13800138000", "139 0013 9000", "城东支行"],  # a second number, typed with spaces
@@ -204,6 +204,14 @@ def test_a_second_phone_column_identifies_the_customer(tmp_path):
     assert shared_phone(keys[pos["A1"]], keys[pos["A2"]]) == ("联系电话2", "联系电话")
     assert shared_phone(keys[pos["A4"]], keys[pos["B1"]]) == ("联系电话2", "备用电话")
     assert shared_phone(keys[pos["A1"]], keys[pos["A5"]]) is None
+    # The keys two records share, and the columns of a phone shared only through a second column.
+    assert matched_keys(keys[pos["A1"]], keys[pos["A2"]]) == ([VIA_OTHER_PHONE], ("联系电话2", "联系电话"))
+    assert matched_keys(keys[pos["A4"]], keys[pos["B1"]]) == ([VIA_OTHER_PHONE], ("联系电话2", "备用电话"))
+    assert matched_keys(keys[pos["A1"]], keys[pos["A3"]]) == ([VIA_OTHER_PHONE], ("联系电话", "联系电话2"))
+    assert matched_keys(keys[pos["A1"]], keys[pos["A5"]]) == ([], None)
+    # The same 联系电话 is the phone key, with no columns to name, whatever the second columns hold.
+    same = keys[pos["A1"]]._replace(name_branch=None)
+    assert matched_keys(same, same) == ([VIA_PHONE], None)
     # Without the columns only the first phones link (the second column is not read as a phone).
     alone = customer_keys(records)
     assert alone[by["A1"].key].customer != alone[by["A2"].key].customer

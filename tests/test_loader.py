@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from openpyxl import Workbook
 
 from complaintkit.errors import InputError
@@ -211,12 +211,15 @@ def test_header_matcher_names_the_columns_it_shadows():
 
 # The default aliases, and --map entries that are regular-expression syntax.
 _MATCHERS = [HeaderMatcher.from_policy(POLICY),
-             HeaderMatcher.from_policy(POLICY, {"a|b": "phone", "[客户]号": "customer_name", "x+y?": "branch", "(?i)案由": "description"})]
+             HeaderMatcher.from_policy(POLICY, {"a|b": "phone", "[客户]号": "customer_name", "x+y?": "branch", "(?i)案由": "description",
+                                                "qq^zz": "demand", "mm$nn": "remarks"})]
 _PIECES = sorted({alias for m in _MATCHERS for alias, _ in m.partial}) + ["客户", "（备注）", "2", " ", "编号", "日期", "a", "状态的"]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(_MATCHERS), st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=6).map("".join))
+@example(_MATCHERS[1], "qq^zz1")  # an alias holding ^ or $: the one search must take them as they are
+@example(_MATCHERS[1], "0mm$nn")
 def test_the_matcher_finds_the_field_trying_each_alias_would(matcher, text):
     """The matcher remembers each text's key and tells a text holding no alias by one search; the
     field it finds is the one the plain way finds: the exact name, else the longest alias the
@@ -239,9 +242,24 @@ def test_the_matcher_forgets_its_keys_past_its_bound(monkeypatch):
     assert 0 < len(matcher._keys) <= 3
 
 
-def test_one_matcher_serves_every_file_of_a_batch():
-    opts = LoadOptions(POLICY)
-    assert opts.matcher is opts.matcher
+def test_one_matcher_and_one_set_of_column_parsers_serve_every_file_of_a_batch(samples, monkeypatch):
+    from complaintkit import loader
+
+    made = {"matchers": 0, "parsers": 0}
+    real_matcher, real_parsers = HeaderMatcher.from_policy.__func__, loader.ColumnParsers.__init__
+
+    def matcher(cls, *args, **kwargs):
+        made["matchers"] += 1
+        return real_matcher(cls, *args, **kwargs)
+
+    def parsers(self, *args, **kwargs):
+        made["parsers"] += 1
+        real_parsers(self, *args, **kwargs)
+
+    monkeypatch.setattr(HeaderMatcher, "from_policy", classmethod(matcher))
+    monkeypatch.setattr(loader.ColumnParsers, "__init__", parsers)
+    batch = load_registers([str(samples / "branches")], LoadOptions(POLICY)).registers
+    assert len(batch) == 4 and made == {"matchers": 1, "parsers": 1}
     assert LoadOptions(POLICY, manual_map={"事由": "description"}).matcher.match("事由") == "description"
 
 

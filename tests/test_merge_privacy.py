@@ -144,6 +144,12 @@ def test_mask_cell_keeps_the_complaint_id_and_named_references():
     assert mask_cell(note, None, keep={"15031200001", "0571-88001234"}) == \
         "合并了 1 行：15031200001（台账 第3行）、0571-88001234；客户 138****8000"
     assert mask_cell(note, None) == "合并了 1 行：150****0001（台账 第3行）、0571-****1234；客户 138****8000"
+    # A complaint ID with letters or a suffix around such digits stays whole; a phone written in
+    # letters' company (tel13800138000) is still masked.
+    note = "合并自 TS15031200001、C-0571-88001234、15031200001-2；tel13800138000"
+    assert mask_cell(note, None, keep={"TS15031200001", "C-0571-88001234", "15031200001-2"}) == \
+        "合并自 TS15031200001、C-0571-88001234、15031200001-2；tel138****8000"
+    assert mask_cell(note, None) == "合并自 TS150****0001、C-0571-****1234、150****0001-2；tel138****8000"
 
 
 def test_a_merged_register_that_exists_is_refused_before_the_batch_is_read(runner, tmp_path):

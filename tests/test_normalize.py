@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from complaintkit.normalize import (
@@ -172,6 +172,8 @@ _SWAPPED = st.builds(lambda text, at, char: text[:at % len(text)] + char + text[
 
 
 @given(_ID | _MOBILE | _SWAPPED | st.text(alphabet="0123456789xX１２８ -+", min_size=10, max_size=19))
+@example("11010519491231002x")
+@example("1３800138000")
 def test_a_usual_phone_or_id_cell_takes_the_short_way_to_what_the_long_way_gives(text):
     """An 11-digit phone and an 18-character ID (the usual cells) skip the steps that would leave
     them as they are; a trailing space sends the same text the long way, which drops it."""
@@ -179,3 +181,12 @@ def test_a_usual_phone_or_id_cell_takes_the_short_way_to_what_the_long_way_gives
 
     assert phone_value(text) == phone_value(text + " ")
     assert id_number_value(text) == id_number_value(text + " ")
+
+
+def test_the_usual_phone_and_id_cells_come_out_as_known():
+    from complaintkit.normalize import id_number_value, phone_value
+
+    assert id_number_value("11010519491231002x") == "11010519491231002X"
+    assert id_number_value("110105194912310021") == "110105194912310021"
+    assert phone_value("13800138000") == "13800138000"
+    assert phone_value("1３800138000") == "13800138000"  # a full-width digit: the long way, NFKC

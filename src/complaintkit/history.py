@@ -161,6 +161,7 @@ class HistoryStore:
         #: the schema version the rows are read with (an older one, read-only, has fewer columns)
         self.version = version or SCHEMA_VERSION
         if version > SCHEMA_VERSION:
+            self.db.close()  # the caller gets no store to close
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
         if version == 0 and read_only:  # no file, or an empty one: nothing stored, and nothing written
             if not gone:
@@ -211,6 +212,7 @@ class HistoryStore:
             self.db.commit()
         except sqlite3.Error as exc:
             self.db.rollback()
+            self.db.close()  # raised while the store is opened: the caller gets no store to close
             raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
 
     def close(self) -> None:
@@ -293,8 +295,8 @@ class HistoryStore:
         so a complaint is never its own history.
         """
         skip = {complaint_key(rec) for reg in exclude for rec in reg.records}
-        phones = "other_phones" if self.version >= 2 else "NULL"  # version 1, read as it is
-        query = f'SELECT key, source, sheet, row, "values", {phones} FROM complaints'
+        phones_column = "other_phones" if self.version >= 2 else "NULL"  # version 1, read as it is
+        query = f'SELECT key, source, sheet, row, "values", {phones_column} FROM complaints'
         params: tuple[Any, ...] = ()
         if since is not None:
             query += " WHERE received_date >= ?"

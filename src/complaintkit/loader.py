@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
+from .collector import collector_paused
 from .errors import InputError
 from .fields import FIELDS, HEADER_ROWS, HeaderMatcher, column_letter
-from .collector import collector_paused
 from .messages import Text, register_messages
 from .normalize import (
     Parsed,
@@ -78,7 +78,6 @@ class LoadOptions:
         """The header matcher of these options, one for every file of a batch (it remembers the
         texts it has folded)."""
         return HeaderMatcher.from_policy(self.policy, self.manual_map)
-
 
 
 @dataclass
@@ -264,7 +263,9 @@ class _ColumnParser:
         # A value new in this chunk is parsed once however often it repeats here (texts, dates
         # and numbers: equal ones parse alike, see _OWN_KEY); other cells one by one.
         fresh = [c for c in dict.fromkeys(new) if c.__class__ in _OWN_KEY] if plain else []
-        if len(fresh) > 0.9 * len(cells) and len(self.clean) >= _UNIQUE_AFTER:
+        # Judged on chunks of some size: a file's last rows, or a piece's first, may be one new value
+        # (and a batch's files share their parsers).
+        if len(cells) >= _FIRST_CHUNK and len(fresh) > 0.9 * len(cells) and len(self.clean) >= _UNIQUE_AFTER:
             self.room = 0
         found = dict(zip(fresh, self._parse_many(fresh)))
         parsed = list(map(found.get, new)) if found else [None] * len(new)
@@ -474,7 +475,7 @@ def build_register(book: RawBook, opts: LoadOptions, parsers: ColumnParsers | No
     """Turn one opened book into a Register (header found, values normalised). The chosen sheet's
     rows are used up: the book reads them again if asked. ``parsers``: those of the batch the
     book is read in (a file's own when not given)."""
-    parsers = parsers or ColumnParsers(opts.policy)
+    parsers = ColumnParsers(opts.policy) if parsers is None else parsers
     try:
         return _build_register(book, opts, parsers)
     except ReadWhole:  # the sheet's pieces could not be used: the book now reads it whole

@@ -31,13 +31,11 @@ from .fields import FIELDS, field_label
 from .identity import RecordKey, second_columns
 from .messages import CATALOG, register_messages, t
 from .outputs import atomic_write, check_writable, require_xlsx
-from .privacy import PERSONAL_FIELDS, REFERENCE_FIELD, mask_cell
+from .privacy import PERSONAL_FIELDS, TEXT_FIELDS, mask_cell
 from .register import Record, Register, all_records
 from .sheetplan import HEADER, own_names
 from .xlsx_applier import put, put_row, sheet_title
 
-#: Columns kept as text so ID numbers and phones are not turned into numbers by Excel.
-_TEXT_FIELDS = {REFERENCE_FIELD, *PERSONAL_FIELDS}
 
 register_messages({
     "merge_sheet": ("投诉登记台账", "Register"),
@@ -171,7 +169,7 @@ def _write_data(ws: Any, row: int, rec: Record, layout: Sequence[OutColumn], mas
         if isinstance(value, dt.datetime) and value.time() == dt.time(0):
             value = value.date()
         put(cell, mask_cell(value, col.personal or col.field) if mask else value)
-        if col.field in _TEXT_FIELDS or col.personal:
+        if col.field in TEXT_FIELDS or col.personal:
             cell.number_format = "@"
         elif isinstance(value, (dt.date, dt.datetime)):
             cell.number_format = "yyyy-mm-dd" if not isinstance(value, dt.datetime) else "yyyy-mm-dd hh:mm"

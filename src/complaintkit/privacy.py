@@ -11,6 +11,8 @@ from .normalize import id_number_value, phone_value
 _ID_LIKE = re.compile(r"(?<![\dA-Za-z])(?:\d{17}[Xx]|\d{15,19})(?![\dA-Za-z])")
 # Mobiles as people write them: 13800138000, 138-0013-8000, 138 0013 8000, +86 138...
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+#: The characters a reference such as a complaint ID is written with around its digits.
+_REFERENCE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})-(\d{3,4})(\d{4})(?!\d)")
 
 
@@ -51,7 +53,15 @@ def scrub(text: str, keep: Container[str] = ()) -> str:
         return text
 
     def unless_kept(masked: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
-        return lambda m: m.group(0) if m.group(0) in keep else masked(m)
+        def masked_unless_kept(m: re.Match[str]) -> str:
+            # The number, or the reference it is part of (TS15031200001, C-0571-88001234).
+            text, start, end = m.string, m.start(), m.end()
+            while start > 0 and text[start - 1] in _REFERENCE_CHARS:
+                start -= 1
+            while end < len(text) and text[end] in _REFERENCE_CHARS:
+                end += 1
+            return m.group(0) if m.group(0) in keep or text[start:end] in keep else masked(m)
+        return masked_unless_kept
 
     text = _ID_LIKE.sub(unless_kept(lambda m: mask_id(m.group(0)) or ""), text)
     text = _MOBILE.sub(unless_kept(lambda m: m.group(1) + "****" + m.group(3)), text)
@@ -63,6 +73,9 @@ PERSONAL_FIELDS = ("id_number", "phone")
 #: The complaint ID is the bank's own reference, often a long run of digits (date and sequence):
 #: never masked, so a shared output can still be traced to the register's rows.
 REFERENCE_FIELD = "complaint_id"
+#: Fields whose digit strings Excel would turn into numbers (an 18-digit ID losing its last
+#: digits): a written register keeps their columns as text.
+TEXT_FIELDS = frozenset({REFERENCE_FIELD, *PERSONAL_FIELDS})
 
 
 def mask_cell(value: Any, kind: str | None = None, keep: Container[str] = ()) -> Any:

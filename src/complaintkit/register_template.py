@@ -9,10 +9,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .fields import FIELDS, field_label
 from .policy import Policy
+from .privacy import TEXT_FIELDS
 
 SHEET_ZH, SHEET_EN = "投诉登记台账", "Complaint register"
 _WIDTHS = {"description": 50, "demand": 30, "remarks": 30, "id_number": 22, "branch": 16, "complaint_id": 16}
-_TEXT_FIELDS = {"complaint_id", "id_number", "phone"}
 
 _INSTRUCTIONS_ZH = [
     "填表说明",
@@ -64,7 +64,7 @@ def build_template(policy: Policy, lang: str = "zh", rows: int = 2000) -> Workbo
         cell.fill = PatternFill("solid", start_color="305496", end_color="305496")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[letter].width = _WIDTHS.get(name, 12)
-        fmt = "@" if name in _TEXT_FIELDS else ("yyyy-mm-dd" if name in date_fields else None)
+        fmt = "@" if name in TEXT_FIELDS else ("yyyy-mm-dd" if name in date_fields else None)
         if fmt:
             for r in range(first, last + 1):
                 ws.cell(row=r, column=i).number_format = fmt

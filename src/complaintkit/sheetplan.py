@@ -223,7 +223,9 @@ def _own_header_rows(book: BookAdapter, sheet: str, depth: int) -> list[int]:
     """Header rows that carry own columns: looked for in the first ``depth`` rows (titles come
     first; a policy's register.header_search_rows may look further than HEADER_ROWS)."""
     names = own_names()
-    return [r for r in range(1, depth + 1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
+    # The deepest row asked first: the adapters then read the top rows once, as deep as that.
+    found = [r for r in range(depth, 0, -1) if any(is_own_header(v, names) for v in book.header_values(sheet, r))]
+    return found[::-1]
 
 
 # --- which complaint is on which row -----------------------------------------------------------

@@ -4,8 +4,8 @@ python-calamine parses a sheet's XML with the interpreter released, then turns i
 Python rows with it held; the far-cell guard's searches and normalising the rows into records
 hold it too. Read whole, they run one after the other. Cut into pieces at ``<row>`` tags, each
 piece a small workbook of its own (the same workbook part, styles and shared strings; the sheet's
-XML head, some of its rows, closing tags), a second thread checks and parses piece k+1 while the
-loader normalises piece k.
+XML head, some of its rows, closing tags), a second thread parses the next pieces (up to
+``AHEAD`` in hand) while the loader normalises piece k; the loader's thread cuts and checks them.
 
 A piece is cut and parsed only once the guard's fast pass has proved its XML plain: every cell
 carries its own reference within the sheet's bounds, so a cell lands where it says whichever

@@ -344,7 +344,7 @@ def cell_answer(func: Callable[..., Any], *args: Any, lang: str | None = None) -
 
 def ck_id_check(id_number: Any, lang: str | None) -> Any:
     """=CK_ID_CHECK(F5, [lang]): 有效, or why the ID number is wrong."""
-    return cell_answer(id_check_text, id_number, lang, lang=lang)
+    return cell_answer(lambda: id_check_text(id_number, lang), lang=lang)  # answer and error in the language asked
 
 
 def ck_due_date(received: Any, extended: Any, channel: Any, business_line: Any, customer_tier: Any, policy: Policy) -> Any:

@@ -284,8 +284,8 @@ def load_options(config: str | None, sheet: str | None, manual_map: Sequence[str
 
 def read_inputs(paths: Sequence[str], sheet: str | None, manual_map: Sequence[str], config: str | None) -> Inputs:
     """Load the policy and every register the paths name; the first file that cannot be used
-    stops the command (exit 2). For what is read alongside the checked registers (``--history``,
-    `history add`, `risk evaluate`), where a file left out would change the answer unseen."""
+    stops the command (exit 2). For `history add` and `risk evaluate`, where a file left out would
+    change the answer unseen (``look_back`` reads ``--history`` files the same way)."""
     opts = load_options(config, sheet, manual_map)
     return Inputs(opts, load_registers(tuple(paths), opts).registers)
 
