@@ -761,7 +761,7 @@ def test_a_reader_panic_is_one_line_and_silent(corpus, capfd):
     themselves, which the OLE check normally catches first). The panic becomes the usual
     InputError, and Rust's own panic message never reaches the terminal."""
     with pytest.raises(InputError, match="damaged"):
-        sources._calamine_book(corpus["ole_damaged_tables"].path, "xls")
+        sources._open_reader(corpus["ole_damaged_tables"].path, "xls")
     _out, err = capfd.readouterr()
     assert "panicked" not in err and err == ""
 

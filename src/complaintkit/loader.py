@@ -3,6 +3,7 @@ notes, map headers to canonical fields, fill merged cells, and normalise every v
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import functools
@@ -31,7 +32,7 @@ from .normalize import (
 )
 from .policy import Policy
 from .register import Column, Record, Register
-from .sources import RawBook, ReadWhole, RawSheet, expand_paths, open_book
+from .sources import RawBook, ReadWhole, RawSheet, books_in_turn, expand_paths, open_book
 
 register_messages({
     "in_no_sheet": ("没有名为“{sheet}”的工作表（现有工作表：{sheets}）", "has no sheet {sheet!r} (sheets: {sheets})"),
@@ -107,16 +108,21 @@ def header_search_rows(policy: Policy) -> int:
     return int(policy.get("register.header_search_rows", HEADER_ROWS))
 
 
+def _sheets_to_look_at(book: RawBook, opts: LoadOptions) -> list[str]:
+    """The sheets the register is looked for in: the one named, else all but those whose name
+    says they are not it (说明, 汇总 ...), or all when that leaves none."""
+    if opts.sheet is not None:
+        return [opts.sheet]
+    skip = [w.lower() for w in opts.policy.get("register.skip_sheet_words", [])]
+    return [n for n in book.sheet_names if not any(w in n.lower() for w in skip)] or list(book.sheet_names)
+
+
 def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> tuple[RawSheet, int, dict[int, str]]:
     limit = header_search_rows(opts.policy)
     need = int(opts.policy.get("register.min_header_fields", 3))
-    if opts.sheet is not None:
-        if opts.sheet not in book.sheet_names:
-            raise InputError(book.path, "in_no_sheet", sheet=opts.sheet, sheets=", ".join(book.sheet_names))
-        names = [opts.sheet]
-    else:
-        skip = [w.lower() for w in opts.policy.get("register.skip_sheet_words", [])]
-        names = [n for n in book.sheet_names if not any(w in n.lower() for w in skip)] or list(book.sheet_names)
+    if opts.sheet is not None and opts.sheet not in book.sheet_names:
+        raise InputError(book.path, "in_no_sheet", sheet=opts.sheet, sheets=", ".join(book.sheet_names))
+    names = _sheets_to_look_at(book, opts)
     best: tuple[RawSheet, int, dict[int, str]] | None = None
     for name in names:
         sheet = book.sheet(name)
@@ -557,8 +563,12 @@ def register_from_rows(rows: list[list[Any]], sheet_name: str, opts: LoadOptions
 
 def load_register(path: str | Path, opts: LoadOptions, parsers: ColumnParsers | None = None) -> Register:
     """Read one register file (``parsers``: those of the batch it is read in)."""
-    max_mb = float(opts.policy.get("register.max_file_mb", 500))
-    return build_register(open_book(path, max_mb), opts, parsers)
+    return build_register(open_book(path, _max_mb(opts)), opts, parsers)
+
+
+def _max_mb(opts: LoadOptions) -> float:
+    return float(opts.policy.get("register.max_file_mb", 500))
+
 
 
 def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_going: bool = False,
@@ -572,15 +582,20 @@ def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_g
     registers: list[Register] = []
     failures: list[InputError] = []
     parsers = ColumnParsers(opts.policy)
-    for path in expand_paths(paths) if files is None else files:
-        if progress is not None:
-            progress(path)
-        try:
-            registers.append(load_register(path, opts, parsers))
-        except InputError as exc:
-            if not keep_going:
-                raise
-            failures.append(exc)
+    todo = expand_paths(paths) if files is None else list(files)
+    books = books_in_turn(todo, _max_mb(opts), functools.partial(_sheets_to_look_at, opts=opts))
+    with contextlib.closing(books):  # the second thread stops with the batch, however it ends
+        for path, book in zip(todo, books):
+            if progress is not None:
+                progress(path)
+            try:
+                if isinstance(book, InputError):
+                    raise book
+                registers.append(build_register(book, opts, parsers))
+            except InputError as exc:
+                if not keep_going:
+                    raise
+                failures.append(exc)
     if not registers and not failures:
         raise InputError(", ".join(paths), "in_no_register_files")
     return LoadResult(registers, failures)

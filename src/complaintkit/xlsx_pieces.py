@@ -156,10 +156,11 @@ _handoff_before = _handoff_set = 0.0
 
 
 @contextlib.contextmanager
-def _quick_handoffs() -> Iterator[None]:
-    """The switch interval at ``HANDOFF_S`` while any sheet is read in pieces, and as it was once
-    none is (sheets read at once may finish in any order). An interval another part of the
-    process set meanwhile is left as it was set."""
+def quick_handoffs() -> Iterator[None]:
+    """The switch interval at ``HANDOFF_S`` while any sheet is read in pieces (or a batch's next
+    file is parsed ahead, see sources.SheetsAhead), and as it was once none is (sheets read at
+    once may finish in any order). An interval another part of the process set meanwhile is left
+    as it was set."""
     global _reading, _handoff_before, _handoff_set
     with _handoffs:
         if _reading == 0:
@@ -218,7 +219,7 @@ def read_pieces(path: str, member: str, shared: list[str], sheet_name: str, piec
         return found is not None
 
     try:
-        with _quick_handoffs():
+        with quick_handoffs():
             while True:
                 while len(ahead) < AHEAD and submit():
                     pass
