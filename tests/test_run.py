@@ -381,6 +381,42 @@ def test_history_schema_version_guard(tmp_path):
         HistoryStore(path)
 
 
+@pytest.mark.parametrize("read_only", [False, True])
+def test_another_programs_database_is_no_history_store(tmp_path, read_only):
+    """A --store typed wrong, naming another program's SQLite file: refused, and left as it was
+    (read, it looked empty; written, it gained a table of complaints)."""
+    import sqlite3
+    from complaintkit.history import HistoryError
+
+    path = tmp_path / "ledger.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE accounts (id INTEGER, name TEXT)")
+    db.execute("INSERT INTO accounts VALUES (1, '张三')")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(HistoryError, match="not a complaintkit history store .*accounts"):
+        HistoryStore(path, read_only)
+    assert path.read_bytes() == before
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()  # an empty file or database is a store yet to be made
+    with HistoryStore(empty, read_only) as store:
+        assert store.count() == 0
+
+
+def test_a_foreign_store_given_to_run_is_one_line_and_exit_2(tmp_path, samples, runner):
+    import sqlite3
+
+    path = tmp_path / "ledger.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE accounts (id INTEGER)")
+    db.close()
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--json", str(tmp_path / "o.json"),
+                                      "--store", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "不是 complaintkit 的历史库" in result.output and "accounts" in result.output and "Traceback" not in result.output
+
+
 def test_readme_crontab_line_runs(tmp_path, samples):
     """The crontab example in README's "Back-office and cron" section, run as cron would."""
     readme = (ROOT / "README.md").read_text("utf-8")

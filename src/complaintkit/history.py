@@ -47,6 +47,9 @@ register_messages({
     "hist_no_store": ("{path}：这里没有历史库（`complaintkit history add` 会新建一个）",
                       "{path}: no history store there (`complaintkit history add` creates one)"),
     "hist_cannot_open": ("{path}：无法打开历史库（{detail}）", "{path}: history store cannot be opened ({detail})"),
+    "hist_foreign": ("{path}：不是 complaintkit 的历史库（其中已有别的数据表：{tables}），不会读取或写入它：请用 --store 指定另一个文件",
+                     "{path}: not a complaintkit history store (it holds other tables: {tables}); it is neither read nor "
+                     "written: give another file with --store"),
     "hist_too_new": ("{path}：历史库版本 {version} 比当前 complaintkit 支持的版本（{supported}）新：请升级 complaintkit",
                      "{path}: history store version {version} is newer than this complaintkit ({supported}): upgrade complaintkit"),
 })
@@ -163,6 +166,8 @@ class HistoryStore:
         if version > SCHEMA_VERSION:
             self.db.close()  # the caller gets no store to close
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
+        if version == 0 and not gone:
+            self._refuse_foreign()
         if version == 0 and read_only:  # no file, or an empty one: nothing stored, and nothing written
             if not gone:
                 self.db.close()
@@ -173,6 +178,20 @@ class HistoryStore:
         elif version < SCHEMA_VERSION and not read_only:
             self._migrate()
             self.version = SCHEMA_VERSION
+
+    def _refuse_foreign(self) -> None:
+        """A store is made with its version: a database without one that holds tables is another
+        program's (a --store typed wrong). Read, it would look empty and every look-back would
+        find nothing; written, it would gain a table of complaints."""
+        try:
+            tables = [name for (name,) in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name LIMIT 4")]
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
+        if tables:
+            self.db.close()  # the caller gets no store to close
+            raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else ""))
 
     @classmethod
     def existing(cls, path: str | Path, read_only: bool = False) -> HistoryStore | None:
