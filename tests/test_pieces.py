@@ -442,3 +442,13 @@ def test_stored_zip_is_a_zip():
     data = xlsx_pieces._stored_zip([("a.xml", b"<a/>"), ("b/c.xml", b"<c/>")])
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert zf.read("b/c.xml") == b"<c/>" and zf.testzip() is None
+
+
+def test_a_sheet_whose_pieces_stopped_never_passes_for_complete():
+    """Pieces that stopped before the sheet's end leave a marker that, asked for a piece, says
+    the sheet must be read whole (an empty iterator would have passed for the sheet's end); and
+    a sheet in pieces always has its whole read to fall back on."""
+    with pytest.raises(sources.ReadWhole):
+        next(sources._WHOLE_FROM_HERE)
+    with pytest.raises(ValueError):
+        sources.RawSheet("台账", [], None, True, iter(()))

@@ -131,6 +131,8 @@ class RawSheet:
         self.name = name
         self.merged = merged if merged is not None else []
         self.visible = visible
+        if more is not None and whole is None:
+            raise ValueError("a sheet read in pieces needs a whole read to fall back on")
         self._rows = rows
         self._more = more
         self._whole = whole  # the sheet read whole, when its pieces cannot be used
@@ -149,8 +151,8 @@ class RawSheet:
         if self._more is not None:
             try:
                 self.read_to(None)
-            except ReadWhole as exc:
-                self._read_whole(exc)
+            except ReadWhole:
+                self._read_whole()
             width = max(map(len, self._rows), default=0)
             if self._rows and min(map(len, self._rows)) < width:
                 for row in self._rows:
@@ -162,8 +164,8 @@ class RawSheet:
         """The first ``n`` rows (fewer when the sheet is shorter)."""
         try:
             self.read_to(n)
-        except ReadWhole as exc:
-            self._read_whole(exc)
+        except ReadWhole:
+            self._read_whole()
         return self._rows[:n]
 
     def stop(self) -> None:
@@ -205,17 +207,23 @@ class RawSheet:
             self._width = max(self._width, piece.left + max(map(len, piece.rows)))
         return rows
 
-    def _read_whole(self, exc: ReadWhole) -> None:
-        """The sheet read whole, in place of the pieces that could not serve (``exc`` again when
-        it cannot be)."""
-        if self._whole is None:
-            raise exc
+    def _read_whole(self) -> None:
+        """The sheet read whole, in place of the pieces that could not serve."""
+        assert self._whole is not None  # a sheet with pieces has one (see __init__)
         whole = self._whole()
         self._rows, self.merged, self._more = whole.rows, whole.merged, None
 
 
-#: ``RawSheet._more`` of a sheet whose pieces stopped before its end: more rows need a whole read.
-_WHOLE_FROM_HERE: Iterator[Piece] = iter(())
+class _PiecesStopped(Iterator[Piece]):
+    """``RawSheet._more`` of a sheet whose pieces stopped before its end: more rows need a whole
+    read. ``read_to`` says so with the row; anything else asking it for a piece is told too,
+    rather than given the end of the sheet."""
+
+    def __next__(self) -> Piece:
+        raise ReadWhole("the sheet's pieces stopped before its end")
+
+
+_WHOLE_FROM_HERE: Iterator[Piece] = _PiecesStopped()
 
 
 @dataclass
