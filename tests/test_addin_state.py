@@ -617,6 +617,20 @@ def test_own_columns_are_not_written_down_to_the_bottom_of_a_formatted_sheet(mon
     assert max(reached) == 7
 
 
+def test_clear_results_on_a_host_without_marks_says_whether_marks_are_left_for_the_desktop(tmp_path):
+    """清除结果 on xlwings Lite (no marks) empties the own columns and sheets; when the desktop
+    add-in made marks, their fills and notes stay (Lite cannot undo them exactly) and the message
+    says where to restore them; when there were none, it says only what it cleared."""
+    for desktop_first in (True, False):
+        wb = load_workbook(register(tmp_path / f"r{desktop_first}.xlsx"))
+        rows, merged = sheet_as_xlwings(wb[SHEET])
+        press(core_book(wb), "validate", rows, SHEET, POLICY, ASOF, merged=merged, marks=desktop_first)
+        message = press(core_book(wb), CLEAR, [], SHEET, POLICY, ASOF, marks=False)
+        assert message.startswith("已清除：1 个结果列，1 个结果表")
+        assert ("桌面版 Excel 中按“清除结果”还原" in message) is desktop_first, message
+        assert (wb[SHEET]["F4"].fill.start_color.rgb[-6:] == RED[-6:]) is desktop_first  # T0002's mark stays for the desktop
+
+
 def test_the_clerks_formatting_below_the_data_is_left_in_the_own_columns(tmp_path):
     """The clerk bands the rows far below the register, across the own columns too (openpyxl then
     keeps a cell for each): the next press and 清除结果 leave that formatting alone below the data."""
@@ -639,9 +653,9 @@ def test_the_clerks_formatting_below_the_data_is_left_in_the_own_columns(tmp_pat
 def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_column_is_inserted(runner, tmp_path):
     """register.header_search_rows = 45 and 35 rows of notes above the register: `validate -o`,
     then the clerk fixes T0002's ID number and inserts a column at A in the copy, then `validate
-    -o` on it. The CLI gives apply_plans no depth of its own, so the plans' header row is how deep
-    it looks for the headers a mark's column is known by: the fixed cell, now in column G, gets
-    the clerk's fill and note back."""
+    -o` on it. The CLI looks for the headers a mark's column is known by as deep as the policy
+    says (and never less than the plans' header row): the fixed cell, now in column G, gets the
+    clerk's fill and note back."""
     from complaintkit.cli import cli
 
     path = register(tmp_path / "r.xlsx")
@@ -657,6 +671,26 @@ def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_co
     cells = normalised(snapshot(load_workbook(second)))[SHEET][1]
     assert cells["G39"] == ("11010519491231002X", USER_FILL, "客户说证件号码是旧证")
     assert cells["G40"][1:] == (OTHER_FILL, "T0003 本人已核实")
+
+
+def test_the_clis_annotated_copy_finds_another_registers_results_as_deep_as_the_policy_says(runner, tmp_path):
+    """2月 under 35 rows of notes (register.header_search_rows = 45) checked by `validate -o`,
+    then 1月 of that copy: 2月's result sheet is renamed after it and 1月 gets its own, as the
+    add-in does. Looking only 30 rows down, the copy missed 2月's own columns at row 36 and wrote
+    1月's findings over 2月's."""
+    from complaintkit.cli import cli
+
+    path = two_registers(tmp_path / "r.xlsx")
+    config = under_notes(path, tmp_path, "2月")
+    first, second = tmp_path / "feb.xlsx", tmp_path / "jan.xlsx"
+    options = ["--config", str(config), "--as-of", AS_OF]
+    assert runner.invoke(cli, ["validate", str(path), "--sheet", "2月", "-o", str(first), *options]).exit_code == 1
+    findings = t("sheet_findings")
+    assert links_of(normalised(snapshot(load_workbook(first))), findings) == {"2月"}
+    assert runner.invoke(cli, ["validate", str(first), "--sheet", "1月", "-o", str(second), *options]).exit_code == 1
+    seen = normalised(snapshot(load_workbook(second)))
+    jan, feb = f"{findings}(1月)", f"{findings}(2月)"
+    assert findings not in seen and links_of(seen, jan) == {"1月"} and links_of(seen, feb) == {"2月"}
 
 
 def test_the_own_columns_below_row_30_are_looked_for_in_one_read_of_the_top_rows(tmp_path, monkeypatch):

@@ -452,7 +452,7 @@ def test_annotated_copies_are_freed_one_by_one_while_the_collector_is_paused(tmp
 
     alive: list[weakref.ref] = []
 
-    def write_annotated(reg, plans, target, force, inputs):
+    def write_annotated(reg, plans, target, force, inputs, depth):
         book = Book()
         alive.append(weakref.ref(book))
         assert sum(r() is not None for r in alive) == 1, "the previous copy is still in memory"
@@ -461,7 +461,7 @@ def test_annotated_copies_are_freed_one_by_one_while_the_collector_is_paused(tmp
     monkeypatch.setattr(common, "write_annotated", write_annotated)
     regs = [load_register(write_xlsx(tmp_path / f"b{i}.xlsx", [good_row(1)]), LoadOptions(load_policy())) for i in range(4)]
     with collector_paused():
-        written = common.write_annotations(regs, lambda reg: [], None, str(tmp_path / "out"), False)
+        written = common.write_annotations(regs, lambda reg: [], None, str(tmp_path / "out"), False, policy=load_policy())
     assert len(written) == 4 and gc.get_freeze_count() == 0
 
 

@@ -335,9 +335,10 @@ def copy_names(sources: Sequence[tuple[str | Path, str]]) -> list[str]:
 
 
 def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | Path, force: bool = False,
-                    inputs: Sequence[str | Path] = ()) -> Path:
+                    inputs: Sequence[str | Path] = (), depth: int = HEADER_ROWS) -> Path:
     """Write a copy of ``register``'s workbook with ``plans`` applied; the input is never touched,
-    nor is any of ``inputs`` (the rest of the batch) overwritten."""
+    nor is any of ``inputs`` (the rest of the batch) overwritten. ``depth``: how far down header
+    rows are looked for (the policy's register.header_search_rows; see ``apply_plans``)."""
     target = check_writable(out, force, [register.source, *inputs])
     wb = _workbook_for(register)
     if register.file_format not in ("xlsx", "xlsm"):
@@ -347,7 +348,7 @@ def write_annotated(register: Register, plans: Sequence[SheetPlan], out: str | P
             plan.sheet = title
             for table in plan.tables:
                 table.links = {i: f"{title}!{ref.rpartition('!')[2]}" for i, ref in table.links.items()}
-    apply_plans(OpenpyxlBook(wb), plans)
+    apply_plans(OpenpyxlBook(wb), plans, depth=depth)
     if all(ws.sheet_state != "visible" for ws in wb.worksheets):
         # Excel cannot open a book with every sheet hidden (openpyxl refuses to write one).
         wb[register.sheet if register.sheet in wb.sheetnames else wb.sheetnames[0]].sheet_state = "visible"

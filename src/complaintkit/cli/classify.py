@@ -140,7 +140,7 @@ def classify_check(paths, sheet, manual_map, config, as_of, model_path, fail_on,
             f"{r.result.confidence:.2f}", evidence_text(r.result, classifier, lang)]
         for r in report.rows
     ]
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths, policy=inputs.opts.policy)
     emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, "" if fmt != "table" else result.summary)
     if fmt == "table" and report.disagreements:
         click.echo(t("clscli_disagreements", lang))

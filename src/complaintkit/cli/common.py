@@ -25,7 +25,7 @@ from tabulate import tabulate
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
 from ..history import HistoryStore
-from ..loader import LoadOptions, load_register, load_registers
+from ..loader import LoadOptions, header_search_rows, load_register, load_registers
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
@@ -442,11 +442,15 @@ def write_annotations(
     annotate_dir: str | None,
     force: bool,
     paths: Sequence[str] = (),
+    *,
+    policy: Policy,
 ) -> list[Path]:
     """Annotated copies: ``-o FILE`` for a single register, ``--annotate DIR`` for any number.
 
     Every target is checked before the first is written (no half-done batch), and none may be
-    any input of the batch, nor inside a folder of ``paths`` (the command's inputs)."""
+    any input of the batch, nor inside a folder of ``paths`` (the command's inputs). The
+    results already in a copy are looked for as deep as the ``policy``'s header search, as the
+    add-in looks."""
     names = copy_names([(reg.source, annotated_suffix(reg)) for reg in registers])
     refuse_inside_inputs(paths, [output, annotate_dir], {annotate_dir: names} if annotate_dir else None)
     inputs = [reg.source for reg in registers]
@@ -471,7 +475,7 @@ def write_annotations(
     gc.freeze()
     try:
         for reg, target in jobs:
-            written.append(write_annotated(reg, plans_for(reg), target, force, inputs))
+            written.append(write_annotated(reg, plans_for(reg), target, force, inputs, header_search_rows(policy)))
             gc.collect()
     finally:
         gc.unfreeze()

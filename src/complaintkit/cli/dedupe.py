@@ -77,8 +77,8 @@ def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_pat
     if merge:
         written = write_merged(found, inputs.registers, output, force, lang, [reg.source for reg in history], mask)
         click.echo(written.message(lang), err=True)
-        write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force, paths)
+        write_annotations(inputs.registers, result.plans_for, None, annotate_dir, force, paths, policy=inputs.opts.policy)
     else:
-        write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
+        write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths, policy=inputs.opts.policy)
     emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, result.summary)
     click.get_current_context().exit(batch_exit_code(exit_code_for(result.errors, result.warnings, fail_on), inputs.failures))

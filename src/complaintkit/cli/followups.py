@@ -83,7 +83,7 @@ def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, e
     report = everything.filtered(statuses, branches)
     fmt = resolve_format(fmt)
     headers, rows = _table(report, lang, len(inputs.registers) > 1, explain and fmt == "csv")
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths, policy=inputs.opts.policy)
     emit(fmt, with_unreadable(report.to_dict(lang, mask, explain), inputs.failures, lang), headers, rows, report.summary_text(lang))
     if explain and fmt == "table":
         for r in report.rows:

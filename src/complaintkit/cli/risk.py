@@ -195,7 +195,7 @@ def risk_cmd(paths, sheet, manual_map, config, as_of, history_paths, store_path,
     shown = report.filtered(levels)
     fmt = resolve_format(fmt)
     headers, rows = _table(shown, lang, len(inputs.registers) > 1)
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths, policy=inputs.opts.policy)
     emit(fmt, with_unreadable(report.to_dict(lang, mask, levels), inputs.failures, lang), headers, rows, report.summary_text(lang))
     errors = sum(1 for r in shown if r.level == "high")
     warnings = sum(1 for r in shown if r.level == "medium")

@@ -196,7 +196,7 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         written.append(str(folder))
     if annotate_dir:
         by_reg = lambda reg: [p for res in results for p in res.plans_for(reg)]  # noqa: E731
-        written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force))
+        written.extend(str(p) for p in write_annotations(registers, by_reg, None, annotate_dir, force, policy=policy))
     for path in written:
         log.info(t("run_wrote", "en", path=path))
     if remember:

@@ -39,6 +39,6 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
         for f in report.findings
     ]
     summary = t("summary_validate", lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
-    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths)
+    write_annotations(inputs.registers, result.plans_for, output, annotate_dir, force, paths, policy=inputs.opts.policy)
     emit(fmt, with_unreadable(result.data, inputs.failures, lang), headers, rows, summary)
     click.get_current_context().exit(batch_exit_code(exit_code_for(report.errors, report.warnings, fail_on), inputs.failures))
