@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from complaintkit import history
 from complaintkit.cli import cli
 from complaintkit.dedupe import dedupe
 from complaintkit.history import SCHEMA_VERSION, HistoryError, HistoryStore, complaint_key
@@ -178,10 +179,12 @@ def test_a_store_that_cannot_be_written_is_said_before_any_write(tmp_path):
     assert store.read_bytes() == written  # the probe's write is rolled back
 
 
-def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path):
-    """ready_to_write while another job holds the store's write lock: no error. The lock says the
-    store can be written; this job's own write later waits for the other's to end (as long as
-    SQLite's timeout allows, and says so past it)."""
+def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path, monkeypatch):
+    """ready_to_write while another job holds the store's write lock: no error, and asked at once
+    (SQLite's wait set to nothing for its probe, not the BUSY_TIMEOUT_S a write waits, and put
+    back after). The lock says the store can be written; this job's own write later waits for
+    the other's to end."""
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 5)
     store = tmp_path / "history.sqlite"
     with HistoryStore(store):
         pass
@@ -189,13 +192,39 @@ def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path):
     other.execute("BEGIN IMMEDIATE")
     try:
         with HistoryStore(store) as kept:
-            kept.db.close()
-            kept.db = sqlite3.connect(str(store), timeout=0.05)  # not SQLite's 5 s wait in a test
+            said: list[str] = []
+            kept.db.set_trace_callback(said.append)
             kept.ready_to_write()
             assert not kept.db.in_transaction
+            assert said[:2] == ["PRAGMA busy_timeout = 0", "BEGIN IMMEDIATE"] and said[-1] == "PRAGMA busy_timeout = 5000"
+            assert kept.db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     finally:
         other.rollback()
         other.close()
+
+
+def test_a_store_another_job_keeps_writing_to_is_one_line(tmp_path, monkeypatch, runner):
+    """A write still waiting for another job after BUSY_TIMEOUT_S (SQLite's own 5 s before) is
+    one line saying so, from the library and from `history add`; the store is as it was."""
+    store = tmp_path / "history.sqlite"
+    register = write_xlsx(tmp_path / "b.xlsx", [row("C-1", "2026-11-02", "张三", "13800138000", None, "年费")],
+                          headers=HEADERS)
+    with HistoryStore(store):
+        pass
+    before = store.read_bytes()
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.2)
+    other = sqlite3.connect(str(store))
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with HistoryStore(store) as kept, pytest.raises(HistoryError) as caught:
+            kept.add(load_registers([str(register)], LoadOptions(POLICY)).registers)
+        assert caught.value.code == "hist_busy" and "another job is writing" in caught.value.text("en")
+        result = runner.invoke(cli, ["history", "add", str(register), "--store", str(store)])
+        assert result.exit_code == 2 and "正被另一个任务写入" in result.output and result.output.count("\n") == 1
+    finally:
+        other.rollback()
+        other.close()
+    assert store.read_bytes() == before
 
 
 def test_run_remember_with_a_store_it_cannot_migrate_stops_before_the_work(runner, tmp_path):

@@ -19,6 +19,7 @@ stay two registers, and next month's folder names them as this month's did.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +28,7 @@ import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import ComplaintkitError
 from .fields import column_letter
@@ -50,6 +51,10 @@ register_messages({
     "hist_foreign": ("{path}：不是 complaintkit 的历史库（其中已有别的数据表：{tables}），不会读取或写入它：请用 --store 指定另一个文件",
                      "{path}: not a complaintkit history store (it holds other tables: {tables}); it is neither read nor "
                      "written: give another file with --store"),
+    "hist_busy": ("{path}：历史库正被另一个任务写入，等了 {seconds} 秒仍未轮到：请在它结束后再试",
+                  "{path}: another job is writing to the history store, and it was still at it after {seconds} s: "
+                  "try again once it is done"),
+    "hist_cannot_use": ("{path}：历史库读写失败（{detail}）", "{path}: the history store could not be read or written ({detail})"),
     "hist_too_new": ("{path}：历史库版本 {version} 比当前 complaintkit 支持的版本（{supported}）新：请升级 complaintkit",
                      "{path}: history store version {version} is newer than this complaintkit ({supported}): upgrade complaintkit"),
 })
@@ -57,6 +62,12 @@ register_messages({
 
 class HistoryError(ComplaintkitError):
     """The history store cannot be opened or is of an unknown version."""
+
+
+#: How long a job waits while another writes the same store (SQLite lets one write at a time; a
+#: month's batch added by `run --remember` takes tens of seconds) before it gives up, with
+#: hist_busy. SQLite's own default, 5 s, failed a clerk's `history add` beside the nightly run.
+BUSY_TIMEOUT_S = 120
 
 
 def default_store_path() -> Path:
@@ -155,7 +166,7 @@ class HistoryStore:
                 # SQLite opens a write-protected file for reading by itself; query_only makes sure
                 # this connection writes nothing. (Not a mode=ro URI: one made from a Windows
                 # share's path, \\server\share, is easily wrong.)
-                self.db = sqlite3.connect(str(self.path))
+                self.db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S)
                 if read_only:
                     self.db.execute("PRAGMA query_only = 1")
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -248,7 +259,7 @@ class HistoryStore:
         ``roots``: the paths the batch was given as, which name each register (``source_label``)."""
         stamp = (now or dt.datetime.now()).isoformat(timespec="seconds")
         added = updated = unchanged = 0
-        with self.db:
+        with self._used(), self.db:
             for reg in registers:
                 source = source_label(reg.source, roots)
                 seconds = second_phones(reg)
@@ -277,33 +288,53 @@ class HistoryStore:
 
     def sources(self) -> list[SourceSummary]:
         """What the store holds, by register (``source_label``)."""
-        rows = self.db.execute(
-            "SELECT source, COUNT(*), MIN(received_date), MAX(received_date), MAX(added_at) FROM complaints GROUP BY source ORDER BY source"
-        ).fetchall()
+        with self._used():
+            rows = self.db.execute(
+                "SELECT source, COUNT(*), MIN(received_date), MAX(received_date), MAX(added_at) FROM complaints GROUP BY source ORDER BY source"
+            ).fetchall()
         return [SourceSummary(*r) for r in rows]
 
     def count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM complaints").fetchone()[0]
+        """How many complaints the store holds."""
+        with self._used():
+            return self.db.execute("SELECT COUNT(*) FROM complaints").fetchone()[0]
+
+    @contextlib.contextmanager
+    def _used(self) -> Iterator[None]:
+        """SQLite's errors while the store is read or written, as one HistoryError: another job
+        still writing after BUSY_TIMEOUT_S, or what went wrong."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise HistoryError("hist_busy", path=self.path, seconds=BUSY_TIMEOUT_S) from None
+            raise HistoryError("hist_cannot_use", path=self.path, detail=str(exc)) from None
+        except sqlite3.Error as exc:
+            raise HistoryError("hist_cannot_use", path=self.path, detail=str(exc)) from None
 
     def ready_to_write(self) -> None:
         """Raise HistoryError now when nothing can be written to this store (a write-protected
         file, a share mounted read-only), so that a job adding to it stops before its work."""
         try:
+            # Asked at once, not after waiting BUSY_TIMEOUT_S for a job that is writing: that job's
+            # turn ends, and the write later waits for it.
+            self.db.execute("PRAGMA busy_timeout = 0")
             # One write, rolled back (the file stays as it is): SQLite grants the transaction on a
             # store it may only read, and refuses only the write.
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(f"PRAGMA user_version = {self.version}")
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):  # another job is adding right now: its turn ends, ours will come
+            if _busy(exc):  # another job is adding right now: its turn ends, ours will come
                 return
             raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
         finally:
             if self.db.in_transaction:
                 self.db.rollback()
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
 
     def forget(self, before: dt.date) -> int:
         """Delete complaints received before ``before`` (and those with no received date); returns how many."""
-        with self.db:
+        with self._used(), self.db:
             cur = self.db.execute("DELETE FROM complaints WHERE received_date IS NULL OR received_date < ?", (before.isoformat(),))
         return cur.rowcount
 
@@ -321,10 +352,17 @@ class HistoryStore:
             query += " WHERE received_date >= ?"
             params = (since.isoformat(),)
         by_source: dict[tuple[str, str], list[tuple[int, str, str | None]]] = defaultdict(list)
-        for key, source, sheet, row, values, phones in self.db.execute(query + " ORDER BY received_date, source, row", params):
-            if key not in skip:
-                by_source[(f"history:{source}", sheet)].append((row, values, phones))
+        with self._used():
+            for key, source, sheet, row, values, phones in self.db.execute(query + " ORDER BY received_date, source, row", params):
+                if key not in skip:
+                    by_source[(f"history:{source}", sheet)].append((row, values, phones))
         return [_stored_register(src, sheet, rows) for (src, sheet), rows in by_source.items()]
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's "database is locked" (another connection holds the lock) or "busy"."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _stored_register(source: str, sheet: str, rows: Sequence[tuple[int, str, str | None]]) -> Register:
