@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,17 +86,137 @@ def test_what_is_wrong_with_a_file_is_said_in_its_turn(tmp_path):
     assert [(Path(f.path).name, f.code) for f in result.failures] == [("b.xlsx", "in_no_header"), ("c.xlsx", "in_truncated_zip")]
 
 
-def test_a_far_cell_is_refused_before_the_second_thread_parses_it(tmp_path, reader_calls):
-    """The guard runs before the sheet is handed to the second thread: a value at XFD1048576
-    would have the reader reserve 17 billion cells."""
+FAR = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+
+
+def test_every_sheet_is_guarded_before_the_second_thread_parses_it(tmp_path, monkeypatch):
+    """The guard runs before a sheet is handed to the second thread: a value at XFD1048576 would
+    have the reader reserve 17 billion cells (and abort the process)."""
+    guarded: set[tuple[str, str]] = set()
+    opened: dict[int, str] = {}
+    parsed: list[tuple[str, str]] = []
+    real_check, real_open, real_parse = sources._ZipParts.check_extent, sources._open_reader, sources._parse_quietly
+
+    def check_extent(self, sheet):
+        real_check(self, sheet)
+        guarded.add((Path(self.path).name, sheet))
+
+    def open_reader(p, fmt):
+        found = real_open(p, fmt)
+        opened[id(found[0])] = Path(p).name
+        return found
+
+    def parse(wb, sheet_name):
+        parsed.append((opened[id(wb)], sheet_name))
+        assert parsed[-1] in guarded, f"{parsed[-1]} parsed before it was guarded"
+        return real_parse(wb, sheet_name)
+
+    monkeypatch.setattr(sources._ZipParts, "check_extent", check_extent)
+    monkeypatch.setattr(sources, "_open_reader", open_reader)
+    monkeypatch.setattr(sources, "_parse_quietly", parse)
     good = write_xlsx(tmp_path / "a.xlsx", [good_row(1)])
-    far = make_corpus.write_xlsx(tmp_path / "far.xlsx", make_corpus.register_rows(),
-                                 extra_rows='<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>')
+    far = make_corpus.write_xlsx(tmp_path / "far.xlsx", make_corpus.register_rows(), extra_rows=FAR)
     after = write_xlsx(tmp_path / "c.xlsx", [good_row(2)])
     result = load_registers([str(good), str(far), str(after)], LoadOptions(POLICY), keep_going=True)
-    assert len(result.registers) == 2
+    assert [Path(r.source).name for r in result.registers] == ["a.xlsx", "c.xlsx"]
     assert [f.code for f in result.failures] == ["in_far_cell"]
-    assert [name for what, name, _ in reader_calls if what == "parse"] == ["台账", "台账"]  # the two good files' sheets
+    assert parsed == [("a.xlsx", "台账"), ("c.xlsx", "台账")]
+
+
+def test_a_file_with_two_bad_sheets_says_what_it_says_alone(tmp_path):
+    """Sheet A has a far cell, sheet B is cut short: alone, the file is refused for A's far cell
+    (the sheets are read in order); in a batch, B was parsed ahead and said first."""
+    far = make_corpus.sheet_xml(make_corpus.register_rows(), extra_rows=FAR)
+    cut = ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           '<sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData')
+    two = make_corpus.write_zip(tmp_path / "two.xlsx", make_corpus.xlsx_parts([("A", far), ("B", cut)]))
+    files = [write_xlsx(tmp_path / "a.xlsx", [good_row(1)]), two, write_xlsx(tmp_path / "c.xlsx", [good_row(2)])]
+    with pytest.raises(InputError) as alone:
+        load_register(two, LoadOptions(POLICY))
+    result = load_registers([str(f) for f in files], LoadOptions(POLICY), keep_going=True)
+    assert alone.value.code == "in_far_cell"
+    assert [(f.path, f.code, str(f)) for f in result.failures] == [(str(two), "in_far_cell", str(alone.value))]
+
+
+def test_any_error_waits_for_its_files_turn(tmp_path, monkeypatch):
+    """Not only the errors a file is known to give: a MemoryError checking the third file (while
+    the first is read) comes in the third file's turn, after the first file's own error."""
+    no_header = write_xlsx(tmp_path / "a.xlsx", [["x", "y", "z"]], headers=["甲", "乙", "丙"])
+    files = [no_header, write_xlsx(tmp_path / "b.xlsx", [good_row(1)]), write_xlsx(tmp_path / "c.xlsx", [good_row(2)])]
+    real = sources.check_book
+
+    def check_book(path, *args):
+        if Path(path).name == "c.xlsx":
+            raise MemoryError
+        return real(path, *args)
+
+    monkeypatch.setattr(sources, "check_book", check_book)
+    seen: list[str] = []
+    with pytest.raises(InputError) as caught:
+        load_registers([str(f) for f in files], LoadOptions(POLICY), progress=lambda p: seen.append(Path(p).name))
+    assert caught.value.code == "in_no_header" and seen == ["a.xlsx"]
+    seen.clear()
+    with pytest.raises(MemoryError):
+        load_registers([str(f) for f in files], LoadOptions(POLICY), keep_going=True, progress=lambda p: seen.append(Path(p).name))
+    assert seen == ["a.xlsx", "b.xlsx", "c.xlsx"]
+
+
+def test_a_file_saved_again_during_the_batch_is_read_as_it_is_now(tmp_path):
+    """The third file has a far cell when it is checked and opened ahead; while the first file is
+    read, the clerk saves a fixed copy over it (a new file renamed over the old, as Excel saves).
+    The guard reads the file by its name: it must not prove the new file while the reader parses
+    the old one. Run in a child process with its memory capped: that parse would abort it."""
+    script = f"""
+import os, resource, sys
+from pathlib import Path
+sys.path[:0] = {[str(Path(__file__).parent / "badfiles"), str(Path(__file__).parent)]!r}
+resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
+import make_corpus
+from complaintkit.loader import LoadOptions, load_registers
+from complaintkit.policy import load_policy
+d = Path({str(tmp_path)!r})
+files = [make_corpus.write_xlsx(d / f"p{{k}}.xlsx", make_corpus.register_rows()) for k in range(2)]
+p2 = make_corpus.write_xlsx(d / "p2.xlsx", make_corpus.register_rows(), extra_rows={FAR!r})
+fixed = make_corpus.write_xlsx(d / "fixed.tmp", make_corpus.register_rows(4))
+
+def progress(p):
+    if Path(p).name == "p0.xlsx":
+        os.replace(fixed, p2)
+
+res = load_registers([str(f) for f in [*files, p2]], LoadOptions(load_policy()), keep_going=True, progress=progress)
+print([(Path(r.source).name, len(r.records)) for r in res.registers], [f.code for f in res.failures])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[('p0.xlsx', 3), ('p1.xlsx', 3), ('p2.xlsx', 4)] []"
+
+
+def test_what_the_loaders_thread_writes_while_a_parse_panics_still_reaches_the_terminal(capfd):
+    """While a second thread's parse holds the terminal's descriptor, what the loader's thread
+    writes (a progress bar) goes to the sink with Rust's messages; after a panic, the panic's
+    own lines are left out and the rest is passed on."""
+    class PanicException(BaseException):  # as pyo3 names it
+        pass
+
+    started, written = threading.Event(), threading.Event()
+
+    def parse():
+        with sources._native_stderr_kept_quiet():
+            started.set()
+            written.wait(10)
+            os.write(2, b"\nthread '<unnamed>' panicked at src/cfb.rs:329:25:\nindex out of bounds\nstack backtrace:\n"
+                        b"   0: rust_begin_unwind\nnote: Some details are omitted, run with `RUST_BACKTRACE=full`.\n")
+            raise PanicException("index out of bounds")
+
+    with ThreadPoolExecutor(1) as pool:
+        parsing = pool.submit(parse)
+        started.wait(10)
+        os.write(2, "读取 2/3\n".encode())  # as sys.stderr writes on a terminal
+        written.set()
+        with pytest.raises(PanicException):
+            parsing.result()
+    _out, err = capfd.readouterr()
+    assert err == "读取 2/3\n"
 
 
 def test_the_switch_interval_is_quick_during_a_batch_and_as_it_was_after(tmp_path):

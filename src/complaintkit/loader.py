@@ -566,6 +566,17 @@ def load_register(path: str | Path, opts: LoadOptions, parsers: ColumnParsers | 
     return build_register(open_book(path, _max_mb(opts)), opts, parsers)
 
 
+def _without_frames(exc: InputError) -> InputError:
+    """``exc`` and the errors it was raised from, without their tracebacks."""
+    seen: BaseException | None = exc
+    done: set[int] = set()
+    while seen is not None and id(seen) not in done:
+        done.add(id(seen))
+        seen.__traceback__ = None
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
 def _max_mb(opts: LoadOptions) -> float:
     return float(opts.policy.get("register.max_file_mb", 500))
 
@@ -589,13 +600,14 @@ def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_g
             if progress is not None:
                 progress(path)
             try:
-                if isinstance(book, InputError):
+                if isinstance(book, BaseException):  # what went wrong with the file, said in its turn
                     raise book
                 registers.append(build_register(book, opts, parsers))
             except InputError as exc:
                 if not keep_going:
                     raise
-                failures.append(exc)
+                # Said as one line: the frames the error was raised in (the file's rows) can go.
+                failures.append(_without_frames(exc))
     if not registers and not failures:
         raise InputError(", ".join(paths), "in_no_register_files")
     return LoadResult(registers, failures)

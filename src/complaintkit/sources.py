@@ -387,6 +387,7 @@ class CheckedBook:
     fmt: str  # xlsx, xlsm, xls, csv
     zip_parts: "_ZipParts | None" = None
     size: int = 0  # bytes on disk
+    stamp: tuple[int, ...] = ()  # what the file was when checked (see ``changed``)
 
     def open(self, reader: Future[_Reader] | None = None) -> RawBook:
         """The book; ``reader``: the workbook opened by a SheetsAhead's thread."""
@@ -394,6 +395,17 @@ class CheckedBook:
             return _open_csv(self.path)
         opened = reader.result() if reader is not None else _open_reader(self.path, self.fmt)
         return _calamine_book(self.path, self.fmt, opened, self.zip_parts)
+
+    def changed(self) -> bool:
+        """Whether the file is another now (saved again, replaced) than when it was checked."""
+        try:
+            return _stamp(os.stat(self.path)) != self.stamp
+        except OSError:
+            return True
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def check_book(path: str | Path, max_mb: float = 500) -> CheckedBook:
@@ -429,9 +441,9 @@ def check_book(path: str | Path, max_mb: float = 500) -> CheckedBook:
         raise InputError(name, "in_cannot_read", detail=exc.strerror or str(exc)) from None
     suffix = p.suffix.lower()
     if head.startswith(_ZIP_MAGIC):
-        return dataclasses.replace(_check_zip_workbook(p, suffix), size=size)
+        return dataclasses.replace(_check_zip_workbook(p, suffix), size=size, stamp=_stamp(st))
     if head.startswith(_OLE_MAGIC):
-        return dataclasses.replace(_check_ole(p), size=size)
+        return dataclasses.replace(_check_ole(p), size=size, stamp=_stamp(st))
     lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if lowered.startswith(_MARKUP_STARTS):
         raise InputError(name, "in_web_page")
@@ -439,7 +451,7 @@ def check_book(path: str | Path, max_mb: float = 500) -> CheckedBook:
         raise InputError(name, "in_not_real_workbook", suffix=suffix)
     if _utf16_without_bom(head) is None and b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise InputError(name, "in_not_spreadsheet")
-    return CheckedBook(p, "csv", size=size)
+    return CheckedBook(p, "csv", size=size, stamp=_stamp(st))
 
 
 _MARKUP_STARTS = (b"<html", b"<!doctype html", b"<table", b"<?xml", b"mime-version", b"<meta", b"<head", b"<body", b"<style")
@@ -479,13 +491,35 @@ def _stderr_quiet() -> Iterator[None]:
                 raise
             finally:
                 os.dup2(saved, 2)
-                if not panicked:
-                    sink.seek(0)
-                    leftover = sink.read(64 * 1024)
-                    if leftover:
-                        os.write(2, leftover)
+                # Whatever else reached the descriptor meanwhile is passed on: the native code's
+                # other messages, and what the loader's thread wrote while a second thread
+                # parsed (a progress bar). Of a panic, only its own lines are left out.
+                sink.seek(0)
+                leftover = sink.read()
+                if panicked:
+                    leftover = _without_panic(leftover)
+                while leftover:
+                    leftover = leftover[os.write(2, leftover):]
     finally:
         os.close(saved)
+
+
+def _without_panic(text: bytes) -> bytes:
+    """``text`` without Rust's panic messages: from a line "thread '…' panicked at …" (and the
+    blank line before it) to the "note: … `RUST_BACKTRACE…` …" line that ends it, a backtrace
+    included (or to the end, when no such note comes)."""
+    kept: list[bytes] = []
+    inside = False
+    for line in text.splitlines(keepends=True):
+        if b"panicked at" in line:
+            inside = True
+            if kept and not kept[-1].strip():  # the blank line the message starts with
+                kept.pop()
+        if not inside:
+            kept.append(line)
+        elif b"RUST_BACKTRACE" in line:
+            inside = False
+    return b"".join(kept)
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -571,16 +605,22 @@ def _calamine_book(p: Path, fmt: str, opened: _Reader, zip_parts: "_ZipParts | N
     parsed: dict[str, Future[Any]] = {}
 
     def parse_ahead(names: Sequence[str], ahead: SheetsAhead) -> list[str]:
+        # The sheets up to the first one that cannot be parsed ahead, in the order the loader
+        # reads them: whatever that one says (a far cell, damage) is then said as reading the
+        # file alone says it, before anything about the sheets after it.
+        xml = 0
         for sheet_name in names:
-            if sheet_name in parsed or sheet_name not in sheet_names:
-                continue
+            if sheet_name not in sheet_names:
+                break
             if zip_parts is not None:
                 try:
-                    if zip_parts.piece_plan(sheet_name) is not None:
-                        continue
+                    size = zip_parts.sheet_xml_bytes(sheet_name)
+                    if size is None or xml + size > AHEAD_XML_BYTES or zip_parts.piece_plan(sheet_name) is not None:
+                        break
                     zip_parts.check_extent(sheet_name)
                 except Exception:  # refused or damaged: said when the sheet is read, in its turn
-                    continue
+                    break
+                xml += size
             parsed[sheet_name] = ahead.parse(wb, sheet_name)
         return list(parsed)
 
@@ -608,23 +648,27 @@ def _calamine_book(p: Path, fmt: str, opened: _Reader, zip_parts: "_ZipParts | N
 #: Workbooks up to this size on disk are opened ahead in a batch; a larger one (a whole
 #: export, not a branch's file) in its turn, so that two of them never hold memory at once.
 AHEAD_BYTES = 16 * 1024**2
+#: The sheets of a book parsed ahead hold at most about this much XML (a workbook of a few MiB
+#: can unzip to hundreds when its sheets are read whole); the others are parsed in its turn.
+AHEAD_XML_BYTES = 8 * 1024**2
 
 
 def books_in_turn(paths: Sequence[Path], max_mb: float,
-                  to_look_at: Callable[[RawBook], Sequence[str]]) -> Iterator[RawBook | InputError]:
-    """The book of each of ``paths`` in turn, or the InputError that says why it cannot be read,
-    for a batch read on two cores. While the caller builds a register from book k, a second
-    thread opens workbook k+2 and parses the sheets of book k+1 that ``to_look_at`` names
-    (calamine does both with the interpreter released); this thread checks every file first,
-    guards every sheet before it is parsed and turns the parsed sheets into rows. Whatever is
-    wrong with a file is yielded in its turn, after the files before it."""
+                  to_look_at: Callable[[RawBook], Sequence[str]]) -> Iterator[RawBook | Exception]:
+    """The book of each of ``paths`` in turn, or the error that says why it cannot be read (an
+    InputError, or whatever else went wrong), for a batch read on two cores. While the caller
+    builds a register from book k, a second thread opens workbook k+2 and parses the sheets of
+    book k+1 that ``to_look_at`` names (calamine does both with the interpreter released); this
+    thread checks every file first, guards every sheet before it is parsed and turns the parsed
+    sheets into rows. Whatever is wrong with a file is yielded in its turn, after the files
+    before it; a file replaced since it was checked is read again, in its turn, from the start."""
     n = len(paths)
     if n == 1:
         yield _attempt(open_book, paths[0], max_mb)
         return
-    later: list[Any] = [None] * n  # per file: its CheckedBook, or why it cannot be read
+    later: list[Any] = [None] * n  # per file: its CheckedBook, why it cannot be read, or _AGAIN
     readers: list[Future[_Reader] | None] = [None] * n
-    books: list[RawBook | InputError | None] = [None] * n
+    books: list[RawBook | Exception | None] = [None] * n
 
     def check(k: int) -> None:
         if k < n:
@@ -634,8 +678,14 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
 
     def parse(k: int) -> None:
         if k < n and readers[k] is not None:
-            books[k] = _attempt(_parsing, later[k], readers[k], to_look_at, ahead)
-            readers[k] = later[k] = None
+            # The guard reads the file by its name: were it another file now than the one the
+            # reader opened (saved again meanwhile), it would prove one and the reader parse the other.
+            if later[k].changed():
+                later[k] = _AGAIN
+            else:
+                books[k] = _attempt(_parsing, later[k], readers[k], to_look_at, ahead)
+                later[k] = None
+            readers[k] = None
 
     with SheetsAhead() as ahead:
         check(0)
@@ -644,7 +694,9 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
         for k in range(n):
             book = books[k] if books[k] is not None else later[k]
             books[k] = later[k] = None
-            if isinstance(book, CheckedBook):  # a CSV or a large workbook: opened in its turn
+            if book is _AGAIN:
+                book = _attempt(open_book, paths[k], max_mb)
+            elif isinstance(book, CheckedBook):  # a CSV or a large workbook: opened in its turn
                 book = _attempt(book.open)
             if isinstance(book, RawBook):
                 book = _attempt(_gathered, book)
@@ -653,11 +705,15 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
             yield book
 
 
+#: A file to read again in its turn, from its checks on (see books_in_turn).
+_AGAIN = object()
+
+
 def _attempt(step: Callable[..., Any], *args: Any) -> Any:
-    """What ``step`` gives, or the InputError it raises."""
+    """What ``step`` gives, or the error it raises (to be raised in the file's turn)."""
     try:
         return step(*args)
-    except InputError as exc:
+    except Exception as exc:
         return exc
 
 
@@ -811,6 +867,14 @@ class _ZipParts:
             return None
         return part, shared, piece_size(sheet_bytes, shared_bytes)
 
+    def sheet_xml_bytes(self, sheet: str) -> int | None:
+        """How much XML the sheet's part unzips to (None when its part is not clear)."""
+        with zipfile.ZipFile(self.path) as zf:
+            if self._by_sheet is None:
+                self._by_sheet = self._sheet_parts(zf)
+            part = self._by_sheet.get(sheet)
+            return zf.getinfo(part).file_size if part in self.names else None
+
     def shared_parts(self, zf: zipfile.ZipFile) -> list[str]:
         """The parts every piece of a sheet needs: the package's and the workbook's own parts and
         relationships, its styles and shared strings (not the other sheets, drawings, media)."""
@@ -823,32 +887,39 @@ class _ZipParts:
         return sorted(keep & self.names)
 
     def _sheet_parts(self, zf: zipfile.ZipFile) -> dict[str, str]:
-        """Worksheet part of each sheet name, found as the reader finds it: the package's
-        officeDocument relationship, the workbook, its relationships. Read with plain patterns
-        (these parts must not be trusted with a DTD either); {} when anything is missing."""
+        """Worksheet part of each sheet name, found as the reader finds it: the workbook
+        (xl/workbook.xml, where the reader always looks), its relationships. Read with plain
+        patterns (these parts must not be trusted with a DTD either); {} when anything is
+        missing, and when the answer could be another (the package's officeDocument pointing
+        elsewhere, two sheets of one name, a target the reader and a tidied path would read as
+        two parts): every part is then checked (see ``_check_extent``)."""
         try:
             package = _small_part(zf, "_rels/.rels")
             book_part = next((_attr(a, b"Target") for a in _RELATIONSHIP.findall(package)
                               if (_attr(a, b"Type") or "").endswith("/officeDocument")), None)
-            if not book_part:
+            if not book_part or book_part.lstrip("/") != _WORKBOOK_PART:
                 return {}
-            book_part = book_part.lstrip("/")
-            folder, _, file = book_part.rpartition("/")
-            prefix = f"{folder}/" if folder else ""
-            book = _small_part(zf, book_part)
-            rels = _small_part(zf, f"{prefix}_rels/{file}.rels")
+            book = _small_part(zf, _WORKBOOK_PART)
+            rels = _small_part(zf, "xl/_rels/workbook.xml.rels")
         except KeyError:
             return {}
         targets = {}
         for attrs in _RELATIONSHIP.findall(rels):
             rid, target = _attr(attrs, b"Id"), _attr(attrs, b"Target")
             if rid and target:
-                targets[rid] = posixpath.normpath(target[1:] if target.startswith("/") else prefix + target)
-        out = {}
+                literal = target[1:] if target.startswith("/xl/") else target if target.startswith("xl/") else "xl/" + target
+                tidied = posixpath.normpath(target[1:] if target.startswith("/") else "xl/" + target)
+                if literal != tidied:
+                    return {}
+                targets[rid] = literal
+        out: dict[str, str] = {}
         for attrs in re.findall(rb"<(?:[\w.-]+:)?sheet\b([^>]*)>", book):
             sheet, rid = _attr(attrs, b"name"), _attr(attrs, rb"(?:[\w.-]+:)?id")
             if sheet and rid in targets:
-                out[html.unescape(sheet)] = targets[rid]
+                sheet = html.unescape(sheet)
+                if sheet in out:
+                    return {}
+                out[sheet] = targets[rid]
         return out
 
     def check_extent(self, sheet: str) -> None:
@@ -868,8 +939,9 @@ class _ZipParts:
             if self._by_sheet is None:
                 self._by_sheet = self._sheet_parts(zf)
             part = self._by_sheet.get(sheet)
-            # Without a clear answer, every XML part is checked (only sheets hold rows and cells).
-            parts = [part] if part in self.names else sorted(n for n in self.names if n.lower().endswith(".xml"))
+            # Without a clear answer every part is checked, whatever its name says it is: the
+            # reader parses whatever part a relationship names.
+            parts = [part] if part in self.names else sorted(n for n in self.names if not n.endswith("/"))
             for member in parts:
                 if member in self.checked:
                     continue
@@ -877,6 +949,9 @@ class _ZipParts:
                 if far is not None:
                     raise _far_cell(name, Text("in_sheet_named", {"sheet": sheet}), *far)
                 self.checked.add(member)
+
+
+_WORKBOOK_PART = "xl/workbook.xml"
 
 
 def _check_shared_strings(name: str, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:

@@ -519,7 +519,7 @@ def build(dest: Path) -> list[Case]:
     write_xlsx(dest / "styled_bottom.xlsx", register_rows(), extra_rows=styled)
     add("styled_last_row", dest / "styled_bottom.xlsx", "formatted (empty) cells down to row 1,048,576", "read", rows=3, sub=True)
 
-    stray = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    stray = stray_far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
     write_xlsx(dest / "stray_value_xfd.xlsx", register_rows(), extra_rows=stray)
     add("stray_value_far", dest / "stray_value_xfd.xlsx", "one stray value in XFD1048576, the last cell of the grid", "error", "far outside the register", sub=True)
     stray = '<row r="100000"><c r="A100000" t="inlineStr"><is><t>x</t></is></c></row>'
@@ -536,6 +536,21 @@ def build(dest: Path) -> list[Case]:
     glued = sheet_xml(register_rows()).replace('<c r="A2" ', '<c r="A2"r="A99999999999" ')
     write_zip(dest / "stray_value_glued_ref.xlsx", xlsx_parts([("台账", glued)]))
     add("stray_value_glued_ref", dest / "stray_value_glued_ref.xlsx", "a second reference glued to the first, past the last row (found by fuzzing)", "error", "far outside the register")
+    # The guard must check the part the reader parses, however the package names it (found in review).
+    far_sheet, fine_sheet = sheet_xml(register_rows(), extra_rows=stray_far), sheet_xml(register_rows())
+    write_zip(dest / "stray_value_twin_sheet.xlsx", xlsx_parts([("台账", far_sheet), ("台账", fine_sheet)]))
+    add("stray_value_twin_sheet", dest / "stray_value_twin_sheet.xlsx", "two sheets named 台账, the first with a value in XFD1048576", "error", "far outside the register")
+    parts = xlsx_parts([("台账", far_sheet), ("Other", fine_sheet)])
+    parts["_rels/.rels"] = parts["_rels/.rels"].replace(b"xl/workbook.xml", b"xl/wb2.xml")
+    parts["xl/wb2.xml"] = parts["xl/workbook.xml"].replace(b'r:id="rId1"', b'r:id="rIdX"').replace(b'r:id="rId2"', b'r:id="rId1"').replace(b'r:id="rIdX"', b'r:id="rId2"')
+    parts["xl/_rels/wb2.xml.rels"] = parts["xl/_rels/workbook.xml.rels"]
+    write_zip(dest / "stray_value_other_workbook.xlsx", parts)
+    add("stray_value_other_workbook", dest / "stray_value_other_workbook.xlsx", "a package pointing at a second workbook part whose 台账 is a harmless sheet, where the reader reads xl/workbook.xml (台账: a value in XFD1048576)", "error", "far outside the register")
+    parts = xlsx_parts([("台账", fine_sheet)])
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(b"worksheets/sheet1.xml", b"worksheets/./sheet1.xml")
+    parts["xl/worksheets/./sheet1.xml"] = far_sheet.encode()
+    write_zip(dest / "stray_value_dotted_target.xlsx", parts)
+    add("stray_value_dotted_target", dest / "stray_value_dotted_target.xlsx", "a sheet's target written worksheets/./sheet1.xml, a part of that very name holding XFD1048576 beside a harmless xl/worksheets/sheet1.xml", "error", "far outside the register")
 
     bomb_rows = register_rows()
     bomb_rows[1][6] = "&lol9;"
