@@ -203,6 +203,38 @@ def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path, monkey
         other.close()
 
 
+def test_a_store_without_its_version_number_is_still_a_store(tmp_path):
+    """A store whose file lost its version number (restored from a dump, which drops it, or
+    made by an older complaintkit stopped halfway) is read as the store it is, and written to
+    with its number put back; a version-1 one (no second phones) is brought up to date."""
+    made = tmp_path / "history.sqlite"
+    with HistoryStore(made) as store:
+        store.add(load(october(tmp_path)))
+    source = sqlite3.connect(made)
+    dump = list(source.iterdump())
+    source.close()
+    for name, drop_phones in (("restored.sqlite", False), ("older.sqlite", True)):
+        path = tmp_path / name
+        db = sqlite3.connect(path)
+        db.executescript("\n".join(dump))
+        if drop_phones:
+            db.executescript("ALTER TABLE complaints DROP COLUMN other_phones")
+        db.close()
+        with HistoryStore(path, read_only=True) as looked:
+            assert looked.count() == 2 and looked.version == (1 if drop_phones else 2)
+        with HistoryStore(path) as kept:
+            kept.add(load(november(tmp_path)))
+            assert kept.count() == 4
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            assert "other_phones" in {row[1] for row in db.execute("PRAGMA table_info(complaints)")}
+
+
+def test_a_store_waits_two_minutes_for_another_job(tmp_path):
+    with HistoryStore(tmp_path / "history.sqlite") as store:
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == history.BUSY_TIMEOUT_S * 1000 == 120_000
+
+
 def test_a_store_another_job_keeps_writing_to_is_one_line(tmp_path, monkeypatch, runner):
     """A write still waiting for another job after BUSY_TIMEOUT_S (SQLite's own 5 s before) is
     one line saying so, from the library and from `history add`; the store is as it was."""

@@ -161,26 +161,41 @@ def test_any_error_waits_for_its_files_turn(tmp_path, monkeypatch):
     assert seen == ["a.xlsx", "b.xlsx", "c.xlsx"]
 
 
-def test_a_file_saved_again_during_the_batch_is_read_as_it_is_now(tmp_path):
-    """The third file has a far cell when it is checked and opened ahead; while the first file is
-    read, the clerk saves a fixed copy over it (a new file renamed over the old, as Excel saves).
-    The guard reads the file by its name: it must not prove the new file while the reader parses
-    the old one. Run in a child process with its memory capped: that parse would abort it."""
+@pytest.mark.parametrize("saved_while", ["p0.xlsx", "p1.xlsx"])
+def test_a_file_saved_again_during_the_batch_is_read_as_it_is_now(tmp_path, saved_while):
+    """The third file has a far cell when it is checked and opened ahead; while the first (or the
+    second) file is read, the clerk saves a fixed copy over it (a new file renamed over the old,
+    as Excel saves). The guard reads the file by its name: it must not prove the new file while
+    the reader parses the old one, whether the save comes before the third file's sheets are
+    handed to the second thread or after. Run in a child process with its memory capped: that
+    parse would abort it."""
     script = f"""
-import os, resource, sys
+import os, resource, sys, threading
 from pathlib import Path
 sys.path[:0] = {[str(Path(__file__).parent / "badfiles"), str(Path(__file__).parent)]!r}
 resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
 import make_corpus
+from complaintkit import sources
 from complaintkit.loader import LoadOptions, load_registers
 from complaintkit.policy import load_policy
 d = Path({str(tmp_path)!r})
 files = [make_corpus.write_xlsx(d / f"p{{k}}.xlsx", make_corpus.register_rows()) for k in range(2)]
 p2 = make_corpus.write_xlsx(d / "p2.xlsx", make_corpus.register_rows(), extra_rows={FAR!r})
 fixed = make_corpus.write_xlsx(d / "fixed.tmp", make_corpus.register_rows(4))
+opened = threading.Event()
+real_open = sources._open_reader
+
+def open_reader(p, fmt):
+    found = real_open(p, fmt)
+    if Path(p).name == "p2.xlsx":
+        opened.set()
+    return found
+
+sources._open_reader = open_reader
 
 def progress(p):
-    if Path(p).name == "p0.xlsx":
+    if Path(p).name == {saved_while!r}:
+        assert opened.wait(30)  # the second thread holds the old p2.xlsx
         os.replace(fixed, p2)
 
 res = load_registers([str(f) for f in [*files, p2]], LoadOptions(load_policy()), keep_going=True, progress=progress)
@@ -189,6 +204,25 @@ print([(Path(r.source).name, len(r.records)) for r in res.registers], [f.code fo
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[('p0.xlsx', 3), ('p1.xlsx', 3), ('p2.xlsx', 4)] []"
+
+
+def test_a_workbooks_other_relationships_leave_its_sheets_parts_clear(tmp_path):
+    """Excel writes a customXml relationship as "../customXml/item1.xml" (SharePoint metadata,
+    Power Query): only the sheets' own targets decide whether a package can be read two ways,
+    so such a workbook's sheets keep their parts: a far cell in a lists sheet the register is
+    not read from does not refuse the file, and only the register sheet is guarded."""
+    custom = (b'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/customXml" '
+              b'Target="../customXml/item1.xml"/></Relationships>')
+    parts = make_corpus.xlsx_parts([("台账", make_corpus.sheet_xml(make_corpus.register_rows())),
+                                    ("下拉", make_corpus.sheet_xml([["柜面"], ["电话"]], extra_rows=FAR))])
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(b"</Relationships>", custom)
+    parts["customXml/item1.xml"] = b'<?xml version="1.0"?><root/>'
+    path = make_corpus.write_zip(tmp_path / "custom.xlsx", parts)
+    register = load_register(path, LoadOptions(POLICY, "台账"))
+    assert len(register.records) == 3
+    book = sources.check_book(path)
+    book.zip_parts.check_extent("台账")
+    assert book.zip_parts.checked == {"xl/worksheets/sheet1.xml"}
 
 
 def test_what_the_loaders_thread_writes_while_a_parse_panics_still_reaches_the_terminal(capfd):
@@ -250,3 +284,17 @@ def test_a_batch_with_a_csv_and_an_xls_reads_each_as_alone(samples):
     assert [(r.source, r.sheet, r.header_row, len(r.records)) for r in batch] == \
         [(r.source, r.sheet, r.header_row, len(r.records)) for r in alone]
     assert [[rec.values for rec in r.records] for r in batch] == [[rec.values for rec in r.records] for r in alone]
+
+
+@pytest.mark.parametrize("text, kept", [
+    # The first panic of a process: message, backtrace, Rust's note.
+    (b"progress 1/3\n\nthread '<unnamed>' (9014) panicked at src/cfb.rs:329:25:\nindex out of bounds\nstack backtrace:\n"
+     b"   0: rust_begin_unwind\n             at /rustc/x.rs:1:2\nnote: Some details are omitted, run with `RUST_BACKTRACE=full`.\n"
+     b"progress 2/3\n", b"progress 1/3\nprogress 2/3\n"),
+    # A later panic: Rust prints no note, and what follows it is not the panic's.
+    (b"thread '<unnamed>' panicked at src/x.rs:1:1:\nboom\nprogress 3/3\n", b"progress 3/3\n"),
+    (b"thread 'x' panicked at a.rs:\nmsg\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n", b""),
+    (b"no panic here\nnote: a line of our own\n", b"no panic here\nnote: a line of our own\n"),
+])
+def test_a_panics_own_lines_are_left_out_and_nothing_else(text, kept):
+    assert sources._without_panic(text) == kept

@@ -68,6 +68,8 @@ class HistoryError(ComplaintkitError):
 #: month's batch added by `run --remember` takes tens of seconds) before it gives up, with
 #: hist_busy. SQLite's own default, 5 s, failed a clerk's `history add` beside the nightly run.
 BUSY_TIMEOUT_S = 120
+#: The columns of a store's table in every version (version 2 adds other_phones).
+_STORE_COLUMNS = frozenset({"key", "complaint_id", "received_date", "source", "sheet", "row", "values", "added_at"})
 
 
 def default_store_path() -> Path:
@@ -171,14 +173,15 @@ class HistoryStore:
                     self.db.execute("PRAGMA query_only = 1")
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
             except (sqlite3.Error, OSError) as exc:
-                raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
-        #: the schema version the rows are read with (an older one, read-only, has fewer columns)
-        self.version = version or SCHEMA_VERSION
+                raise self._cannot_open(exc) from None
         if version > SCHEMA_VERSION:
             self.db.close()  # the caller gets no store to close
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
-        if version == 0 and not gone:
-            self._refuse_foreign()
+        unversioned = version == 0 and not gone
+        if unversioned:
+            version = self._unversioned()
+        #: the schema version the rows are read with (an older one, read-only, has fewer columns)
+        self.version = version or SCHEMA_VERSION
         if version == 0 and read_only:  # no file, or an empty one: nothing stored, and nothing written
             if not gone:
                 self.db.close()
@@ -186,23 +189,33 @@ class HistoryStore:
             self._create()
         elif version == 0:
             self._create()
-        elif version < SCHEMA_VERSION and not read_only:
-            self._migrate()
+        elif read_only:
+            pass  # read as it is
+        elif version < SCHEMA_VERSION:
+            self._migrate(version)
             self.version = SCHEMA_VERSION
+        elif unversioned:
+            self._create()  # the version it lacks, written
 
-    def _refuse_foreign(self) -> None:
-        """A store is made with its version: a database without one that holds tables is another
-        program's (a --store typed wrong). Read, it would look empty and every look-back would
-        find nothing; written, it would gain a table of complaints."""
+    def _unversioned(self) -> int:
+        """The version of a database that carries none: 0 when it holds no table (a store to be
+        made); 1 or 2 when its one table is a store's (a creation stopped halfway by an older
+        complaintkit, a store restored from a dump, which drops the number). Another program's
+        database is refused (a --store typed wrong): read, it would look empty and every
+        look-back would find nothing; written, it would gain a table of complaints."""
         try:
             tables = [name for (name,) in self.db.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name LIMIT 4")]
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")} if tables == ["complaints"] else set()
         except sqlite3.Error as exc:
             self.db.close()
             raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
-        if tables:
-            self.db.close()  # the caller gets no store to close
-            raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else ""))
+        if not tables:
+            return 0
+        if columns >= _STORE_COLUMNS:
+            return 2 if "other_phones" in columns else 1
+        self.db.close()  # the caller gets no store to close
+        raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else ""))
 
     @classmethod
     def existing(cls, path: str | Path, read_only: bool = False) -> HistoryStore | None:
@@ -212,7 +225,11 @@ class HistoryStore:
         return cls(path, read_only) if Path(path).exists() else None
 
     def _create(self) -> None:
-        with self.db:
+        """The store's table made (or finished: IF NOT EXISTS) and its version written, in one
+        transaction: a job stopped halfway leaves no table without its number, and a second job
+        making the same store at the same moment waits for the first and finds it made."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
                 """CREATE TABLE IF NOT EXISTS complaints (
                        key TEXT PRIMARY KEY,
@@ -227,14 +244,29 @@ class HistoryStore:
             )
             self.db.execute("CREATE INDEX IF NOT EXISTS complaints_received ON complaints(received_date)")
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.commit()
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.rollback()
+            self.db.close()  # raised while the store is opened: the caller gets no store to close
+            raise self._cannot_open(exc) from None
 
-    def _migrate(self) -> None:
+    def _cannot_open(self, exc: BaseException) -> HistoryError:
+        """Why the store could not be opened: another job writing it (after BUSY_TIMEOUT_S), or
+        what SQLite or the system said."""
+        if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+            return HistoryError("hist_busy", path=self.path, seconds=BUSY_TIMEOUT_S)
+        return HistoryError("hist_cannot_open", path=self.path, detail=str(exc))
+
+    def _migrate(self, found: int) -> None:
         """Bring an older store to ``SCHEMA_VERSION``, one version at a time, in one transaction.
         The version is read again under the write lock: another process opening the same store
         at the same moment (a cron job and a clerk) migrates it once, and the other sees it done."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            # ``found``: the version the store was opened as (inferred from its table when the
+            # file carries no number, see _unversioned).
+            version = self.db.execute("PRAGMA user_version").fetchone()[0] or found
             for step in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[step]:
                     self.db.execute(statement)
@@ -243,7 +275,7 @@ class HistoryStore:
         except sqlite3.Error as exc:
             self.db.rollback()
             self.db.close()  # raised while the store is opened: the caller gets no store to close
-            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
+            raise self._cannot_open(exc) from None
 
     def close(self) -> None:
         self.db.close()

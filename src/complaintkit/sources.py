@@ -505,21 +505,30 @@ def _stderr_quiet() -> Iterator[None]:
 
 
 def _without_panic(text: bytes) -> bytes:
-    """``text`` without Rust's panic messages: from a line "thread '…' panicked at …" (and the
-    blank line before it) to the "note: … `RUST_BACKTRACE…` …" line that ends it, a backtrace
-    included (or to the end, when no such note comes)."""
+    """``text`` without Rust's panic messages: a line "thread '…' panicked at …" (and the blank
+    line before it), the message's line after it, and the backtrace and notes that may follow
+    ("stack backtrace:", numbered frames, their "at" lines, "note: …")."""
     kept: list[bytes] = []
-    inside = False
+    skip = 0  # 2: the panic's own line, 1: its message's
+    trailing = False  # right after a panic's message: its backtrace and notes may follow
     for line in text.splitlines(keepends=True):
         if b"panicked at" in line:
-            inside = True
+            skip = 2
             if kept and not kept[-1].strip():  # the blank line the message starts with
                 kept.pop()
-        if not inside:
-            kept.append(line)
-        elif b"RUST_BACKTRACE" in line:
-            inside = False
+        if skip:
+            skip -= 1
+            trailing = True
+            continue
+        if trailing and _PANIC_TAIL.match(line):
+            continue
+        trailing = False
+        kept.append(line)
     return b"".join(kept)
+
+
+#: The lines that may follow a panic's message: its backtrace and Rust's notes.
+_PANIC_TAIL = re.compile(rb"stack backtrace:|\s+\d+: |\s+at |note: ")
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -669,12 +678,15 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
     later: list[Any] = [None] * n  # per file: its CheckedBook, why it cannot be read, or _AGAIN
     readers: list[Future[_Reader] | None] = [None] * n
     books: list[RawBook | Exception | None] = [None] * n
+    checked: list[CheckedBook | None] = [None] * n  # what each file was when checked
 
     def check(k: int) -> None:
         if k < n:
             later[k] = found = _attempt(check_book, paths[k], max_mb)
-            if isinstance(found, CheckedBook) and found.fmt != "csv" and found.size <= AHEAD_BYTES:
-                readers[k] = ahead.open(found)
+            if isinstance(found, CheckedBook):
+                checked[k] = found
+                if found.fmt != "csv" and found.size <= AHEAD_BYTES:
+                    readers[k] = ahead.open(found)
 
     def parse(k: int) -> None:
         if k < n and readers[k] is not None:
@@ -693,8 +705,11 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
         parse(0)
         for k in range(n):
             book = books[k] if books[k] is not None else later[k]
-            books[k] = later[k] = None
-            if book is _AGAIN:
+            was = checked[k]
+            books[k] = later[k] = checked[k] = None
+            # Checked earlier, and the sheets not parsed ahead are guarded by name from here on:
+            # a file saved again since is read again from its checks, as it is now.
+            if book is _AGAIN or (was is not None and was.changed()):
                 book = _attempt(open_book, paths[k], max_mb)
             elif isinstance(book, CheckedBook):  # a CSV or a large workbook: opened in its turn
                 book = _attempt(book.open)
@@ -888,38 +903,43 @@ class _ZipParts:
 
     def _sheet_parts(self, zf: zipfile.ZipFile) -> dict[str, str]:
         """Worksheet part of each sheet name, found as the reader finds it: the workbook
-        (xl/workbook.xml, where the reader always looks), its relationships. Read with plain
-        patterns (these parts must not be trusted with a DTD either); {} when anything is
-        missing, and when the answer could be another (the package's officeDocument pointing
-        elsewhere, two sheets of one name, a target the reader and a tidied path would read as
-        two parts): every part is then checked (see ``_check_extent``)."""
+        (xl/workbook.xml, as packages have it), its relationships. Read with plain patterns
+        (these parts must not be trusted with a DTD either), comments and CDATA left out as the
+        reader leaves them; {} when anything is missing, and when the reader could find another
+        part (a package whose officeDocument is elsewhere or named twice, a relationship Id
+        twice, a sheet with two ids, two sheets of one name, a sheet's target that the reader and
+        a tidied path would read as two parts): every part is then checked (see ``_check_extent``)."""
         try:
-            package = _small_part(zf, "_rels/.rels")
-            book_part = next((_attr(a, b"Target") for a in _RELATIONSHIP.findall(package)
-                              if (_attr(a, b"Type") or "").endswith("/officeDocument")), None)
-            if not book_part or book_part.lstrip("/") != _WORKBOOK_PART:
+            package = _plain_xml(_small_part(zf, "_rels/.rels"))
+            books = [_attr(a, b"Target") for a in _RELATIONSHIP.findall(package) if (_attr(a, b"Type") or "").endswith("/officeDocument")]
+            if len(books) != 1 or (books[0] or "").lstrip("/") != _WORKBOOK_PART:
                 return {}
-            book = _small_part(zf, _WORKBOOK_PART)
-            rels = _small_part(zf, "xl/_rels/workbook.xml.rels")
+            book = _plain_xml(_small_part(zf, _WORKBOOK_PART))
+            rels = _plain_xml(_small_part(zf, "xl/_rels/workbook.xml.rels"))
         except KeyError:
             return {}
-        targets = {}
+        targets: dict[str, str | None] = {}  # None: a target that could name two parts
         for attrs in _RELATIONSHIP.findall(rels):
             rid, target = _attr(attrs, b"Id"), _attr(attrs, b"Target")
-            if rid and target:
-                literal = target[1:] if target.startswith("/xl/") else target if target.startswith("xl/") else "xl/" + target
-                tidied = posixpath.normpath(target[1:] if target.startswith("/") else "xl/" + target)
-                if literal != tidied:
-                    return {}
-                targets[rid] = literal
+            if not rid:
+                continue
+            if rid in targets:
+                return {}
+            # The reader takes a target as written (relative to xl/); a tidied path (./, ../)
+            # would be another part. Only the sheets' targets matter: customXml's ../ is usual.
+            literal = (target[1:] if target.startswith("/") else "xl/" + target) if target else ""
+            targets[rid] = literal if literal and literal == posixpath.normpath(literal) else None
         out: dict[str, str] = {}
         for attrs in re.findall(rb"<(?:[\w.-]+:)?sheet\b([^>]*)>", book):
+            if len(_ID_ATTR.findall(attrs)) > 1:
+                return {}
             sheet, rid = _attr(attrs, b"name"), _attr(attrs, rb"(?:[\w.-]+:)?id")
             if sheet and rid in targets:
                 sheet = html.unescape(sheet)
-                if sheet in out:
+                part = targets[rid]
+                if part is None or sheet in out:
                     return {}
-                out[sheet] = targets[rid]
+                out[sheet] = part
         return out
 
     def check_extent(self, sheet: str) -> None:
@@ -952,6 +972,14 @@ class _ZipParts:
 
 
 _WORKBOOK_PART = "xl/workbook.xml"
+_ID_ATTR = re.compile(rb"(?:^|\s)(?:[\w.-]+:)?id\s*=")
+_COMMENT_OR_CDATA = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>", re.S)
+
+
+def _plain_xml(part: bytes) -> bytes:
+    """A small part's XML without its comments and CDATA sections, which the reader skips and a
+    pattern would not (a relationship commented out is no relationship)."""
+    return _COMMENT_OR_CDATA.sub(b"", part)
 
 
 def _check_shared_strings(name: str, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:

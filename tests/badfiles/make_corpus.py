@@ -550,6 +550,20 @@ def build(dest: Path) -> list[Case]:
     parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(b"worksheets/sheet1.xml", b"worksheets/./sheet1.xml")
     parts["xl/worksheets/./sheet1.xml"] = far_sheet.encode()
     write_zip(dest / "stray_value_dotted_target.xlsx", parts)
+    worksheet = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+    parts = xlsx_parts([("台账", fine_sheet)])
+    parts["xl/worksheets/sheet2.xml"] = far_sheet.encode()
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", f'<Relationship Id="rId2" Type="{worksheet}" Target="worksheets/sheet2.xml"/></Relationships>'.encode())
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b'r:id="rId1"', b'r:id="rId1" id="rId2"')
+    write_zip(dest / "stray_value_two_ids.xlsx", parts)
+    add("stray_value_two_ids", dest / "stray_value_two_ids.xlsx", "a sheet with two ids, r:id to a harmless part and id (the one the reader takes) to a value in XFD1048576", "error", "far outside the register")
+    parts = xlsx_parts([("台账", far_sheet)])
+    parts["xl/worksheets/fine.xml"] = fine_sheet.encode()
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", f'<!-- <Relationship Id="rId1" Type="{worksheet}" Target="worksheets/fine.xml"/> --></Relationships>'.encode())
+    write_zip(dest / "stray_value_commented_rel.xlsx", parts)
+    add("stray_value_commented_rel", dest / "stray_value_commented_rel.xlsx", "a relationship commented out after the real one, naming a harmless part for the sheet whose real part has a value in XFD1048576", "error", "far outside the register")
     add("stray_value_dotted_target", dest / "stray_value_dotted_target.xlsx", "a sheet's target written worksheets/./sheet1.xml, a part of that very name holding XFD1048576 beside a harmless xl/worksheets/sheet1.xml", "error", "far outside the register")
 
     bomb_rows = register_rows()
