@@ -418,6 +418,16 @@ def one_line_error(result: Any, *words: str) -> str:
     return told[0]
 
 
+def test_a_far_cell_found_checking_every_part_names_the_part(corpus):
+    """A workbook whose sheets' parts can be read two ways has every part checked: the far cell
+    may be in another sheet than the one asked for, so the message names the part it is in."""
+    with pytest.raises(InputError) as caught:
+        load_register(corpus["stray_value_two_ids"].path, LoadOptions(load_policy()))
+    assert caught.value.code == "in_far_cell"
+    assert "工作簿的部件 xl/worksheets/sheet2.xml（读取工作表“台账”时检查）的单元格 XFD1048576 有值" in caught.value.text("zh")
+    assert "the workbook's part xl/worksheets/sheet2.xml (checked to read sheet '台账') has a value" in caught.value.text("en")
+
+
 def test_input_locked_by_another_program(corpus, monkeypatch):
     """Windows refuses to open a file another program holds exclusively: PermissionError."""
     real_open = open

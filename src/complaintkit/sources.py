@@ -75,6 +75,7 @@ register_messages({
                     "(limit {limit:,}). In Excel press Ctrl+End to find it, delete the rows and columns after "
                     "the register, save and try again"),
     "in_sheet_named": ("工作表“{sheet}”", "sheet {sheet!r}"),
+    "in_part_named": ("工作簿的部件 {part}（读取工作表“{sheet}”时检查）", "the workbook's part {part} (checked to read sheet {sheet!r})"),
     "in_a_sheet": ("有一个工作表", "a sheet"),
     "in_shared_strings": ("工作簿已损坏：在 {size:,} 字节中声称有 {count:,} 个共享字符串（上限 {limit:,}）",
                           "damaged workbook: it announces {count:,} shared strings in {size:,} bytes (limit {limit:,})"),
@@ -967,7 +968,10 @@ class _ZipParts:
                     continue
                 far = _farthest_cell(zf, member)
                 if far is not None:
-                    raise _far_cell(name, Text("in_sheet_named", {"sheet": sheet}), *far)
+                    # Every part checked: the cell may be in another sheet than the one asked for.
+                    where = Text("in_sheet_named", {"sheet": sheet}) if member == part else \
+                        Text("in_part_named", {"part": member, "sheet": sheet})
+                    raise _far_cell(name, where, *far)
                 self.checked.add(member)
 
 
