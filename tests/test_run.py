@@ -382,9 +382,11 @@ def test_history_schema_version_guard(tmp_path):
 
 
 @pytest.mark.parametrize("read_only", [False, True])
-def test_another_programs_database_is_no_history_store(tmp_path, read_only):
-    """A --store typed wrong, naming another program's SQLite file: refused, and left as it was
-    (read, it looked empty; written, it gained a table of complaints)."""
+@pytest.mark.parametrize("its_version", [0, 1])
+def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_version):
+    """A --store typed wrong, naming another program's SQLite file (with a version number of its
+    own or none): refused, and left as it was (read, it looked empty; written, it gained a table
+    of complaints)."""
     import sqlite3
     from complaintkit.history import HistoryError
 
@@ -392,6 +394,7 @@ def test_another_programs_database_is_no_history_store(tmp_path, read_only):
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE accounts (id INTEGER, name TEXT)")
     db.execute("INSERT INTO accounts VALUES (1, '张三')")
+    db.execute(f"PRAGMA user_version = {its_version}")
     db.commit()
     db.close()
     before = path.read_bytes()

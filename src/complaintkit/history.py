@@ -178,8 +178,8 @@ class HistoryStore:
             self.db.close()  # the caller gets no store to close
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
         unversioned = version == 0 and not gone
-        if unversioned:
-            version = self._unversioned()
+        if not gone:
+            version = self._own_version(version)
         #: the schema version the rows are read with (an older one, read-only, has fewer columns)
         self.version = version or SCHEMA_VERSION
         if version == 0 and read_only:  # no file, or an empty one: nothing stored, and nothing written
@@ -197,25 +197,28 @@ class HistoryStore:
         elif unversioned:
             self._create()  # the version it lacks, written
 
-    def _unversioned(self) -> int:
-        """The version of a database that carries none: 0 when it holds no table (a store to be
-        made); 1 or 2 when its one table is a store's (a creation stopped halfway by an older
-        complaintkit, a store restored from a dump, which drops the number). Another program's
-        database is refused (a --store typed wrong): read, it would look empty and every
-        look-back would find nothing; written, it would gain a table of complaints."""
+    def _own_version(self, version: int) -> int:
+        """The store's version, once its tables say it is a store. A database that carries no
+        version number: 0 when it holds no table (a store to be made); 1 or 2 when its one table
+        is a store's (a creation stopped halfway by an older complaintkit, a store restored from
+        a dump, which drops the number). Another program's database is refused, whatever number
+        it carries (a --store typed wrong): read, it would look empty and every look-back would
+        find nothing; written, it would gain a table of complaints."""
         try:
             tables = [name for (name,) in self.db.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name LIMIT 4")]
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")} if tables == ["complaints"] else set()
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")} if "complaints" in tables else set()
+            if version == 0 and tables != ["complaints"]:
+                columns = set()  # without a number, only a lone table of complaints is taken for a store
         except sqlite3.Error as exc:
             self.db.close()
             raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
-        if not tables:
+        if not tables and version == 0:
             return 0
         if columns >= _STORE_COLUMNS:
-            return 2 if "other_phones" in columns else 1
+            return version or (2 if "other_phones" in columns else 1)
         self.db.close()  # the caller gets no store to close
-        raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else ""))
+        raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else "") or "—")
 
     @classmethod
     def existing(cls, path: str | Path, read_only: bool = False) -> HistoryStore | None:
