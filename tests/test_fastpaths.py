@@ -11,6 +11,7 @@ import unicodedata
 from copy import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
@@ -240,3 +241,16 @@ def test_the_report_is_built_with_the_collector_paused_and_resumed(samples, monk
     build_report(registers, results, ctx.as_of, "zh", [], True)
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_the_report_masks_as_the_results_it_shows_were_masked(samples):
+    """The report shows the checks' rows as they come (masked or not by their --mask) beside
+    what it takes from the records itself: asked to mask otherwise than they ran, it says so
+    instead of writing ID numbers whole beside masked ones."""
+    registers = [loader.load_register(samples / "messy_branch.xlsx", LoadOptions(POLICY))]
+    ctx = OpContext(POLICY, dt.date.fromisoformat(AS_OF), "zh", False)
+    results = run_pipeline(registers, ctx, ["validate"])
+    assert results[0].masked is False
+    with pytest.raises(ValueError, match="ran with mask=False: validate"):
+        build_report(registers, results, ctx.as_of, "zh", [], True)
+    build_report(registers, results, ctx.as_of, "zh", [], False)

@@ -57,6 +57,10 @@ class OpResult:
         self._items = items
         self._plans = plans if callable(plans) else None
         self._planned: dict[tuple[str, str], list[SheetPlan]] = {} if callable(plans) else dict(plans)
+        #: the --mask the operation ran with (``OpContext.mask``, set by ``run_operation``): its
+        #: rows and JSON arrive masked by it or not, and whatever shows them beside other
+        #: values (the report) must mask alike.
+        self.masked: bool | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -149,6 +153,7 @@ def run_operation(name: str, registers: Sequence[Register], ctx: OpContext) -> O
     # the cycle collector would walk the register again and again (a fifth of the time or more).
     with collector_paused():
         result = OPERATIONS[name](registers, ctx)
+    result.masked = ctx.mask
     ctx.results[name] = result
     return result
 

@@ -550,7 +550,11 @@ def build_report(registers: Sequence[Register], results: Sequence[OpResult], as_
                  failures: Sequence[InputError], mask: bool) -> "ReportBook":
     """The report workbook for one pipeline run. ``mask``: the --mask the operations ran with
     (``OpContext.mask``: their rows arrive masked by them or not, and the report masks what it
-    takes from the records itself alike). No default: a report's masking must be the results'."""
+    takes from the records itself alike). No default: a report's masking must be the results',
+    and a ValueError says so when it is not (an ID number shown whole beside masked ones)."""
+    differ = [r.name for r in results if r.masked is not None and r.masked != mask]
+    if differ:
+        raise ValueError(f"build_report(mask={mask}) for results that ran with mask={not mask}: {', '.join(differ)}")
     index = _Index(registers)
     records = all_records(registers)
     report = ReportBook()
