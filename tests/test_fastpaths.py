@@ -254,3 +254,7 @@ def test_the_report_masks_as_the_results_it_shows_were_masked(samples):
     with pytest.raises(ValueError, match="ran with mask=False: validate"):
         build_report(registers, results, ctx.as_of, "zh", [], True)
     build_report(registers, results, ctx.as_of, "zh", [], False)
+    # The rows are built when first asked for, with the context's mask: it cannot change meanwhile.
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.mask = True  # type: ignore[misc]

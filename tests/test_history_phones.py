@@ -230,6 +230,19 @@ def test_a_store_without_its_version_number_is_still_a_store(tmp_path):
             assert "other_phones" in {row[1] for row in db.execute("PRAGMA table_info(complaints)")}
 
 
+def test_a_store_with_tables_of_its_users_own_is_still_a_store(tmp_path):
+    """Tables someone added beside a store's (more names before "complaints" than the refusal's
+    message lists) do not make it another program's database."""
+    path = tmp_path / "history.sqlite"
+    with HistoryStore(path) as store:
+        store.add(load(october(tmp_path)))
+    with sqlite3.connect(path) as db:
+        for name in ("a0", "a1", "a2", "a3"):
+            db.execute(f"CREATE TABLE {name} (x)")
+    with HistoryStore(path, read_only=True) as looked:
+        assert looked.count() == 2
+
+
 def test_a_store_waits_two_minutes_for_another_job(tmp_path):
     with HistoryStore(tmp_path / "history.sqlite") as store:
         assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == history.BUSY_TIMEOUT_S * 1000 == 120_000

@@ -207,18 +207,20 @@ class HistoryStore:
         try:
             tables = [name for (name,) in self.db.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name LIMIT 4")]
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")} if "complaints" in tables else set()
-            if version == 0 and tables != ["complaints"]:
-                columns = set()  # without a number, only a lone table of complaints is taken for a store
+            others = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name != 'complaints'").fetchone()[0]
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")}
         except sqlite3.Error as exc:
             self.db.close()
-            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
-        if not tables and version == 0:
+            raise self._cannot_open(exc) from None
+        if version == 0 and not tables:
             return 0
-        if columns >= _STORE_COLUMNS:
+        # Without a number, only a lone table of complaints is taken for a store.
+        if columns >= _STORE_COLUMNS and (version or not others):
             return version or (2 if "other_phones" in columns else 1)
         self.db.close()  # the caller gets no store to close
-        raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else "") or "—")
+        if not tables:
+            raise HistoryError("hist_cannot_open", path=self.path, detail=f"user_version {version}, no tables")
+        raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else ""))
 
     @classmethod
     def existing(cls, path: str | Path, read_only: bool = False) -> HistoryStore | None:
@@ -268,7 +270,7 @@ class HistoryStore:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             # ``found``: the version the store was opened as (inferred from its table when the
-            # file carries no number, see _unversioned).
+            # file carries no number, see _own_version).
             version = self.db.execute("PRAGMA user_version").fetchone()[0] or found
             for step in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[step]:

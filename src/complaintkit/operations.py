@@ -17,9 +17,12 @@ from .register import Register
 from .sheetplan import SheetPlan
 
 
-@dataclass
+@dataclass(frozen=True)
 class OpContext:
-    """What every operation may need besides the registers."""
+    """What every operation may need besides the registers. Frozen: an operation builds its rows
+    and JSON when a door first asks, with the language and masking it ran with (a context changed
+    meanwhile would show a result otherwise than ``OpResult.masked`` says). Its ``results`` and
+    ``shared`` fill as the pipeline runs."""
 
     policy: Policy
     as_of: dt.date
