@@ -524,3 +524,20 @@ def test_a_masked_annotated_copy_masks_the_values_its_findings_sheet_lists(runne
     masked, wb = findings_sheet_text("--mask")
     assert wrong_id not in masked and wrong_phone not in masked and "110105" in masked
     assert wb["台账"]["F2"].value == wrong_id  # the user's cell is theirs
+
+
+def test_with_mask_a_message_quotes_no_digits_of_an_id_number(runner, samples, tmp_path):
+    """--mask masks a finding's value, and what its message quotes of the ID number too: the
+    digits Excel kept (1.10101E+17) and the birth date inside the number, in the JSON, the
+    table and the annotated copy's findings sheet; without --mask they are shown as typed."""
+    masked = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "json", "--mask"])
+    plain = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "json", "--no-mask"])
+    table = runner.invoke(cli, ["validate", str(samples / "messy_branch.xlsx"), "--as-of", AS_OF, "--format", "table", "--mask",
+                                "-o", str(tmp_path / "copy.xlsx")])
+    by_code = lambda out: {f["code"]: f["message"] for f in json.loads(out)["findings"]}  # noqa: E731
+    shown, typed = by_code(masked.stdout), by_code(plain.stdout)
+    assert "1.10101E+17" in typed["id_precision_lost"] and "19900230" in typed["id_birth_date"]
+    assert "1.1****E+17" in shown["id_precision_lost"] and "出生日期 **** 不可能" in shown["id_birth_date"]
+    copy = "".join(str(c.value) for row in load_workbook(tmp_path / "copy.xlsx")["CK-校验结果"].iter_rows() for c in row)
+    for text in (masked.stdout, table.stdout, copy):
+        assert "1.10101E+17" not in text and "19900230" not in text

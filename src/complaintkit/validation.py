@@ -33,6 +33,8 @@ SEVERITIES = ("error", "warning")
 _UNCHECKED = object()
 # Findings whose value is a column's header, not a cell: "手机号码(备用)" is no phone to mask.
 _HEADER_VALUES = frozenset({"duplicate_column", "near_duplicate_column"})
+# Findings whose message quotes part of an ID number (masked with the value).
+_ID_DETAILS = frozenset({"id_precision_lost", "id_birth_date"})
 
 
 @dataclass(slots=True)
@@ -50,11 +52,14 @@ class Finding:
     id: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
-    def message(self, lang: str = "zh") -> str:
-        """The reason, in ``lang``."""
+    def message(self, lang: str = "zh", mask: bool = False) -> str:
+        """The reason, in ``lang`` (with ``mask``, what it quotes of an ID number masked too)."""
         params = dict(self.params)
         params.setdefault("label", field_label(self.field, lang))
-        params.setdefault("value", self.display_value())
+        params.setdefault("value", self.display_value(mask))
+        if mask and self.code in _ID_DETAILS:
+            # The digits Excel kept, or the birth date inside the number: the person's.
+            params["detail"] = self.display_value(mask) if self.code == "id_precision_lost" else "****"
         return render(self.code, lang, params)  # a hint or a column's name is a Text of its own
 
     def display_value(self, mask: bool = False) -> str:
@@ -76,7 +81,7 @@ class Finding:
             "field": self.field,
             "id": self.id,
             "value": self.display_value(mask),
-            "message": self.message(lang),
+            "message": self.message(lang, mask),
         }
 
 
@@ -278,7 +283,7 @@ def validation_plan(report: ValidationReport, register: Register, lang: str = "z
     for f in mine:
         if f.row > register.header_row:
             by_row.setdefault(f.row, []).append(f)
-    message = {id(f): f.message(lang) for f in mine}  # each shows in three places
+    message = {id(f): f.message(lang, mask) for f in mine}  # each shows in three places
     column = PlanColumn(t("col_validate", lang), {}, {}, width=48)
     marks: list[CellMark] = []
     for row, items in by_row.items():

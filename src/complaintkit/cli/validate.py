@@ -35,7 +35,7 @@ def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, ou
     many = len(inputs.registers) > 1
     headers = ([t("hdr_file", lang)] if many else []) + [t(h, lang) for h in ("hdr_sheet", "hdr_row", "hdr_column", "hdr_severity", "hdr_code", "hdr_field", "hdr_value", "hdr_message")]
     rows = [
-        ([f.source] if many else []) + [f.sheet, f.row, f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.display_value(mask), f.message(lang)]
+        ([f.source] if many else []) + [f.sheet, f.row, f.column, t(f"sev_{f.severity}", lang), f.code, field_label(f.field, lang), f.display_value(mask), f.message(lang, mask)]
         for f in report.findings
     ]
     summary = t("summary_validate", lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
