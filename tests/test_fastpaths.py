@@ -258,3 +258,20 @@ def test_the_report_masks_as_the_results_it_shows_were_masked(samples):
     import dataclasses
     with pytest.raises(dataclasses.FrozenInstanceError):
         ctx.mask = True  # type: ignore[misc]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(alphabet=st.characters(codec="utf-8")),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _JSON_VALUES | st.dates(), max_size=6))
+def test_json_in_pieces_is_the_same_text(data):
+    """run writes its JSON a part at a time (json_chunks): the text is to_json's, byte for byte,
+    line breaks, CJK and dates included; a part given as a callable is made in its turn."""
+    from complaintkit.outputs import json_chunks, to_json
+
+    assert "".join(json_chunks(data.items())) == to_json(data)
+    assert "".join(json_chunks((k, (lambda v=v: v)) for k, v in data.items())) == to_json(data)

@@ -73,6 +73,14 @@ class OpResult:
                 self._data = self._data()
         return self._data
 
+    def data_once(self) -> dict[str, Any]:
+        """The JSON section for one use, not kept (unless built already): a run writing its JSON
+        holds one section at a time."""
+        if callable(self._data):
+            with collector_paused():
+                return self._data()
+        return self._data
+
     def items(self) -> Iterable[dict[str, Any]]:
         """The JSON section's row items (findings, groups or rows), one at a time: a report walks
         them once without the whole JSON section held in memory, unless it is built already."""

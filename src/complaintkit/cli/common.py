@@ -17,7 +17,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import click
 from tabulate import tabulate
@@ -29,7 +29,7 @@ from ..loader import LoadOptions, header_search_rows, load_register, load_regist
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
-from ..outputs import atomic_write_text, check_writable, make_folder, to_csv, to_json
+from ..outputs import atomic_write, atomic_write_text, check_writable, json_chunks, make_folder, to_csv
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
@@ -403,7 +403,9 @@ def resolve_format(fmt: str | None) -> str:
 def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]], summary: str = "") -> None:
     """Print the result in the chosen format: JSON object, CSV, or a table plus a summary line."""
     if fmt == "json":
-        click.echo(to_json(data))
+        for block in text_blocks(json_chunks(data.items())):  # to_json's text, without it whole in memory
+            click.echo(block, nl=False)
+        click.echo()
     elif fmt == "csv":
         click.echo(to_csv(headers, rows), nl=False)
     else:
@@ -487,6 +489,35 @@ def write_text_output(path: str, text: str, force: bool, inputs: Sequence[str] =
     target = check_writable(path, force, inputs)
     encoding = "utf-8-sig" if target.suffix.lower() == ".csv" else "utf-8"
     atomic_write_text(target, text, encoding)
+
+
+def write_json_output(path: str, parts: Iterable[tuple[str, Any]], force: bool, inputs: Sequence[str] = ()) -> Path:
+    """Write the JSON object ``parts`` gives (see ``json_chunks``) atomically, as it is made,
+    refusing to overwrite without --force."""
+    target = check_writable(path, force, inputs)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            for block in text_blocks(json_chunks(parts)):
+                fh.write(block)
+            fh.write("\n")
+
+    atomic_write(target, write)
+    return target
+
+
+def text_blocks(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+    """The chunks joined into blocks of about ``size`` characters (one write per block)."""
+    held: list[str] = []
+    count = 0
+    for chunk in chunks:
+        held.append(chunk)
+        count += len(chunk)
+        if count >= size:
+            yield "".join(held)
+            held, count = [], 0
+    if held:
+        yield "".join(held)
 
 
 def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:
