@@ -270,8 +270,16 @@ _JSON_VALUES = st.recursive(
 @given(st.dictionaries(st.text(max_size=6), _JSON_VALUES | st.dates(), max_size=6))
 def test_json_in_pieces_is_the_same_text(data):
     """run writes its JSON a part at a time (json_chunks): the text is to_json's, byte for byte,
-    line breaks, CJK and dates included; a part given as a callable is made in its turn."""
-    from complaintkit.outputs import json_chunks, to_json
+    line breaks, CJK and dates included; a part given as Later is made in its turn."""
+    from complaintkit.outputs import Later, json_chunks, to_json
 
     assert "".join(json_chunks(data.items())) == to_json(data)
-    assert "".join(json_chunks((k, (lambda v=v: v)) for k, v in data.items())) == to_json(data)
+    assert "".join(json_chunks((k, Later(lambda v=v: v)) for k, v in data.items())) == to_json(data)
+
+
+def test_json_in_pieces_takes_text_keys_and_makes_only_what_it_is_told_to():
+    from complaintkit.outputs import json_chunks, to_json
+
+    with pytest.raises(TypeError):
+        "".join(json_chunks([(1, "x")]))
+    assert "".join(json_chunks([("f", len)])) == to_json({"f": len})  # a callable value is a value

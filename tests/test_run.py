@@ -505,10 +505,11 @@ def test_each_check_runs_for_itself_exactly_the_checks_it_declares(name, runs):
     assert set(ctx.results) - {name} == declared == runs
 
 
-def test_runs_json_holds_one_checks_section_at_a_time(runner, samples, tmp_path, monkeypatch):
+@pytest.mark.parametrize("with_report", [False, True])
+def test_runs_json_holds_one_checks_section_at_a_time(runner, samples, tmp_path, monkeypatch, with_report):
     """run --json writes each check's section as it is made and lets it go before the next (at
-    200,000 rows the five sections held at once, and the text, took 6.8 GB); --format json prints
-    the same text."""
+    200,000 rows the five sections held at once, and the text, took 6.8 GB), the report beside it
+    holding none of them; --format json prints the same text."""
     import weakref
 
     from complaintkit.operations import OpResult
@@ -517,23 +518,65 @@ def test_runs_json_holds_one_checks_section_at_a_time(runner, samples, tmp_path,
         pass
 
     alive: list[weakref.ref] = []
-    real = OpResult.data_once
+    real_init = OpResult.__init__
 
-    def data_once(self):
-        assert all(r() is None for r in alive), "an earlier section is still held"
-        section = Section(real(self))
-        alive.append(weakref.ref(section))
-        return section
+    def init(self, name, data, *args, **kwargs):
+        def built():  # the section the JSON writes, watched
+            assert all(r() is None for r in alive), "an earlier section is still held"
+            section = Section(data())
+            alive.append(weakref.ref(section))
+            return section
 
-    monkeypatch.setattr(OpResult, "data_once", data_once)
+        real_init(self, name, built if callable(data) else data, *args, **kwargs)
+
+    monkeypatch.setattr(OpResult, "__init__", init)
     out = tmp_path / "run.json"
-    result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--json", str(out), "--format", "json",
-                                 "--report", str(tmp_path / "r.xlsx")])
+    report = ["--report", str(tmp_path / "r.xlsx")] if with_report else []
+    result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--json", str(out), "--format", "json", *report])
     assert result.exit_code in (0, 1), result.output
-    assert len(alive) == 5
+    assert len(alive) == 5  # each section made once: stdout is the file read back
     text = out.read_text("utf-8")
     assert result.stdout == text
     data = json.loads(text)
     assert list(data) == ["as_of", "files", "unreadable", "summary", "totals", "validate", "dedupe", "classify", "followups", "risk",
                           "exit_code"]
     assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_a_run_failing_while_its_json_is_made_leaves_no_output_of_today(runner, samples, tmp_path, monkeypatch):
+    """A check's section failing while the JSON is written (memory, a signal, a bug): neither
+    the report nor the JSON of today is put in place (yesterday's stay), and stdout gets no JSON
+    cut short."""
+    from complaintkit.operations import OpResult
+
+    def broken(self):
+        if self.name == "risk":
+            raise RuntimeError("the section could not be made")
+        return real(self)
+
+    real = OpResult.data_once
+    monkeypatch.setattr(OpResult, "data_once", broken)
+    (tmp_path / "run.json").write_text("yesterday", "utf-8")
+    args = ["run", str(samples / "branches"), "--as-of", AS_OF, "--force"]
+    result = runner.invoke(cli, [*args, "--json", str(tmp_path / "run.json"), "--report", str(tmp_path / "r.xlsx")])
+    assert result.exit_code == 2
+    assert (tmp_path / "run.json").read_text("utf-8") == "yesterday" and not (tmp_path / "r.xlsx").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".~ck-")]  # no temporary file left either
+    printed = runner.invoke(cli, [*args, "--format", "json"])
+    assert printed.exit_code == 2 and printed.stdout == ""
+
+
+def test_two_outputs_of_one_run_may_not_be_one_file(runner, samples, tmp_path):
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--csv", str(tmp_path / "out"),
+                                 "--json", str(tmp_path / "out" / "validate.csv")])
+    assert result.exit_code == 2 and "--json 和 --csv 指向同一个文件" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reader_that_stops_early_leaves_runs_exit_code_its_own(samples, tmp_path):
+    """`run --format json | head`: the pipe closes after a few bytes; the run still exits with
+    its own code (1: findings), not as an unexpected error."""
+    exe = Path(sys.executable).parent / "complaintkit"
+    command = f"'{exe}' run '{samples / 'branches'}' --as-of {AS_OF} --format json | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "1" and "BrokenPipe" not in done.stderr, done.stderr

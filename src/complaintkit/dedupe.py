@@ -818,5 +818,7 @@ def dedupe_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The dedupe operation for every door. Duplicate groups count as warnings (the exit code
     with --fail-on warning); repeat chains are links, not findings."""
     result = dedupe(registers, ctx.policy, ctx.history, classifier_labels(registers, ctx))
+    many = result.many_files
     return OpResult("dedupe", lambda: result.to_dict(ctx.lang), lambda reg: [dedupe_plan(result, reg, ctx.lang)],
-                    result.summary(ctx.lang), 0, len(result.duplicates), result)
+                    result.summary(ctx.lang), 0, len(result.duplicates), result,
+                    items=lambda: (g.to_dict(ctx.lang, many) for g in result.groups))

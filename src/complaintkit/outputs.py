@@ -124,30 +124,57 @@ def _new_file_mode(out: Path) -> int:
         return 0o666 & ~mask
 
 
+class StagedOutput:
+    """An output written to a temporary file beside its place (``write(tmp)``): ``commit`` renames
+    it into place, ``discard`` drops it. A run stages the outputs it makes together and commits
+    them together, so one that fails partway leaves none of today's beside yesterday's; neither
+    a crash nor a full disk ever leaves a half-written output (nor the temporary file)."""
+
+    def __init__(self, path: str | Path, write: Callable[[Path], None]) -> None:
+        self.out = Path(path)
+        folder = make_folder(self.out.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=".~ck-", suffix=self.out.suffix, dir=str(folder))
+        except OSError as exc:
+            raise OutputError("out_cannot_write", path=self.out, detail=exc.strerror or exc) from None
+        os.close(fd)
+        self.tmp = Path(tmp_name)
+        try:
+            self.mode = _new_file_mode(self.out)
+            write(self.tmp)
+        except OSError as exc:
+            self.discard()
+            raise self._failed(exc) from None
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        """Put the output in place."""
+        try:
+            with contextlib.suppress(OSError):
+                os.chmod(self.tmp, self.mode)
+            os.replace(self.tmp, self.out)
+        except OSError as exc:
+            raise self._failed(exc) from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the output (the place keeps what it had)."""
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+    def _failed(self, exc: OSError) -> OutputError:
+        if isinstance(exc, PermissionError):
+            return OutputError("out_locked", path=self.out, detail=exc.strerror)
+        return OutputError("out_cannot_write", path=self.out, detail=exc.strerror or exc)  # a full disk, a vanished folder
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place, so a
     crash or a full disk never leaves a half-written output (nor the temporary file)."""
-    out = Path(path)
-    folder = make_folder(out.parent)
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=".~ck-", suffix=out.suffix, dir=str(folder))
-    except OSError as exc:
-        raise OutputError("out_cannot_write", path=out, detail=exc.strerror or exc) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        mode = _new_file_mode(out)
-        write(tmp)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except PermissionError as exc:
-        raise OutputError("out_locked", path=out, detail=exc.strerror) from None
-    except OSError as exc:  # a full disk, a vanished folder
-        raise OutputError("out_cannot_write", path=out, detail=exc.strerror or exc) from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    StagedOutput(path, write).commit()
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
@@ -160,22 +187,49 @@ def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
+class Later:
+    """A part of ``json_chunks``' object made only when its turn comes."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
 def json_chunks(parts: Iterable[tuple[str, Any]]) -> Iterator[str]:
     """``to_json`` of the object whose keys and values ``parts`` gives, the same text in pieces.
-    A value given as a callable is made only when its turn comes, and let go once written: a
-    run's check sections (hundreds of MB each at 200,000 rows) are never all in memory at once,
-    nor is the text."""
+    A value given as ``Later`` is made only when its turn comes, and let go once written: a run's
+    check sections (hundreds of MB each at 200,000 rows) are never all in memory at once, nor is
+    the text. Keys are texts (as every JSON object of the contract has)."""
     encoder = json.JSONEncoder(ensure_ascii=False, indent=2, default=str)
     opened = False
     yield "{"
     for key, value in parts:
+        if not isinstance(key, str):
+            raise TypeError(f"json_chunks takes text keys, not {key!r}")
         yield (",\n  " if opened else "\n  ") + json.dumps(key, ensure_ascii=False) + ": "
         opened = True
+        made = value.make() if isinstance(value, Later) else value
         # A value one level down: each of its lines two spaces further in (a JSON string holds
-        # no raw line break, so every one is the indentation's).
-        for chunk in encoder.iterencode(value() if callable(value) else value):
-            yield chunk.replace("\n", "\n  ")
+        # no raw line break, so every one is the indentation's); done once per block of pieces.
+        for block in text_blocks(encoder.iterencode(made), 1 << 16):
+            yield block.replace("\n", "\n  ")
+        del made
     yield "\n}" if opened else "}"
+
+
+def text_blocks(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+    """The chunks joined into blocks of about ``size`` characters (one write per block)."""
+    held: list[str] = []
+    count = 0
+    for chunk in chunks:
+        held.append(chunk)
+        count += len(chunk)
+        if count >= size:
+            yield "".join(held)
+            held, count = [], 0
+    if held:
+        yield "".join(held)
 
 
 def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -312,4 +312,5 @@ def validate_operation(registers: Sequence[Register], ctx: OpContext) -> OpResul
     report = validate(registers, ctx.policy, ctx.as_of)
     summary = t("summary_validate", ctx.lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
     return OpResult("validate", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [validation_plan(report, reg, ctx.lang, ctx.mask)],
-                    summary, report.errors, report.warnings, report)
+                    summary, report.errors, report.warnings, report,
+                    items=lambda: (f.to_dict(ctx.lang, ctx.mask) for f in report.findings))

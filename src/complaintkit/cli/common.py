@@ -10,14 +10,16 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import itertools
 import logging
+import os
 import re
 import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import click
 from tabulate import tabulate
@@ -29,7 +31,7 @@ from ..loader import LoadOptions, header_search_rows, load_register, load_regist
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
-from ..outputs import atomic_write, atomic_write_text, check_writable, json_chunks, make_folder, to_csv
+from ..outputs import StagedOutput, atomic_write_text, check_writable, json_chunks, make_folder, text_blocks, to_csv, to_json
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
@@ -402,10 +404,9 @@ def resolve_format(fmt: str | None) -> str:
 
 def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]], summary: str = "") -> None:
     """Print the result in the chosen format: JSON object, CSV, or a table plus a summary line."""
-    if fmt == "json":
-        for block in text_blocks(json_chunks(data.items())):  # to_json's text, without it whole in memory
-            click.echo(block, nl=False)
-        click.echo()
+    if fmt == "json":  # to_json's text, without it whole in memory
+        whole = not all(isinstance(k, str) for k in data)
+        echo_blocks([to_json(data) + "\n"] if whole else itertools.chain(text_blocks(json_chunks(data.items())), ["\n"]))
     elif fmt == "csv":
         click.echo(to_csv(headers, rows), nl=False)
     else:
@@ -491,9 +492,9 @@ def write_text_output(path: str, text: str, force: bool, inputs: Sequence[str] =
     atomic_write_text(target, text, encoding)
 
 
-def write_json_output(path: str, parts: Iterable[tuple[str, Any]], force: bool, inputs: Sequence[str] = ()) -> Path:
-    """Write the JSON object ``parts`` gives (see ``json_chunks``) atomically, as it is made,
-    refusing to overwrite without --force."""
+def stage_json_output(path: str, parts: Iterable[tuple[str, Any]], force: bool, inputs: Sequence[str] = ()) -> StagedOutput:
+    """The JSON object ``parts`` gives (see ``json_chunks``) written as it is made, beside its
+    place, to be committed with the run's other outputs; refused without --force where a file is."""
     target = check_writable(path, force, inputs)
 
     def write(tmp: Path) -> None:
@@ -502,22 +503,19 @@ def write_json_output(path: str, parts: Iterable[tuple[str, Any]], force: bool, 
                 fh.write(block)
             fh.write("\n")
 
-    atomic_write(target, write)
-    return target
+    return StagedOutput(target, write)
 
 
-def text_blocks(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
-    """The chunks joined into blocks of about ``size`` characters (one write per block)."""
-    held: list[str] = []
-    count = 0
-    for chunk in chunks:
-        held.append(chunk)
-        count += len(chunk)
-        if count >= size:
-            yield "".join(held)
-            held, count = [], 0
-    if held:
-        yield "".join(held)
+def echo_blocks(blocks: Iterable[str]) -> None:
+    """Print text blocks on stdout. A reader that stops early (``| head``) ends the printing, not
+    the command: it still exits with its own code."""
+    try:
+        for block in blocks:
+            click.echo(block, nl=False)
+    except BrokenPipeError:
+        # stdout pointed at nothing, or the interpreter's last flush fails on the pipe again.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def exit_code_for(errors: int, warnings: int, fail_on: str) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Any, Sequence
 
 import click
 from tabulate import tabulate
@@ -14,7 +15,7 @@ from ..history import HistoryStore
 from ..collector import collector_paused
 from ..messages import register_messages, t
 from ..operations import OpContext, available, run_pipeline
-from ..outputs import check_writable, json_chunks, make_folder, require_xlsx, to_csv
+from ..outputs import Later, check_writable, json_chunks, make_folder, require_xlsx, text_blocks, to_csv
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
@@ -22,7 +23,7 @@ from ..sources import expand_paths
 from .common import (
     UserError, as_of_option, batch_exit_code, copies_of, exit_code_for, fail_on_option, friendly_errors, lang_option, load_options,
     input_options, look_back, read_batch, refuse_inside_inputs, resolve_format, unreadable_entries, unreadable_line,
-    text_blocks, write_annotations, write_json_output, write_text_output,
+    echo_blocks, stage_json_output, write_annotations, write_text_output,
 )
 
 log = logging.getLogger("complaintkit")
@@ -32,7 +33,7 @@ register_messages({
     "run_wrote": ("已写出：{path}", "wrote: {path}"),
     "run_history": ("历史记录：{n} 笔（{store}）", "history: {n} complaints ({store})"),
     "run_store_created": ("新建历史库：{store}", "history store created: {store}"),
-    "run_same_output": ("{path}：--report 和 --json 指向同一个文件", "{path}: --report and --json name the same file"),
+    "run_same_output": ("{path}：{first} 和 {second} 指向同一个文件", "{path}: {first} and {second} name the same file"),
     "run_remember_store": ("--remember 需要 --store 路径（或 COMPLAINTKIT_STORE）", "--remember needs --store PATH (or COMPLAINTKIT_STORE)"),
     "run_unknown_checks": ("未知的检查：{unknown}（可用：{available}）", "unknown check(s): {unknown} (available: {available})"),
 })
@@ -65,6 +66,20 @@ def _setup_logging(log_file: str | None) -> None:
     log.addHandler(handler)
 
 
+def _json_spooled(parts: list[tuple[str, Any]]) -> IO[str]:
+    """The JSON text in an unnamed temporary file, read from its start."""
+    fh = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+    try:
+        for block in text_blocks(json_chunks(parts)):
+            fh.write(block)
+        fh.write("\n")
+        fh.seek(0)
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
 def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | None, json_path: str | None, csv_dir: str | None,
                    annotate_dir: str | None, names: list[str], log_file: str | None, force: bool, store: str | None) -> None:
     """Every output is checked before any work, so a batch never stops halfway with today's report
@@ -76,9 +91,17 @@ def _check_outputs(paths: Sequence[str], files: list[Path], report_path: str | N
     refuse_inside_inputs(paths, (report_path, csv_dir, annotate_dir), written)
     if report_path:
         require_xlsx(report_path, "report")
+    # Each output one file of its own: the second would overwrite the first (a JSON read back
+    # for stdout would be a CSV).
+    named: dict[Path, str] = {}
+    for option, out in [("--report", report_path), ("--json", json_path), ("--log", log_file), ("--store", store),
+                        *(("--csv", str(Path(csv_dir) / f"{name}.csv")) for name in (names if csv_dir else ())),
+                        *(("--annotate", str(Path(annotate_dir) / copy)) for copy in (copies_of(files) if annotate_dir else ()))]:
+        if out:
+            first = named.setdefault(Path(out).resolve(), option)
+            if first != option:
+                raise OutputError("run_same_output", path=out, first=first, second=option)
     outs = [p for p in (report_path, json_path) if p]
-    if len(outs) == 2 and Path(report_path).resolve() == Path(json_path).resolve():
-        raise OutputError("run_same_output", path=json_path)
     for out in outs:  # a missing folder is made when the file is written, as for every command
         check_writable(out, force, files)
     if csv_dir:
@@ -175,17 +198,25 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
         ("summary", {r.name: r.summary for r in results}),
         # The counts a script or a monitor reads (summary is the sentence people read).
         ("totals", {r.name: {"errors": r.errors, "warnings": r.warnings} for r in results}),
-        *((r.name, r.data_once) for r in results),
+        *((r.name, Later(r.data_once)) for r in results),
         ("exit_code", code),
     ]
     inputs = [r.source for r in registers]
     written: list[str] = []
-    if report_path:
-        wb = build_report(registers, results, as_of, lang, failures, mask)
-        written.append(str(write_report(report_path, wb, force, inputs)))
-        del wb
-    if json_path:
-        json_file = write_json_output(json_path, parts, force, inputs)
+    # The JSON is made first, beside its place, and put there with the report: a run that fails
+    # making either leaves neither of today's beside yesterday's other.
+    staged = stage_json_output(json_path, parts, force, inputs) if json_path else None
+    try:
+        if report_path:
+            wb = build_report(registers, results, as_of, lang, failures, mask)
+            written.append(str(write_report(report_path, wb, force, inputs)))
+            del wb
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    if staged is not None:
+        staged.commit()
         written.append(json_path)
     if csv_dir:
         folder = make_folder(csv_dir)
@@ -207,14 +238,11 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
             log.info(t("run_store_created", "en", store=store_path))
 
     if fmt == "json":
-        if json_path:  # the same text: read back rather than made again
-            with open(json_file, encoding="utf-8") as fh:
-                for block in iter(lambda: fh.read(1 << 20), ""):
-                    click.echo(block, nl=False)
-        else:
-            for block in text_blocks(json_chunks(parts)):
-                click.echo(block, nl=False)
-            click.echo()
+        # Printed once whole: from the --json file (the same text), else from a file of its own
+        # made first (unnamed: gone when closed, even if the process is killed), so that a run
+        # failing partway prints no JSON cut short.
+        with (open(staged.out, encoding="utf-8") if staged is not None else _json_spooled(parts)) as fh:
+            echo_blocks(iter(lambda: fh.read(1 << 20), ""))
     elif fmt == "table":
         click.echo(t("run_files", lang, ok=len(registers), rows=rows, bad=len(failures)))
         for failure in failures:
