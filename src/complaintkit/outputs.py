@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import OutputError
 from .messages import Text, register_messages
@@ -235,8 +235,13 @@ def text_blocks(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
 def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """CSV text (UTF-8 with BOM when written to a file, so Chinese Excel opens it correctly)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    write_csv(buf, headers, rows)
+    return buf.getvalue()
+
+
+def write_csv(fh: IO[str], headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``to_csv``'s text written to ``fh`` row by row."""
+    writer = csv.writer(fh, lineterminator="\r\n")
     writer.writerow([defuse(h) for h in headers])
     for row in rows:
         writer.writerow(["" if v is None else defuse(v) for v in row])
-    return buf.getvalue()

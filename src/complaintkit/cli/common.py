@@ -31,7 +31,7 @@ from ..loader import LoadOptions, header_search_rows, load_register, load_regist
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
-from ..outputs import StagedOutput, atomic_write_text, check_writable, json_chunks, make_folder, text_blocks, to_csv, to_json
+from ..outputs import StagedOutput, atomic_write, atomic_write_text, check_writable, json_chunks, make_folder, text_blocks, to_csv, to_json, write_csv
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
@@ -490,6 +490,18 @@ def write_text_output(path: str, text: str, force: bool, inputs: Sequence[str] =
     target = check_writable(path, force, inputs)
     encoding = "utf-8-sig" if target.suffix.lower() == ".csv" else "utf-8"
     atomic_write_text(target, text, encoding)
+
+
+def write_csv_output(path: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], force: bool, inputs: Sequence[str] = ()) -> None:
+    """Write a CSV file (UTF-8 with BOM, as ``write_text_output`` writes one) atomically, row by
+    row as ``rows`` gives them, refusing to overwrite without --force."""
+    target = check_writable(path, force, inputs)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+            write_csv(fh, headers, rows)
+
+    atomic_write(target, write)
 
 
 def stage_json_output(path: str, parts: Iterable[tuple[str, Any]], force: bool, inputs: Sequence[str] = ()) -> StagedOutput:

@@ -15,7 +15,7 @@ from ..history import HistoryStore
 from ..collector import collector_paused
 from ..messages import register_messages, t
 from ..operations import OpContext, available, run_pipeline
-from ..outputs import Later, check_writable, json_chunks, make_folder, require_xlsx, text_blocks, to_csv
+from ..outputs import Later, check_writable, json_chunks, make_folder, require_xlsx, text_blocks
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
@@ -23,7 +23,7 @@ from ..sources import expand_paths
 from .common import (
     UserError, as_of_option, batch_exit_code, copies_of, exit_code_for, fail_on_option, friendly_errors, lang_option, load_options,
     input_options, look_back, read_batch, refuse_inside_inputs, resolve_format, unreadable_entries, unreadable_line,
-    echo_blocks, stage_json_output, write_annotations, write_text_output,
+    echo_blocks, stage_json_output, write_annotations, write_csv_output,
 )
 
 log = logging.getLogger("complaintkit")
@@ -221,10 +221,11 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     if csv_dir:
         folder = make_folder(csv_dir)
         for result in results:
-            items = list(result.items())
-            keys = list(dict.fromkeys(k for item in items for k in item))
-            rows_out = [[cell_text(item.get(k), lang) for k in keys] for item in items]
-            write_text_output(str(folder / f"{result.name}.csv"), to_csv(keys, rows_out), force, inputs)
+            # Two passes over the check's rows, one at a time: their columns, then the rows
+            # (held as a list with the text besides, 200,000 rows took 2.1 GB).
+            keys = list(dict.fromkeys(k for item in result.items() for k in item))
+            rows_out = ([cell_text(item.get(k), lang) for k in keys] for item in result.items())
+            write_csv_output(str(folder / f"{result.name}.csv"), keys, rows_out, force, inputs)
         written.append(str(folder))
     if annotate_dir:
         by_reg = lambda reg: [p for res in results for p in res.plans_for(reg)]  # noqa: E731
