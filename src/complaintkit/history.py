@@ -173,7 +173,7 @@ class HistoryStore:
                     self.db.execute("PRAGMA query_only = 1")
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
             except (sqlite3.Error, OSError) as exc:
-                raise self._cannot_open(exc) from None
+                raise self._error(exc) from None
         if version > SCHEMA_VERSION:
             self.db.close()  # the caller gets no store to close
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
@@ -211,7 +211,7 @@ class HistoryStore:
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")}
         except sqlite3.Error as exc:
             self.db.close()
-            raise self._cannot_open(exc) from None
+            raise self._error(exc) from None
         if version == 0 and not tables:
             return 0
         # Without a number, only a lone table of complaints is taken for a store.
@@ -254,14 +254,14 @@ class HistoryStore:
             if self.db.in_transaction:
                 self.db.rollback()
             self.db.close()  # raised while the store is opened: the caller gets no store to close
-            raise self._cannot_open(exc) from None
+            raise self._error(exc) from None
 
-    def _cannot_open(self, exc: BaseException) -> HistoryError:
-        """Why the store could not be opened: another job writing it (after BUSY_TIMEOUT_S), or
-        what SQLite or the system said."""
+    def _error(self, exc: BaseException, otherwise: str = "hist_cannot_open") -> HistoryError:
+        """What went wrong with the store: another job writing it (after BUSY_TIMEOUT_S), or
+        what SQLite or the system said (``otherwise``: opening it, or using it)."""
         if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
             return HistoryError("hist_busy", path=self.path, seconds=BUSY_TIMEOUT_S)
-        return HistoryError("hist_cannot_open", path=self.path, detail=str(exc))
+        return HistoryError(otherwise, path=self.path, detail=str(exc))
 
     def _migrate(self, found: int) -> None:
         """Bring an older store to ``SCHEMA_VERSION``, one version at a time, in one transaction.
@@ -280,7 +280,7 @@ class HistoryStore:
         except sqlite3.Error as exc:
             self.db.rollback()
             self.db.close()  # raised while the store is opened: the caller gets no store to close
-            raise self._cannot_open(exc) from None
+            raise self._error(exc) from None
 
     def close(self) -> None:
         self.db.close()
@@ -342,12 +342,8 @@ class HistoryStore:
         still writing after BUSY_TIMEOUT_S, or what went wrong."""
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            if _busy(exc):
-                raise HistoryError("hist_busy", path=self.path, seconds=BUSY_TIMEOUT_S) from None
-            raise HistoryError("hist_cannot_use", path=self.path, detail=str(exc)) from None
         except sqlite3.Error as exc:
-            raise HistoryError("hist_cannot_use", path=self.path, detail=str(exc)) from None
+            raise self._error(exc, "hist_cannot_use") from None
 
     def ready_to_write(self) -> None:
         """Raise HistoryError now when nothing can be written to this store (a write-protected

@@ -117,7 +117,7 @@ def _sheets_to_look_at(book: RawBook, opts: LoadOptions) -> list[str]:
     return [n for n in book.sheet_names if not any(w in n.lower() for w in skip)] or list(book.sheet_names)
 
 
-def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> tuple[RawSheet, int, dict[int, str]]:
+def _choose_sheet(book: RawBook, opts: LoadOptions) -> tuple[RawSheet, int, dict[int, str]]:
     limit = header_search_rows(opts.policy)
     need = int(opts.policy.get("register.min_header_fields", 3))
     if opts.sheet is not None and opts.sheet not in book.sheet_names:
@@ -128,7 +128,7 @@ def _choose_sheet(book: RawBook, opts: LoadOptions, matcher: HeaderMatcher) -> t
         sheet = book.sheet(name)
         if not sheet.visible and opts.sheet is None and len(names) > 1:
             continue
-        row, mapping = _header_candidates(sheet.head(limit), matcher, limit)
+        row, mapping = _header_candidates(sheet.head(limit), opts.matcher, limit)
         if best is None or len(mapping) > len(best[2]):
             best = (sheet, row, mapping)
     if best is None or len(best[2]) < need:
@@ -490,7 +490,7 @@ def build_register(book: RawBook, opts: LoadOptions, parsers: ColumnParsers | No
 
 def _build_register(book: RawBook, opts: LoadOptions, parsers: ColumnParsers) -> Register:
     matcher = opts.matcher
-    sheet, header_idx, mapping = _choose_sheet(book, opts, matcher)
+    sheet, header_idx, mapping = _choose_sheet(book, opts)
     sheet = book.take(sheet.name)
     rows = sheet.read_to(header_idx + 1)
     header_cells = rows[header_idx]
@@ -579,7 +579,6 @@ def _without_frames(exc: InputError) -> InputError:
 
 def _max_mb(opts: LoadOptions) -> float:
     return float(opts.policy.get("register.max_file_mb", 500))
-
 
 
 def load_registers(paths: list[str] | tuple[str, ...], opts: LoadOptions, keep_going: bool = False,

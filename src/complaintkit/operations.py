@@ -69,8 +69,7 @@ class OpResult:
     def data(self) -> dict[str, Any]:
         """The operation's JSON section."""
         if callable(self._data):
-            with collector_paused():
-                self._data = self._data()
+            self._data = self.data_once()
         return self._data
 
     def data_once(self) -> dict[str, Any]:

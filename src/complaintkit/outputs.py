@@ -218,6 +218,13 @@ def json_chunks(parts: Iterable[tuple[str, Any]]) -> Iterator[str]:
     yield "\n}" if opened else "}"
 
 
+def json_text(parts: Iterable[tuple[str, Any]]) -> Iterator[str]:
+    """``to_json``'s text and its closing line break, in blocks of about a megabyte: what a JSON
+    file or stdout gets (see ``json_chunks``)."""
+    yield from text_blocks(json_chunks(parts))
+    yield "\n"
+
+
 def text_blocks(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
     """The chunks joined into blocks of about ``size`` characters (one write per block)."""
     held: list[str] = []

@@ -676,7 +676,7 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
     if n == 1:
         yield _attempt(open_book, paths[0], max_mb)
         return
-    later: list[Any] = [None] * n  # per file: its CheckedBook, why it cannot be read, or _AGAIN
+    later: list[Any] = [None] * n  # per file: its CheckedBook, or why it cannot be read
     readers: list[Future[_Reader] | None] = [None] * n
     books: list[RawBook | Exception | None] = [None] * n
     checked: list[CheckedBook | None] = [None] * n  # what each file was when checked
@@ -692,10 +692,9 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
     def parse(k: int) -> None:
         if k < n and readers[k] is not None:
             # The guard reads the file by its name: were it another file now than the one the
-            # reader opened (saved again meanwhile), it would prove one and the reader parse the other.
-            if later[k].changed():
-                later[k] = _AGAIN
-            else:
+            # reader opened (saved again meanwhile), it would prove one and the reader parse the
+            # other. Such a file is left to its turn, which finds it changed too.
+            if not later[k].changed():
                 books[k] = _attempt(_parsing, later[k], readers[k], to_look_at, ahead)
                 later[k] = None
             readers[k] = None
@@ -710,7 +709,7 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
             books[k] = later[k] = checked[k] = None
             # Checked earlier, and the sheets not parsed ahead are guarded by name from here on:
             # a file saved again since is read again from its checks, as it is now.
-            if book is _AGAIN or (was is not None and was.changed()):
+            if was is not None and was.changed():
                 book = _attempt(open_book, paths[k], max_mb)
             elif isinstance(book, CheckedBook):  # a CSV or a large workbook: opened in its turn
                 book = _attempt(book.open)
@@ -719,10 +718,6 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
             check(k + 2)
             parse(k + 1)
             yield book
-
-
-#: A file to read again in its turn, from its checks on (see books_in_turn).
-_AGAIN = object()
 
 
 def _attempt(step: Callable[..., Any], *args: Any) -> Any:
@@ -872,10 +867,8 @@ class _ZipParts:
         if sheet in self.whole:
             return None
         with zipfile.ZipFile(self.path) as zf:
-            if self._by_sheet is None:
-                self._by_sheet = self._sheet_parts(zf)
-            part = self._by_sheet.get(sheet)
-            if part not in self.names:
+            part = self._part_of(zf, sheet)
+            if part is None:
                 return None
             shared = self.shared_parts(zf)
             sheet_bytes, shared_bytes = zf.getinfo(part).file_size, sum(zf.getinfo(n).file_size for n in shared)
@@ -886,10 +879,15 @@ class _ZipParts:
     def sheet_xml_bytes(self, sheet: str) -> int | None:
         """How much XML the sheet's part unzips to (None when its part is not clear)."""
         with zipfile.ZipFile(self.path) as zf:
-            if self._by_sheet is None:
-                self._by_sheet = self._sheet_parts(zf)
-            part = self._by_sheet.get(sheet)
-            return zf.getinfo(part).file_size if part in self.names else None
+            part = self._part_of(zf, sheet)
+            return zf.getinfo(part).file_size if part is not None else None
+
+    def _part_of(self, zf: zipfile.ZipFile, sheet: str) -> str | None:
+        """The sheet's worksheet part, when the package names it clearly (see ``_sheet_parts``)."""
+        if self._by_sheet is None:
+            self._by_sheet = self._sheet_parts(zf)
+        part = self._by_sheet.get(sheet)
+        return part if part in self.names else None
 
     def shared_parts(self, zf: zipfile.ZipFile) -> list[str]:
         """The parts every piece of a sheet needs: the package's and the workbook's own parts and
@@ -957,12 +955,10 @@ class _ZipParts:
     def _check_extent(self, sheet: str) -> None:
         name = str(self.path)
         with zipfile.ZipFile(self.path) as zf:
-            if self._by_sheet is None:
-                self._by_sheet = self._sheet_parts(zf)
-            part = self._by_sheet.get(sheet)
+            part = self._part_of(zf, sheet)
             # Without a clear answer every part is checked, whatever its name says it is: the
             # reader parses whatever part a relationship names.
-            parts = [part] if part in self.names else sorted(n for n in self.names if not n.endswith("/"))
+            parts = [part] if part is not None else sorted(n for n in self.names if not n.endswith("/"))
             for member in parts:
                 if member in self.checked:
                     continue

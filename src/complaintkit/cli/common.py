@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import functools
 import gc
-import itertools
 import logging
 import os
 import re
@@ -31,7 +30,7 @@ from ..loader import LoadOptions, header_search_rows, load_register, load_regist
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
-from ..outputs import StagedOutput, atomic_write, atomic_write_text, check_writable, json_chunks, make_folder, text_blocks, to_csv, to_json, write_csv
+from ..outputs import StagedOutput, atomic_write, atomic_write_text, check_writable, json_text, make_folder, to_csv, to_json, write_csv
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
@@ -405,8 +404,7 @@ def resolve_format(fmt: str | None) -> str:
 def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]], summary: str = "") -> None:
     """Print the result in the chosen format: JSON object, CSV, or a table plus a summary line."""
     if fmt == "json":  # to_json's text, without it whole in memory
-        whole = not all(isinstance(k, str) for k in data)
-        echo_blocks([to_json(data) + "\n"] if whole else itertools.chain(text_blocks(json_chunks(data.items())), ["\n"]))
+        echo_blocks(json_text(data.items()) if all(isinstance(k, str) for k in data) else [to_json(data) + "\n"])
     elif fmt == "csv":
         click.echo(to_csv(headers, rows), nl=False)
     else:
@@ -511,9 +509,7 @@ def stage_json_output(path: str, parts: Iterable[tuple[str, Any]], force: bool, 
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            for block in text_blocks(json_chunks(parts)):
-                fh.write(block)
-            fh.write("\n")
+            fh.writelines(json_text(parts))
 
     return StagedOutput(target, write)
 

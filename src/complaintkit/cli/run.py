@@ -15,7 +15,7 @@ from ..history import HistoryStore
 from ..collector import collector_paused
 from ..messages import register_messages, t
 from ..operations import OpContext, available, run_pipeline
-from ..outputs import Later, check_writable, json_chunks, make_folder, require_xlsx, text_blocks
+from ..outputs import Later, check_writable, json_text, make_folder, require_xlsx
 from ..privacy import scrub
 from ..report import build_report, cell_text, write_report
 from ..runlock import output_lock
@@ -70,9 +70,7 @@ def _json_spooled(parts: list[tuple[str, Any]]) -> IO[str]:
     """The JSON text in an unnamed temporary file, read from its start."""
     fh = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
     try:
-        for block in text_blocks(json_chunks(parts)):
-            fh.write(block)
-        fh.write("\n")
+        fh.writelines(json_text(parts))
         fh.seek(0)
     except BaseException:
         fh.close()
