@@ -73,3 +73,12 @@ def good_row(i: int = 1, **over: Any) -> list[Any]:
     }
     values.update(over)
     return [values[h] for h in HEADERS]
+
+
+def typed(record: Any) -> tuple:
+    """A record's contents with each value's type (1, 1.0 and True are equal, and must not be
+    taken for one another)."""
+    def of(mapping: Any) -> list:
+        return sorted((k, type(v).__name__, repr(v)) for k, v in dict(mapping).items())
+
+    return record.row, of(record.values), of(record.raw), of(record.problems), of(record.extra)

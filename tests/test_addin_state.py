@@ -650,13 +650,19 @@ def test_the_clerks_formatting_below_the_data_is_left_in_the_own_columns(tmp_pat
     assert all(ws.cell(row=r, column=c).fill.start_color.rgb[-6:] == OTHER_FILL for r in (8, 200, 399) for c in (14, 15, 19))
 
 
-def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_column_is_inserted(runner, tmp_path):
+@pytest.mark.parametrize("copy_depth", [None, 30])
+def test_the_clis_annotated_copy_under_35_rows_of_notes_checked_again_after_a_column_is_inserted(runner, tmp_path, monkeypatch,
+                                                                                                 copy_depth):
     """register.header_search_rows = 45 and 35 rows of notes above the register: `validate -o`,
     then the clerk fixes T0002's ID number and inserts a column at A in the copy, then `validate
     -o` on it. The CLI looks for the headers a mark's column is known by as deep as the policy
-    says (and never less than the plans' header row): the fixed cell, now in column G, gets the
-    clerk's fill and note back."""
-    from complaintkit.cli import cli
+    says, and never less than the plans' header row (``copy_depth`` 30: a copy made at the
+    default depth, which only the plans' header row takes past row 30): the fixed cell, now in
+    column G, gets the clerk's fill and note back."""
+    from complaintkit.cli import cli, common
+
+    if copy_depth is not None:
+        monkeypatch.setattr(common, "header_search_rows", lambda _policy: copy_depth)
 
     path = register(tmp_path / "r.xlsx")
     config = under_notes(path, tmp_path)
@@ -700,11 +706,16 @@ def test_the_own_columns_below_row_30_are_looked_for_in_one_read_of_the_top_rows
     from complaintkit import sheetplan
     from complaintkit.xlsx_applier import OpenpyxlBook
 
+    from complaintkit.cli import cli
+    from click.testing import CliRunner
+
     path = register(tmp_path / "r.xlsx")
-    under_notes(path, tmp_path)
-    book = OpenpyxlBook(load_workbook(path))
+    config = under_notes(path, tmp_path)
+    copy = tmp_path / "checked.xlsx"  # its own column on the header row, row 37
+    assert CliRunner().invoke(cli, ["validate", str(path), "-o", str(copy), "--config", str(config), "--as-of", AS_OF]).exit_code == 1
+    book = OpenpyxlBook(load_workbook(copy))
     reads = []
     real = OpenpyxlBook._ws
     monkeypatch.setattr(OpenpyxlBook, "_ws", lambda self, sheet: reads.append(sheet) or real(self, sheet))
-    assert sheetplan._own_header_rows(book, SHEET, 45) == []
+    assert sheetplan._own_header_rows(book, SHEET, 45) == [37]
     assert reads == [SHEET]

@@ -6,6 +6,7 @@ customers with the second phone columns too."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -179,6 +180,18 @@ def test_a_store_that_cannot_be_written_is_said_before_any_write(tmp_path):
     assert store.read_bytes() == written  # the probe's write is rolled back
 
 
+@contextlib.contextmanager
+def another_job_writing(store: Path):
+    """Another connection holding the store's write lock, as a job adding to it does."""
+    other = sqlite3.connect(str(store))
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
 def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path, monkeypatch):
     """ready_to_write while another job holds the store's write lock: no error, and asked at once
     (SQLite's wait set to nothing for its probe, not the BUSY_TIMEOUT_S a write waits, and put
@@ -188,19 +201,13 @@ def test_a_store_another_job_is_adding_to_is_ready_for_its_turn(tmp_path, monkey
     store = tmp_path / "history.sqlite"
     with HistoryStore(store):
         pass
-    other = sqlite3.connect(str(store))
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        with HistoryStore(store) as kept:
-            said: list[str] = []
-            kept.db.set_trace_callback(said.append)
-            kept.ready_to_write()
-            assert not kept.db.in_transaction
-            assert said[:2] == ["PRAGMA busy_timeout = 0", "BEGIN IMMEDIATE"] and said[-1] == "PRAGMA busy_timeout = 5000"
-            assert kept.db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-    finally:
-        other.rollback()
-        other.close()
+    with another_job_writing(store), HistoryStore(store) as kept:
+        said: list[str] = []
+        kept.db.set_trace_callback(said.append)
+        kept.ready_to_write()
+        assert not kept.db.in_transaction
+        assert said[:2] == ["PRAGMA busy_timeout = 0", "BEGIN IMMEDIATE"] and said[-1] == "PRAGMA busy_timeout = 5000"
+        assert kept.db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
 
 
 def test_a_store_without_its_version_number_is_still_a_store(tmp_path):
@@ -258,17 +265,12 @@ def test_a_store_another_job_keeps_writing_to_is_one_line(tmp_path, monkeypatch,
         pass
     before = store.read_bytes()
     monkeypatch.setattr(history, "BUSY_TIMEOUT_S", 0.2)
-    other = sqlite3.connect(str(store))
-    other.execute("BEGIN IMMEDIATE")
-    try:
+    with another_job_writing(store):
         with HistoryStore(store) as kept, pytest.raises(HistoryError) as caught:
             kept.add(load_registers([str(register)], LoadOptions(POLICY)).registers)
         assert caught.value.code == "hist_busy" and "another job is writing" in caught.value.text("en")
         result = runner.invoke(cli, ["history", "add", str(register), "--store", str(store)])
         assert result.exit_code == 2 and "正被另一个任务写入" in result.output and result.output.count("\n") == 1
-    finally:
-        other.rollback()
-        other.close()
     assert store.read_bytes() == before
 
 

@@ -14,7 +14,7 @@ from complaintkit.fields import HeaderMatcher, header_key, parse_manual_map
 from complaintkit.loader import LoadOptions, load_register, load_registers
 from complaintkit.policy import load_policy
 
-from conftest import HEADERS, good_row, write_xlsx
+from conftest import HEADERS, good_row, typed, write_xlsx
 
 POLICY = load_policy()
 
@@ -463,15 +463,6 @@ def test_a_sheet_read_whole_is_read_without_the_cycle_collector_walking_its_rows
     assert len(started) <= 2, started  # 28 or more without the pause
 
 
-def _typed(record) -> tuple:
-    """A record's contents with each value's type (1, 1.0 and True are equal, and must not be
-    taken for one another)."""
-    def of(mapping) -> list:
-        return sorted((k, type(v).__name__, repr(v)) for k, v in dict(mapping).items())
-
-    return record.row, of(record.values), of(record.raw), of(record.problems), of(record.extra)
-
-
 def test_a_batch_reads_each_file_as_it_would_be_read_alone(tmp_path, samples):
     """One set of column parsers serves every file of a batch (each distinct value parsed once for
     them all): every register is still the one its file gives read alone, its values, the cells
@@ -483,5 +474,5 @@ def test_a_batch_reads_each_file_as_it_would_be_read_alone(tmp_path, samples):
     assert [r.source for r in batch] == [r.source for r in alone]
     for a, b in zip(batch, alone):
         assert (a.header_row, a.columns, a.notes) == (b.header_row, b.columns, b.notes)
-        assert [_typed(r) for r in a.records] == [_typed(r) for r in b.records]
+        assert [typed(r) for r in a.records] == [typed(r) for r in b.records]
     assert batch[-1].records[0].raw  # the text date is kept as typed, after files whose dates were cells

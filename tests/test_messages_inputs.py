@@ -98,7 +98,7 @@ def test_messages_made_of_parts_are_one_language(tmp_path):
                                 "(文件→信息→保护工作簿), save and try again)")
 
     far = make_corpus.write_xlsx(tmp_path / "far.xlsx", make_corpus.register_rows(),
-                                 extra_rows='<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>')
+                                 extra_rows=make_corpus.FAR_CELL)
     with pytest.raises(InputError) as caught:
         book = open_book(far)
         book.sheet("台账")

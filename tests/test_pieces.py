@@ -351,7 +351,7 @@ def _hidden_past_stated_size(tmp_path: Path, before_end: bool) -> Path:
     with zipfile.ZipFile(book) as zf:
         parts = {name: zf.read(name) for name in zf.namelist()}
     clean = parts[SHEET]
-    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    far = make_corpus.FAR_CELL.encode()
     cut = clean.index(b"</sheetData>") if before_end else len(clean)
     comp = zlib.compressobj(6, zlib.DEFLATED, -15)
     raw = comp.compress(clean[:cut] + far + clean[cut:]) + comp.flush()

@@ -17,7 +17,7 @@ from complaintkit.errors import InputError
 from complaintkit.loader import LoadOptions, load_register, load_registers
 from complaintkit.policy import load_policy
 
-from conftest import good_row, write_xlsx
+from conftest import good_row, typed, write_xlsx
 
 sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
 import make_corpus  # noqa: E402
@@ -68,6 +68,23 @@ def test_one_file_and_large_files_are_read_in_their_turn(tmp_path, reader_calls,
     assert [what for what, _, _ in reader_calls] == ["open"] * 4  # parsed when read: not by the reader's second call
 
 
+def test_sheets_past_the_xml_bound_or_read_in_pieces_are_parsed_in_their_turn(tmp_path, reader_calls, monkeypatch):
+    """The sheets parsed ahead hold at most AHEAD_XML_BYTES of XML per file, and a sheet read in
+    pieces has a thread of its own: neither is handed to the batch's thread."""
+    files = _branches(tmp_path, 3)
+    monkeypatch.setattr(sources, "AHEAD_XML_BYTES", 10)  # less than any sheet
+    load_registers([str(f) for f in files], LoadOptions(POLICY))
+    assert [name for what, name, thread in reader_calls if what == "parse" and thread.startswith(AHEAD)] == []
+    reader_calls.clear()
+    monkeypatch.setattr(sources, "AHEAD_XML_BYTES", 8 * 1024**2)
+    monkeypatch.setattr(sources._ZipParts, "piece_plan", lambda self, sheet: ("xl/worksheets/sheet1.xml", [], 1 << 20))
+    monkeypatch.setattr(sources, "_in_pieces", lambda p, parts, plan, name, visible, load: sources.RawSheet(
+        name, [list(r) for r in __import__("openpyxl").load_workbook(p)[name].values], []))
+    batch = load_registers([str(f) for f in files], LoadOptions(POLICY)).registers
+    assert [len(r.records) for r in batch] == [2, 2, 2]
+    assert [what for what, _, _ in reader_calls] == ["open"] * 3  # opened ahead, never parsed by the reader
+
+
 def test_what_is_wrong_with_a_file_is_said_in_its_turn(tmp_path):
     """The third file is checked while the first is read; the second has no header. The batch
     stops at the second, as it would reading them one by one, and with keep_going the failures
@@ -86,7 +103,7 @@ def test_what_is_wrong_with_a_file_is_said_in_its_turn(tmp_path):
     assert [(Path(f.path).name, f.code) for f in result.failures] == [("b.xlsx", "in_no_header"), ("c.xlsx", "in_truncated_zip")]
 
 
-FAR = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+FAR = make_corpus.FAR_CELL
 
 
 def test_every_sheet_is_guarded_before_the_second_thread_parses_it(tmp_path, monkeypatch):
@@ -183,15 +200,24 @@ files = [make_corpus.write_xlsx(d / f"p{{k}}.xlsx", make_corpus.register_rows())
 p2 = make_corpus.write_xlsx(d / "p2.xlsx", make_corpus.register_rows(), extra_rows={FAR!r})
 fixed = make_corpus.write_xlsx(d / "fixed.tmp", make_corpus.register_rows(4))
 opened = threading.Event()
-real_open = sources._open_reader
+old_p2: list = []  # the reader's workbook of the file as it was checked (with the far cell)
+parsed_old = []
+real_open, real_parse = sources._open_reader, sources._parse_quietly
 
 def open_reader(p, fmt):
     found = real_open(p, fmt)
-    if Path(p).name == "p2.xlsx":
+    if Path(p).name == "p2.xlsx" and not opened.is_set():
+        old_p2.append(found[0])
         opened.set()
     return found
 
-sources._open_reader = open_reader
+def parse(wb, sheet_name):
+    if old_p2 and wb is old_p2[0]:
+        parsed_old.append(sheet_name)  # said below: the parse itself would abort, or be cancelled at the end
+        raise RuntimeError("the old file parsed")
+    return real_parse(wb, sheet_name)
+
+sources._open_reader, sources._parse_quietly = open_reader, parse
 
 def progress(p):
     if Path(p).name == {saved_while!r}:
@@ -199,11 +225,11 @@ def progress(p):
         os.replace(fixed, p2)
 
 res = load_registers([str(f) for f in [*files, p2]], LoadOptions(load_policy()), keep_going=True, progress=progress)
-print([(Path(r.source).name, len(r.records)) for r in res.registers], [f.code for f in res.failures])
+print([(Path(r.source).name, len(r.records)) for r in res.registers], [f.code for f in res.failures], parsed_old)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[('p0.xlsx', 3), ('p1.xlsx', 3), ('p2.xlsx', 4)] []"
+    assert done.stdout.strip() == "[('p0.xlsx', 3), ('p1.xlsx', 3), ('p2.xlsx', 4)] [] []"
 
 
 def test_a_workbooks_other_relationships_leave_its_sheets_parts_clear(tmp_path):
@@ -237,14 +263,14 @@ def test_what_the_loaders_thread_writes_while_a_parse_panics_still_reaches_the_t
     def parse():
         with sources._native_stderr_kept_quiet():
             started.set()
-            written.wait(10)
+            assert written.wait(10)
             os.write(2, b"\nthread '<unnamed>' panicked at src/cfb.rs:329:25:\nindex out of bounds\nstack backtrace:\n"
                         b"   0: rust_begin_unwind\nnote: Some details are omitted, run with `RUST_BACKTRACE=full`.\n")
             raise PanicException("index out of bounds")
 
     with ThreadPoolExecutor(1) as pool:
         parsing = pool.submit(parse)
-        started.wait(10)
+        assert started.wait(10)
         os.write(2, "读取 2/3\n".encode())  # as sys.stderr writes on a terminal
         written.set()
         with pytest.raises(PanicException):
@@ -281,9 +307,8 @@ def test_a_batch_with_a_csv_and_an_xls_reads_each_as_alone(samples):
     files = [samples / "legacy_branch.xls", *sorted((samples / "branches").glob("*.*")), samples / "clean_branch.xlsx"]
     batch = load_registers([str(f) for f in files], LoadOptions(POLICY)).registers
     alone = [load_register(f, LoadOptions(POLICY)) for f in files]
-    assert [(r.source, r.sheet, r.header_row, len(r.records)) for r in batch] == \
-        [(r.source, r.sheet, r.header_row, len(r.records)) for r in alone]
-    assert [[rec.values for rec in r.records] for r in batch] == [[rec.values for rec in r.records] for r in alone]
+    assert [(r.source, r.sheet, r.header_row, r.columns) for r in batch] == [(r.source, r.sheet, r.header_row, r.columns) for r in alone]
+    assert [[typed(rec) for rec in r.records] for r in batch] == [[typed(rec) for rec in r.records] for r in alone]
 
 
 @pytest.mark.parametrize("text, kept", [

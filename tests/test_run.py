@@ -381,6 +381,19 @@ def test_history_schema_version_guard(tmp_path):
         HistoryStore(path)
 
 
+def another_programs_database(path: Path, version: int = 0) -> Path:
+    """An SQLite file of another program's (a table of accounts), with a version number of its own."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE accounts (id INTEGER, name TEXT)")
+    db.execute("INSERT INTO accounts VALUES (1, '张三')")
+    db.execute(f"PRAGMA user_version = {version}")
+    db.commit()
+    db.close()
+    return path
+
+
 @pytest.mark.parametrize("read_only", [False, True])
 @pytest.mark.parametrize("its_version", [0, 1])
 def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_version):
@@ -390,13 +403,7 @@ def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_
     import sqlite3
     from complaintkit.history import HistoryError
 
-    path = tmp_path / "ledger.db"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE accounts (id INTEGER, name TEXT)")
-    db.execute("INSERT INTO accounts VALUES (1, '张三')")
-    db.execute(f"PRAGMA user_version = {its_version}")
-    db.commit()
-    db.close()
+    path = another_programs_database(tmp_path / "ledger.db", its_version)
     before = path.read_bytes()
     with pytest.raises(HistoryError, match="not a complaintkit history store .*accounts"):
         HistoryStore(path, read_only)
@@ -408,12 +415,7 @@ def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_
 
 
 def test_a_foreign_store_given_to_run_is_one_line_and_exit_2(tmp_path, samples, runner):
-    import sqlite3
-
-    path = tmp_path / "ledger.db"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE accounts (id INTEGER)")
-    db.close()
+    path = another_programs_database(tmp_path / "ledger.db")
     result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--json", str(tmp_path / "o.json"),
                                       "--store", str(path)])
     assert result.exit_code == 2, result.output
@@ -584,38 +586,46 @@ def test_a_reader_that_stops_early_leaves_runs_exit_code_its_own(samples, tmp_pa
 
 def test_runs_csv_writes_each_checks_rows_one_at_a_time(runner, samples, tmp_path, monkeypatch):
     """run --csv writes each check's rows as they come (held as a list with the text besides,
-    200,000 rows took 2.1 GB): never more than a few rows alive at once; the file is to_csv's
-    text with a BOM, byte for byte."""
+    200,000 rows took 2.1 GB): the writer is handed rows one at a time, never a list, and never
+    more than a few of the check's rows are alive at once; each file holds the rows the JSON of
+    the same run gives, in its order."""
+    import csv
+    import io
     import weakref
 
+    from complaintkit.cli import common
     from complaintkit.operations import OpResult
-    from complaintkit.outputs import to_csv
 
     class Row(dict):
         pass
 
     alive: list[weakref.ref] = []
     most = [0]
-    real = OpResult.items
+    real_items, real_write = OpResult.items, common.write_csv
 
     def items(self):
-        for item in real(self):
+        for item in real_items(self):
             row = Row(item)
             alive.append(weakref.ref(row))
             most[0] = max(most[0], sum(r() is not None for r in alive))
             yield row
 
+    def write_csv(fh, headers, rows):
+        assert not isinstance(rows, (list, tuple)), "the rows were gathered first"
+        real_write(fh, headers, rows)
+
     monkeypatch.setattr(OpResult, "items", items)
-    result = runner.invoke(cli, ["run", str(samples / "branches"), "--as-of", AS_OF, "--csv", str(tmp_path / "csv")])
+    monkeypatch.setattr(common, "write_csv", write_csv)
+    result = runner.invoke(cli, ["run", str(samples / "branches"), str(samples / "messy_branch.xlsx"), "--as-of", AS_OF,
+                                 "--csv", str(tmp_path / "csv"), "--json", str(tmp_path / "run.json")])
     assert result.exit_code in (0, 1), result.output
     assert len(alive) > 400 and most[0] <= 3
-    text = (tmp_path / "csv" / "risk.csv").read_bytes().decode("utf-8")
-    assert text.startswith("\ufeff") and text[1:] == to_csv(*_csv_of(text[1:]))
+    data = json.loads((tmp_path / "run.json").read_text("utf-8"))
+    for name, key in (("validate", "findings"), ("dedupe", "groups"), ("risk", "rows")):
+        text = (tmp_path / "csv" / f"{name}.csv").read_bytes().decode("utf-8")
+        assert text.startswith("\ufeff")
+        header, *rows = list(csv.reader(io.StringIO(text[1:])))
+        assert len(rows) == len(data[name][key]) > 0
+        if "id" in header:
+            assert [r[header.index("id")] for r in rows] == [str(item.get("id") or "") for item in data[name][key]]
 
-
-def _csv_of(text: str) -> tuple[list[str], list[list[str]]]:
-    import csv
-    import io
-
-    rows = list(csv.reader(io.StringIO(text)))
-    return rows[0], rows[1:]

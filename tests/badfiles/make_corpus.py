@@ -181,6 +181,10 @@ def xlsx_parts(sheets: Sequence[tuple[str, ...]], shared_strings: str | None = N
     return {k: v.encode("utf-8") if isinstance(v, str) else v for k, v in parts.items()}
 
 
+#: A row holding one value in XFD1048576, the grid's last cell: reading it means 17 billion cells.
+FAR_CELL = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+
+
 def write_zip(path: Path, parts: dict[str, bytes]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -519,8 +523,7 @@ def build(dest: Path) -> list[Case]:
     write_xlsx(dest / "styled_bottom.xlsx", register_rows(), extra_rows=styled)
     add("styled_last_row", dest / "styled_bottom.xlsx", "formatted (empty) cells down to row 1,048,576", "read", rows=3, sub=True)
 
-    stray = stray_far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
-    write_xlsx(dest / "stray_value_xfd.xlsx", register_rows(), extra_rows=stray)
+    write_xlsx(dest / "stray_value_xfd.xlsx", register_rows(), extra_rows=FAR_CELL)
     add("stray_value_far", dest / "stray_value_xfd.xlsx", "one stray value in XFD1048576, the last cell of the grid", "error", "far outside the register", sub=True)
     stray = '<row r="100000"><c r="A100000" t="inlineStr"><is><t>x</t></is></c></row>'
     write_xlsx(dest / "stray_value_a.xlsx", register_rows(), extra_rows=stray)
@@ -537,7 +540,7 @@ def build(dest: Path) -> list[Case]:
     write_zip(dest / "stray_value_glued_ref.xlsx", xlsx_parts([("台账", glued)]))
     add("stray_value_glued_ref", dest / "stray_value_glued_ref.xlsx", "a second reference glued to the first, past the last row (found by fuzzing)", "error", "far outside the register")
     # The guard must check the part the reader parses, however the package names it (found in review).
-    far_sheet, fine_sheet = sheet_xml(register_rows(), extra_rows=stray_far), sheet_xml(register_rows())
+    far_sheet, fine_sheet = sheet_xml(register_rows(), extra_rows=FAR_CELL), sheet_xml(register_rows())
     write_zip(dest / "stray_value_twin_sheet.xlsx", xlsx_parts([("台账", far_sheet), ("台账", fine_sheet)]))
     add("stray_value_twin_sheet", dest / "stray_value_twin_sheet.xlsx", "two sheets named 台账, the first with a value in XFD1048576", "error", "far outside the register")
     parts = xlsx_parts([("台账", far_sheet), ("Other", fine_sheet)])
