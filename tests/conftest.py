@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,6 +14,8 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "badfiles"))
+import make_corpus  # noqa: E402
 SAMPLES = ROOT / "samples"
 AS_OF = "2026-11-20"  # the date the samples were made for
 
@@ -82,3 +86,71 @@ def typed(record: Any) -> tuple:
         return sorted((k, type(v).__name__, repr(v)) for k, v in dict(mapping).items())
 
     return record.row, of(record.values), of(record.raw), of(record.problems), of(record.extra)
+
+
+# ------------------------------------------------------------------ the bad-files corpus, guarded
+
+#: The corpus's cases that end the reading process when their guard fails: the reader aborts (a
+#: Rust abort, not an exception) on a far cell or on a shared-strings count it reserves room for.
+ENDS_PROCESS = ("far outside the register", "shared strings")
+
+# Reads each such file alone, then the corpus folder as one batch (the batch guards each file on
+# its own path): one line per file with the error's code, then the folder's counts.
+_GUARD_CHILD = """
+import sys
+from complaintkit.errors import InputError
+from complaintkit.loader import LoadOptions, load_register, load_registers
+from complaintkit.policy import load_policy
+opts = LoadOptions(load_policy())
+folder, *paths = sys.argv[1:]
+for path in paths:
+    try:
+        load_register(path, opts)
+        print("read", flush=True)
+    except InputError as exc:
+        print(exc.code, flush=True)
+done = load_registers([folder], opts, keep_going=True)
+print("folder", len(done.registers), len(done.failures), flush=True)
+"""
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, make_corpus.Case]:
+    """tests/badfiles' corpus, built once a session, by case name."""
+    return {c.name: c for c in make_corpus.build(tmp_path_factory.mktemp("badfiles"))}
+
+
+@pytest.fixture(scope="session")
+def guard_failures(corpus: dict[str, make_corpus.Case]) -> list[str]:
+    """What went wrong reading the corpus's process-ending files in a child process with 2 GiB
+    of address space (empty when every guard held)."""
+    import resource
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    aborting = [c for c in corpus.values() if c.expect in ENDS_PROCESS]
+    folder = corpus["good"].path.parent
+    try:
+        proc = subprocess.run([sys.executable, "-c", _GUARD_CHILD, str(folder), *(str(c.path) for c in aborting)],
+                              capture_output=True, text=True, timeout=120, preexec_fn=limits)
+    except subprocess.TimeoutExpired:
+        return ["the child reading them hung"]
+    lines = proc.stdout.splitlines()
+    failures = [f"{case.name}: read as {line!r}, not refused" for case, line in zip(aborting, lines)
+                if not line.startswith("in_")]
+    if proc.returncode != 0:
+        reached = aborting[len(lines)].name if len(lines) < len(aborting) else "the corpus folder"
+        failures.append(f"the child ended with code {proc.returncode} reading {reached}: {proc.stderr[-300:]!r}")
+    return failures
+
+
+@pytest.fixture(autouse=True)
+def _guards_first(request: pytest.FixtureRequest) -> None:
+    """A test marked ``ends_process`` reads files that end the process if a guard fails: it runs
+    only once they were read safely in a child, and fails (not the whole session) otherwise."""
+    if request.node.get_closest_marker("ends_process") is not None:
+        failures = request.getfixturevalue("guard_failures")
+        if failures:
+            pytest.fail("not run: a guard failed in a child process, and here it would end the test session: "
+                        + "; ".join(failures), pytrace=False)

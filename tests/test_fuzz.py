@@ -174,6 +174,7 @@ def run_cases(tmp_path: Path, count: int, make: Callable[[int, random.Random], t
     return outcome
 
 
+@pytest.mark.ends_process  # a mutation can make a far cell
 def test_byte_mutations(tmp_path):
     base = seeds(tmp_path)
     kinds = [("xlsx", ".xlsx"), ("xlsx2", ".xlsx"), ("csv", ".csv"), ("csv_gbk", ".csv"), ("xls", ".xls")]
@@ -187,6 +188,7 @@ def test_byte_mutations(tmp_path):
     assert outcome["ok"] > 0 and outcome["refused"] > 0  # both paths were exercised
 
 
+@pytest.mark.ends_process  # a mutation can make a far cell
 def test_xml_mutations_inside_a_valid_zip(tmp_path):
     with zipfile.ZipFile(io.BytesIO(seeds(tmp_path)["xlsx2"])) as zf:
         parts = {n: zf.read(n) for n in zf.namelist()}

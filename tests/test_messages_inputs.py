@@ -87,6 +87,7 @@ def test_bad_files_are_explained_in_chinese_and_in_the_old_english(tmp_path):
         assert exc.text("en") == str(exc) == f"{path}: {en}", name
 
 
+@pytest.mark.ends_process  # a far cell, read in this process
 def test_messages_made_of_parts_are_one_language(tmp_path):
     """A reader's failure names what could not be read and why; a far cell names its sheet."""
     password_xls = tmp_path / "legacy_password.xls"

@@ -302,6 +302,7 @@ def test_rows_out_of_order_in_the_xml_read_the_sheet_whole(tmp_path, pieces, mon
     assert reg.records[2].row == 5 and reg.records[2].id == "TS000002"
 
 
+@pytest.mark.ends_process  # a far cell, read in this process
 def test_a_far_cell_in_a_late_piece_is_refused_as_when_read_whole(tmp_path, pieces, monkeypatch):
     def far_cell(xml: bytes) -> bytes:
         at = xml.index(b"</sheetData>")
@@ -358,6 +359,7 @@ def _hidden_past_stated_size(tmp_path: Path, before_end: bool) -> Path:
     return make_corpus._zip_with_raw_member(tmp_path / "hidden.xlsx", parts, SHEET, raw, zlib.crc32(clean[:cut]), cut)
 
 
+@pytest.mark.ends_process  # a far cell, read in this process
 def test_a_value_hidden_past_the_stated_size_among_the_rows_is_refused_as_when_read_whole(tmp_path, pieces, monkeypatch):
     # The corpus's stray_value_past_stated_size: the stated part has no end, the sheet is read
     # whole and calamine refuses it (docs/robustness.md).
@@ -365,6 +367,7 @@ def test_a_value_hidden_past_the_stated_size_among_the_rows_is_refused_as_when_r
     assert "past its stated size" in _refused_alike(path, monkeypatch)
 
 
+@pytest.mark.ends_process  # a far cell, read in this process
 def test_bytes_hidden_past_the_end_of_the_sheets_xml_are_never_read_in_pieces(tmp_path, pieces, monkeypatch):
     # The stated part is a whole sheet: read in pieces, only those bytes are read (as openpyxl
     # reads them); read whole, calamine refuses the part. Neither lets the hidden cell in.

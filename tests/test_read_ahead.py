@@ -22,6 +22,8 @@ from conftest import good_row, typed, write_xlsx
 sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
 import make_corpus  # noqa: E402
 
+pytestmark = pytest.mark.ends_process  # far cells, in this process: conftest reads them in a child first
+
 POLICY = load_policy()
 AHEAD = "complaintkit-ahead"
 

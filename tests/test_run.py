@@ -371,14 +371,17 @@ def test_history_cli(runner, tmp_path, samples):
 
 
 def test_history_schema_version_guard(tmp_path):
+    """A store a later complaintkit made (its table of complaints, a higher number) is left to it."""
     import sqlite3
     path = tmp_path / "future.sqlite"
+    HistoryStore(path).close()
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.close()
     from complaintkit.history import HistoryError
-    with pytest.raises(HistoryError, match="newer"):
-        HistoryStore(path)
+    for read_only in (False, True):
+        with pytest.raises(HistoryError, match="newer"):
+            HistoryStore(path, read_only)
 
 
 def another_programs_database(path: Path, version: int = 0) -> Path:
@@ -395,7 +398,7 @@ def another_programs_database(path: Path, version: int = 0) -> Path:
 
 
 @pytest.mark.parametrize("read_only", [False, True])
-@pytest.mark.parametrize("its_version", [0, 1])
+@pytest.mark.parametrize("its_version", [0, 1, 7])  # 7: above this complaintkit's, still not a store
 def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_version):
     """A --store typed wrong, naming another program's SQLite file (with a version number of its
     own or none): refused, and left as it was (read, it looked empty; written, it gained a table

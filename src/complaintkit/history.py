@@ -174,9 +174,6 @@ class HistoryStore:
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
             except (sqlite3.Error, OSError) as exc:
                 raise self._error(exc) from None
-        if version > SCHEMA_VERSION:
-            self.db.close()  # the caller gets no store to close
-            raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
         unversioned = version == 0 and not gone
         if not gone:
             version = self._own_version(version)
@@ -214,6 +211,9 @@ class HistoryStore:
             raise self._error(exc) from None
         if version == 0 and not tables:
             return 0
+        if version > SCHEMA_VERSION and columns:  # a later complaintkit's store: its table of complaints
+            self.db.close()
+            raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
         # Without a number, only a lone table of complaints is taken for a store.
         if columns >= _STORE_COLUMNS and (version or not others):
             return version or (2 if "other_phones" in columns else 1)
