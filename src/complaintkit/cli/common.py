@@ -89,10 +89,23 @@ def stopped(exc: KeyboardInterrupt, lang: str) -> UserError:
     return error
 
 
+class RootContext(click.Context):
+    """The `complaintkit` group's context: a signal while it closes, once the command is done,
+    ends as one inside the command does (its other close callbacks still run)."""
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return super().__exit__(*exc_info)
+        except KeyboardInterrupt as exc:
+            raise stopped(exc, message_lang()) from None
+
+
 class RootGroup(click.Group):
     """The `complaintkit` group: a signal that arrives outside a command's own error handling
-    (while Click parses the command line) ends with the same line and code, not Click's "Aborted!"
-    and 1."""
+    (while Click parses the command line, or as the group's context closes) ends with the same
+    line and code, not Click's "Aborted!" and 1."""
+
+    context_class = RootContext
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
         try:  # the group's own options (--debug, --version) and the command's name
@@ -146,9 +159,10 @@ def message_lang(kwargs: dict[str, Any] | None = None) -> str:
     (errors of commands without --lang, and of options read before --lang, follow the same rule)."""
     lang = (kwargs or {}).get("lang")
     ctx = click.get_current_context(silent=True)
+    told = ctx.meta.get(_LANG_META) if ctx is not None else None  # the group's context, closing
     while lang is None and ctx is not None:
         lang, ctx = ctx.params.get("lang"), ctx.parent
-    return user_lang(lang)
+    return user_lang(lang if lang is not None else told)
 
 
 def friendly_errors(func: Callable) -> Callable:
@@ -195,10 +209,20 @@ def parse_as_of(_ctx: Any, _param: Any, value: str | None) -> dt.date:
     return parsed.value
 
 
+_LANG_META = "complaintkit.lang"
+
+
+def _kept_in_meta(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    # A context's meta is shared along its chain: the group's context, which closes after the
+    # command's, then still knows the command's --lang.
+    ctx.meta[_LANG_META] = value
+    return value
+
+
 #: --lang, the same on every command (COMPLAINTKIT_LANG=en for a whole cron job).
 #: Eager, so options checked before it on the command line already know it.
 lang_option = click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG",
-                           show_default=True, is_eager=True, help="Language of messages.")
+                           show_default=True, is_eager=True, callback=_kept_in_meta, help="Language of messages.")
 
 
 def input_options(func: Callable) -> Callable:
