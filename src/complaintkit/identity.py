@@ -272,7 +272,14 @@ def second_phones(register: Register) -> dict[int, tuple[tuple[str, str], ...]]:
     if not any(cols.others for cols in columns.values()):
         return {}
     records = register.records
-    return _other_phones(records, _column([r.values.get("phone") for r in records], phone_key), columns)
+    return _other_phones(records, _phones(records), columns)
+
+
+def _phones(records: Sequence[Record]) -> list[str | None]:
+    """Each record's phone key. A phone is checked faster than it is looked up among a million
+    distinct numbers, so there is no table of them as for IDs (a million rows: 0.21 s against
+    0.52 s; the same at 100,000)."""
+    return [phone_key(r.values.get("phone")) for r in records]
 
 
 def _resolve(records: Sequence[Record], policy: Policy | None,
@@ -282,7 +289,7 @@ def _resolve(records: Sequence[Record], policy: Policy | None,
     # Plain columns, few new containers: on a large batch every tuple allocated costs garbage
     # collector passes over all the records, which is what makes Python scale worse than linear.
     ids = _column([r.values.get("id_number") for r in records], id_key)
-    phones = _column([r.values.get("phone") for r in records], phone_key)
+    phones = _phones(records)
     names = _column([r.values.get("customer_name") for r in records], name_key)
     branches = _column([r.values.get("branch") for r in records], branch_key)
     others = _other_phones(records, phones, columns)

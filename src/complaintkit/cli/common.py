@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import click
 from tabulate import tabulate
 
+from ..collector import collector_paused
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
 from ..history import HistoryStore
@@ -497,13 +498,15 @@ def write_annotations(
     # An open workbook is a web of reference cycles that only the cycle collector frees, and a
     # batch run pauses the collector: each copy is collected once written, with what the batch
     # built frozen meanwhile so that the collection walks only the copy (300 files: one at a time).
-    gc.freeze()
-    try:
-        for reg, target in jobs:
-            written.append(write_annotated(reg, plans_for(reg), target, force, inputs, header_search_rows(policy)))
-            gc.collect()
-    finally:
-        gc.unfreeze()
+    # Paused here too, so that no pause within (each register's plans) looks at the frozen batch.
+    with collector_paused():
+        gc.freeze()
+        try:
+            for reg, target in jobs:
+                written.append(write_annotated(reg, plans_for(reg), target, force, inputs, header_search_rows(policy)))
+                gc.collect()
+        finally:
+            gc.unfreeze()
     return written
 
 
