@@ -95,20 +95,26 @@ def typed(record: Any) -> tuple:
 ENDS_PROCESS = ("far outside the register", "shared strings")
 
 # Reads each such file alone, then the corpus folder as one batch (the batch guards each file on
-# its own path): one line per file with the error's code, then the folder's counts.
+# its own path), in 2 GiB of address space where the system lets a process cap its own: one line
+# per file, "<index> <code>", then the folder's counts.
 _GUARD_CHILD = """
 import sys
+try:
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+except (ImportError, AttributeError, ValueError, OSError):
+    pass  # Windows has no resource module; macOS refuses RLIMIT_AS
 from complaintkit.errors import InputError
 from complaintkit.loader import LoadOptions, load_register, load_registers
 from complaintkit.policy import load_policy
 opts = LoadOptions(load_policy())
 folder, *paths = sys.argv[1:]
-for path in paths:
+for i, path in enumerate(paths):
     try:
         load_register(path, opts)
-        print("read", flush=True)
+        print(i, "read", flush=True)
     except InputError as exc:
-        print(exc.code, flush=True)
+        print(i, exc.code, flush=True)
 done = load_registers([folder], opts, keep_going=True)
 print("folder", len(done.registers), len(done.failures), flush=True)
 """
@@ -122,25 +128,29 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, make_corpus.Ca
 
 @pytest.fixture(scope="session")
 def guard_failures(corpus: dict[str, make_corpus.Case]) -> list[str]:
-    """What went wrong reading the corpus's process-ending files in a child process with 2 GiB
-    of address space (empty when every guard held)."""
-    import resource
-
-    def limits() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
-
+    """What went wrong reading the corpus's process-ending files in a child process (empty when
+    every guard held)."""
     aborting = [c for c in corpus.values() if c.expect in ENDS_PROCESS]
     folder = corpus["good"].path.parent
     try:
         proc = subprocess.run([sys.executable, "-c", _GUARD_CHILD, str(folder), *(str(c.path) for c in aborting)],
-                              capture_output=True, text=True, timeout=120, preexec_fn=limits)
+                              capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return ["the child reading them hung"]
-    lines = proc.stdout.splitlines()
-    failures = [f"{case.name}: read as {line!r}, not refused" for case, line in zip(aborting, lines)
-                if not line.startswith("in_")]
-    if proc.returncode != 0:
-        reached = aborting[len(lines)].name if len(lines) < len(aborting) else "the corpus folder"
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [f"the child reading them could not start: {exc}"]
+    codes: dict[int, str] = {}
+    counts = None
+    for line in proc.stdout.splitlines():  # anything else a library printed is not ours
+        first, _, rest = line.partition(" ")
+        if first.isdigit() and rest:
+            codes[int(first)] = rest
+        elif first == "folder":
+            counts = rest
+    failures = [f"{case.name}: read as {codes[i]!r}, not refused" for i, case in enumerate(aborting)
+                if i in codes and not codes[i].startswith("in_")]
+    if proc.returncode != 0 or counts is None or len(codes) < len(aborting):
+        reached = next((case.name for i, case in enumerate(aborting) if i not in codes), "the corpus folder")
         failures.append(f"the child ended with code {proc.returncode} reading {reached}: {proc.stderr[-300:]!r}")
     return failures
 

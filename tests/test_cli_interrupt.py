@@ -115,6 +115,8 @@ def test_a_signal_while_the_groups_context_closes(runner, monkeypatch):
     result = runner.invoke(cli, ["validate", str(SAMPLES / "clean_branch.xlsx"), "--lang", "en"])
     assert result.exit_code == 143, (result.exit_code, result.output)
     assert result.stderr.splitlines()[-1] == "complaintkit: interrupted (SIGTERM) before the end; no half-written file was left"
+    import click
+    assert click.get_current_context(silent=True) is None  # nothing left behind to lend its --lang
 
 
 def _stopped_while_writing(signum: int) -> subprocess.CompletedProcess:

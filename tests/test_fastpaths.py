@@ -243,54 +243,6 @@ def test_the_report_is_built_with_the_collector_paused_and_resumed(samples, monk
     assert gc.isenabled()
 
 
-def test_what_is_made_while_the_collector_is_paused_is_not_walked_when_it_resumes():
-    """Resuming, the collector does not start on everything made while it was paused (young
-    all along: a million-row check's objects, walked for nothing); a cycle made meanwhile is
-    still freed by a full collection, and objects someone else froze stay frozen. Counted in
-    collections, not timed."""
-    import gc
-    import weakref
-
-    from complaintkit.collector import collector_paused
-
-    class Node:
-        pass
-
-    started: list[int] = []
-
-    def count(phase: str, info: dict) -> None:
-        if phase == "start":
-            started.append(info["generation"])
-
-    thresholds = gc.get_threshold()
-    gc.set_threshold(700, 10, 10)  # CPython 3.10-3.13's defaults, whatever the test run set
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
-        with collector_paused():
-            made = [[] for _ in range(50_000)]
-            cycle = Node()
-            cycle.self = cycle
-            gone = weakref.ref(cycle)
-            del cycle
-        after = [[] for _ in range(100)]  # fewer than one young generation's worth
-    finally:
-        gc.callbacks.remove(count)
-        gc.set_threshold(*thresholds)
-    assert started == [] and gc.isenabled() and len(made) + len(after) == 50_100
-    gc.collect()
-    assert gone() is None  # the cycle is freed by the next full collection
-    frozen = [[] for _ in range(10)]
-    gc.freeze()
-    try:
-        before = gc.get_freeze_count()
-        with collector_paused():
-            pass
-        assert gc.get_freeze_count() == before and frozen
-    finally:
-        gc.unfreeze()
-
-
 def test_the_report_masks_as_the_results_it_shows_were_masked(samples):
     """The report shows the checks' rows as they come (masked or not by their --mask) beside
     what it takes from the records itself: asked to mask otherwise than they ran, it says so

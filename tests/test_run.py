@@ -417,6 +417,34 @@ def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_
         assert store.count() == 0
 
 
+def test_a_high_version_number_alone_does_not_make_a_store(tmp_path):
+    """Another program's table named complaints, under a version number above this
+    complaintkit's, is refused as foreign, not called newer; a later store whose schema this
+    SQLite cannot read is newer (upgrade complaintkit), not damaged."""
+    import sqlite3
+    from complaintkit.history import HistoryError
+
+    other = tmp_path / "tickets.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE complaints (id INTEGER, text TEXT)")
+    db.execute("PRAGMA user_version = 12")
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryError, match="not a complaintkit history store"):
+        HistoryStore(other)
+    later = tmp_path / "later.sqlite"
+    HistoryStore(later).close()
+    db = sqlite3.connect(later)
+    db.execute("PRAGMA writable_schema = ON")  # a table option this SQLite does not know
+    db.execute("UPDATE sqlite_master SET sql = sql || ' FUTURE_OPTION' WHERE name = 'complaints'")
+    db.execute("PRAGMA user_version = 9")
+    db.commit()
+    db.close()
+    for read_only in (False, True):
+        with pytest.raises(HistoryError, match="newer"):
+            HistoryStore(later, read_only)
+
+
 def test_a_foreign_store_given_to_run_is_one_line_and_exit_2(tmp_path, samples, runner):
     path = another_programs_database(tmp_path / "ledger.db")
     result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--json", str(tmp_path / "o.json"),
@@ -443,6 +471,37 @@ def test_readme_crontab_line_runs(tmp_path, samples):
     assert proc.stdout == "" and proc.stderr == ""
     reports = list((home / "reports").iterdir())
     assert any(p.suffix == ".xlsx" for p in reports) and any(p.suffix == ".json" for p in reports)
+
+
+@pytest.mark.parametrize("command", ["validate", "dedupe", "classify", "followups", "risk", "run"])
+def test_every_check_command_runs_with_the_collector_paused(samples, runner, monkeypatch, command):
+    """A check command, like `run`, keeps the cycle collector paused from its first file read to
+    its last line written: each time the collector came back on between the read and the checks,
+    its first collection walked everything made meanwhile (a register's millions of objects,
+    with no cycle among them). It is on again once the command is done."""
+    import gc
+
+    from complaintkit import operations
+
+    seen: list[bool] = []
+    run_operation = operations.run_operation
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return run_operation(*args, **kwargs)
+
+    monkeypatch.setattr(operations, "run_operation", watched)
+    for module in ("validate", "dedupe", "classify", "followups", "risk", "run"):
+        monkeypatch.setattr(f"complaintkit.cli.{module}.run_operation", watched, raising=False)
+    from complaintkit import loader
+    reads: list[bool] = []
+    build = loader.build_register
+    monkeypatch.setattr(loader, "build_register", lambda *a, **k: reads.append(gc.isenabled()) or build(*a, **k))
+    assert gc.isenabled()
+    result = runner.invoke(cli, [command, str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    assert seen and reads and not any(seen) and not any(reads)
+    assert gc.isenabled()
 
 
 def test_annotated_copies_are_freed_one_by_one_while_the_collector_is_paused(tmp_path, monkeypatch):

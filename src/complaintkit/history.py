@@ -208,10 +208,12 @@ class HistoryStore:
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")}
         except sqlite3.Error as exc:
             self.db.close()
+            if version > SCHEMA_VERSION:  # a later schema this SQLite cannot read
+                raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION) from None
             raise self._error(exc) from None
         if version == 0 and not tables:
             return 0
-        if version > SCHEMA_VERSION and columns:  # a later complaintkit's store: its table of complaints
+        if version > SCHEMA_VERSION and columns >= _STORE_COLUMNS:  # a later complaintkit's store
             self.db.close()
             raise HistoryError("hist_too_new", path=self.path, version=version, supported=SCHEMA_VERSION)
         # Without a number, only a lone table of complaints is taken for a store.

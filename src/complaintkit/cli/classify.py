@@ -14,6 +14,7 @@ import click
 from tabulate import tabulate
 
 from ..classification import Classifier, evidence_text, read_label_map
+from ..collector import collector_paused
 from ..labelled import Columns, Evaluation, evaluate, read_label_names, read_labelled
 from ..messages import register_messages, t
 from ..operations import OpContext, run_operation
@@ -101,6 +102,7 @@ def _model_option(func: Any) -> Any:
 @fail_on_option
 @output_options
 @friendly_errors
+@collector_paused()  # as `run` is: the collector would walk the register again and again for nothing
 def classify_check(paths, sheet, manual_map, config, as_of, model_path, fail_on, fmt, lang, output, annotate_dir, force, mask, debug):
     """Classify every complaint: its reason (JR/T 0169-2018 投诉原因, or the policy's own taxonomy),
     business line and hotspot tags (征信 息费 分期 催收), each with a confidence and the words that

@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import click
 from tabulate import tabulate
 
-from ..collector import collector_paused
 from ..errors import ComplaintkitError, InputError, OutputError
 from ..fields import MapError, parse_manual_map
 from ..history import HistoryStore
@@ -98,7 +97,12 @@ class RootContext(click.Context):
         try:
             return super().__exit__(*exc_info)
         except KeyboardInterrupt as exc:
-            raise stopped(exc, message_lang()) from None
+            error = stopped(exc, message_lang())
+            # Click takes a context off its stack only once it closed: left there, this one
+            # would lend its --lang to whatever the process runs next.
+            if click.get_current_context(silent=True) is self:
+                click.globals.pop_context()
+            raise error from None
 
 
 class RootGroup(click.Group):
@@ -498,15 +502,13 @@ def write_annotations(
     # An open workbook is a web of reference cycles that only the cycle collector frees, and a
     # batch run pauses the collector: each copy is collected once written, with what the batch
     # built frozen meanwhile so that the collection walks only the copy (300 files: one at a time).
-    # Paused here too, so that no pause within (each register's plans) looks at the frozen batch.
-    with collector_paused():
-        gc.freeze()
-        try:
-            for reg, target in jobs:
-                written.append(write_annotated(reg, plans_for(reg), target, force, inputs, header_search_rows(policy)))
-                gc.collect()
-        finally:
-            gc.unfreeze()
+    gc.freeze()
+    try:
+        for reg, target in jobs:
+            written.append(write_annotated(reg, plans_for(reg), target, force, inputs, header_search_rows(policy)))
+            gc.collect()
+    finally:
+        gc.unfreeze()
     return written
 
 

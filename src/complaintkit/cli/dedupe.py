@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..collector import collector_paused
 from ..dedupe import member_note, role_text
 from ..merge import write_merged
 from ..messages import t
@@ -30,6 +31,7 @@ from .common import (
 @fail_on_option
 @output_options
 @friendly_errors
+@collector_paused()  # as `run` is: the collector would walk the register again and again for nothing
 def dedupe_cmd(paths, sheet, manual_map, config, as_of, window_days, history_paths, merge, fail_on, fmt, lang, output, annotate_dir,
                force, mask, debug):
     """Find duplicate entries (one complaint typed in twice) and repeat complaints (the same

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..collector import collector_paused
 from ..deadlines import FOLLOWUP_STATUSES, STATUSES, FollowupReport
 from ..messages import t
 from ..operations import OpContext, run_operation
@@ -57,6 +58,7 @@ def _iso(day: Any) -> str:
 @fail_on_option
 @output_options
 @friendly_errors
+@collector_paused()  # as `run` is: the collector would walk the register again and again for nothing
 def followups_cmd(paths, sheet, manual_map, config, as_of, statuses, branches, explain, fail_on, fmt, lang, output,
                   annotate_dir, force, mask, debug):
     """Decision deadlines (办理时限) and follow-up calls (回访) on China's working-day calendar:

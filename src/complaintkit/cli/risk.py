@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import click
 from tabulate import tabulate
 
+from ..collector import collector_paused
 from ..messages import register_messages, t
 from ..operations import OpContext, run_operation
 from ..outputs import to_json
@@ -168,6 +169,7 @@ def _evaluation_text(ev: Evaluation, lang: str) -> str:
 @fail_on_option
 @output_options
 @friendly_errors
+@collector_paused()  # as `run` is: the collector would walk the register again and again for nothing
 def risk_cmd(paths, sheet, manual_map, config, as_of, history_paths, store_path, levels, fail_on, fmt, lang, output,
              annotate_dir, force, mask, debug):
     """Escalation risk (升级风险): which complaints may go to the regulator, the media or the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..collector import collector_paused
 from ..fields import field_label
 from ..messages import t
 from ..operations import OpContext, run_operation
@@ -19,6 +20,7 @@ from .common import (
 @fail_on_option
 @output_options
 @friendly_errors
+@collector_paused()  # as `run` is: the collector would walk the register again and again for nothing
 def validate_cmd(paths, sheet, manual_map, config, as_of, fail_on, fmt, lang, output, annotate_dir, force, mask, debug):
     """Check registers row by row: required fields, dates, ID numbers, phones, allowed values,
     duplicate IDs, status against closing date.
