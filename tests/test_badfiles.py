@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import errno
-import hashlib
 import io
 import json
 import os
@@ -46,8 +45,7 @@ from complaintkit.policy import load_policy
 from complaintkit.sources import open_book
 from complaintkit.validation import validate
 
-sys.path.insert(0, str(Path(__file__).parent / "badfiles"))
-import make_corpus  # noqa: E402
+from conftest import make_corpus, sha256
 
 # Far cells abort the reader if their guard fails: conftest reads them in a child process first.
 pytestmark = pytest.mark.ends_process
@@ -96,10 +94,6 @@ def watchdog() -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def register_commands() -> list[tuple[str, ...]]:

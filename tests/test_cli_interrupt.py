@@ -98,27 +98,6 @@ def test_a_signal_while_the_command_line_is_parsed(runner, monkeypatch, where):
     assert result.stderr.splitlines() == ["complaintkit: interrupted (SIGTERM) before the end; no half-written file was left"]
 
 
-def test_a_signal_while_the_groups_context_closes(runner, monkeypatch):
-    """SIGTERM once the command is done, as the group's context closes: the same line and 143."""
-    from complaintkit.cli.common import Interrupted, RootGroup
-
-    def signalled() -> None:
-        raise Interrupted(signal.SIGTERM)
-
-    invoke = RootGroup.invoke
-
-    def invoking(group, ctx):
-        ctx.call_on_close(signalled)
-        return invoke(group, ctx)
-
-    monkeypatch.setattr(RootGroup, "invoke", invoking)
-    result = runner.invoke(cli, ["validate", str(SAMPLES / "clean_branch.xlsx"), "--lang", "en"])
-    assert result.exit_code == 143, (result.exit_code, result.output)
-    assert result.stderr.splitlines()[-1] == "complaintkit: interrupted (SIGTERM) before the end; no half-written file was left"
-    import click
-    assert click.get_current_context(silent=True) is None  # nothing left behind to lend its --lang
-
-
 def _stopped_while_writing(signum: int) -> subprocess.CompletedProcess:
     """The installed command, stopped by ``signum`` while it writes its JSON to a pipe nobody reads
     yet: a pipe of one page fills, the command waits in write(), and the signal arrives there (no

@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from complaintkit.cli import cli
-from complaintkit.history import HistoryStore
+from complaintkit.history import SCHEMA_VERSION, HistoryStore
 from complaintkit.loader import LoadOptions, load_register
 from complaintkit.policy import load_policy
 from complaintkit.runlock import output_lock
@@ -403,7 +403,6 @@ def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_
     """A --store typed wrong, naming another program's SQLite file (with a version number of its
     own or none): refused, and left as it was (read, it looked empty; written, it gained a table
     of complaints)."""
-    import sqlite3
     from complaintkit.history import HistoryError
 
     path = another_programs_database(tmp_path / "ledger.db", its_version)
@@ -411,10 +410,17 @@ def test_another_programs_database_is_no_history_store(tmp_path, read_only, its_
     with pytest.raises(HistoryError, match="not a complaintkit history store .*accounts"):
         HistoryStore(path, read_only)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_an_empty_database_is_a_store_yet_to_be_made(tmp_path, read_only):
+    import sqlite3
+
     empty = tmp_path / "empty.sqlite"
-    sqlite3.connect(empty).close()  # an empty file or database is a store yet to be made
+    sqlite3.connect(empty).close()
     with HistoryStore(empty, read_only) as store:
         assert store.count() == 0
+    assert (empty.stat().st_size == 0) is read_only  # looked back on, the file is left as it was
 
 
 def test_a_high_version_number_alone_does_not_make_a_store(tmp_path):
@@ -430,7 +436,7 @@ def test_a_high_version_number_alone_does_not_make_a_store(tmp_path):
     db.execute("PRAGMA user_version = 12")
     db.commit()
     db.close()
-    with pytest.raises(HistoryError, match="not a complaintkit history store"):
+    with pytest.raises(HistoryError, match=r"not a complaintkit history store \(it holds other tables: complaints\)"):
         HistoryStore(other)
     later = tmp_path / "later.sqlite"
     HistoryStore(later).close()
@@ -443,6 +449,31 @@ def test_a_high_version_number_alone_does_not_make_a_store(tmp_path):
     for read_only in (False, True):
         with pytest.raises(HistoryError, match="newer"):
             HistoryStore(later, read_only)
+    # The same schema under this complaintkit's own number is a damaged store, not a newer one.
+    db = sqlite3.connect(later)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.commit()
+    db.close()
+    for read_only in (False, True):
+        with pytest.raises(HistoryError) as caught:
+            HistoryStore(later, read_only)
+        assert caught.value.code == "hist_cannot_open"
+
+
+def test_a_store_restored_from_a_dump_with_sqlites_own_statistics_is_still_a_store(tmp_path):
+    """A store whose number was lost in a dump and restore (the dump carries sqlite_stat1 when
+    the store was analysed) is taken for the store it is: SQLite's own tables are no one's."""
+    import sqlite3
+
+    path = tmp_path / "restored.sqlite"
+    HistoryStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("ANALYZE")
+    db.execute("PRAGMA user_version = 0")
+    db.commit()
+    db.close()
+    with HistoryStore(path, read_only=True) as store:
+        assert store.count() == 0 and store.version == 2
 
 
 def test_a_foreign_store_given_to_run_is_one_line_and_exit_2(tmp_path, samples, runner):
@@ -497,10 +528,14 @@ def test_every_check_command_runs_with_the_collector_paused(samples, runner, mon
     reads: list[bool] = []
     build = loader.build_register
     monkeypatch.setattr(loader, "build_register", lambda *a, **k: reads.append(gc.isenabled()) or build(*a, **k))
+    import click
+    echoed: list[bool] = []
+    echo = click.echo
+    monkeypatch.setattr(click, "echo", lambda *a, **k: echoed.append(gc.isenabled()) or echo(*a, **k))
     assert gc.isenabled()
     result = runner.invoke(cli, [command, str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--format", "json"])
     assert result.exit_code in (0, 1), result.output
-    assert seen and reads and not any(seen) and not any(reads)
+    assert seen and reads and echoed and not any(seen) and not any(reads) and not any(echoed)
     assert gc.isenabled()
 
 
@@ -628,6 +663,29 @@ def test_a_run_failing_while_its_json_is_made_leaves_no_output_of_today(runner, 
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".~ck-")]  # no temporary file left either
     printed = runner.invoke(cli, [*args, "--format", "json"])
     assert printed.exit_code == 2 and printed.stdout == ""
+
+
+def test_a_report_open_in_excel_keeps_todays_json_out_too(runner, samples, tmp_path, monkeypatch):
+    """The report cannot be put in place (yesterday's is open in Excel, which locks it on
+    Windows): the run says so, and today's JSON is not put beside yesterday's report either."""
+    import os
+
+    report = tmp_path / "r.xlsx"
+    report.write_bytes(b"yesterday's report")
+    (tmp_path / "run.json").write_text("yesterday", "utf-8")
+    replace = os.replace
+
+    def locked(src, dst):
+        if Path(dst) == report:
+            raise PermissionError(13, "Permission denied")
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", locked)
+    result = runner.invoke(cli, ["run", str(samples / "clean_branch.xlsx"), "--as-of", AS_OF, "--force",
+                                 "--json", str(tmp_path / "run.json"), "--report", str(report)])
+    assert result.exit_code == 2 and "r.xlsx" in result.stderr
+    assert report.read_bytes() == b"yesterday's report" and (tmp_path / "run.json").read_text("utf-8") == "yesterday"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".~ck-")]
 
 
 def test_two_outputs_of_one_run_may_not_be_one_file(runner, samples, tmp_path):

@@ -31,7 +31,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
@@ -427,11 +427,15 @@ class DedupeResult:
         return t("dedupe_summary", lang, rows=self.rows, dup_groups=len(self.duplicates), dup_rows=self.duplicate_rows,
                  rep_groups=len(self.repeats), rep_rows=self.repeat_rows)
 
+    def items(self, lang: str = "zh") -> Iterator[dict[str, Any]]:
+        """The JSON contract's groups, one at a time."""
+        many = self.many_files
+        return (g.to_dict(lang, many) for g in self.groups)
+
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON contract: groups and a summary."""
-        many = self.many_files
         return {
-            "groups": [g.to_dict(lang, many) for g in self.groups],
+            "groups": list(self.items(lang)),
             "summary": {
                 "rows": self.rows,
                 "history_rows": self.history_rows,
@@ -818,7 +822,5 @@ def dedupe_operation(registers: Sequence[Register], ctx: OpContext) -> OpResult:
     """The dedupe operation for every door. Duplicate groups count as warnings (the exit code
     with --fail-on warning); repeat chains are links, not findings."""
     result = dedupe(registers, ctx.policy, ctx.history, classifier_labels(registers, ctx))
-    many = result.many_files
     return OpResult("dedupe", lambda: result.to_dict(ctx.lang), lambda reg: [dedupe_plan(result, reg, ctx.lang)],
-                    result.summary(ctx.lang), 0, len(result.duplicates), result,
-                    items=lambda: (g.to_dict(ctx.lang, many) for g in result.groups))
+                    result.summary(ctx.lang), 0, len(result.duplicates), result, items=lambda: result.items(ctx.lang))

@@ -202,9 +202,11 @@ class HistoryStore:
         it carries (a --store typed wrong): read, it would look empty and every look-back would
         find nothing; written, it would gain a table of complaints."""
         try:
+            # SQLite's own tables (sqlite_stat1 after ANALYZE, which a dump carries) are no one's.
             tables = [name for (name,) in self.db.execute(
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name LIMIT 4")]
-            others = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name != 'complaints'").fetchone()[0]
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                "ORDER BY name")]
+            others = [name for name in tables if name != "complaints"]
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(complaints)")}
         except sqlite3.Error as exc:
             self.db.close()
@@ -222,7 +224,7 @@ class HistoryStore:
         self.db.close()  # the caller gets no store to close
         if not tables:
             raise HistoryError("hist_cannot_open", path=self.path, detail=f"user_version {version}, no tables")
-        raise HistoryError("hist_foreign", path=self.path, tables=", ".join(tables[:3]) + ("…" if len(tables) > 3 else ""))
+        raise HistoryError("hist_foreign", path=self.path, tables=", ".join((others or tables)[:3]) + ("…" if len(others or tables) > 3 else ""))
 
     @classmethod
     def existing(cls, path: str | Path, read_only: bool = False) -> HistoryStore | None:
@@ -361,7 +363,7 @@ class HistoryStore:
         except sqlite3.OperationalError as exc:
             if _busy(exc):  # another job is adding right now: its turn ends, ours will come
                 return
-            raise HistoryError("hist_cannot_open", path=self.path, detail=str(exc)) from None
+            raise self._error(exc) from None
         finally:
             if self.db.in_transaction:
                 self.db.rollback()

@@ -126,9 +126,10 @@ def _new_file_mode(out: Path) -> int:
 
 class StagedOutput:
     """An output written to a temporary file beside its place (``write(tmp)``): ``commit`` renames
-    it into place, ``discard`` drops it. A run stages the outputs it makes together and commits
-    them together, so one that fails partway leaves none of today's beside yesterday's; neither
-    a crash nor a full disk ever leaves a half-written output (nor the temporary file)."""
+    it into place, ``discard`` drops it. A run stages its JSON while it makes its report and puts
+    it in place after the report, so one that fails partway leaves neither of today's beside
+    yesterday's; neither a crash nor a full disk ever leaves a half-written output (nor the
+    temporary file)."""
 
     def __init__(self, path: str | Path, write: Callable[[Path], None]) -> None:
         self.out = Path(path)

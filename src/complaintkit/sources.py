@@ -671,19 +671,21 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
     book k+1 that ``to_look_at`` names (calamine does both with the interpreter released); this
     thread checks every file first, guards every sheet before it is parsed and turns the parsed
     sheets into rows. Whatever is wrong with a file is yielded in its turn, after the files
-    before it; a file replaced since it was checked is read again, in its turn, from the start."""
+    before it, as the file is then; a file replaced since it was checked is read again, in its
+    turn, from the start."""
     n = len(paths)
     if n == 1:
         yield _attempt(open_book, paths[0], max_mb)
         return
-    later: list[Any] = [None] * n  # per file: its CheckedBook, or why it cannot be read
     readers: list[Future[_Reader] | None] = [None] * n
     books: list[RawBook | Exception | None] = [None] * n
     checked: list[CheckedBook | None] = [None] * n  # what each file was when checked
 
     def check(k: int) -> None:
+        # A file that fails is checked again in its turn: it may be whole by then (still being
+        # copied in when the batch started).
         if k < n:
-            later[k] = found = _attempt(check_book, paths[k], max_mb)
+            found = _attempt(check_book, paths[k], max_mb)
             if isinstance(found, CheckedBook):
                 checked[k] = found
                 if found.fmt != "csv" and found.size <= AHEAD_BYTES:
@@ -694,9 +696,8 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
             # The guard reads the file by its name: were it another file now than the one the
             # reader opened (saved again meanwhile), it would prove one and the reader parse the
             # other. Such a file is left to its turn, which finds it changed too.
-            if not later[k].changed():
-                books[k] = _attempt(_parsing, later[k], readers[k], to_look_at, ahead)
-                later[k] = None
+            if not checked[k].changed():
+                books[k] = _attempt(_parsing, checked[k], readers[k], to_look_at, ahead)
             readers[k] = None
 
     with SheetsAhead() as ahead:
@@ -704,15 +705,14 @@ def books_in_turn(paths: Sequence[Path], max_mb: float,
         check(1)
         parse(0)
         for k in range(n):
-            book = books[k] if books[k] is not None else later[k]
-            was = checked[k]
-            books[k] = later[k] = checked[k] = None
-            # Checked earlier, and the sheets not parsed ahead are guarded by name from here on:
-            # a file saved again since is read again from its checks, as it is now.
-            if was is not None and was.changed():
+            book, was = books[k], checked[k]
+            books[k] = checked[k] = None
+            # The sheets not parsed ahead are guarded by name from here on: a file that failed
+            # its check, or was saved again since, is read again from its checks, as it is now.
+            if was is None or was.changed():
                 book = _attempt(open_book, paths[k], max_mb)
-            elif isinstance(book, CheckedBook):  # a CSV or a large workbook: opened in its turn
-                book = _attempt(book.open)
+            elif book is None:  # a CSV or a large workbook: opened in its turn
+                book = _attempt(was.open)
             if isinstance(book, RawBook):
                 book = _attempt(_gathered, book)
             check(k + 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from rapidfuzz import fuzz, process
 
@@ -104,12 +104,16 @@ class ValidationReport:
     def ok(self) -> bool:
         return self.errors == 0
 
+    def items(self, lang: str = "zh", mask: bool = False) -> Iterator[dict[str, Any]]:
+        """The JSON contract's findings, one at a time."""
+        return (f.to_dict(lang, mask) for f in self.findings)
+
     def to_dict(self, lang: str = "zh", mask: bool = False) -> dict[str, Any]:
         """The JSON contract: ok, summary, findings."""
         return {
             "ok": self.ok,
             "summary": {"rows": self.rows, "errors": self.errors, "warnings": self.warnings},
-            "findings": [f.to_dict(lang, mask) for f in self.findings],
+            "findings": list(self.items(lang, mask)),
         }
 
 
@@ -313,4 +317,4 @@ def validate_operation(registers: Sequence[Register], ctx: OpContext) -> OpResul
     summary = t("summary_validate", ctx.lang, rows=report.rows, errors=report.errors, warnings=report.warnings)
     return OpResult("validate", lambda: report.to_dict(ctx.lang, ctx.mask), lambda reg: [validation_plan(report, reg, ctx.lang, ctx.mask)],
                     summary, report.errors, report.warnings, report,
-                    items=lambda: (f.to_dict(ctx.lang, ctx.mask) for f in report.findings))
+                    items=lambda: report.items(ctx.lang, ctx.mask))

@@ -30,7 +30,7 @@ from ..loader import LoadOptions, header_search_rows, load_register, load_regist
 from ..messages import register_messages, t, user_lang
 from ..normalize import parse_date
 from ..operations import check_policy
-from ..outputs import StagedOutput, atomic_write, atomic_write_text, check_writable, json_text, make_folder, to_csv, to_json, write_csv
+from ..outputs import StagedOutput, atomic_write, atomic_write_text, check_writable, json_text, make_folder, to_csv, write_csv
 from ..policy import Policy, load_policy
 from ..privacy import scrub
 from ..register import Register
@@ -89,28 +89,10 @@ def stopped(exc: KeyboardInterrupt, lang: str) -> UserError:
     return error
 
 
-class RootContext(click.Context):
-    """The `complaintkit` group's context: a signal while it closes, once the command is done,
-    ends as one inside the command does (its other close callbacks still run)."""
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return super().__exit__(*exc_info)
-        except KeyboardInterrupt as exc:
-            error = stopped(exc, message_lang())
-            # Click takes a context off its stack only once it closed: left there, this one
-            # would lend its --lang to whatever the process runs next.
-            if click.get_current_context(silent=True) is self:
-                click.globals.pop_context()
-            raise error from None
-
-
 class RootGroup(click.Group):
     """The `complaintkit` group: a signal that arrives outside a command's own error handling
-    (while Click parses the command line, or as the group's context closes) ends with the same
-    line and code, not Click's "Aborted!" and 1."""
-
-    context_class = RootContext
+    (while Click parses the command line) ends with the same line and code, not Click's "Aborted!"
+    and 1."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
         try:  # the group's own options (--debug, --version) and the command's name
@@ -164,10 +146,9 @@ def message_lang(kwargs: dict[str, Any] | None = None) -> str:
     (errors of commands without --lang, and of options read before --lang, follow the same rule)."""
     lang = (kwargs or {}).get("lang")
     ctx = click.get_current_context(silent=True)
-    told = ctx.meta.get(_LANG_META) if ctx is not None else None  # the group's context, closing
     while lang is None and ctx is not None:
         lang, ctx = ctx.params.get("lang"), ctx.parent
-    return user_lang(lang if lang is not None else told)
+    return user_lang(lang)
 
 
 def friendly_errors(func: Callable) -> Callable:
@@ -214,20 +195,10 @@ def parse_as_of(_ctx: Any, _param: Any, value: str | None) -> dt.date:
     return parsed.value
 
 
-_LANG_META = "complaintkit.lang"
-
-
-def _kept_in_meta(ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    # A context's meta is shared along its chain: the group's context, which closes after the
-    # command's, then still knows the command's --lang.
-    ctx.meta[_LANG_META] = value
-    return value
-
-
 #: --lang, the same on every command (COMPLAINTKIT_LANG=en for a whole cron job).
 #: Eager, so options checked before it on the command line already know it.
 lang_option = click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default="zh", envvar="COMPLAINTKIT_LANG",
-                           show_default=True, is_eager=True, callback=_kept_in_meta, help="Language of messages.")
+                           show_default=True, is_eager=True, help="Language of messages.")
 
 
 def input_options(func: Callable) -> Callable:
@@ -433,7 +404,7 @@ def resolve_format(fmt: str | None) -> str:
 def emit(fmt: str, data: dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]], summary: str = "") -> None:
     """Print the result in the chosen format: JSON object, CSV, or a table plus a summary line."""
     if fmt == "json":  # to_json's text, without it whole in memory
-        echo_blocks(json_text(data.items()) if all(isinstance(k, str) for k in data) else [to_json(data) + "\n"])
+        echo_blocks(json_text(data.items()))
     elif fmt == "csv":
         click.echo(to_csv(headers, rows), nl=False)
     else:
@@ -513,14 +484,12 @@ def write_annotations(
 
 
 def write_text_output(path: str, text: str, force: bool, inputs: Sequence[str] = ()) -> None:
-    """Write a report text file (JSON, CSV) atomically, refusing to overwrite without --force."""
-    target = check_writable(path, force, inputs)
-    encoding = "utf-8-sig" if target.suffix.lower() == ".csv" else "utf-8"
-    atomic_write_text(target, text, encoding)
+    """Write a UTF-8 text file atomically, refusing to overwrite without --force."""
+    atomic_write_text(check_writable(path, force, inputs), text)
 
 
 def write_csv_output(path: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], force: bool, inputs: Sequence[str] = ()) -> None:
-    """Write a CSV file (UTF-8 with BOM, as ``write_text_output`` writes one) atomically, row by
+    """Write a CSV file (UTF-8 with BOM, which Excel needs to read it as UTF-8) atomically, row by
     row as ``rows`` gives them, refusing to overwrite without --force."""
     target = check_writable(path, force, inputs)
 

@@ -201,8 +201,9 @@ def run_cmd(paths, sheet, manual_map, config, as_of, fail_on, checks, report_pat
     ]
     inputs = [r.source for r in registers]
     written: list[str] = []
-    # The JSON is made first, beside its place, and put there with the report: a run that fails
-    # making either leaves neither of today's beside yesterday's other.
+    # The JSON is made first, beside its place, and put there once the report is: a run that
+    # fails making either, or placing the report (open in Excel), leaves neither of today's
+    # beside yesterday's other.
     staged = stage_json_output(json_path, parts, force, inputs) if json_path else None
     try:
         if report_path:
